@@ -1,0 +1,71 @@
+"""``Function``: one differentiable op, its forward and backward on plain ndarrays, side by side.
+
+A subclass writes two static methods. ``forward(ctx, *arrays, **kwargs)`` computes the
+output and saves on ``ctx`` only what ``backward`` needs. ``backward(ctx, grad)`` returns one
+gradient per array input (``None`` where ``ctx.needs_grad[i]`` is false), in the output's
+broadcast shape if that is easier: the engine reduces it. ``backward`` must not write into
+``grad``, which other ops may share. ``apply`` runs ``forward`` and, when a gradient will be
+needed, links the output into the graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theta.autograd.engine import _Mode
+from theta.autograd.tensor import Tensor
+
+__all__ = ["Context", "Function"]
+
+
+class Context:
+    """What one application of a ``Function`` remembers for its backward pass."""
+
+    __slots__ = ("fn", "parents", "needs_grad", "saved", "kwargs")
+
+    def __init__(self, fn: type[Function], parents: tuple[Tensor, ...], kwargs: dict) -> None:
+        self.fn = fn
+        self.parents = parents
+        self.needs_grad = tuple(p._requires_grad for p in parents)
+        self.saved: tuple[Any, ...] = ()
+        self.kwargs = kwargs
+
+    def save(self, *values: Any) -> None:
+        """Keep ``values`` (arrays or small objects) for ``backward``."""
+        self.saved = values
+
+
+class Function:
+    """Base class of every op; see the module docstring for the protocol."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: np.ndarray, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
+        """Run the op on tensors; the output joins the graph if any input needs a gradient."""
+        ctx = Context(cls, inputs, kwargs)
+        data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        if _Mode.anomaly:
+            _check_finite_forward(cls, inputs, data)
+        if _Mode.grad_enabled and any(ctx.needs_grad):
+            return Tensor._from_op(data, ctx)
+        return Tensor._from_op(data, None)
+
+
+def _check_finite_forward(fn: type[Function], inputs: tuple[Tensor, ...], out: np.ndarray) -> None:
+    """Under ``detect_anomaly``, name the op that turned finite inputs into NaN or infinity."""
+    finite_in = all(t.data.dtype.kind != "f" or np.isfinite(t.data).all() for t in inputs)
+    if finite_in and out.dtype.kind == "f" and not np.isfinite(out).all():
+        shapes = ", ".join(str(t.data.shape) for t in inputs)
+        raise FloatingPointError(
+            f"detect_anomaly: {fn.__name__} produced NaN or infinity from finite inputs of "
+            f"shapes {shapes}."
+        )

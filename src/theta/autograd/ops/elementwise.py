@@ -1,0 +1,589 @@
+"""Elementwise ops: arithmetic with broadcasting, unary math, activations, and comparisons.
+
+Binary ops return gradients in the broadcast shape; the engine sums them back to each
+input's shape. Scalars in backward rules are Python floats so float32 stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from theta.autograd.function import Context, Function
+from theta.autograd.ops.special import erf as _erf
+from theta.autograd.tensor import Tensor, as_tensor
+
+__all__ = [
+    "abs", "add", "astype", "clip", "compare", "cos", "div", "exp", "gelu", "leaky_relu", "log",
+    "log1p", "maximum", "minimum", "mul", "neg", "power", "relu", "sigmoid", "sin", "softplus",
+    "sqrt", "sub", "tanh", "where",
+]  # fmt: skip
+
+Grads = tuple[np.ndarray | None, ...]
+
+
+def broadcast_error(op: str, *shapes: tuple[int, ...]) -> ValueError:
+    """The error for shapes that do not broadcast, naming the op, the shapes and the axis."""
+    shown = " and ".join(str(s) for s in shapes)
+    for back in range(1, max(len(s) for s in shapes) + 1):
+        sizes = {s[-back] for s in shapes if len(s) >= back} - {1}
+        if len(sizes) > 1:
+            sizes_text = " and ".join(str(s[-back]) for s in shapes if len(s) >= back)
+            return ValueError(
+                f"{op}: shapes {shown} cannot be broadcast together; axis -{back} has sizes "
+                f"{sizes_text}."
+            )
+    return ValueError(f"{op}: shapes {shown} cannot be broadcast together.")
+
+
+def _binary(fn: type[Function], op: str, a: Any, b: Any) -> Tensor:
+    """Lift scalars and arrays to tensors (a scalar takes its partner's dtype) and apply."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, like=a)
+    try:
+        return fn.apply(a, b)
+    except ValueError as exc:
+        if "broadcast" in str(exc) and not str(exc).startswith(op):
+            raise broadcast_error(op, a.shape, b.shape) from None
+        raise
+
+
+class Add(Function):
+    """``a + b``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return grad, grad
+
+
+class Sub(Function):
+    """``a - b``; a primitive rather than ``a + (-b)`` to save one pass over memory."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return grad, (-grad if ctx.needs_grad[1] else None)
+
+
+class Mul(Function):
+    """``a * b``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        a, b = ctx.saved
+        return (grad * b if ctx.needs_grad[0] else None, grad * a if ctx.needs_grad[1] else None)
+
+
+class Div(Function):
+    """``a / b``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a / b
+        ctx.save(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        b, out = ctx.saved
+        grad_a = grad / b
+        return grad_a if ctx.needs_grad[0] else None, (-grad_a * out if ctx.needs_grad[1] else None)
+
+
+class Neg(Function):
+    """``-x``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (-grad,)
+
+
+class Pow(Function):
+    """``a ** b`` with both sides tensors; d/db uses ``log(a)``, taken as 0 where ``a == 0``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a**b
+        ctx.save(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        a, b, out = ctx.saved
+        grad_a = grad * b * a ** (b - 1) if ctx.needs_grad[0] else None
+        grad_b = None
+        if ctx.needs_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(a == 0, 0.0, np.log(np.where(a == 0, 1, a)))
+            grad_b = grad * out * log_a.astype(out.dtype, copy=False)
+        return grad_a, grad_b
+
+
+class PowScalar(Function):
+    """``x ** p`` for a fixed Python number ``p``: the common case, without a log in backward."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, exponent: float) -> np.ndarray:
+        ctx.save(x)
+        if exponent == 2:
+            return x * x
+        return x**exponent
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        (x,) = ctx.saved
+        p = ctx.kwargs["exponent"]
+        if p == 2:
+            return (grad * (2.0 * x),)
+        return (grad * (p * x ** (p - 1)),)
+
+
+class Exp(Function):
+    """``exp(x)``; backward reuses the output."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.exp(x)
+        ctx.save(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad * ctx.saved[0],)
+
+
+class Log(Function):
+    """Natural ``log(x)``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad / ctx.saved[0],)
+
+
+class Log1p(Function):
+    """``log(1 + x)``, accurate for small ``x``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad / (1.0 + ctx.saved[0]),)
+
+
+class Sqrt(Function):
+    """``sqrt(x)``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.sqrt(x)
+        ctx.save(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad * 0.5 / ctx.saved[0],)
+
+
+class Abs(Function):
+    """``|x|``; the gradient at 0 is 0, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad * np.sign(ctx.saved[0]),)
+
+
+class Sin(Function):
+    """``sin(x)``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad * np.cos(ctx.saved[0]),)
+
+
+class Cos(Function):
+    """``cos(x)``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (-grad * np.sin(ctx.saved[0]),)
+
+
+class Tanh(Function):
+    """``tanh(x)``; backward reuses the output."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.tanh(x)
+        ctx.save(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        out = ctx.saved[0]
+        return (grad * (1.0 - out * out),)
+
+
+class Sigmoid(Function):
+    """``1 / (1 + exp(-x))``; a primitive because the composed form overflows ``exp`` for
+    large negative ``x``. This form only ever exponentiates ``-|x|``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        e = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
+        ctx.save(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        out = ctx.saved[0]
+        return (grad * out * (1.0 - out),)
+
+
+class ReLU(Function):
+    """``max(x, 0)``; the gradient at 0 is 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        out = np.maximum(x, 0)
+        ctx.save(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad * (ctx.saved[0] > 0),)
+
+
+class LeakyReLU(Function):
+    """``x`` for ``x > 0``, else ``negative_slope * x``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, negative_slope: float) -> np.ndarray:
+        positive = x > 0
+        ctx.save(positive)
+        return np.where(positive, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (np.where(ctx.saved[0], grad, grad * ctx.kwargs["negative_slope"]),)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class GELU(Function):
+    """Gaussian error linear unit ``x * Phi(x)``, exact (erf) or with the tanh approximation.
+
+    A primitive for speed: the composed tanh form is about ten passes over memory.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, approximate: str) -> np.ndarray:
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+            t = np.tanh(inner)
+            ctx.save(x, t)
+            return 0.5 * x * (1.0 + t)
+        cdf = 0.5 * (1.0 + _erf(x * _INV_SQRT_2))
+        ctx.save(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        x, saved = ctx.saved
+        if ctx.kwargs["approximate"] == "tanh":
+            t = saved
+            d_inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+            return (grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner),)
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return (grad * (saved + x * pdf),)
+
+
+class Softplus(Function):
+    """``log(1 + exp(x))`` computed as ``logaddexp(0, x)``, finite for any ``x``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save(x)
+        return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        (x,) = ctx.saved
+        e = np.exp(-np.abs(x))
+        sig = np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
+        return (grad * sig,)
+
+
+class Maximum(Function):
+    """Elementwise ``max(a, b)``; ties send half the gradient to each side (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        a, b = ctx.saved
+        share = (a > b) + 0.5 * (a == b)
+        return (
+            grad * share if ctx.needs_grad[0] else None,
+            grad * (1.0 - share) if ctx.needs_grad[1] else None,
+        )
+
+
+class Minimum(Function):
+    """Elementwise ``min(a, b)``; ties send half the gradient to each side (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        a, b = ctx.saved
+        share = (a < b) + 0.5 * (a == b)
+        return (
+            grad * share if ctx.needs_grad[0] else None,
+            grad * (1.0 - share) if ctx.needs_grad[1] else None,
+        )
+
+
+class Clip(Function):
+    """``x`` limited to ``[low, high]``; the gradient passes where ``low <= x <= high``."""
+
+    @staticmethod
+    def forward(
+        ctx: Context, x: np.ndarray, *, low: float | None, high: float | None
+    ) -> np.ndarray:
+        ctx.save(x)
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        (x,) = ctx.saved
+        low, high = ctx.kwargs["low"], ctx.kwargs["high"]
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return (grad * inside,)
+
+
+class Where(Function):
+    """``a`` where ``condition`` holds, else ``b`` (``condition`` carries no gradient)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray, *, condition: np.ndarray) -> np.ndarray:
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        cond = ctx.kwargs["condition"]
+        zero = np.zeros((), dtype=grad.dtype)
+        return (
+            np.where(cond, grad, zero) if ctx.needs_grad[0] else None,
+            np.where(cond, zero, grad) if ctx.needs_grad[1] else None,
+        )
+
+
+class AsType(Function):
+    """Cast to another dtype; the gradient is cast back by the engine."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, dtype: np.dtype) -> np.ndarray:
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return (grad,)
+
+
+# --- public functions (the lowercase twins) -----------------------------------------------
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """``a + b`` with broadcasting."""
+    return _binary(Add, "add", a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """``a - b`` with broadcasting."""
+    return _binary(Sub, "sub", a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """``a * b`` with broadcasting."""
+    return _binary(Mul, "mul", a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """``a / b`` with broadcasting."""
+    return _binary(Div, "div", a, b)
+
+
+def power(a: Any, b: Any) -> Tensor:
+    """``a ** b``; a Python-number exponent takes the fast path without ``log(a)``."""
+    if isinstance(a, Tensor) and isinstance(b, int | float) and not isinstance(b, bool):
+        return PowScalar.apply(a, exponent=b)
+    return _binary(Pow, "power", a, b)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum with broadcasting."""
+    return _binary(Maximum, "maximum", a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum with broadcasting."""
+    return _binary(Minimum, "minimum", a, b)
+
+
+def neg(x: Any) -> Tensor:
+    return Neg.apply(as_tensor(x))
+
+
+def exp(x: Any) -> Tensor:
+    return Exp.apply(as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    return Log.apply(as_tensor(x))
+
+
+def log1p(x: Any) -> Tensor:
+    return Log1p.apply(as_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    return Sqrt.apply(as_tensor(x))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
+    return Abs.apply(as_tensor(x))
+
+
+def sin(x: Any) -> Tensor:
+    return Sin.apply(as_tensor(x))
+
+
+def cos(x: Any) -> Tensor:
+    return Cos.apply(as_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    return Tanh.apply(as_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Logistic function, stable for any input."""
+    return Sigmoid.apply(as_tensor(x))
+
+
+def relu(x: Any) -> Tensor:
+    return ReLU.apply(as_tensor(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU.apply(as_tensor(x), negative_slope=float(negative_slope))
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """GELU; ``approximate="tanh"`` for the GPT-2 form, ``"none"`` for the exact erf form."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh' (got {approximate!r}).")
+    return GELU.apply(as_tensor(x), approximate=approximate)
+
+
+def softplus(x: Any) -> Tensor:
+    return Softplus.apply(as_tensor(x))
+
+
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Limit values to ``[min, max]`` (either bound may be ``None``)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max.")
+    return Clip.apply(as_tensor(x), low=min, high=max)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Choose ``a`` where ``condition`` is true and ``b`` elsewhere, with broadcasting."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, like=a)
+    try:
+        return Where.apply(a, b, condition=cond)
+    except ValueError as exc:
+        if "broadcast" in str(exc):
+            raise broadcast_error("where", cond.shape, a.shape, b.shape) from None
+        raise
+
+
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """Cast ``x`` to ``dtype`` (differentiable between floating dtypes)."""
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if dtype.kind != "f":
+        return Tensor._from_op(x.data.astype(dtype), None)
+    return AsType.apply(x, dtype=dtype)
+
+
+def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
+    """Apply a comparison ufunc; the result is a bool tensor outside the graph."""
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    try:
+        return Tensor._from_op(ufunc(a_data, b_data), None)
+    except ValueError:
+        raise broadcast_error(ufunc.__name__, np.shape(a_data), np.shape(b_data)) from None

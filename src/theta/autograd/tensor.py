@@ -1,0 +1,513 @@
+"""``Tensor``: an ndarray that remembers how it was made, so gradients can flow back through it.
+
+Dtypes follow NumPy with one rule added for teaching-friendly defaults: floating NumPy data
+keeps its dtype, while Python scalars and lists of floats take the default dtype (float32,
+see :func:`set_default_dtype`). A Python scalar combined with a tensor takes the tensor's
+dtype, so ``x * 2.0`` never turns float32 into float64. Only floating tensors can require a
+gradient, and every gradient has the dtype and shape of its tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from theta.autograd import engine
+from theta.autograd.engine import _Mode
+
+if TYPE_CHECKING:
+    from theta.autograd.function import Context
+
+__all__ = ["Tensor", "as_tensor", "get_default_dtype", "set_default_dtype", "tensor"]
+
+_default_dtype: list[np.dtype] = [np.dtype(np.float32)]
+
+Axis = int | tuple[int, ...] | None
+
+
+def set_default_dtype(dtype: type | str | np.dtype) -> None:
+    """Set the dtype that Python scalars, lists and new parameters get (float32 or float64).
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> theta.set_default_dtype(np.float64)
+    >>> theta.tensor(1.5).dtype
+    dtype('float64')
+    >>> theta.set_default_dtype(np.float32)
+    """
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"set_default_dtype: expected float32 or float64 (got {dt}).")
+    _default_dtype[0] = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """Return the dtype that Python scalars, lists and new parameters get."""
+    return _default_dtype[0]
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert ``data`` under theta's dtype rules (see the module docstring)."""
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        return data
+    arr = np.asarray(data)
+    if arr.dtype == np.float64 and not isinstance(data, np.generic):
+        return arr.astype(_default_dtype[0])  # Python floats and lists of them
+    if arr.dtype.kind == "O":
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data.")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Parameters
+    ----------
+    data : array-like
+        The values. NumPy arrays are wrapped without a copy.
+    requires_grad : bool, default=False
+        Record operations on this tensor so that ``backward`` can fill its ``.grad``.
+    dtype : numpy dtype, optional
+        Convert ``data`` to this dtype first.
+
+    Notes
+    -----
+    Gradients accumulate: each ``backward()`` adds into ``.grad`` until it is cleared
+    (``t.grad = None``, or ``Module.zero_grad()``), as in PyTorch. Treat ``.grad`` as
+    read-only; it may share memory with arrays the engine still uses.
+
+    Examples
+    --------
+    >>> import theta
+    >>> w = theta.tensor(3.0, requires_grad=True)
+    >>> loss = (w * 2.0 - 1.0) ** 2
+    >>> loss.backward()
+    >>> float(w.grad)
+    20.0
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "__weakref__")
+    __array_ufunc__ = None  # make `ndarray + Tensor` defer to Tensor.__radd__
+    __hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data: np.ndarray = _to_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self._ctx: Context | None = None
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, ctx: Context | None) -> Tensor:
+        """Wrap an op's output without re-validating it (the hot path)."""
+        out = object.__new__(Tensor)
+        out.data = data
+        out.grad = None
+        out._ctx = ctx
+        out._requires_grad = ctx is not None
+        return out
+
+    # --- gradient bookkeeping -------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for ``backward``."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"Only floating-point tensors can require gradients (got dtype "
+                f"{self.data.dtype}). Convert first, e.g. tensor(data, dtype=np.float32)."
+            )
+        if not flag and self._ctx is not None:
+            raise RuntimeError(
+                "requires_grad: cannot switch off gradients of a tensor made by an op; "
+                "use .detach() to get a tensor outside the graph."
+            )
+        self._requires_grad = bool(flag)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by an op."""
+        return self._ctx is None
+
+    def backward(self, grad: Any = None) -> None:
+        """Add the gradient of this tensor with respect to every leaf into the leaves' ``.grad``.
+
+        Parameters
+        ----------
+        grad : array-like, optional
+            The seed d(something)/d(self), of this tensor's shape. Needed unless the tensor
+            has one element (a loss), where it defaults to 1.
+
+        Raises
+        ------
+        RuntimeError
+            If the tensor does not require a gradient, or has several elements and no seed.
+        ValueError
+            If ``grad`` has the wrong shape.
+        """
+        if not self._requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph; create the "
+                "leaves with requires_grad=True and do not compute it under no_grad()."
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: output has shape {self.data.shape}; pass a gradient of that "
+                    "shape or reduce to a scalar first (e.g. loss.sum())."
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise ValueError(
+                    f"backward: gradient has shape {seed.shape} but the tensor has shape "
+                    f"{self.data.shape}; they must match."
+                )
+        engine.backward(self, seed)
+
+    def detach(self) -> Tensor:
+        """Return a tensor sharing this one's data but outside the graph (no gradient)."""
+        return Tensor._from_op(self.data, None)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return the tensor (PyTorch's spelling)."""
+        self.requires_grad = flag
+        return self
+
+    # --- array facts ----------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed, as ``ndarray.T``."""
+        return _mv.transpose(self)
+
+    def item(self) -> float | int | bool:
+        """Return the single element as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a tensor with one element converts to a Python scalar "
+                f"(got shape {self.data.shape})."
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """Return the underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to ``dtype``; differentiable between floating dtypes."""
+        return _ew.astype(self, dtype)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise TypeError(
+                "The truth value of a Tensor is ambiguous; use (t > 0).all().item() or "
+                ".any().item()."
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != _default_dtype[0] and self.data.dtype.kind == "f":
+            extras.append(f"dtype={self.data.dtype}")
+        if self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # --- arithmetic (NumPy broadcasting; reflected forms for scalars and ndarrays) --------
+
+    def __add__(self, other: Any) -> Tensor:
+        return _ew.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ew.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ew.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ew.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ew.power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ew.power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _la.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _la.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ew.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ew.abs(self)
+
+    # In place, as PyTorch: allowed where no graph is being recorded (the optimizer's update).
+    def _inplace(self, ufunc: np.ufunc, other: Any) -> Tensor:
+        other_data = other.data if isinstance(other, Tensor) else other
+        if _Mode.grad_enabled and (
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+        ):
+            if self._ctx is None and self._requires_grad:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad cannot be modified in place while "
+                    "gradients are recorded; do the update inside `with theta.no_grad():`."
+                )
+            return NotImplemented
+        ufunc(self.data, other_data, out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(np.true_divide, other)
+
+    # --- comparisons: tensors of bools that carry no gradient ----------------------------
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ew.compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ew.compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ew.compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ew.compare(np.greater_equal, self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(np.not_equal, self, other)
+
+    # --- elementwise functions -------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return _ew.exp(self)
+
+    def log(self) -> Tensor:
+        return _ew.log(self)
+
+    def log1p(self) -> Tensor:
+        return _ew.log1p(self)
+
+    def sqrt(self) -> Tensor:
+        return _ew.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ew.abs(self)
+
+    def sin(self) -> Tensor:
+        return _ew.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ew.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _ew.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ew.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ew.relu(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return _ew.leaky_relu(self, negative_slope)
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        return _ew.gelu(self, approximate)
+
+    def softplus(self) -> Tensor:
+        return _ew.softplus(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _ew.clip(self, min, max)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ew.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ew.minimum(self, other)
+
+    # --- reductions ------------------------------------------------------------------------
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.mean(self, axis, keepdims)
+
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _red.var(self, axis, ddof, keepdims)
+
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _red.std(self, axis, ddof, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.min(self, axis, keepdims)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.logsumexp(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _red.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _red.argmin(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _red.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _red.log_softmax(self, axis)
+
+    # --- movement --------------------------------------------------------------------------
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        return _mv.reshape(self, shape)
+
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0])
+        return _mv.transpose(self, axes or None)
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        return self.transpose(*axes)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _mv.swapaxes(self, axis1, axis2)
+
+    def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor:
+        return _mv.expand_dims(self, axis)
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        return _mv.squeeze(self, axis)
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return _mv.broadcast_to(self, shape)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        return _mv.flatten(self, start_axis, end_axis)
+
+    def split(self, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+        return _mv.split(self, indices_or_sections, axis)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _mv.getitem(self, index)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _la.matmul(self, other)
+
+
+def tensor(data: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Make a new leaf tensor (the public constructor).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.tensor([1.0, 2.0]).dtype
+    dtype('float32')
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
+    """Return ``value`` as a Tensor; a Python scalar takes the floating dtype of ``like``."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and isinstance(value, int | float) and like.data.dtype.kind == "f":
+        return Tensor._from_op(np.asarray(value, dtype=like.data.dtype), None)
+    return Tensor._from_op(_to_array(value), None)
+
+
+# The ops import Tensor from this module, so they are bound after the class exists.
+from theta.autograd.ops import elementwise as _ew  # noqa: E402
+from theta.autograd.ops import linalg as _la  # noqa: E402
+from theta.autograd.ops import movement as _mv  # noqa: E402
+from theta.autograd.ops import reduce as _red  # noqa: E402

@@ -1,0 +1,55 @@
+"""The ``theta`` command: sub-commands mapped onto the library, with argparse's exit codes.
+
+Exit codes: 0 success, 2 usage error (argparse), 1 failure with a one-line reason on stderr
+(the traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from theta.cli import train
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="theta",
+        description="theta: a model is parameters plus a forward function. Train one, "
+        "use it, tune it.",
+        epilog="example:\n  theta train        # the chapter's line, learned by gradient descent",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    from theta import __version__
+
+    parser.add_argument("--version", action="version", version=f"theta {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    train.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``theta`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_usage(sys.stderr)
+        print("theta: error: choose a command (see theta --help)", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args, sys.stdout)
+    except KeyboardInterrupt:
+        print("theta: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`); nothing left to say
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
+        if args.debug:
+            raise
+        print(f"theta: error: {exc}", file=sys.stderr)
+        return 1

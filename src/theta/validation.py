@@ -1,0 +1,221 @@
+"""Array checks shared by every layer above, worded as scikit-learn words them.
+
+These run at the boundary (``fit``, ``predict``, constructors), never on hot internal paths.
+"""
+
+import numpy as np
+
+__all__ = ["check_array", "check_consistent_length", "check_X_y", "check_scalar"]
+
+
+def _name_of(caller: object | None) -> str:
+    if caller is None:
+        return ""
+    return caller if isinstance(caller, str) else type(caller).__name__
+
+
+def check_array(
+    array: object,
+    *,
+    ensure_2d: bool = True,
+    allow_nd: bool = False,
+    dtype: str | type | None = "numeric",
+    ensure_all_finite: bool = True,
+    ensure_min_samples: int = 1,
+    ensure_min_features: int = 1,
+    input_name: str = "X",
+    caller: object | None = None,
+) -> np.ndarray:
+    """Convert ``array`` to a float ndarray and reject what no estimator can use.
+
+    Parameters
+    ----------
+    array : array-like
+        The input.
+    ensure_2d : bool, default=True
+        Require shape ``(n_samples, n_features)``; 1-D input gets the "Reshape your data" hint.
+    allow_nd : bool, default=False
+        Accept more than two dimensions.
+    dtype : "numeric", numpy dtype or None, default="numeric"
+        ``"numeric"`` keeps float32/float64 and casts integer and bool data to float64.
+    ensure_all_finite : bool, default=True
+        Reject NaN and infinity.
+    ensure_min_samples, ensure_min_features : int, default=1
+        Smallest accepted sizes of the first and second axes.
+    input_name : str, default="X"
+        Name used in messages.
+    caller : object or str, optional
+        The estimator (or its name) to mention in messages.
+
+    Returns
+    -------
+    ndarray
+        The validated array; a view of the input when no conversion was needed.
+
+    Raises
+    ------
+    ValueError
+        On complex, string or object data, wrong dimensionality, too few samples or features,
+        or non-finite values.
+
+    Examples
+    --------
+    >>> check_array([[1, 2], [3, 4]]).dtype
+    dtype('float64')
+    """
+    name = _name_of(caller)
+    arr = np.asarray(array)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"Complex data not supported\n{arr}\n")
+    if dtype == "numeric":
+        if arr.dtype.kind in "USV":
+            raise ValueError(
+                "dtype='numeric' is not compatible with arrays of bytes/strings."
+                "Convert your data to numeric values explicitly instead."
+            )
+        if arr.dtype.kind == "O":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{input_name} could not be converted to a numeric array: {exc}"
+                ) from None
+        elif arr.dtype.kind not in "f":
+            arr = arr.astype(np.float64)
+    elif dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    if ensure_2d:
+        if arr.ndim == 0:
+            raise ValueError(
+                f"Expected 2D array, got scalar array instead:\narray={arr}.\n"
+                "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+                "feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        if arr.ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead:\narray={arr}.\n"
+                "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+                "feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        if arr.ndim > 2 and not allow_nd:
+            raise ValueError(f"Found array with dim {arr.ndim}. {name} expected <= 2.".strip())
+    n_samples = arr.shape[0] if arr.ndim else 1
+    if ensure_min_samples > 0 and n_samples < ensure_min_samples:
+        by = f" by {name}" if name else ""
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={arr.shape}) while a minimum of "
+            f"{ensure_min_samples} is required{by}."
+        )
+    if ensure_2d and ensure_min_features > 0 and arr.shape[1] < ensure_min_features:
+        by = f" by {name}" if name else ""
+        raise ValueError(
+            f"Found array with {arr.shape[1]} feature(s) (shape={arr.shape}) while a minimum "
+            f"of {ensure_min_features} is required{by}."
+        )
+    if ensure_all_finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        what = (
+            "NaN" if np.isnan(arr).any() else "infinity or a value too large for " + str(arr.dtype)
+        )
+        raise ValueError(f"Input {input_name} contains {what}.")
+    return arr
+
+
+def check_consistent_length(*arrays: object) -> None:
+    """Raise if the arrays (those not ``None``) differ in their number of samples.
+
+    Examples
+    --------
+    >>> check_consistent_length([1, 2], [3, 4])
+    """
+    lengths = [len(a) for a in arrays if a is not None]
+    if len(set(lengths)) > 1:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}")
+
+
+def check_X_y(
+    X: object, y: object, *, y_numeric: bool = False, caller: object | None = None, **kwargs
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a feature matrix and its targets together.
+
+    ``y`` must be 1-D (or 2-D for multi-output), finite, and as long as ``X``; with
+    ``y_numeric`` it is cast to float64. Extra keyword arguments go to :func:`check_array`.
+
+    Examples
+    --------
+    >>> X, y = check_X_y([[0.0], [1.0]], [0, 1])
+    >>> X.shape, y.shape
+    ((2, 1), (2,))
+    """
+    if y is None:
+        raise ValueError(
+            f"{_name_of(caller) or 'This estimator'} requires y to be passed, but "
+            "the target y is None."
+        )
+    X = check_array(X, caller=caller, **kwargs)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim == 0 or y.ndim > 2:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if y_numeric and y.dtype.kind not in "f":
+        y = y.astype(np.float64)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(
+            "Input y contains NaN."
+            if np.isnan(y).any()
+            else "Input y contains infinity or a value too large for " + str(y.dtype) + "."
+        )
+    check_consistent_length(X, y)
+    return X, y
+
+
+def check_scalar(
+    value: object,
+    name: str,
+    target_type: type | tuple[type, ...],
+    *,
+    min_val: float | None = None,
+    max_val: float | None = None,
+    include_boundaries: str = "both",
+) -> None:
+    """Check a scalar hyperparameter's type and range, naming it in the error.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in messages.
+    target_type : type or tuple of types
+        Accepted types (``numbers.Real`` for any real number; bool is never a number here).
+    min_val, max_val : float, optional
+        Bounds of the allowed range.
+    include_boundaries : {"both", "left", "right", "neither"}, default="both"
+        Which bounds are allowed values.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` has the wrong type.
+    ValueError
+        If ``value`` is outside the range.
+
+    Examples
+    --------
+    >>> check_scalar(0.1, "lr", float, min_val=0, include_boundaries="neither")
+    >>> check_scalar(0.0, "lr", float, min_val=0, include_boundaries="neither")
+    Traceback (most recent call last):
+    ...
+    ValueError: lr == 0.0, must be > 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, target_type):
+        expected = getattr(target_type, "__name__", str(target_type))
+        raise TypeError(f"{name} must be an instance of {expected}, not {type(value).__name__}.")
+    low_ok = include_boundaries in ("both", "left")
+    high_ok = include_boundaries in ("both", "right")
+    if min_val is not None and (value < min_val or (value == min_val and not low_ok)):
+        op = ">=" if low_ok else ">"
+        raise ValueError(f"{name} == {value}, must be {op} {min_val}.")
+    if max_val is not None and (value > max_val or (value == max_val and not high_ok)):
+        op = "<=" if high_ok else "<"
+        raise ValueError(f"{name} == {value}, must be {op} {max_val}.")
