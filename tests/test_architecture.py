@@ -1,0 +1,128 @@
+"""Structural tests: the layer rule of DESIGN.md, the public API, randomness, line budgets."""
+
+import ast
+import importlib
+import io
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "theta"
+
+# DESIGN.md's layers; a module may import only from lower layers or from its own package.
+LAYERS = {
+    "errors": 0, "rng": 0, "validation": 0, "metrics": 0,
+    "autograd": 1,
+    "nn": 2, "losses": 2, "optim": 2, "data": 2,
+    "train": 3, "models": 3, "io": 3,
+    "estimators": 4, "rl": 4,
+    "tune": 5,
+    "cli": 6, "plot": 6,
+    "__main__": 7,  # the `python -m theta` entry point sits above the command it runs
+}  # fmt: skip
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py"))
+
+
+def _package_of(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    return rel.parts[0]
+
+
+def _theta_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("theta.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "theta":
+                found += [f"theta.{a.name}" for a in node.names]
+            elif node.module.startswith("theta."):
+                found.append(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_layers_only_import_downward(path):
+    if path.name == "__init__.py" and path.parent == SRC:
+        return  # the top-level package re-exports the public API of every layer
+    package = _package_of(path)
+    assert package in LAYERS, f"{package} has no layer in DESIGN.md; add it to LAYERS"
+    for imported in _theta_imports(path):
+        target = imported.split(".")[1]
+        if target == "__version__" or target == package:
+            continue
+        assert LAYERS[target] < LAYERS[package], (
+            f"{path.relative_to(SRC)} imports {imported}: layer {LAYERS[package]} ({package}) "
+            f"may only import from lower layers, but {target} is layer {LAYERS[target]}."
+        )
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_legacy_global_random(path):
+    text = path.read_text()
+    for banned in ("np.random.seed", "np.random.rand(", "np.random.randn(", "np.random.randint(",
+                   "np.random.normal(", "np.random.uniform(", "np.random.choice(",
+                   "np.random.shuffle(", "np.random.permutation("):
+        assert banned not in text, f"{path.relative_to(SRC)} uses global randomness: {banned}"
+
+
+def _public_packages() -> list[str]:
+    names = ["theta"]
+    for init in SRC.rglob("__init__.py"):
+        rel = init.parent.relative_to(SRC.parent)
+        names.append(".".join(rel.parts))
+    return sorted(set(names))
+
+
+@pytest.mark.parametrize("name", _public_packages())
+def test_every_name_in_all_exists(name):
+    module = importlib.import_module(name)
+    for public in getattr(module, "__all__", []):
+        assert hasattr(module, public), f"{name}.__all__ lists {public!r}, which does not exist"
+
+
+def _code_lines(path: Path) -> int:
+    """Lines holding code: no blanks, comments or docstrings (as tinygrad's sz.py counts)."""
+    source = path.read_text()
+    docstring_lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    docstring_lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+    lines = set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                            tokenize.DEDENT, tokenize.ENDMARKER):
+            lines.update(range(tok.start[0], tok.end[0] + 1))
+    return len(lines - docstring_lines)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_file_line_budget(path):
+    assert _code_lines(path) <= 600, f"{path.relative_to(SRC)} has more than 600 code lines"
+
+
+def test_autograd_line_budget():
+    files = [p for p in (SRC / "autograd").rglob("*.py") if p.name != "gradcheck.py"]
+    total = sum(_code_lines(p) for p in files)
+    assert total < 1000, f"autograd/ has {total} code lines; the budget is 1000"
+
+
+def test_import_theta_imports_only_the_runtime_dependencies():
+    probe = (
+        "import sys, theta\n"
+        "roots = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(roots & {'torch', 'sklearn', 'scipy', 'matplotlib', 'gymnasium',"
+        " 'dask', 'optuna', 'faiss', 'tokenizers', 'pandas'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"import theta pulled in optional packages: {out.stdout}"

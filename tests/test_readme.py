@@ -1,0 +1,45 @@
+"""Every Python example in the README runs, and prints the output shown right after it."""
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCK = re.compile(r"```(\w+)\n(.*?)```\n", re.S)
+
+
+def _examples() -> list[tuple[str, str | None]]:
+    text = README.read_text()
+    blocks = list(BLOCK.finditer(text))
+    examples = []
+    for i, block in enumerate(blocks):
+        if block.group(1) != "python":
+            continue
+        expected = None
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        if nxt and nxt.group(1) == "text" and not text[block.end() : nxt.start()].strip():
+            expected = nxt.group(2)
+        examples.append((block.group(2), expected))
+    return examples
+
+
+@pytest.mark.parametrize("code, expected", _examples(), ids=lambda v: str(v)[:30])
+def test_readme_example_runs_and_prints_what_it_shows(code, expected):
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    if expected is not None:
+        assert result.stdout == expected
+
+
+def test_readme_shows_the_output_that_theta_train_prints():
+    from theta.cli.train import chapter_example
+
+    printed = io.StringIO()
+    chapter_example(printed)
+    shown = [b.group(2) for b in BLOCK.finditer(README.read_text()) if b.group(1) == "text"]
+    assert printed.getvalue() in shown
