@@ -93,19 +93,23 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Nodes that lead to ``root`` and need a gradient, each after all of its parents."""
     order: list[Tensor] = []
-    visited = {id(root)}
+    visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        # Mark on expansion, not on push: a node pushed by one child may be reached again
+        # through a later sibling (x * x.exp()), and must then come before that sibling.
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         ctx = node._ctx
         if ctx is not None:
             for parent, needed in zip(ctx.parents, ctx.needs_grad, strict=True):
                 if needed and id(parent) not in visited:
-                    visited.add(id(parent))
                     stack.append((parent, False))
     return order
 
@@ -123,12 +127,13 @@ def backward(root: Tensor, grad: np.ndarray) -> None:
         if ctx is None:
             if node.requires_grad:
                 if node.grad is None:
-                    if id(g) in handed_out or not g.flags.owndata:
-                        g = g.copy()
+                    # NumPy arithmetic on 0-d arrays returns scalars; .grad is always an ndarray
+                    if id(g) in handed_out or not g.flags.owndata or g.ndim == 0:
+                        g = np.array(g)
                     handed_out.add(id(g))
                     node.grad = g
                 else:
-                    node.grad = node.grad + g
+                    node.grad = np.asarray(node.grad + g)
             continue
         input_grads = ctx.fn.backward(ctx, g)
         for i, (parent, pg) in enumerate(zip(ctx.parents, input_grads, strict=True)):

@@ -53,6 +53,8 @@ class Function:
         """Run the op on tensors; the output joins the graph if any input needs a gradient."""
         ctx = Context(cls, inputs, kwargs)
         data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)  # NumPy returns scalars from 0-d ufuncs and full reductions
         if _Mode.anomaly:
             _check_finite_forward(cls, inputs, data)
         if _Mode.grad_enabled and any(ctx.needs_grad):

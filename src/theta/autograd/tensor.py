@@ -433,6 +433,13 @@ class Tensor:
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return _red.logsumexp(self, axis, keepdims)
 
+    # all/any carry no gradient; they exist for the fix that `if tensor:`'s error suggests
+    def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return Tensor._from_op(np.asarray(self.data.all(axis=axis, keepdims=keepdims)), None)
+
+    def any(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return Tensor._from_op(np.asarray(self.data.any(axis=axis, keepdims=keepdims)), None)
+
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return _red.argmax(self, axis, keepdims)
 

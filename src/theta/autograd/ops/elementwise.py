@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from theta.autograd.function import Context, Function
-from theta.autograd.ops.special import erf as _erf
+from theta.special import erf as _erf
 from theta.autograd.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -155,6 +155,8 @@ class PowScalar(Function):
         p = ctx.kwargs["exponent"]
         if p == 2:
             return (grad * (2.0 * x),)
+        if p == 0:  # x ** 0 is constant; the rule below would give 0 * inf = NaN at x = 0
+            return (np.zeros_like(grad),)
         return (grad * (p * x ** (p - 1)),)
 
 
@@ -371,7 +373,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
         a, b = ctx.saved
-        share = (a > b) + 0.5 * (a == b)
+        share = np.where(a == b, 0.5, a > b).astype(grad.dtype, copy=False)
         return (
             grad * share if ctx.needs_grad[0] else None,
             grad * (1.0 - share) if ctx.needs_grad[1] else None,
@@ -389,7 +391,7 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
         a, b = ctx.saved
-        share = (a < b) + 0.5 * (a == b)
+        share = np.where(a == b, 0.5, a < b).astype(grad.dtype, copy=False)
         return (
             grad * share if ctx.needs_grad[0] else None,
             grad * (1.0 - share) if ctx.needs_grad[1] else None,

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from theta.autograd.ops.special import erf
+from theta.special import erf
 
 RTOL = 1e-14
 
