@@ -35,7 +35,17 @@ def is_grad_enabled() -> bool:
 
 
 @contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+def _switch(name: str, value: bool) -> Iterator[None]:
+    """Set one of the ``_Mode`` switches for the duration of a ``with`` block."""
+    previous = getattr(_Mode, name)
+    setattr(_Mode, name, value)
+    try:
+        yield
+    finally:
+        setattr(_Mode, name, previous)
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
     """Run the block without recording a graph: inference is the forward pass alone.
 
     Examples
@@ -47,34 +57,20 @@ def no_grad() -> Iterator[None]:
     >>> y.requires_grad
     False
     """
-    previous, _Mode.grad_enabled = _Mode.grad_enabled, False
-    try:
-        yield
-    finally:
-        _Mode.grad_enabled = previous
+    return _switch("grad_enabled", False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> contextlib.AbstractContextManager[None]:
     """Record graphs inside the block even within an enclosing ``no_grad``."""
-    previous, _Mode.grad_enabled = _Mode.grad_enabled, True
-    try:
-        yield
-    finally:
-        _Mode.grad_enabled = previous
+    return _switch("grad_enabled", True)
 
 
-@contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
+def detect_anomaly() -> contextlib.AbstractContextManager[None]:
     """Check every forward output and backward gradient for NaN/inf and name the op at fault.
 
     Slow (one extra pass over every array); use it to find where a NaN is born.
     """
-    previous, _Mode.anomaly = _Mode.anomaly, True
-    try:
-        yield
-    finally:
-        _Mode.anomaly = previous
+    return _switch("anomaly", True)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

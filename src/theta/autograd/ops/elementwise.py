@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from theta.autograd.function import Context, Function
-from theta.special import erf as _erf
 from theta.autograd.tensor import Tensor, as_tensor
+from theta.special import erf as _erf
 
 __all__ = [
     "abs", "add", "astype", "clip", "compare", "cos", "div", "exp", "gelu", "leaky_relu", "log",
@@ -38,14 +38,14 @@ def broadcast_error(op: str, *shapes: tuple[int, ...]) -> ValueError:
     return ValueError(f"{op}: shapes {shown} cannot be broadcast together.")
 
 
-def _binary(fn: type[Function], op: str, a: Any, b: Any) -> Tensor:
+def _binary(fn: type[Function], op: str, a: Any, b: Any, **kwargs: Any) -> Tensor:
     """Lift scalars and arrays to tensors (a scalar takes its partner's dtype) and apply."""
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
     try:
-        return fn.apply(a, b)
+        return fn.apply(a, b, **kwargs)
     except ValueError as exc:
         if "broadcast" in str(exc) and not str(exc).startswith(op):
             raise broadcast_error(op, a.shape, b.shape) from None
@@ -106,18 +106,6 @@ class Div(Function):
         return grad_a if ctx.needs_grad[0] else None, (-grad_a * out if ctx.needs_grad[1] else None)
 
 
-class Neg(Function):
-    """``-x``."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        return -x
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (-grad,)
-
-
 class Pow(Function):
     """``a ** b`` with both sides tensors; d/db uses ``log(a)``, taken as 0 where ``a == 0``."""
 
@@ -160,129 +148,99 @@ class PowScalar(Function):
         return (grad * (p * x ** (p - 1)),)
 
 
-class Exp(Function):
-    """``exp(x)``; backward reuses the output."""
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function that only ever exponentiates ``-|x|``, so it cannot overflow."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
+
+
+class Unary(Function):
+    """An elementwise op given by its value ``f(x)`` and its derivative ``df(x, out)``.
+
+    Subclasses set both as static functions (tinygrad's rule table, one line per rule);
+    backward multiplies the incoming gradient by ``df``.
+    """
+
+    f: Any
+    df: Any
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = np.exp(x)
-        ctx.save(out)
+        out = ctx.fn.f(x)
+        ctx.save(x, out)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad * ctx.saved[0],)
+        return (grad * ctx.fn.df(*ctx.saved),)
 
 
-class Log(Function):
+class Neg(Unary):
+    """``-x``."""
+
+    f, df = np.negative, staticmethod(lambda x, out: -1.0)
+
+
+class Exp(Unary):
+    """``exp(x)``; the derivative is the output itself."""
+
+    f, df = np.exp, staticmethod(lambda x, out: out)
+
+
+class Log(Unary):
     """Natural ``log(x)``."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save(x)
-        return np.log(x)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad / ctx.saved[0],)
+    f, df = np.log, staticmethod(lambda x, out: 1.0 / x)
 
 
-class Log1p(Function):
+class Log1p(Unary):
     """``log(1 + x)``, accurate for small ``x``."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save(x)
-        return np.log1p(x)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad / (1.0 + ctx.saved[0]),)
+    f, df = np.log1p, staticmethod(lambda x, out: 1.0 / (1.0 + x))
 
 
-class Sqrt(Function):
+class Sqrt(Unary):
     """``sqrt(x)``."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = np.sqrt(x)
-        ctx.save(out)
-        return out
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad * 0.5 / ctx.saved[0],)
+    f, df = np.sqrt, staticmethod(lambda x, out: 0.5 / out)
 
 
-class Abs(Function):
+class Abs(Unary):
     """``|x|``; the gradient at 0 is 0, as in PyTorch."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save(x)
-        return np.abs(x)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad * np.sign(ctx.saved[0]),)
+    f, df = np.abs, staticmethod(lambda x, out: np.sign(x))
 
 
-class Sin(Function):
+class Sin(Unary):
     """``sin(x)``."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save(x)
-        return np.sin(x)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad * np.cos(ctx.saved[0]),)
+    f, df = np.sin, staticmethod(lambda x, out: np.cos(x))
 
 
-class Cos(Function):
+class Cos(Unary):
     """``cos(x)``."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save(x)
-        return np.cos(x)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (-grad * np.sin(ctx.saved[0]),)
+    f, df = np.cos, staticmethod(lambda x, out: -np.sin(x))
 
 
-class Tanh(Function):
-    """``tanh(x)``; backward reuses the output."""
+class Tanh(Unary):
+    """``tanh(x)``; the derivative reuses the output."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = np.tanh(x)
-        ctx.save(out)
-        return out
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        out = ctx.saved[0]
-        return (grad * (1.0 - out * out),)
+    f, df = np.tanh, staticmethod(lambda x, out: 1.0 - out * out)
 
 
-class Sigmoid(Function):
+class Sigmoid(Unary):
     """``1 / (1 + exp(-x))``; a primitive because the composed form overflows ``exp`` for
-    large negative ``x``. This form only ever exponentiates ``-|x|``."""
+    large negative ``x``."""
 
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
-        ctx.save(out)
-        return out
+    f, df = staticmethod(_sigmoid), staticmethod(lambda x, out: out * (1.0 - out))
 
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        out = ctx.saved[0]
-        return (grad * out * (1.0 - out),)
+
+class Softplus(Unary):
+    """``log(1 + exp(x))`` computed as ``logaddexp(0, x)``, finite for any ``x``."""
+
+    f = staticmethod(lambda x: np.logaddexp(0.0, x).astype(x.dtype, copy=False))
+    df = staticmethod(lambda x, out: _sigmoid(x))
 
 
 class ReLU(Function):
@@ -346,52 +304,20 @@ class GELU(Function):
         return (grad * (saved + x * pdf),)
 
 
-class Softplus(Function):
-    """``log(1 + exp(x))`` computed as ``logaddexp(0, x)``, finite for any ``x``."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save(x)
-        return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        (x,) = ctx.saved
-        e = np.exp(-np.abs(x))
-        sig = np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
-        return (grad * sig,)
-
-
 class Maximum(Function):
-    """Elementwise ``max(a, b)``; ties send half the gradient to each side (as PyTorch)."""
+    """Elementwise ``max(a, b)``, or ``min(a, b)`` with ``lower=True``; ties send half the
+    gradient to each side (as PyTorch)."""
 
     @staticmethod
-    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray, *, lower: bool) -> np.ndarray:
         ctx.save(a, b)
-        return np.maximum(a, b)
+        return np.minimum(a, b) if lower else np.maximum(a, b)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
         a, b = ctx.saved
-        share = np.where(a == b, 0.5, a > b).astype(grad.dtype, copy=False)
-        return (
-            grad * share if ctx.needs_grad[0] else None,
-            grad * (1.0 - share) if ctx.needs_grad[1] else None,
-        )
-
-
-class Minimum(Function):
-    """Elementwise ``min(a, b)``; ties send half the gradient to each side (as PyTorch)."""
-
-    @staticmethod
-    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        a, b = ctx.saved
-        share = np.where(a == b, 0.5, a < b).astype(grad.dtype, copy=False)
+        wins = a < b if ctx.kwargs["lower"] else a > b
+        share = np.where(a == b, 0.5, wins).astype(grad.dtype, copy=False)
         return (
             grad * share if ctx.needs_grad[0] else None,
             grad * (1.0 - share) if ctx.needs_grad[1] else None,
@@ -452,24 +378,23 @@ class AsType(Function):
 # --- public functions (the lowercase twins) -----------------------------------------------
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """``a + b`` with broadcasting."""
-    return _binary(Add, "add", a, b)
+def _binary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
+    """The public function of a two-input op, e.g. ``add(a, b)``, with broadcasting."""
+
+    def op(a: Any, b: Any) -> Tensor:
+        return _binary(fn, name, a, b, **kwargs)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``{name}(a, b)`` with NumPy broadcasting."
+    return op
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
-    return _binary(Sub, "sub", a, b)
-
-
-def mul(a: Any, b: Any) -> Tensor:
-    """``a * b`` with broadcasting."""
-    return _binary(Mul, "mul", a, b)
-
-
-def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with broadcasting."""
-    return _binary(Div, "div", a, b)
+add = _binary_twin(Add, "add")
+sub = _binary_twin(Sub, "sub")
+mul = _binary_twin(Mul, "mul")
+div = _binary_twin(Div, "div")
+maximum = _binary_twin(Maximum, "maximum", lower=False)
+minimum = _binary_twin(Maximum, "minimum", lower=True)
 
 
 def power(a: Any, b: Any) -> Tensor:
@@ -479,59 +404,29 @@ def power(a: Any, b: Any) -> Tensor:
     return _binary(Pow, "power", a, b)
 
 
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum with broadcasting."""
-    return _binary(Maximum, "maximum", a, b)
+def _unary_twin(fn: type[Function], name: str) -> Any:
+    """The public function of a one-input op: ``exp(x)`` is ``Exp.apply(x)``."""
+
+    def op(x: Any) -> Tensor:
+        return fn.apply(as_tensor(x))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = fn.__doc__
+    return op
 
 
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum with broadcasting."""
-    return _binary(Minimum, "minimum", a, b)
-
-
-def neg(x: Any) -> Tensor:
-    return Neg.apply(as_tensor(x))
-
-
-def exp(x: Any) -> Tensor:
-    return Exp.apply(as_tensor(x))
-
-
-def log(x: Any) -> Tensor:
-    return Log.apply(as_tensor(x))
-
-
-def log1p(x: Any) -> Tensor:
-    return Log1p.apply(as_tensor(x))
-
-
-def sqrt(x: Any) -> Tensor:
-    return Sqrt.apply(as_tensor(x))
-
-
-def abs(x: Any) -> Tensor:  # noqa: A001 - NumPy's name
-    return Abs.apply(as_tensor(x))
-
-
-def sin(x: Any) -> Tensor:
-    return Sin.apply(as_tensor(x))
-
-
-def cos(x: Any) -> Tensor:
-    return Cos.apply(as_tensor(x))
-
-
-def tanh(x: Any) -> Tensor:
-    return Tanh.apply(as_tensor(x))
-
-
-def sigmoid(x: Any) -> Tensor:
-    """Logistic function, stable for any input."""
-    return Sigmoid.apply(as_tensor(x))
-
-
-def relu(x: Any) -> Tensor:
-    return ReLU.apply(as_tensor(x))
+neg = _unary_twin(Neg, "neg")
+exp = _unary_twin(Exp, "exp")
+log = _unary_twin(Log, "log")
+log1p = _unary_twin(Log1p, "log1p")
+sqrt = _unary_twin(Sqrt, "sqrt")
+abs = _unary_twin(Abs, "abs")  # noqa: A001 - NumPy's name
+sin = _unary_twin(Sin, "sin")
+cos = _unary_twin(Cos, "cos")
+tanh = _unary_twin(Tanh, "tanh")
+sigmoid = _unary_twin(Sigmoid, "sigmoid")
+relu = _unary_twin(ReLU, "relu")
+softplus = _unary_twin(Softplus, "softplus")
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -543,10 +438,6 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh' (got {approximate!r}).")
     return GELU.apply(as_tensor(x), approximate=approximate)
-
-
-def softplus(x: Any) -> Tensor:
-    return Softplus.apply(as_tensor(x))
 
 
 def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002

@@ -153,10 +153,8 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     x = as_tensor(x)
     axes = list(range(x.ndim))
-    (a1,), (a2,) = (
-        normalize_axis(axis1, x.ndim, "swapaxes"),
-        normalize_axis(axis2, x.ndim, "swapaxes"),
-    )
+    a1 = normalize_axis(axis1, x.ndim, "swapaxes")[0]
+    a2 = normalize_axis(axis2, x.ndim, "swapaxes")[0]
     axes[a1], axes[a2] = axes[a2], axes[a1]
     return Transpose.apply(x, axes=tuple(axes))
 
