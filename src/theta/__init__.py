@@ -5,7 +5,7 @@ alone. This package builds every later idea (tensors, layers, learners, tuning) 
 skeleton, on NumPy.
 """
 
-from theta import autograd
+from theta import autograd, data, losses, metrics, nn, optim, train
 from theta.autograd import (
     Context,
     Function,
@@ -69,13 +69,13 @@ from theta.autograd import (
 )  # fmt: skip
 
 __all__ = [
-    "autograd", "Context", "Function", "GradcheckReport", "Mismatch", "Tensor", "abs", "add",
-    "argmax", "argmin", "broadcast_to", "clip", "concatenate", "cos", "detect_anomaly", "div",
-    "enable_grad", "exp", "expand_dims", "flatten", "gelu", "get_default_dtype", "gradcheck",
-    "is_grad_enabled", "leaky_relu", "log", "log1p", "log_softmax", "logsumexp", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "pad", "power", "relu",
-    "reshape", "set_default_dtype", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt",
-    "squeeze", "stack", "std", "sub", "sum", "swapaxes", "tanh", "tensor", "transpose", "var",
-    "where",
+    "autograd", "data", "losses", "metrics", "nn", "optim", "train", "Context", "Function",
+    "GradcheckReport", "Mismatch", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to",
+    "clip", "concatenate", "cos", "detect_anomaly", "div", "enable_grad", "exp", "expand_dims",
+    "flatten", "gelu", "get_default_dtype", "gradcheck", "is_grad_enabled", "leaky_relu", "log",
+    "log1p", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum",
+    "mul", "neg", "no_grad", "pad", "power", "relu", "reshape", "set_default_dtype", "sigmoid",
+    "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
+    "swapaxes", "tanh", "tensor", "transpose", "var", "where",
 ]  # fmt: skip
 __version__ = "0.1.0"

@@ -1,0 +1,390 @@
+"""Cut a data set into minibatches and hold out a validation split.
+
+Training visits the data in minibatches: each epoch is one pass over every sample, in an
+order drawn from a seeded ``numpy.random.Generator``. :class:`BatchIterator` also remembers
+where it is (epoch, batch, generator state), so a training run restored from a checkpoint
+sees exactly the batches an uninterrupted run would have seen.
+"""
+
+import math
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from theta.errors import CheckpointError, InvalidParameterError
+from theta.rng import check_random_state
+from theta.validation import check_consistent_length
+
+__all__ = ["BatchIterator", "minibatches", "train_val_split"]
+
+
+def _check_int(value: object, name: str, caller: str, *, min_val: int) -> int:
+    """Return ``value`` as an int, or raise scikit-learn's parameter message."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < min_val:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {caller} must be an int in the range "
+            f"[{min_val}, inf). Got {value!r} instead."
+        )
+    return int(value)
+
+
+def _epoch_order(n_samples: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
+    """Sample indices in the order one epoch visits them."""
+    return rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+
+
+def _n_batches(n_samples: int, batch_size: int, drop_last: bool) -> int:
+    return n_samples // batch_size if drop_last else math.ceil(n_samples / batch_size)
+
+
+def minibatches(
+    n_samples: int,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    rng: None | int | np.random.Generator = None,
+    drop_last: bool = False,
+) -> Iterator[np.ndarray]:
+    """Yield the index arrays of one epoch of minibatches.
+
+    The order is drawn when the function is called (not at the first ``next``), so arguments
+    are checked at once and ``rng`` advances at a predictable moment.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of samples to cover, at least 1.
+    batch_size : int
+        Samples per batch, at least 1. The last batch is smaller when ``batch_size`` does not
+        divide ``n_samples`` (unless ``drop_last``).
+    shuffle : bool, default=True
+        Visit the samples in a random order; otherwise in order ``0, 1, ...``.
+    rng : None, int or numpy.random.Generator, default=None
+        Source of the shuffle (see :func:`theta.rng.check_random_state`).
+    drop_last : bool, default=False
+        Skip the final, smaller batch so that every batch has exactly ``batch_size`` samples.
+
+    Returns
+    -------
+    iterator of ndarray of shape (batch_size,)
+        Integer indices into the data; each sample appears exactly once per epoch (apart from
+        those dropped by ``drop_last``).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``n_samples`` or ``batch_size`` is not an int of at least 1.
+
+    Examples
+    --------
+    >>> [b.tolist() for b in minibatches(5, 2, shuffle=False)]
+    [[0, 1], [2, 3], [4]]
+    >>> [b.tolist() for b in minibatches(5, 2, shuffle=False, drop_last=True)]
+    [[0, 1], [2, 3]]
+    >>> sorted(np.concatenate(list(minibatches(5, 2, rng=0))).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    n_samples = _check_int(n_samples, "n_samples", "minibatches", min_val=1)
+    batch_size = _check_int(batch_size, "batch_size", "minibatches", min_val=1)
+    order = _epoch_order(n_samples, shuffle, check_random_state(rng))
+    n_batches = _n_batches(n_samples, batch_size, drop_last)
+    return (order[i * batch_size : (i + 1) * batch_size] for i in range(n_batches))
+
+
+def _stratified_val_indices(y: np.ndarray, n_val: int, rng: np.random.Generator) -> np.ndarray:
+    """Pick ``n_val`` indices whose class proportions follow ``y`` as closely as possible."""
+    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if counts.min() < 2:
+        raise ValueError(
+            "The least populated class in y has only 1 member, which is too few. The minimum "
+            "number of groups for any class cannot be less than 2."
+        )
+    if n_val < len(classes) or len(y) - n_val < len(classes):
+        raise ValueError(
+            f"The validation set ({n_val} samples) and the training set ({len(y) - n_val} "
+            f"samples) must each hold at least one sample of each of the {len(classes)} classes."
+        )
+    # Largest-remainder rounding: floors first, then the classes that lost most get one more.
+    share = counts * n_val / len(y)
+    per_class = np.floor(share).astype(np.int64)
+    leftover = n_val - per_class.sum()
+    per_class[np.argsort(-(share - per_class), kind="stable")[:leftover]] += 1
+    picked = [rng.permutation(np.flatnonzero(codes == k))[:n_k] for k, n_k in enumerate(per_class)]
+    return np.concatenate(picked)
+
+
+def train_val_split(
+    *arrays: Any,
+    val_fraction: float = 0.2,
+    shuffle: bool = True,
+    rng: None | int | np.random.Generator = None,
+    stratify: Any = None,
+) -> list[np.ndarray]:
+    """Split arrays into a training part and a held-out validation part.
+
+    Parameters
+    ----------
+    *arrays : array-likes with the same first dimension
+        Usually ``X`` and ``y``. Each is converted with ``numpy.asarray``.
+    val_fraction : float, default=0.2
+        Share of the samples held out, in ``(0, 1)``; the count is rounded up, as
+        scikit-learn's ``train_test_split`` rounds its test size.
+    shuffle : bool, default=True
+        Draw the split at random; otherwise the last samples are the validation part.
+    rng : None, int or numpy.random.Generator, default=None
+        Source of the shuffle (see :func:`theta.rng.check_random_state`).
+    stratify : array-like of shape (n_samples,), optional
+        Class labels whose proportions both parts keep (needs ``shuffle=True``).
+
+    Returns
+    -------
+    list of ndarray
+        ``[a_train, a_val, b_train, b_val, ...]``, the order of scikit-learn's
+        ``train_test_split``, so ``X_train, X_val, y_train, y_val = train_val_split(X, y)``.
+
+    Raises
+    ------
+    ValueError
+        If no array is given, lengths differ, ``val_fraction`` is outside ``(0, 1)``, either
+        part would be empty, or stratification is impossible.
+
+    Examples
+    --------
+    >>> X, y = np.arange(10).reshape(5, 2), np.array([0, 1, 0, 1, 0])
+    >>> X_train, X_val, y_train, y_val = train_val_split(X, y, val_fraction=0.4, shuffle=False)
+    >>> X_val.tolist(), y_val.tolist()
+    ([[6, 7], [8, 9]], [1, 0])
+    >>> X_train.shape
+    (3, 2)
+    """
+    if not arrays:
+        raise ValueError("At least one array required as input")
+    arrays = tuple(np.asarray(a) for a in arrays)
+    check_consistent_length(*arrays, stratify)
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, numbers.Real)
+        or not 0.0 < val_fraction < 1.0
+    ):
+        raise InvalidParameterError(
+            "The 'val_fraction' parameter of train_val_split must be a float in the range "
+            f"(0.0, 1.0). Got {val_fraction!r} instead."
+        )
+    n_samples = len(arrays[0])
+    n_val = math.ceil(val_fraction * n_samples)
+    if n_val >= n_samples:
+        raise ValueError(
+            f"With n_samples={n_samples} and val_fraction={val_fraction}, the training set "
+            "would be empty. Lower val_fraction or pass more samples."
+        )
+    if not shuffle:
+        if stratify is not None:
+            raise ValueError(
+                "stratify needs shuffle=True: an unshuffled split cannot balance the classes."
+            )
+        val = np.arange(n_samples - n_val, n_samples)
+        train = np.arange(n_samples - n_val)
+    else:
+        rng = check_random_state(rng)
+        if stratify is None:
+            val = rng.permutation(n_samples)[:n_val]
+        else:
+            val = rng.permutation(_stratified_val_indices(np.asarray(stratify), n_val, rng))
+        in_val = np.zeros(n_samples, dtype=bool)
+        in_val[val] = True
+        train = rng.permutation(np.flatnonzero(~in_val))
+    return [part for a in arrays for part in (a[train], a[val])]
+
+
+class BatchIterator:
+    """Iterate over ``(X, y)`` in minibatches, epoch after epoch, resumably.
+
+    Each ``for`` loop over the iterator yields the rest of the current epoch; the next loop
+    starts a new epoch with a fresh order. Breaking out of a loop keeps the position, so the
+    next loop continues the same epoch. :meth:`state_dict` captures the epoch, the position
+    and the generator state, and :meth:`load_state_dict` restores them into a new iterator,
+    which then yields exactly the batches the original would have yielded.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        Inputs, any number of dimensions (token sequences stay integer).
+    y : array-like of shape (n_samples, ...), optional
+        Targets. Without ``y`` the iterator yields ``X`` batches alone.
+    batch_size : int, default=32
+        Samples per batch, at least 1.
+    shuffle : bool, default=True
+        Draw a new random order each epoch.
+    rng : None, int or numpy.random.Generator, default=None
+        Source of the order. Give the iterator a generator of its own: restoring a state
+        rewinds it to the start of the saved epoch.
+    drop_last : bool, default=False
+        Skip each epoch's final, smaller batch.
+
+    Attributes
+    ----------
+    epoch : int
+        Number of epochs finished.
+    position : int
+        Number of batches of the current epoch already yielded.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``batch_size`` is not an int of at least 1.
+    ValueError
+        If ``X`` and ``y`` have different numbers of samples, or ``X`` is empty.
+
+    Examples
+    --------
+    >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
+    >>> batches = BatchIterator(X, y, batch_size=2, shuffle=False)
+    >>> len(batches)
+    3
+    >>> [yb.tolist() for _, yb in batches]
+    [[0, 1], [2, 3], [4]]
+
+    Resuming from a checkpoint taken mid-epoch:
+
+    >>> a = BatchIterator(X, y, batch_size=2, rng=0)
+    >>> it = iter(a)
+    >>> _ = next(it)
+    >>> state = a.state_dict()
+    >>> b = BatchIterator(X, y, batch_size=2, rng=1)
+    >>> b.load_state_dict(state)
+    >>> [yb.tolist() for _, yb in it] == [yb.tolist() for _, yb in b]
+    True
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        rng: None | int | np.random.Generator = None,
+        drop_last: bool = False,
+    ) -> None:
+        self.X = np.asarray(X)
+        self.y = None if y is None else np.asarray(y)
+        if self.X.ndim == 0 or len(self.X) == 0:
+            raise ValueError(
+                f"BatchIterator needs at least one sample; got X of shape {self.X.shape}."
+            )
+        check_consistent_length(self.X, self.y)
+        self.batch_size = _check_int(batch_size, "batch_size", "BatchIterator", min_val=1)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.n_samples = len(self.X)
+        self.epoch = 0
+        self.position = 0
+        self._rng = check_random_state(rng)
+        self._order: np.ndarray | None = None  # None until the current epoch draws its order
+        self._epoch_rng_state: dict[str, Any] | None = None
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        return _n_batches(self.n_samples, self.batch_size, self.drop_last)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the remaining batches of the current epoch."""
+        n_batches = len(self)
+        if self._order is None:
+            # Remember the state before drawing: a resume redraws this epoch's order from it.
+            self._epoch_rng_state = self._rng.bit_generator.state
+            self._order = _epoch_order(self.n_samples, self.shuffle, self._rng)
+        while self.position < n_batches:
+            start = self.position * self.batch_size
+            idx = self._order[start : start + self.batch_size]
+            # Count the batch before handing it out: a checkpoint taken while the caller trains
+            # on it must resume with the next one.
+            self.position += 1
+            yield self.X[idx] if self.y is None else (self.X[idx], self.y[idx])
+        self.epoch += 1
+        self.position = 0
+        self._order = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the iteration state: plain ints and the generator's state dict.
+
+        ``rng_state`` is the generator's state at the start of epoch ``epoch``; an epoch whose
+        last batch was already yielded counts as finished.
+
+        Returns
+        -------
+        dict
+            Keys ``epoch``, ``position``, ``rng_state``, and ``n_samples``, ``batch_size``,
+            ``shuffle``, ``drop_last`` to check that a restored iterator is compatible.
+            JSON-serialisable for NumPy's default generator (PCG64).
+
+        Examples
+        --------
+        >>> it = BatchIterator(np.zeros((4, 1)), batch_size=2, rng=0)
+        >>> state = it.state_dict()
+        >>> state["epoch"], state["position"], state["rng_state"]["bit_generator"]
+        (0, 0, 'PCG64')
+        """
+        epoch, position = self.epoch, self.position
+        if self._order is None:
+            # The epoch has not drawn its order yet: it will come from the generator as it is.
+            rng_state = self._rng.bit_generator.state
+        elif position >= len(self):
+            # Last batch handed out, the loop not yet closed: the epoch is over in all but name.
+            epoch, position = epoch + 1, 0
+            rng_state = self._rng.bit_generator.state
+        else:
+            rng_state = self._epoch_rng_state
+        return {
+            "epoch": epoch,
+            "position": position,
+            "rng_state": rng_state,
+            "n_samples": self.n_samples,
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "drop_last": self.drop_last,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`; the next loop continues from it.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`state_dict`.
+
+        Raises
+        ------
+        CheckpointError
+            If keys are missing, or the state was saved by an iterator with a different
+            number of samples, batch size, shuffle or drop_last setting.
+
+        Examples
+        --------
+        >>> a = BatchIterator(np.arange(6), batch_size=4, rng=0)
+        >>> b = BatchIterator(np.arange(6), batch_size=4, rng=0)
+        >>> b.load_state_dict(a.state_dict())
+        >>> b.epoch, b.position
+        (0, 0)
+        """
+        missing = {"epoch", "position", "rng_state"} - set(state)
+        if missing:
+            raise CheckpointError(f"BatchIterator state is missing keys {sorted(missing)}.")
+        for key in ("n_samples", "batch_size", "shuffle", "drop_last"):
+            if key in state and state[key] != getattr(self, key):
+                raise CheckpointError(
+                    f"BatchIterator state was saved with {key}={state[key]!r}, but this "
+                    f"iterator has {key}={getattr(self, key)!r}; batches would not line up."
+                )
+        if not 0 <= state["position"] < max(len(self), 1):
+            raise CheckpointError(
+                f"BatchIterator state has position {state['position']}, outside an epoch of "
+                f"{len(self)} batches."
+            )
+        self._rng.bit_generator.state = state["rng_state"]
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+        self._order = None
+        self._epoch_rng_state = None

@@ -1,0 +1,24 @@
+"""Neural-network building blocks: ``Module`` and ``Parameter``, layers, init and functions."""
+
+from theta.nn import functional, init
+from theta.nn.layers import (
+    GELU,
+    MLP,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    get_activation,
+)  # fmt: skip
+from theta.nn.module import IncompatibleKeys, Module, Parameter, functional_call
+
+__all__ = [
+    "GELU", "MLP", "Dropout", "Embedding", "IncompatibleKeys", "LayerNorm", "Linear", "Module",
+    "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
+    "functional_call", "get_activation", "init",
+]  # fmt: skip

@@ -1,0 +1,177 @@
+"""Layer math as functions on tensors, with fused ops where the composed chain is slow.
+
+``linear`` and ``layer_norm`` are fused primitives (one ``Function`` each): composed from
+matmul, transpose, add, mean, var and friends they cost several passes over memory and many
+Python calls per layer, and these are the hot paths of every network. Their composed forms
+(``linear_composed``, ``layer_norm_composed``) stay here as the test oracles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theta.autograd import Context, Function, Tensor, tensor
+from theta.rng import check_random_state
+
+__all__ = [
+    "dropout", "embedding", "layer_norm", "layer_norm_composed", "linear", "linear_composed",
+]  # fmt: skip
+
+Grads = tuple[np.ndarray | None, ...]
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` over the last axis of ``x``, fused.
+
+    The batch axes of ``x`` are folded into the rows, so forward is one GEMM plus an in-place
+    bias add, and backward is two GEMMs plus a column sum.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray) -> np.ndarray:
+        x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+        out = x2 @ weight.T  # (N, out)
+        if bias:
+            out += bias[0]
+        ctx.save(x2, weight)
+        return out.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        x2, weight = ctx.saved
+        g2 = grad.reshape(-1, weight.shape[0])  # (N, out)
+        grad_x = (
+            (g2 @ weight).reshape(*grad.shape[:-1], weight.shape[1]) if ctx.needs_grad[0] else None
+        )
+        grad_w = g2.T @ x2 if ctx.needs_grad[1] else None
+        if len(ctx.needs_grad) == 2:
+            return grad_x, grad_w
+        return grad_x, grad_w, (g2.sum(axis=0) if ctx.needs_grad[2] else None)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Affine map ``x @ weight.T + bias``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (..., in_features)
+    weight : Tensor of shape (out_features, in_features)
+        PyTorch's layout, so state dicts map one to one.
+    bias : Tensor of shape (out_features,), optional
+
+    Returns
+    -------
+    Tensor of shape (..., out_features)
+    """
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
+            f"the last axis of the input must be in_features={weight.shape[1]}."
+        )
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)
+
+
+def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``linear`` from primitives; the oracle for the fused form."""
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+class LayerNorm(Function):
+    """Normalise over the trailing ``n_axes`` axes, then scale and shift; fused because the
+    composed form (mean, subtract, square, mean, add, sqrt, divide, multiply, add) makes nine
+    passes forward and more backward."""
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        *,
+        n_axes: int,
+        eps: float,
+    ) -> np.ndarray:
+        axes = tuple(range(-n_axes, 0))
+        mean = x.mean(axis=axes, keepdims=True)
+        centred = x - mean
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        rstd = 1.0 / np.sqrt(var + eps)
+        x_hat = centred * rstd
+        ctx.save(x_hat, rstd, weight)
+        return x_hat * weight + bias
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        x_hat, rstd, weight = ctx.saved
+        axes = tuple(range(-ctx.kwargs["n_axes"], 0))
+        grad_x = None
+        if ctx.needs_grad[0]:
+            g_hat = grad * weight
+            mean_g = g_hat.mean(axis=axes, keepdims=True)
+            mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
+            grad_x = rstd * (g_hat - mean_g - x_hat * mean_gx)
+        grad_w = grad * x_hat if ctx.needs_grad[1] else None  # the engine sums the batch axes
+        return grad_x, grad_w, (grad if ctx.needs_grad[2] else None)
+
+
+def _check_norm_shape(x: Tensor, weight: Tensor) -> int:
+    n_axes = weight.ndim
+    if x.shape[x.ndim - n_axes :] != weight.shape:
+        raise ValueError(
+            f"layer_norm: input of shape {x.shape} does not end with the normalised shape "
+            f"{weight.shape}."
+        )
+    return n_axes
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the trailing axes that ``weight`` spans.
+
+    Parameters
+    ----------
+    x : Tensor of shape (..., *normalized_shape)
+    weight, bias : Tensor of shape normalized_shape
+    eps : float, default=1e-5
+        Added to the variance, so a constant input gives zeros rather than NaN.
+    """
+    n_axes = _check_norm_shape(x, weight)
+    return LayerNorm.apply(x, weight, bias, n_axes=n_axes, eps=float(eps))
+
+
+def layer_norm_composed(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """``layer_norm`` from primitives; the oracle for the fused form."""
+    axes = tuple(range(-_check_norm_shape(x, weight), 0))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    return centred / (var + eps).sqrt() * weight + bias
+
+
+def dropout(
+    x: Tensor, p: float, *, rng: np.random.Generator | int | None, training: bool = True
+) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
+
+    Identity when not ``training`` or ``p == 0``, so inference needs no rescaling.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1) (got {p}).")
+    if not training or p == 0.0:
+        return x
+    keep = check_random_state(rng).random(x.shape) >= p
+    return x * tensor(keep * (1.0 / (1.0 - p)), dtype=x.dtype)
+
+
+def embedding(indices: np.ndarray | Tensor, weight: Tensor) -> Tensor:
+    """Rows of ``weight`` picked by integer ``indices`` (any shape); gradients scatter-add."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers (got dtype {idx.dtype}).")
+    if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
+        raise ValueError(
+            f"embedding: indices must be in [0, {weight.shape[0]}) (got values from "
+            f"{idx.min()} to {idx.max()})."
+        )
+    return weight[idx]

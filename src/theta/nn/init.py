@@ -1,0 +1,75 @@
+"""Initial values for parameters. Each takes an explicit ``rng`` and returns an ndarray.
+
+The defaults match PyTorch's, so a theta layer starts from the same distribution as its
+PyTorch twin: ``Linear`` draws weight and bias from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from theta.autograd import get_default_dtype
+
+__all__ = ["kaiming_uniform", "normal", "ones", "uniform", "xavier_uniform", "zeros"]
+
+
+def _dtype(dtype: np.dtype | type | None) -> np.dtype:
+    return np.dtype(dtype) if dtype is not None else get_default_dtype()
+
+
+def uniform(
+    shape: tuple[int, ...],
+    low: float,
+    high: float,
+    *,
+    rng: np.random.Generator,
+    dtype: np.dtype | type | None = None,
+) -> np.ndarray:
+    """Draw from ``U(low, high)``."""
+    return rng.uniform(low, high, size=shape).astype(_dtype(dtype))
+
+
+def normal(
+    shape: tuple[int, ...],
+    std: float = 1.0,
+    *,
+    rng: np.random.Generator,
+    dtype: np.dtype | type | None = None,
+) -> np.ndarray:
+    """Draw from ``N(0, std²)``."""
+    return (rng.standard_normal(size=shape) * std).astype(_dtype(dtype))
+
+
+def kaiming_uniform(
+    shape: tuple[int, ...],
+    fan_in: int,
+    *,
+    rng: np.random.Generator,
+    dtype: np.dtype | type | None = None,
+) -> np.ndarray:
+    """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``: PyTorch's default for linear layers."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return uniform(shape, -bound, bound, rng=rng, dtype=dtype)
+
+
+def xavier_uniform(
+    shape: tuple[int, int],
+    *,
+    rng: np.random.Generator,
+    gain: float = 1.0,
+    dtype: np.dtype | type | None = None,
+) -> np.ndarray:
+    """Glorot's ``U(-a, a)`` with ``a = gain * sqrt(6 / (fan_in + fan_out))``; shape (out, in)."""
+    fan_out, fan_in = shape
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(shape, -bound, bound, rng=rng, dtype=dtype)
+
+
+def zeros(shape: tuple[int, ...], *, dtype: np.dtype | type | None = None) -> np.ndarray:
+    return np.zeros(shape, dtype=_dtype(dtype))
+
+
+def ones(shape: tuple[int, ...], *, dtype: np.dtype | type | None = None) -> np.ndarray:
+    return np.ones(shape, dtype=_dtype(dtype))

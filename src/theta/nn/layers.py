@@ -1,0 +1,262 @@
+"""Layers: modules with parameters (Linear, Embedding, LayerNorm) and without (activations).
+
+Parameter names and layouts match ``torch.nn`` (``weight`` is ``(out_features,
+in_features)``), so a PyTorch state dict of the equivalent model loads as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from theta.autograd import Tensor, gelu, relu, sigmoid, softmax, tanh
+from theta.nn import functional as F
+from theta.nn import init
+from theta.nn.module import Module, Parameter
+from theta.rng import check_random_state
+from theta.validation import check_scalar
+
+__all__ = [
+    "GELU", "MLP", "Dropout", "Embedding", "LayerNorm", "Linear", "ReLU", "Sequential", "Sigmoid",
+    "Softmax", "Tanh", "get_activation",
+]  # fmt: skip
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``: the straight line of the chapter, in many dimensions.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the last axis of the input and of the output.
+    bias : bool, default=True
+        Learn an additive bias.
+    rng : int or numpy.random.Generator, optional
+        Source of the initial weights, ``U(-1/sqrt(in), 1/sqrt(in))`` as in PyTorch.
+    dtype : numpy dtype, optional
+        Parameter dtype (default: theta's default dtype).
+
+    Examples
+    --------
+    >>> import theta
+    >>> layer = Linear(3, 2, rng=0)
+    >>> layer(theta.tensor([[1.0, 2.0, 3.0]])).shape
+    (1, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        check_scalar(in_features, "in_features", int, min_val=1)
+        check_scalar(out_features, "out_features", int, min_val=1)
+        rng = check_random_state(rng)
+        shape = (out_features, in_features)
+        self.weight = Parameter(init.kaiming_uniform(shape, in_features, rng=rng, dtype=dtype))
+        self.bias = (
+            Parameter(init.kaiming_uniform((out_features,), in_features, rng=rng, dtype=dtype))
+            if bias
+            else None
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+class Embedding(Module):
+    """A lookup table: integer ids of any shape → rows of ``weight`` (``N(0, 1)`` initially).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Embedding(10, 4, rng=0)(np.array([[1, 2, 3]])).shape
+    (1, 3, 4)
+    """
+
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, *, rng: Any = None, dtype: Any = None
+    ) -> None:
+        check_scalar(num_embeddings, "num_embeddings", int, min_val=1)
+        check_scalar(embedding_dim, "embedding_dim", int, min_val=1)
+        shape = (num_embeddings, embedding_dim)
+        self.weight = Parameter(init.normal(shape, rng=check_random_state(rng), dtype=dtype))
+
+    def forward(self, indices: Any) -> Tensor:
+        return F.embedding(indices, self.weight)
+
+
+class LayerNorm(Module):
+    """Normalise the trailing axes to zero mean and unit variance, then scale and shift.
+
+    Examples
+    --------
+    >>> import theta
+    >>> LayerNorm(3)(theta.tensor([[1.0, 2.0, 3.0]])).tolist()[0][0] < 0
+    True
+    """
+
+    def __init__(
+        self, normalized_shape: int | Sequence[int], *, eps: float = 1e-5, dtype: Any = None
+    ) -> None:
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
+        self.eps = eps
+        self.weight = Parameter(init.ones(shape, dtype=dtype))
+        self.bias = Parameter(init.zeros(shape, dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.weight, self.bias, self.eps)
+
+
+class Dropout(Module):
+    """Zero activations with probability ``p`` while training; identity in ``eval()`` mode."""
+
+    def __init__(self, p: float = 0.5, *, rng: Any = None) -> None:
+        check_scalar(p, "p", float | int, min_val=0.0, max_val=1.0, include_boundaries="left")
+        self.p = float(p)
+        self.rng = check_random_state(rng)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, rng=self.rng, training=self.training)
+
+
+class ReLU(Module):
+    """``max(x, 0)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu(x)
+
+
+class GELU(Module):
+    """Gaussian error linear unit; ``approximate="tanh"`` for the GPT-2 form."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gelu(x, self.approximate)
+
+
+class Tanh(Module):
+    """``tanh(x)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return tanh(x)
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sigmoid(x)
+
+
+class Softmax(Module):
+    """Normalised exponentials along ``axis``."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmax(x, self.axis)
+
+
+_ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
+def get_activation(name: str) -> Module:
+    """The activation module called ``name`` (relu, gelu, tanh, sigmoid)."""
+    if name not in _ACTIVATIONS:
+        raise ValueError(
+            f"get_activation: unknown activation {name!r}; choose one of {', '.join(_ACTIVATIONS)}."
+        )
+    return _ACTIVATIONS[name]()
+
+
+class Sequential(Module):
+    """Apply modules one after another; they live in ``layers`` (names ``layers.0.weight``).
+
+    Examples
+    --------
+    >>> import theta
+    >>> net = Sequential(Linear(2, 3, rng=0), ReLU(), Linear(3, 1, rng=1))
+    >>> net(theta.tensor([[1.0, 2.0]])).shape
+    (1, 1)
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(
+                    f"Sequential: argument {i} is a {type(layer).__name__}, not a Module."
+                )
+        self.layers = list(layers)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+class MLP(Module):
+    """A multilayer perceptron: Linear layers with an activation (and dropout) between them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Input size, hidden sizes, output size, e.g. ``(784, 512, 512, 10)``.
+    activation : {"relu", "gelu", "tanh", "sigmoid"}, default="relu"
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    rng : int or numpy.random.Generator, optional
+
+    Examples
+    --------
+    >>> import theta
+    >>> MLP((4, 8, 3), rng=0)(theta.tensor([[1.0] * 4] * 2)).shape
+    (2, 3)
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs an input and an output size (got {sizes}).")
+        # checked here too, as with no hidden layer the loop below never looks at them
+        get_activation(activation)
+        check_scalar(
+            dropout, "dropout", float | int, min_val=0.0, max_val=1.0, include_boundaries="left"
+        )
+        rng = check_random_state(rng)
+        layers: list[Module] = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(Linear(n_in, n_out, rng=rng, dtype=dtype))
+            if i < len(sizes) - 2:
+                layers.append(get_activation(activation))
+                if dropout > 0:
+                    layers.append(Dropout(dropout, rng=rng))
+        self.layers = layers
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x

@@ -1,0 +1,384 @@
+"""``Module`` and ``Parameter``: a model is parameters plus a forward function.
+
+A ``Module`` finds its parameters by walking its attributes (sub-modules, lists, tuples and
+dicts of them), so a layer only assigns ``self.weight = Parameter(...)`` and writes
+``forward``. Names are dotted paths (``layers.0.weight``); a parameter shared by two
+attributes (tied weights) is listed, counted and updated once. The constructor arguments
+of every module are recorded as its hyperparameters: the chapter's rule, "if gradient
+descent changes it, it's a parameter; if you change it, it's a hyperparameter", in code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from theta.autograd import Tensor, get_default_dtype
+
+__all__ = ["IncompatibleKeys", "Module", "Parameter", "functional_call"]
+
+
+class Parameter(Tensor):
+    """A tensor that training adjusts: ``requires_grad`` is on, and modules find it.
+
+    Python numbers and lists become the default dtype; floating ndarrays keep theirs.
+
+    Examples
+    --------
+    >>> w = Parameter([2.0, 1.0])
+    >>> w.requires_grad, w.dtype
+    (True, dtype('float32'))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        arr = data.data if isinstance(data, Tensor) else data
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+            arr = np.asarray(arr, dtype=get_default_dtype())
+        super().__init__(arr, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter(" + super().__repr__().removeprefix("tensor(")
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` could not match."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+# Constructor arguments that are plumbing, not hyperparameters.
+_NOT_HYPERPARAMETERS = frozenset({"self", "rng", "dtype"})
+
+
+class Module:
+    """Base class of every layer and model: parameters found by attribute, plus ``forward``.
+
+    Subclasses call nothing special: assign ``Parameter``s and sub-modules as attributes
+    and implement ``forward``. Calling the module runs ``forward``.
+
+    Examples
+    --------
+    >>> class Line(Module):
+    ...     def __init__(self, w0: float = 0.0):
+    ...         self.w = Parameter(w0)
+    ...         self.b = Parameter(0.0)
+    ...     def forward(self, x):
+    ...         return self.w * x + self.b
+    >>> line = Line()
+    >>> [name for name, _ in line.named_parameters()]
+    ['w', 'b']
+    >>> line.hyperparameters()
+    {'w0': 0.0}
+    """
+
+    training: bool = True
+    registry: ClassVar[dict[str, type[Module]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Module.registry[cls.__qualname__] = cls
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _record_hyperparameters(cls.__init__)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward().")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # --- hyperparameters --------------------------------------------------------------------
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments this module was built with (what ``save`` records)."""
+        return dict(self.__dict__.get("_hyperparameters", {}))
+
+    # --- parameters and sub-modules ---------------------------------------------------------
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted_name, parameter)`` in attribute order, each parameter once."""
+        seen: set[int] = set()
+        for name, value in _attributes(self):
+            for path, param in _walk(value, name):
+                if id(param) not in seen:  # tied weights (embedding = output head) appear once
+                    seen.add(id(param))
+                    yield path, param
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Yield every parameter once."""
+        for _, param in self.named_parameters():
+            yield param
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Yield ``(dotted_name, module)`` for this module and every sub-module, once each."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop(0)
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = []
+            for attr, value in _attributes(module):
+                children.extend(_walk_modules(value, f"{name}.{attr}" if name else attr))
+            stack[0:0] = children
+
+    def n_parameters(self) -> int:
+        """Total number of learned numbers (tied parameters counted once)."""
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient (gradients accumulate until cleared)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Switch this module and its sub-modules to training mode (dropout active)."""
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Switch to inference mode (dropout off)."""
+        return self.train(False)
+
+    # --- parameters as data -----------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A flat ``{dotted_name: ndarray}`` copy of every parameter."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state`` into the parameters, checking every name and shape first.
+
+        Nothing is changed unless every array fits. With ``strict`` a missing or unexpected
+        name is an error too; without it, those are returned.
+
+        Raises
+        ------
+        ValueError
+            Listing every missing, unexpected or wrong-shaped name (shapes wrong always).
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state]
+        unexpected = [k for k in state if k not in params]
+        wrong = [
+            f"{k}: expected {params[k].shape}, got {np.shape(state[k])}"
+            for k in params
+            if k in state and np.shape(state[k]) != params[k].shape
+        ]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        if wrong:
+            problems.append(f"wrong shapes: {'; '.join(wrong)}")
+        if problems:
+            raise ValueError(
+                f"load_state_dict: the state does not fit {type(self).__name__}; "
+                + "; ".join(problems)
+                + "."
+            )
+        for name, param in params.items():
+            if name in state:
+                value = state[name]
+                np.copyto(param.data, value.data if isinstance(value, Tensor) else value)
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- the parameter / hyperparameter split, visible ----------------------------------------
+
+    def summary(self) -> str:
+        """A table of every parameter (name, shape, count) and, apart, the hyperparameters.
+
+        Examples
+        --------
+        >>> from theta.nn import Linear
+        >>> print(Linear(2, 1, rng=0).summary())
+        Linear
+        parameter  shape   count
+        weight     (1, 2)      2
+        bias       (1,)        1
+        total                  3
+        hyperparameter  value
+        in_features     2
+        out_features    1
+        bias            True
+        """
+        rows = [(name, str(p.shape), f"{p.size:,}") for name, p in self.named_parameters()]
+        rows.append(("total", "", f"{self.n_parameters():,}"))
+        lines = [type(self).__name__]
+        lines += _table(("parameter", "shape", "count"), rows, right_align_last=True)
+        hyper = [(k, _short_repr(v)) for k, v in self._all_hyperparameters().items()]
+        if hyper:
+            lines += _table(("hyperparameter", "value"), hyper)
+        return "\n".join(lines)
+
+    def _all_hyperparameters(self) -> dict[str, Any]:
+        """This module's arguments, with its sub-modules' ones under dotted names."""
+        out: dict[str, Any] = {}
+        for name, module in self.named_modules():
+            for key, value in module.hyperparameters().items():
+                if not isinstance(value, Module | list | tuple) or not _has_module(value):
+                    out[f"{name}.{key}" if name else key] = value
+        return out
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={_short_repr(v)}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _record_hyperparameters(init: Any) -> Any:
+    """Wrap ``__init__`` so the most-derived class's arguments are kept as hyperparameters."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self: Module, *args: Any, **kwargs: Any) -> None:
+        if "_hyperparameters" not in self.__dict__:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            self._hyperparameters = {
+                k: v for k, v in bound.arguments.items() if k not in _NOT_HYPERPARAMETERS
+            }
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _attributes(module: Module) -> Iterator[tuple[str, Any]]:
+    """The attributes that may hold parameters: all but the recorded hyperparameters."""
+    return ((k, v) for k, v in vars(module).items() if k != "_hyperparameters")
+
+
+def _walk(value: object, path: str) -> Iterator[tuple[str, Parameter]]:
+    """Every place a parameter is stored, tied ones under each of their names."""
+    if isinstance(value, Parameter):
+        yield path, value
+    elif isinstance(value, Module):
+        for name, item in _attributes(value):
+            yield from _walk(item, f"{path}.{name}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}.{i}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+
+
+def _walk_modules(value: object, path: str) -> Iterator[tuple[str, Module]]:
+    if isinstance(value, Module):
+        yield path, value
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _walk_modules(item, f"{path}.{i}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk_modules(item, f"{path}.{key}")
+
+
+def _has_module(value: object) -> bool:
+    if isinstance(value, Module):
+        return True
+    return isinstance(value, list | tuple) and any(_has_module(v) for v in value)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right_align_last=False) -> list:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+        if right_align_last:
+            cells[-1] = row[-1].rjust(widths[-1])
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def functional_call(module: Module, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+    """Evaluate ``f(x; θ)`` with the given ``θ`` instead of the module's own parameters.
+
+    ``params`` maps dotted names to tensors or arrays (names not given keep the module's
+    values); a tied parameter is replaced in every place it is used. Gradients flow to the
+    given tensors; the module's parameters are left as they were, even if ``forward`` raises.
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> from theta.nn import Linear
+    >>> layer = Linear(1, 1, rng=0)
+    >>> theta_ = {"weight": np.array([[2.0]]), "bias": np.array([1.0])}
+    >>> functional_call(layer, theta_, theta.tensor([[10.0]])).item()
+    21.0
+    """
+    own = dict(module.named_parameters())
+    unknown = [k for k in params if k not in own]
+    if unknown:
+        raise ValueError(
+            f"functional_call: {type(module).__name__} has no parameters named "
+            f"{', '.join(unknown)}; it has {', '.join(own)}."
+        )
+    new: dict[int, Tensor] = {}  # id of the module's parameter -> its replacement
+    for name, value in params.items():
+        value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+        if value.shape != own[name].shape:
+            raise ValueError(
+                f"functional_call: {name} must have shape {own[name].shape} (got {value.shape})."
+            )
+        new[id(own[name])] = value
+    # every place a given parameter is stored, so a tied weight is replaced in all its uses
+    places = []
+    for name, value in _attributes(module):
+        for path, param in _walk(value, name):
+            if id(param) in new:
+                owner, attr, key = _locate(module, path)
+                if isinstance(owner, tuple):
+                    raise TypeError(
+                        f"functional_call: {path} is held in a tuple, which cannot be swapped; "
+                        "keep parameters in a list or dict."
+                    )
+                places.append((owner, attr, key, param))
+    swaps = []  # only what was swapped is restored
+    try:
+        for owner, attr, key, original in places:
+            _assign(owner, attr, key, new[id(original)])
+            swaps.append((owner, attr, key, original))
+        return module(*args, **kwargs)
+    finally:
+        for owner, attr, key, original in reversed(swaps):
+            _assign(owner, attr, key, original)
+
+
+def _locate(module: Module, dotted: str) -> tuple[Any, str, Any]:
+    """Find the container holding parameter ``dotted``: (owner, attribute, key or None)."""
+    parts = dotted.split(".")
+    owner: Any = module
+    for part in parts[:-1]:
+        owner = (
+            owner[int(part)]
+            if isinstance(owner, list | tuple)
+            else (owner[part] if isinstance(owner, dict) else getattr(owner, part))
+        )
+    last = parts[-1]
+    if isinstance(owner, list | tuple):
+        return owner, "", int(last)
+    if isinstance(owner, dict):
+        return owner, "", last
+    return owner, last, None
+
+
+def _assign(owner: Any, attr: str, key: Any, value: Any) -> None:
+    if key is None:
+        setattr(owner, attr, value)
+    else:
+        owner[key] = value  # a list or dict; functional_call rejects tuples before swapping

@@ -1,0 +1,564 @@
+"""``Optimizer``: step 4 of the chapter's loop, "update", written once for every rule.
+
+The base class owns everything that is the same for every optimizer: parameter groups,
+``zero_grad``, the loop over parameters, the non-finite gradient guard, hyperparameter
+checks and (de)serialisation. A subclass writes the update of **one** array, in place
+(JAX's "write the per-array rule once, lift it to containers" on a PyTorch-style API):
+
+    _init_state(p, group) -> dict of arrays      state for one parameter, made on first use
+    _update(p, g, state, group)                  update ``p`` in place; never write into ``g``
+
+An update allocates nothing after a parameter's first step: state arrays are made once, and
+the temporaries of the arithmetic live in scratch buffers that the optimizer keeps per
+(shape, dtype), shared by every parameter of that shape (only one parameter is updated at a
+time), so scratch costs far less memory than one buffer per parameter would.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from theta.autograd import Tensor
+from theta.errors import InvalidParameterError
+
+__all__ = ["Optimizer", "weight_decay_groups"]
+
+
+class _Range(NamedTuple):
+    """An interval of allowed values, printed the way messages show it: ``[0, 1)``."""
+
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+
+    def __contains__(self, value: object) -> bool:
+        v = float(value)  # type: ignore[arg-type]
+        above = v >= self.low if self.low_closed else v > self.low
+        below = v <= self.high if self.high_closed else v < self.high
+        return above and below  # NaN fails both comparisons, so it is never in range
+
+    def __str__(self) -> str:
+        def fmt(x: float) -> str:
+            return "inf" if math.isinf(x) else f"{x:g}"
+
+        left, right = "[" if self.low_closed else "(", "]" if self.high_closed else ")"
+        return f"{left}{fmt(self.low)}, {fmt(self.high)}{right}"
+
+
+POSITIVE = _Range(0.0, math.inf, False, False)
+NON_NEGATIVE = _Range(0.0, math.inf, True, False)
+UNIT = _Range(0.0, 1.0, True, False)  # decay rates: 1 would freeze an average forever
+UNIT_CLOSED = _Range(0.0, 1.0, True, True)
+BOOL = "bool"
+BETAS = "betas"
+
+
+def check_real(owner: str, name: str, value: object, allowed: _Range) -> float:
+    """Return ``value`` as a Python float, or raise naming ``owner``, ``name`` and the range."""
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not is_real or value not in allowed:
+        raise InvalidParameterError(
+            f"{owner}: {name} must be a float in the range {allowed} (got {value!r})."
+        )
+    return float(value)  # type: ignore[arg-type]
+
+
+def _check_bool(owner: str, name: str, value: object) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidParameterError(f"{owner}: {name} must be a bool (got {value!r}).")
+    return bool(value)
+
+
+def _check_betas(owner: str, value: object) -> tuple[float, float]:
+    ok = isinstance(value, tuple | list) and len(value) == 2
+    if ok and all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in value):
+        if all(b in UNIT for b in value):
+            return float(value[0]), float(value[1])
+    raise InvalidParameterError(
+        f"{owner}: betas must be a pair of floats, each in the range {UNIT} (got {value!r})."
+    )
+
+
+def _as_groups(owner: str, params: object) -> tuple[list[dict[str, Any]], bool]:
+    """Turn an iterable of tensors or of group dicts into group dicts (and say which it was)."""
+    if isinstance(params, Tensor | np.ndarray):
+        raise TypeError(
+            f"{owner}: params must be an iterable of Tensors or of parameter-group dicts, "
+            f"not a single {type(params).__name__}; pass [tensor] or model.parameters()."
+        )
+    if isinstance(params, Mapping):
+        params = [params]
+    if not isinstance(params, Iterable):
+        raise TypeError(
+            f"{owner}: params must be an iterable of Tensors or of parameter-group dicts "
+            f"(got {type(params).__name__})."
+        )
+    items = list(params)
+    if not items:
+        raise ValueError(
+            f"{owner}: got an empty parameter list; pass the tensors to train, "
+            "e.g. model.parameters()."
+        )
+    n_dicts = sum(isinstance(item, Mapping) for item in items)
+    if n_dicts == 0:
+        return [{"params": items}], False
+    if n_dicts != len(items):
+        raise TypeError(
+            f"{owner}: params mixes Tensors and parameter-group dicts; pass either a list of "
+            "Tensors or a list of dicts, each with a 'params' entry."
+        )
+    return [dict(item) for item in items], True
+
+
+def _all_finite(g: np.ndarray) -> bool:
+    """Whether every element of ``g`` is finite, without allocating in the common case."""
+    # g.g is finite only if every element is (inf and NaN propagate; squares cannot cancel),
+    # so one BLAS dot (twice as fast as a sum for float32) decides. Only a non-finite result,
+    # which finite values above ~1e19 (float32) reach by overflowing, needs the exact check.
+    if g.flags.c_contiguous or g.flags.f_contiguous:
+        r = g.ravel(order="K")  # a view
+        reduced = np.dot(r, r)
+    else:
+        reduced = g.sum()
+    return math.isfinite(reduced) or bool(np.isfinite(g).all())
+
+
+class Optimizer:
+    """Base class of the optimizers: owns parameter groups, the step loop and state.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        The tensors to train (each with ``requires_grad=True``), or parameter groups: dicts
+        with a ``"params"`` entry plus hyperparameters that override ``defaults`` for
+        that group (e.g. a different ``"lr"``).
+    defaults : dict
+        Every hyperparameter of the subclass with its value for groups that do not set it.
+    skip_nonfinite : bool, default=True
+        Before updating, check every gradient for NaN or infinity (one cheap reduction per
+        gradient: its dot product with itself, finite only if every element is). If any is
+        non-finite, skip the whole step, leave every parameter unchanged and count it in
+        ``skipped_steps``. Turn off to save that pass over the gradients.
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        The groups, each with ``"params"`` (list of Tensor) and every hyperparameter.
+    state : dict
+        Per-parameter state (``"step"`` and arrays such as moments), keyed by the tensor.
+    step_count : int
+        Number of steps that updated the parameters.
+    skipped_steps : int
+        Number of steps skipped because a gradient was not finite.
+
+    Examples
+    --------
+    A subclass writes the update of one array in place:
+
+    >>> import numpy as np, theta
+    >>> class SignDescent(Optimizer):
+    ...     _ranges = {"lr": POSITIVE}
+    ...     def __init__(self, params, lr=0.1):
+    ...         super().__init__(params, {"lr": lr})
+    ...     def _update(self, p, g, state, group):
+    ...         (t,) = self._scratch(p, 1)
+    ...         np.sign(g, out=t)
+    ...         t *= group["lr"]
+    ...         p -= t
+    >>> w = theta.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SignDescent([w], lr=0.5)
+    >>> w.grad = np.array([3.0, -0.1], dtype=np.float32)
+    >>> opt.step()
+    True
+    >>> w.data
+    array([ 0.5, -1.5], dtype=float32)
+    """
+
+    # Hyperparameter name -> allowed range (or BOOL / BETAS); checked for every group.
+    _ranges: ClassVar[dict[str, Any]] = {}
+    # Names of every state array a subclass may create; a state dict with others is refused.
+    _state_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self, params: Iterable[Any], defaults: Mapping[str, Any], *, skip_nonfinite: bool = True
+    ) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.skip_nonfinite = _check_bool(self._name, "skip_nonfinite", skip_nonfinite)
+        self.step_count = 0
+        self.skipped_steps = 0
+        self._buffers: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
+        groups, as_dicts = _as_groups(self._name, params)
+        for i, group in enumerate(groups):
+            self._add_group(group, f"params[{i}]['params']" if as_dicts else "params")
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    # --- groups -------------------------------------------------------------------------
+
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (missing ones use defaults).
+
+        Parameters
+        ----------
+        param_group : dict
+            ``{"params": iterable of Tensor, "lr": ..., ...}``.
+
+        Raises
+        ------
+        ValueError
+            If a tensor is already in another group, or a hyperparameter is out of range.
+
+        Examples
+        --------
+        >>> import theta
+        >>> from theta.optim import SGD
+        >>> w, b = theta.tensor([1.0], requires_grad=True), theta.tensor([0.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1)
+        >>> opt.add_param_group({"params": [b], "lr": 0.01})
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+        """
+        if not isinstance(param_group, Mapping):
+            raise TypeError(
+                f"{self._name}.add_param_group: expected a dict with a 'params' entry "
+                f"(got {type(param_group).__name__})."
+            )
+        self._add_group(dict(param_group), "param_group['params']")
+
+    def _add_group(self, group: dict[str, Any], where: str) -> None:
+        """Check a group's tensors and hyperparameters, fill defaults, and append it."""
+        if "params" not in group:
+            raise ValueError(f"{self._name}: a parameter group needs a 'params' entry.")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            label = f"{where}[{i}]"
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{self._name}: {label} is a {type(p).__name__}, not a Tensor; pass "
+                    "tensors created with requires_grad=True (e.g. model.parameters())."
+                )
+            if p.data.dtype.kind != "f":
+                raise TypeError(
+                    f"{self._name}: {label} has dtype {p.data.dtype}; only floating-point "
+                    "tensors can be optimized."
+                )
+            if not p.requires_grad:
+                raise ValueError(
+                    f"{self._name}: {label} does not require grad, so it would never be "
+                    "updated; set requires_grad=True or leave it out."
+                )
+            if id(p) in taken:
+                raise ValueError(
+                    f"{self._name}: {label} appears more than once in the parameters; list "
+                    "each tensor once (it would otherwise be updated twice per step)."
+                )
+            taken.add(id(p))
+        unknown = sorted(set(group) - set(self.defaults) - {"params", "name"})
+        if unknown:
+            raise ValueError(
+                f"{self._name}: unknown hyperparameter(s) {unknown} in a parameter group; "
+                f"valid ones are {sorted(self.defaults)}."
+            )
+        full = {**self.defaults, **group, "params": params}
+        self.param_groups.append(self._check_group(full))
+
+    def _check_group(self, group: dict[str, Any]) -> dict[str, Any]:
+        """Validate a group's hyperparameters, storing numbers as Python floats."""
+        for name, allowed in self._ranges.items():
+            if allowed == BOOL:
+                group[name] = _check_bool(self._name, name, group[name])
+            elif allowed == BETAS:
+                group[name] = _check_betas(self._name, group[name])
+            else:
+                group[name] = check_real(self._name, name, group[name], allowed)
+        return group
+
+    # --- the step -----------------------------------------------------------------------
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient (set it to ``None``) before the next backward.
+
+        Examples
+        --------
+        >>> import numpy as np, theta
+        >>> from theta.optim import SGD
+        >>> w = theta.tensor([1.0], requires_grad=True)
+        >>> w.grad = np.ones(1, dtype=np.float32)
+        >>> SGD([w]).zero_grad()
+        >>> w.grad is None
+        True
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self) -> bool:
+        """Update every parameter that has a gradient, in place.
+
+        Returns
+        -------
+        bool
+            ``True`` if the parameters were updated, ``False`` if the step was skipped
+            because a gradient contained NaN or infinity (see ``skip_nonfinite``).
+
+        Examples
+        --------
+        >>> import numpy as np, theta
+        >>> from theta.optim import SGD
+        >>> w = theta.tensor([1.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1)
+        >>> w.grad = np.array([np.nan], dtype=np.float32)
+        >>> opt.step(), opt.skipped_steps, w.data
+        (False, 1, array([1.], dtype=float32))
+        """
+        if self.skip_nonfinite and not self._grads_finite():
+            self.skipped_steps += 1
+            return False
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if g.shape != p.data.shape:
+                    raise ValueError(
+                        f"{self._name}.step: a gradient has shape {g.shape} but its parameter "
+                        f"has shape {p.data.shape}; they must match."
+                    )
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {"step": 0, **self._init_state(p.data, group)}
+                state["step"] += 1
+                self._update(p.data, g, state, group)
+        self.step_count += 1
+        return True
+
+    def _grads_finite(self) -> bool:
+        """True if every gradient is finite, using one reduction per gradient."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    g = p.grad
+                    if g is not None and not _all_finite(g):
+                        return False
+        return True
+
+    def _init_state(self, p: np.ndarray, group: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Return the state arrays of parameter ``p`` (called once, before its first update)."""
+        return {}
+
+    def _update(
+        self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """Update ``p`` in place from its gradient ``g`` (read only), ``state`` and ``group``."""
+        raise NotImplementedError(f"{self._name} must implement _update(p, g, state, group).")
+
+    def _scratch(self, p: np.ndarray, n: int) -> list[np.ndarray]:
+        """Return ``n`` scratch arrays shaped like ``p``, made once per (shape, dtype)."""
+        key = (p.shape, p.dtype.str)
+        buffers = self._buffers.get(key)
+        if buffers is None or len(buffers) < n:
+            buffers = self._buffers[key] = [np.empty(p.shape, p.dtype) for _ in range(n)]
+        return buffers
+
+    @staticmethod
+    def _state_array(state: dict[str, Any], key: str, p: np.ndarray) -> np.ndarray:
+        """Return ``state[key]``, creating it as zeros on first use (options switched on late)."""
+        arr = state.get(key)
+        if arr is None:
+            arr = state[key] = np.zeros_like(p)
+        return arr
+
+    # --- (de)serialisation --------------------------------------------------------------
+
+    def _flat_params(self) -> list[tuple[Tensor, dict[str, Any]]]:
+        return [(p, group) for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return a copy of the optimizer's state: only ndarrays and plain Python values.
+
+        Parameters are numbered in group order, so the result can be saved as safetensors
+        (the arrays) plus JSON (everything else) and loaded into an optimizer built over the
+        same parameters in the same order.
+
+        Returns
+        -------
+        dict
+            ``{"state": {index: {"step": int, name: ndarray, ...}}, "param_groups": [{...,
+            "params": [index, ...]}], "step_count": int, "skipped_steps": int}``.
+
+        Examples
+        --------
+        >>> import numpy as np, theta
+        >>> from theta.optim import SGD
+        >>> w = theta.tensor([1.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> w.grad = np.ones(1, dtype=np.float32)
+        >>> _ = opt.step()
+        >>> sd = opt.state_dict()
+        >>> sd["state"][0]["step"], sd["state"][0]["momentum_buffer"]
+        (1, array([1.], dtype=float32))
+        >>> sd["param_groups"][0]["params"], sd["step_count"]
+        ([0], 1)
+        """
+        state: dict[int, dict[str, Any]] = {}
+        groups = []
+        index = 0
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                saved = self.state.get(p)
+                if saved is not None:
+                    state[index] = {
+                        k: v.copy() if isinstance(v, np.ndarray) else v for k, v in saved.items()
+                    }
+                ids.append(index)
+                index += 1
+            hyper = copy.deepcopy({k: v for k, v in group.items() if k != "params"})
+            groups.append({**hyper, "params": ids})
+        return {
+            "state": state,
+            "param_groups": groups,
+            "step_count": self.step_count,
+            "skipped_steps": self.skipped_steps,
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore state saved by :meth:`state_dict` (arrays are copied in).
+
+        Hyperparameters are taken from the state dict. Keys of ``"state"`` may be ints or
+        their strings (as a JSON round trip leaves them); betas may be lists.
+
+        Raises
+        ------
+        ValueError
+            If the number of groups or of parameters in a group differs, or a state entry
+            does not fit its parameter (unknown name, wrong shape). Nothing is changed then.
+
+        Examples
+        --------
+        >>> import numpy as np, theta
+        >>> from theta.optim import Adam
+        >>> w = theta.tensor([1.0], requires_grad=True)
+        >>> opt = Adam([w], lr=0.1)
+        >>> w.grad = np.ones(1, dtype=np.float32)
+        >>> _ = opt.step()
+        >>> resumed = Adam([w], lr=0.5)
+        >>> resumed.load_state_dict(opt.state_dict())
+        >>> resumed.param_groups[0]["lr"], resumed.state[w]["step"]
+        (0.1, 1)
+        """
+        where = f"{self._name}.load_state_dict"
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{where}: the state dict has {len(saved_groups)} parameter group(s) but this "
+                f"optimizer has {len(self.param_groups)}; build the optimizer over the same "
+                "parameter groups it was saved from."
+            )
+        new_groups = []
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{where}: parameter group {i} has {len(saved['params'])} parameter(s) in "
+                    f"the state dict but {len(group['params'])} in this optimizer."
+                )
+            hyper = {k: v for k, v in saved.items() if k != "params"}
+            if set(hyper) - {"name"} != set(self.defaults):
+                raise ValueError(
+                    f"{where}: parameter group {i} has hyperparameters {sorted(hyper)} but "
+                    f"{self._name} uses {sorted(self.defaults)}; was it saved by a different "
+                    "optimizer?"
+                )
+            new_groups.append(self._check_group({**hyper, "params": group["params"]}))
+        flat = [p for group in self.param_groups for p in group["params"]]
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for key, saved in state_dict["state"].items():
+            i = int(key)
+            if not 0 <= i < len(flat):
+                raise ValueError(f"{where}: state for parameter {i}, but there are {len(flat)}.")
+            p = flat[i].data
+            unknown = sorted(set(saved) - self._state_keys - {"step"})
+            if unknown:
+                raise ValueError(
+                    f"{where}: state of parameter {i} has entries {unknown} that {self._name} "
+                    f"does not use (it uses {sorted(self._state_keys)}); was it saved by a "
+                    "different optimizer?"
+                )
+            entry: dict[str, Any] = {"step": int(saved["step"])}
+            for k, v in saved.items():
+                if k == "step":
+                    continue
+                arr = np.asarray(v)
+                if arr.shape != p.shape:
+                    raise ValueError(
+                        f"{where}: state {k!r} of parameter {i} has shape {arr.shape} but the "
+                        f"parameter has shape {p.shape}."
+                    )
+                entry[k] = np.empty_like(p)
+                np.copyto(entry[k], arr, casting="unsafe")
+            new_state[flat[i]] = entry
+        self.param_groups = new_groups
+        self.state = new_state
+        self.step_count = int(state_dict.get("step_count", 0))
+        self.skipped_steps = int(state_dict.get("skipped_steps", 0))
+
+    def __repr__(self) -> str:
+        n_params = sum(len(g["params"]) for g in self.param_groups)
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")
+        groups = f", {len(self.param_groups)} groups" if len(self.param_groups) > 1 else ""
+        return f"{self._name}({n_params} tensors{groups}; {hyper})"
+
+
+def weight_decay_groups(params: Iterable[Any], weight_decay: float) -> list[dict[str, Any]]:
+    """Split parameters into a decayed group (matrices) and an undecayed one (the rest).
+
+    As in nanoGPT: weight decay regularises weight matrices and embeddings (2 or more
+    dimensions), while biases and normalisation gains (vectors, scalars) are left alone.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of (name, Tensor) pairs
+        For example ``model.parameters()`` or ``model.named_parameters()``.
+    weight_decay : float
+        The decay of the first group.
+
+    Returns
+    -------
+    list of dict
+        Parameter groups for an optimizer; an empty group is left out.
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> from theta.optim import AdamW
+    >>> W = theta.tensor(np.ones((2, 3)), requires_grad=True)
+    >>> b = theta.tensor(np.zeros(3), requires_grad=True)
+    >>> groups = weight_decay_groups([W, b], weight_decay=0.1)
+    >>> [(len(g["params"]), g["weight_decay"]) for g in groups]
+    [(1, 0.1), (1, 0.0)]
+    >>> opt = AdamW(groups, lr=1e-3)
+    """
+    weight_decay = check_real("weight_decay_groups", "weight_decay", weight_decay, NON_NEGATIVE)
+    decay: list[Tensor] = []
+    no_decay: list[Tensor] = []
+    for item in params:
+        p = item[1] if isinstance(item, tuple) else item
+        (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return [g for g in groups if g["params"]]

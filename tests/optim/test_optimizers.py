@@ -1,0 +1,565 @@
+"""Optimizers: trajectories equal to PyTorch's, parameter groups, exact resume from a state
+dict, in-place updates that allocate nothing, hyperparameter checks and the non-finite guard.
+"""
+
+import json
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import theta
+from theta import Tensor
+from theta.errors import InvalidParameterError
+from theta.optim import SGD, Adam, AdamW, Optimizer, RMSprop, weight_decay_groups
+
+torch = pytest.importorskip("torch")
+
+# id, theta class, torch class name, hyperparameters (the same keywords in both libraries)
+CONFIGS = [
+    ("sgd", SGD, "SGD", dict(lr=0.1)),
+    ("sgd_momentum", SGD, "SGD", dict(lr=0.1, momentum=0.9)),
+    ("sgd_nesterov", SGD, "SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("sgd_weight_decay", SGD, "SGD", dict(lr=0.1, weight_decay=0.05)),
+    ("sgd_dampening", SGD, "SGD", dict(lr=0.1, momentum=0.8, dampening=0.3, weight_decay=0.01)),
+    ("sgd_nesterov_wd", SGD, "SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("sgd_maximize", SGD, "SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.01, maximize=True)),
+    ("adam", Adam, "Adam", dict(lr=0.05)),
+    ("adam_weight_decay", Adam, "Adam", dict(lr=0.05, weight_decay=0.1)),
+    ("adam_betas_eps", Adam, "Adam", dict(lr=0.02, betas=(0.5, 0.9), eps=1e-3)),
+    ("amsgrad", Adam, "Adam", dict(lr=0.05, amsgrad=True, betas=(0.8, 0.99))),
+    ("adamw", AdamW, "AdamW", dict(lr=0.05)),
+    ("adamw_amsgrad", AdamW, "AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True)),
+    ("rmsprop", RMSprop, "RMSprop", dict(lr=0.01)),
+    ("rmsprop_momentum", RMSprop, "RMSprop", dict(lr=0.01, momentum=0.9, weight_decay=0.1)),
+    ("rmsprop_centered", RMSprop, "RMSprop", dict(lr=0.01, centered=True)),
+    ("rmsprop_centered_mom", RMSprop, "RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+]
+IDS = [c[0] for c in CONFIGS]
+
+
+class Quadratic:
+    """f(W, b) = 1/2 tr((W - c) A (W - c)^T) + 1/2 (b - c) A (b - c): fixed, well conditioned.
+
+    Gradients depend on the parameters, so any difference in a step shows up in every later
+    one. With ``maximize`` the gradient of -f is returned, so ascent converges too.
+    """
+
+    def __init__(self, maximize: bool = False, n: int = 5, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        M = rng.standard_normal((n, n))
+        self.A = M @ M.T / n + 0.1 * np.eye(n)
+        self.c = rng.standard_normal(n)
+        self.sign = -1.0 if maximize else 1.0
+        self.W0 = rng.standard_normal((3, n))
+        self.b0 = rng.standard_normal(n)
+
+    def grads(self, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.sign * (W - self.c) @ self.A, self.sign * self.A @ (b - self.c)
+
+
+def leaf(values, dtype=np.float64) -> Tensor:
+    return Tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def run_theta(opt: Optimizer, W: Tensor, b: Tensor, problem: Quadratic, n_steps: int):
+    path = []
+    for _ in range(n_steps):
+        W.grad, b.grad = problem.grads(W.data, b.data)
+        assert opt.step()
+        path.append((W.data.copy(), b.data.copy()))
+    return path
+
+
+def run_torch(name: str, kwargs: dict, problem: Quadratic, n_steps: int, groups=None):
+    W = torch.tensor(problem.W0, requires_grad=True)
+    b = torch.tensor(problem.b0, requires_grad=True)
+    params = [W, b] if groups is None else [{"params": [W], **groups[0]}, {"params": [b]}]
+    opt = getattr(torch.optim, name)(params, foreach=False, **kwargs)
+    path = []
+    for _ in range(n_steps):
+        gW, gb = problem.grads(W.detach().numpy(), b.detach().numpy())
+        W.grad, b.grad = torch.from_numpy(gW), torch.from_numpy(gb)
+        opt.step()
+        path.append((W.detach().numpy().copy(), b.detach().numpy().copy()))
+    return path
+
+
+def assert_paths_close(ours, theirs, rtol=1e-12, atol=1e-12):
+    assert len(ours) == len(theirs)
+    for step, ((W, b), (tW, tb)) in enumerate(zip(ours, theirs, strict=True)):
+        np.testing.assert_allclose(W, tW, rtol=rtol, atol=atol, err_msg=f"W at step {step}")
+        np.testing.assert_allclose(b, tb, rtol=rtol, atol=atol, err_msg=f"b at step {step}")
+
+
+# --- the same trajectory as PyTorch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, cls, torch_name, kwargs", CONFIGS, ids=IDS)
+def test_trajectory_matches_torch(name, cls, torch_name, kwargs):
+    problem = Quadratic(maximize=kwargs.get("maximize", False))
+    W, b = leaf(problem.W0), leaf(problem.b0)
+    ours = run_theta(cls([W, b], **kwargs), W, b, problem, 50)
+    theirs = run_torch(torch_name, kwargs, problem, 50)
+    assert_paths_close(ours, theirs)
+    assert not np.allclose(ours[-1][0], problem.W0), "the parameters should have moved"
+
+
+@pytest.mark.parametrize(
+    "cls, torch_name, kwargs",
+    [
+        (SGD, "SGD", dict(lr=0.01, momentum=0.9)),
+        (Adam, "Adam", dict(lr=0.01)),
+        (AdamW, "AdamW", dict(lr=0.01, weight_decay=0.1)),
+        (RMSprop, "RMSprop", dict(lr=0.001, centered=True)),
+    ],
+    ids=["sgd", "adam", "adamw", "rmsprop"],
+)
+def test_param_groups_with_different_lr_match_torch(cls, torch_name, kwargs):
+    problem = Quadratic()
+    W, b = leaf(problem.W0), leaf(problem.b0)
+    opt = cls([{"params": [W], "lr": 0.1}, {"params": [b]}], **kwargs)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, kwargs["lr"]]
+    ours = run_theta(opt, W, b, problem, 50)
+    theirs = run_torch(torch_name, kwargs, problem, 50, groups=[{"lr": 0.1}])
+    assert_paths_close(ours, theirs)
+
+
+@pytest.mark.parametrize("cls, torch_name", [(SGD, "SGD"), (Adam, "Adam"), (RMSprop, "RMSprop")])
+def test_float32_stays_float32_and_matches_torch(cls, torch_name):
+    problem = Quadratic()
+    W, b = leaf(problem.W0, np.float32), leaf(problem.b0, np.float32)
+    kwargs = dict(lr=0.01, momentum=0.9) if cls is not Adam else dict(lr=0.01)
+    opt = cls([W, b], **kwargs)
+    tW = torch.tensor(problem.W0, dtype=torch.float32, requires_grad=True)
+    tb = torch.tensor(problem.b0, dtype=torch.float32, requires_grad=True)
+    topt = getattr(torch.optim, torch_name)([tW, tb], foreach=False, **kwargs)
+    A = problem.A.astype(np.float32)
+    c = problem.c.astype(np.float32)
+    for _ in range(30):
+        W.grad, b.grad = (W.data - c) @ A, A @ (b.data - c)
+        opt.step()
+        gW, gb = (tW.detach().numpy() - c) @ A, A @ (tb.detach().numpy() - c)
+        tW.grad, tb.grad = torch.from_numpy(gW), torch.from_numpy(gb)
+        topt.step()
+    assert W.data.dtype == np.float32 and b.data.dtype == np.float32
+    for state in opt.state.values():
+        for key, value in state.items():
+            assert key == "step" or value.dtype == np.float32, key
+    np.testing.assert_allclose(W.data, tW.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.data, tb.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_scalar_hyperparameters_are_python_floats():
+    opt = Adam([leaf([1.0])], lr=np.float64(0.1), betas=[np.float32(0.5), 0.9], eps=0)
+    group = opt.param_groups[0]
+    assert type(group["lr"]) is float and type(group["eps"]) is float
+    assert group["betas"] == (0.5, 0.9) and all(type(b) is float for b in group["betas"])
+
+
+def test_training_through_autograd_fits_the_chapter_line():
+    # The chapter's example: pred = w*x + b fitted to y = 2x + 1 with plain gradient descent
+    x = np.arange(5.0)
+    y = 2 * x + 1
+    w, b = leaf(0.0), leaf(0.0)
+    opt = SGD([w, b], lr=0.05)
+    for step in range(1000):
+        pred = w * x + b  # 1. forward
+        loss = ((pred - y) ** 2).mean()  # 2. loss
+        opt.zero_grad()
+        loss.backward()  # 3. gradient
+        opt.step()  # 4. update
+        if step == 0:
+            assert (round(float(w.data), 4), round(float(b.data), 4)) == (1.4, 0.5)
+    assert abs(float(w.data) - 2.0) < 1e-4 and abs(float(b.data) - 1.0) < 1e-4
+    assert opt.step_count == 1000
+
+
+def test_params_without_grad_are_skipped_and_zero_grad_clears():
+    w, v = leaf([1.0, 2.0]), leaf([3.0])
+    opt = Adam([w, v], lr=0.1)
+    w.grad = np.ones(2)
+    opt.step()
+    assert v not in opt.state and np.array_equal(v.data, [3.0])
+    assert opt.state[w]["step"] == 1
+    opt.zero_grad()
+    assert w.grad is None and v.grad is None
+
+
+# --- state dict: exact resume ----------------------------------------------------------------
+
+
+def _resume_run(cls, kwargs, problem, save_at, through_json=False):
+    """Run save_at steps, save, rebuild everything from the saved state, run save_at more."""
+    W, b = leaf(problem.W0), leaf(problem.b0)
+    opt = cls([{"params": [W]}, {"params": [b], "lr": kwargs["lr"] / 2}], **kwargs)
+    run_theta(opt, W, b, problem, save_at)
+    saved = opt.state_dict()
+    params = (W.data.copy(), b.data.copy())
+    if through_json:
+        saved = json_round_trip(saved)
+    W2, b2 = leaf(params[0]), leaf(params[1])
+    opt2 = cls([{"params": [W2]}, {"params": [b2], "lr": kwargs["lr"] / 2}], **kwargs)
+    opt2.load_state_dict(saved)
+    assert opt2.step_count == save_at
+    return run_theta(opt2, W2, b2, problem, save_at)
+
+
+def json_round_trip(state_dict):
+    """Arrays aside (as safetensors would hold them), everything else through JSON."""
+    arrays = {}
+
+    def strip(obj, path):
+        if isinstance(obj, np.ndarray):
+            arrays[path] = obj
+            return {"__array__": path}
+        if isinstance(obj, dict):
+            return {str(k): strip(v, f"{path}.{k}") for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [strip(v, f"{path}.{i}") for i, v in enumerate(obj)]
+        assert type(obj) in (int, float, bool, str, type(None)), (path, type(obj))
+        return obj
+
+    def restore(obj):
+        if isinstance(obj, dict):
+            if set(obj) == {"__array__"}:
+                return arrays[obj["__array__"]]
+            return {k: restore(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [restore(v) for v in obj]
+        return obj
+
+    return restore(json.loads(json.dumps(strip(state_dict, ""))))
+
+
+@pytest.mark.parametrize("name, cls, torch_name, kwargs", CONFIGS, ids=IDS)
+def test_state_dict_resume_is_bit_for_bit(name, cls, torch_name, kwargs):
+    problem = Quadratic(maximize=kwargs.get("maximize", False))
+    W, b = leaf(problem.W0), leaf(problem.b0)
+    opt = cls([{"params": [W]}, {"params": [b], "lr": kwargs["lr"] / 2}], **kwargs)
+    uninterrupted = run_theta(opt, W, b, problem, 20)[10:]
+    resumed = _resume_run(cls, kwargs, problem, save_at=10)
+    for (W1, b1), (W2, b2) in zip(uninterrupted, resumed, strict=True):
+        assert np.array_equal(W1, W2) and np.array_equal(b1, b2)
+
+
+@pytest.mark.parametrize("cls, kwargs", [(SGD, dict(lr=0.1, momentum=0.9)), (Adam, dict(lr=0.05))])
+def test_state_dict_survives_json_and_is_plain(cls, kwargs):
+    problem = Quadratic()
+    W, b = leaf(problem.W0), leaf(problem.b0)
+    opt = cls([{"params": [W]}, {"params": [b], "lr": kwargs["lr"] / 2}], **kwargs)
+    uninterrupted = run_theta(opt, W, b, problem, 20)[10:]
+    resumed = _resume_run(cls, kwargs, problem, save_at=10, through_json=True)
+    for (W1, _), (W2, _) in zip(uninterrupted, resumed, strict=True):
+        assert np.array_equal(W1, W2)
+
+
+def test_state_dict_is_a_copy():
+    w = leaf([1.0, 2.0])
+    opt = Adam([w], lr=0.1)
+    w.grad = np.ones(2)
+    opt.step()
+    saved = opt.state_dict()
+    before = saved["state"][0]["exp_avg"].copy()
+    opt.step()
+    assert np.array_equal(saved["state"][0]["exp_avg"], before)
+    assert saved["state"][0]["step"] == 1 and saved["step_count"] == 1
+    assert saved["param_groups"][0] == {
+        "lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+        "params": [0],
+    }  # fmt: skip
+
+
+def test_load_state_dict_takes_hyperparameters_and_copies_arrays():
+    w = leaf([1.0])
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    w.grad = np.ones(1)
+    opt.step()
+    saved = opt.state_dict()
+    w2 = leaf([1.0])
+    opt2 = SGD([w2], lr=0.5)
+    opt2.load_state_dict(saved)
+    assert opt2.param_groups[0]["lr"] == 0.1 and opt2.param_groups[0]["momentum"] == 0.9
+    assert opt2.state[w2]["momentum_buffer"] is not saved["state"][0]["momentum_buffer"]
+
+
+def _two_param_adam():
+    w, v = leaf([1.0, 2.0]), leaf([3.0])
+    opt = Adam([w, v], lr=0.1)
+    w.grad, v.grad = np.ones(2), np.ones(1)
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize(
+    "make_target, match",
+    [
+        (lambda: Adam([{"params": [leaf([1.0, 2.0])]}, {"params": [leaf([3.0])]}]),
+         r"has 1 parameter group\(s\) but this optimizer has 2"),
+        (lambda: Adam([leaf([1.0, 2.0])]), r"group 0 has 2 parameter\(s\) .* but 1"),
+        (lambda: Adam([leaf([1.0, 2.0]), leaf([3.0, 4.0])]), r"shape \(1,\) .* shape \(2,\)"),
+        (lambda: SGD([leaf([1.0, 2.0]), leaf([3.0])], momentum=0.9),
+         r"hyperparameters .*amsgrad.* different optimizer"),
+    ],
+    ids=["n_groups", "n_params", "shape", "optimizer_type"],
+)  # fmt: skip
+def test_load_state_dict_refuses_a_mismatch(make_target, match):
+    saved = _two_param_adam().state_dict()
+    target = make_target()
+    before = (target.param_groups[0]["lr"], dict(target.state), target.step_count)
+    with pytest.raises(ValueError, match=match):
+        target.load_state_dict(saved)
+    assert (target.param_groups[0]["lr"], dict(target.state), target.step_count) == before
+
+
+def test_load_state_dict_refuses_unknown_state_entries():
+    w = leaf([1.0])
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    w.grad = np.ones(1)
+    opt.step()
+    saved = opt.state_dict()
+    saved["state"][0]["exp_avg"] = np.zeros(1)
+    with pytest.raises(ValueError, match=r"entries \['exp_avg'\] that SGD does not use"):
+        SGD([leaf([1.0])], lr=0.1, momentum=0.9).load_state_dict(saved)
+
+
+# --- in place, and no allocation after the first step ---------------------------------------
+
+
+def _all_arrays(opt):
+    arrays = [v for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+    return arrays + [b for bufs in opt._buffers.values() for b in bufs]
+
+
+@pytest.mark.parametrize("name, cls, torch_name, kwargs", CONFIGS, ids=IDS)
+def test_update_is_in_place_and_allocates_nothing(name, cls, torch_name, kwargs, rng):
+    W = leaf(rng.standard_normal((100, 200)))
+    b = leaf(rng.standard_normal(200))
+    grads = [(rng.standard_normal((100, 200)), rng.standard_normal(200)) for _ in range(4)]
+    opt = cls([W, b], **kwargs)
+    W.grad, b.grad = grads[0]
+    opt.step()
+    data_ids = [(id(p.data), p.data.ctypes.data) for p in (W, b)]
+    state_ids = [id(a) for a in _all_arrays(opt)]
+    W.grad, b.grad = grads[1]
+    opt.step()  # the first step of a lazily made buffer may allocate; measure after it
+    tracemalloc.start()
+    try:
+        for gW, gb in grads[2:]:
+            W.grad, b.grad = gW, gb
+            opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < W.data.nbytes / 20, f"a step allocated {peak} bytes"
+    assert [(id(p.data), p.data.ctypes.data) for p in (W, b)] == data_ids
+    assert [id(a) for a in _all_arrays(opt)] == state_ids
+    assert opt.step_count == 4
+
+
+def test_the_gradient_is_never_written(rng):
+    for _, cls, _, kwargs in CONFIGS:
+        w = leaf(rng.standard_normal(10))
+        g = rng.standard_normal(10)
+        g.flags.writeable = False  # a write would raise
+        opt = cls([w], **kwargs)
+        for _ in range(3):
+            w.grad = g
+            opt.step()
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam, RMSprop])
+def test_state_keeps_the_param_dtype_when_the_gradient_is_wider(cls):
+    w = leaf([1.0, 2.0], dtype=np.float32)
+    opt = cls([w], lr=0.1, momentum=0.9) if cls is not Adam else cls([w], lr=0.1)
+    for _ in range(2):
+        w.grad = np.array([0.5, -0.5])  # float64
+        opt.step()
+    assert w.data.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in opt.state[w].values() if isinstance(v, np.ndarray))
+
+
+def test_a_gradient_of_the_wrong_shape_is_refused():
+    w = leaf([1.0, 2.0, 3.0])
+    opt = SGD([w], lr=0.1)
+    w.grad = np.ones(1)  # would broadcast silently
+    with pytest.raises(ValueError, match=r"SGD.step: a gradient has shape \(1,\) but its "
+                                         r"parameter has shape \(3,\)"):  # fmt: skip
+        opt.step()
+
+
+def test_scratch_buffers_are_shared_between_same_shaped_params():
+    ws = [leaf(np.ones(50)) for _ in range(4)]
+    opt = Adam(ws, lr=0.1)
+    for w in ws:
+        w.grad = np.ones(50)
+    opt.step()
+    assert len(opt._buffers) == 1 and len(opt._buffers[((50,), "<f8")]) == 2
+
+
+# --- non-finite gradients --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("cls", [SGD, Adam, AdamW, RMSprop])
+def test_nonfinite_gradient_skips_the_whole_step(cls, bad):
+    w, v = leaf([1.0, 2.0]), leaf([3.0])
+    opt = cls([w, v], lr=0.1)
+    w.grad, v.grad = np.ones(2), np.array([bad])
+    assert opt.step() is False
+    assert np.array_equal(w.data, [1.0, 2.0]) and np.array_equal(v.data, [3.0])
+    assert opt.skipped_steps == 1 and opt.step_count == 0 and opt.state == {}
+    v.grad = np.ones(1)
+    assert opt.step() is True
+    assert opt.skipped_steps == 1 and opt.step_count == 1 and opt.state[w]["step"] == 1
+    assert opt.state_dict()["skipped_steps"] == 1
+
+
+def test_nonfinite_check_can_be_turned_off():
+    w = leaf([1.0, 2.0])
+    opt = SGD([w], lr=0.1, skip_nonfinite=False)
+    w.grad = np.array([np.nan, 1.0])
+    assert opt.step() is True
+    assert math.isnan(w.data[0]) and w.data[1] == pytest.approx(1.9)
+    assert opt.skipped_steps == 0
+
+
+def test_finite_gradient_whose_check_overflows_is_not_skipped():
+    w = leaf([0.0, 0.0, 0.0], dtype=np.float32)
+    opt = SGD([w], lr=1e-38)
+    w.grad = np.array([3e38, 3e38, -1.0], dtype=np.float32)  # squares and sum overflow
+    assert opt.step() is True and opt.skipped_steps == 0
+    assert np.all(np.isfinite(w.data)) and w.data[0] < 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_in_a_non_contiguous_gradient_is_caught(bad):
+    w = leaf(np.ones((3, 2)))
+    opt = Adam([w], lr=0.1)
+    full = np.ones((3, 4))
+    full[1, 2] = bad
+    w.grad = full[:, ::2]  # a strided view
+    assert not w.grad.flags.c_contiguous and opt.step() is False
+    w.grad = full[:, 1::2]  # finite, strided
+    assert opt.step() is True and opt.skipped_steps == 1
+    w.grad = np.ones((2, 3)).T  # Fortran-ordered
+    assert opt.step() is True
+
+
+# --- bad hyperparameters and parameters -------------------------------------------------------
+
+BAD_HYPERPARAMETERS = [
+    (SGD, dict(lr=-0.1), r"SGD: lr must be a float in the range \(0, inf\) \(got -0\.1\)\."),
+    (SGD, dict(lr=0), r"SGD: lr must be a float in the range \(0, inf\) \(got 0\)"),
+    (SGD, dict(lr=math.nan), r"SGD: lr .* \(got nan\)"),
+    (SGD, dict(lr=math.inf), r"SGD: lr .* \(got inf\)"),
+    (SGD, dict(momentum=-0.5), r"SGD: momentum must be a float in the range \[0, inf\)"),
+    (SGD, dict(dampening=1.5), r"SGD: dampening must be a float in the range \[0, 1\]"),
+    (SGD, dict(weight_decay=-1e-4), r"SGD: weight_decay .* \[0, inf\) \(got -0\.0001\)"),
+    (SGD, dict(nesterov=True), r"SGD: nesterov=True requires momentum > 0 .*momentum=0\.0"),
+    (SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), r"dampening == 0"),
+    (Adam, dict(betas=(0.9, 1.0)), r"Adam: betas must be a pair of floats, each in the range "
+                                   r"\[0, 1\) \(got \(0\.9, 1\.0\)\)"),
+    (Adam, dict(betas=(-0.1, 0.9)), r"Adam: betas .* \(got \(-0\.1, 0\.9\)\)"),
+    (Adam, dict(betas=0.9), r"Adam: betas must be a pair"),
+    (Adam, dict(eps=-1e-8), r"Adam: eps must be a float in the range \[0, inf\)"),
+    (AdamW, dict(weight_decay=-0.01), r"AdamW: weight_decay"),
+    (Adam, dict(amsgrad="yes"), r"Adam: amsgrad must be a bool \(got 'yes'\)"),
+    (RMSprop, dict(alpha=1.0), r"RMSprop: alpha must be a float in the range \[0, 1\) \(got 1"),
+    (RMSprop, dict(momentum=-0.1), r"RMSprop: momentum"),
+    (RMSprop, dict(eps=-1.0), r"RMSprop: eps"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls, kwargs, match", BAD_HYPERPARAMETERS)
+def test_bad_hyperparameter_raises_value_error_naming_it(cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls([leaf([1.0])], **kwargs)
+
+
+@pytest.mark.parametrize("lr", ["0.1", None, True, [0.1]])
+def test_lr_that_is_not_a_number_raises_type_error(lr):
+    with pytest.raises(TypeError, match=r"SGD: lr must be a float in the range \(0, inf\)"):
+        SGD([leaf([1.0])], lr=lr)
+    with pytest.raises(InvalidParameterError):
+        Adam([leaf([1.0])], lr=lr)
+
+
+def test_bad_hyperparameter_in_a_group_is_caught():
+    with pytest.raises(ValueError, match=r"Adam: lr .* \(got -1\)"):
+        Adam([{"params": [leaf([1.0])]}, {"params": [leaf([2.0])], "lr": -1}])
+    with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['momentun'\]"):
+        SGD([{"params": [leaf([1.0])], "momentun": 0.9}])
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ([], ValueError, r"SGD: got an empty parameter list"),
+        ((p for p in []), ValueError, r"empty parameter list"),
+        ([leaf([1.0]), np.ones(2)], TypeError, r"SGD: params\[1\] is a ndarray, not a Tensor"),
+        ([leaf([1.0]), leaf([2.0]), Tensor([1.0])], ValueError,
+         r"SGD: params\[2\] does not require grad"),
+        ([Tensor(np.arange(3))], TypeError, r"params\[0\] has dtype int64; only floating"),
+        ([{"params": [leaf([1.0])]}, {"params": [leaf([2.0]), 3.0]}], TypeError,
+         r"params\[1\]\['params'\]\[1\] is a float"),
+        ([{"lr": 0.1}], ValueError, r"needs a 'params' entry"),
+        ([leaf([1.0]), {"params": [leaf([2.0])]}], TypeError, r"mixes Tensors and"),
+        (leaf([1.0]), TypeError, r"not a single Tensor; pass \[tensor\]"),
+        (5, TypeError, r"iterable of Tensors .* \(got int\)"),
+    ],
+    ids=["empty", "empty_generator", "ndarray", "no_grad", "int_dtype", "group_index",
+         "group_without_params", "mixed", "single_tensor", "not_iterable"],
+)  # fmt: skip
+def test_bad_params_raise_naming_the_index(params, error, match):
+    with pytest.raises(error, match=match):
+        SGD(params, lr=0.1)
+
+
+def test_a_tensor_listed_twice_is_refused():
+    w = leaf([1.0])
+    with pytest.raises(ValueError, match=r"params\[1\] appears more than once"):
+        SGD([w, w])
+    opt = SGD([w])
+    with pytest.raises(ValueError, match=r"param_group\['params'\]\[0\] appears more than once"):
+        opt.add_param_group({"params": [w], "lr": 0.5})
+
+
+def test_accepts_generators_single_group_dicts_and_module_style_params():
+    ws = [leaf([1.0]), leaf([2.0])]
+    assert len(SGD(p for p in ws).param_groups[0]["params"]) == 2
+    opt = SGD({"params": ws, "lr": 0.5})
+    assert opt.param_groups[0]["lr"] == 0.5
+    group_of_one = SGD([{"params": ws[0]}])
+    assert group_of_one.param_groups[0]["params"] == [ws[0]]
+
+
+def test_weight_decay_groups_decays_matrices_only():
+    W, b, E = leaf(np.ones((2, 2))), leaf(np.ones(2)), leaf(np.ones((3, 2)))
+    groups = weight_decay_groups([("W", W), ("b", b), ("E", E)], weight_decay=0.1)
+    assert groups[0]["params"] == [W, E] and groups[0]["weight_decay"] == 0.1
+    assert groups[1]["params"] == [b] and groups[1]["weight_decay"] == 0.0
+    assert weight_decay_groups([b], 0.1) == [{"params": [b], "weight_decay": 0.0}]
+    with pytest.raises(ValueError, match="weight_decay_groups: weight_decay"):
+        weight_decay_groups([W], -1.0)
+
+
+def test_base_class_needs_an_update_rule():
+    opt = Optimizer([leaf([1.0])], {"lr": 0.1})
+    opt.param_groups[0]["params"][0].grad = np.ones(1)
+    with pytest.raises(NotImplementedError, match="_update"):
+        opt.step()
+
+
+def test_repr_names_the_hyperparameters():
+    text = repr(SGD([leaf([1.0]), leaf([2.0])], lr=0.1, momentum=0.9))
+    assert text.startswith("SGD(2 tensors; lr=0.1, momentum=0.9")
+
+
+def test_works_with_the_top_level_tensor_factory():
+    w = theta.tensor([1.0, 2.0], requires_grad=True)
+    opt = AdamW([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    assert w.data.dtype == theta.get_default_dtype()
