@@ -218,7 +218,7 @@ def test_load_state_dict_strict_lists_every_problem_and_changes_nothing():
     assert message.startswith("load_state_dict: the state does not fit Block")
     assert "missing keys: fc.bias, extras.gain" in message
     assert "unexpected keys: bogus" in message
-    assert "wrong shapes: scale: expected (4,), got (7,)" in message
+    assert "wrong shapes or dtypes: scale: expected (4,), got (7,)" in message
     assert_unchanged(block, before)  # the well-shaped keys were not loaded either
 
 
@@ -228,7 +228,7 @@ def test_load_state_dict_wrong_shape_raises_even_when_not_strict():
     state = block.state_dict()
     state["fc.weight"] = np.zeros((3, 4))
     state["scale"] = state["scale"] + 5.0
-    with pytest.raises(ValueError, match=r"wrong shapes: fc.weight: expected \(4, 3\), got"):
+    with pytest.raises(ValueError, match=r"wrong shapes or dtypes: fc.weight: expected \(4, 3\), got"):
         block.load_state_dict(state, strict=False)
     assert_unchanged(block, before)
 
@@ -535,3 +535,29 @@ def test_shared_generator_gives_different_layers():
 def test_bad_constructor_args_raise_and_name_the_argument(make, error, pattern):
     with pytest.raises(error, match=pattern):
         make()
+
+
+def test_load_state_dict_refuses_integer_arrays_before_changing_anything():
+    layer = Linear(2, 1, rng=0)
+    before = layer.state_dict()
+    with pytest.raises(ValueError, match="weight: expected floating values, got dtype int64"):
+        layer.load_state_dict({"weight": np.array([[1, 2]]), "bias": np.array([5.0])})
+    np.testing.assert_array_equal(layer.bias.data, before["bias"])
+
+
+def test_hyperparameters_are_a_snapshot_of_the_arguments():
+    sizes = [2, 3]
+    model = MLP(sizes, rng=0)
+    sizes.append(4)
+    assert model.hyperparameters()["sizes"] == [2, 3]
+
+
+def test_user_class_with_a_theta_name_does_not_shadow_it_in_the_registry():
+    from theta.nn import registry_name
+
+    class Linear(Module):  # noqa: F811 - deliberately the same name as theta's
+        def forward(self, x):
+            return x
+
+    assert Module.registry["Linear"] is not Linear
+    assert Module.registry[registry_name(Linear)] is Linear

@@ -15,10 +15,10 @@ from theta.nn.layers import (
     Tanh,
     get_activation,
 )  # fmt: skip
-from theta.nn.module import IncompatibleKeys, Module, Parameter, functional_call
+from theta.nn.module import IncompatibleKeys, Module, Parameter, functional_call, registry_name
 
 __all__ = [
     "GELU", "MLP", "Dropout", "Embedding", "IncompatibleKeys", "LayerNorm", "Linear", "Module",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
-    "functional_call", "get_activation", "init",
+    "functional_call", "get_activation", "init", "registry_name",
 ]  # fmt: skip

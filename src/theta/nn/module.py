@@ -19,7 +19,7 @@ import numpy as np
 
 from theta.autograd import Tensor, get_default_dtype
 
-__all__ = ["IncompatibleKeys", "Module", "Parameter", "functional_call"]
+__all__ = ["IncompatibleKeys", "Module", "Parameter", "functional_call", "registry_name"]
 
 
 class Parameter(Tensor):
@@ -83,7 +83,7 @@ class Module:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Module.registry[cls.__qualname__] = cls
+        Module.registry[registry_name(cls)] = cls
         if "__init__" in cls.__dict__:
             cls.__init__ = _record_hyperparameters(cls.__init__)
 
@@ -173,6 +173,10 @@ class Module:
             f"{k}: expected {params[k].shape}, got {np.shape(state[k])}"
             for k in params
             if k in state and np.shape(state[k]) != params[k].shape
+        ] + [
+            f"{k}: expected floating values, got dtype {np.asarray(state[k]).dtype}"
+            for k in params
+            if k in state and np.asarray(state[k]).dtype.kind != "f"
         ]
         problems = []
         if strict and missing:
@@ -180,17 +184,18 @@ class Module:
         if strict and unexpected:
             problems.append(f"unexpected keys: {', '.join(unexpected)}")
         if wrong:
-            problems.append(f"wrong shapes: {'; '.join(wrong)}")
+            problems.append(f"wrong shapes or dtypes: {'; '.join(wrong)}")
         if problems:
             raise ValueError(
                 f"load_state_dict: the state does not fit {type(self).__name__}; "
                 + "; ".join(problems)
                 + "."
             )
-        for name, param in params.items():
-            if name in state:
-                value = state[name]
-                np.copyto(param.data, value.data if isinstance(value, Tensor) else value)
+        with np.errstate(over="ignore"):  # float64 → float32 saturates to inf, as in PyTorch
+            for name, param in params.items():
+                if name in state:
+                    value = state[name]
+                    np.copyto(param.data, value.data if isinstance(value, Tensor) else value)
         return IncompatibleKeys(missing, unexpected)
 
     # --- the parameter / hyperparameter split, visible ----------------------------------------
@@ -235,6 +240,23 @@ class Module:
         return f"{type(self).__name__}({args})"
 
 
+def registry_name(cls: type) -> str:
+    """The name ``io.load`` rebuilds ``cls`` by: bare for theta's own classes, module-qualified
+    for others, so a user's ``Linear`` never shadows ``theta.nn.Linear``."""
+    if cls.__module__.startswith("theta."):
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _snapshot(value: Any) -> Any:
+    """Copy containers (not the objects in them), so later edits by the caller do not leak in."""
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    return value
+
+
 def _record_hyperparameters(init: Any) -> Any:
     """Wrap ``__init__`` so the most-derived class's arguments are kept as hyperparameters."""
     signature = inspect.signature(init)
@@ -245,7 +267,7 @@ def _record_hyperparameters(init: Any) -> Any:
             bound = signature.bind(self, *args, **kwargs)
             bound.apply_defaults()
             self._hyperparameters = {
-                k: v for k, v in bound.arguments.items() if k not in _NOT_HYPERPARAMETERS
+                k: _snapshot(v) for k, v in bound.arguments.items() if k not in _NOT_HYPERPARAMETERS
             }
         init(self, *args, **kwargs)
 

@@ -1,0 +1,815 @@
+"""Strict reading and atomic writing of safetensors files: theta's only tensor file format.
+
+A safetensors file is an 8-byte little-endian header length ``N``, ``N`` bytes of UTF-8 JSON
+``{name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}``, then the raw
+little-endian bytes of every tensor. It holds numbers only, so loading one runs no code, unlike
+a pickle. Files are read and written here, in pure Python and NumPy, for ``theta.io`` and the
+training checkpoints.
+
+Reading trusts nothing in the file. Every size field is checked against the real file size
+before anything is allocated, and every rule of the format is enforced; any violation raises
+one ``CheckpointError`` that names the file and the reason. theta is stricter than the
+``safetensors`` package in three places: the header must start with ``{`` (no leading
+whitespace), duplicate JSON keys are rejected, and the only padding accepted after the closing
+``}`` is ASCII spaces (what every writer emits for 8-byte alignment) -- never NUL bytes, tabs
+or newlines. Pickles, PyTorch zip files and ``.npy`` files are recognised and refused by name.
+
+Writing is atomic: the bytes go to a uniquely named temporary file in the same folder, are
+flushed and fsynced, and are renamed over the target in one step, so a reader (or a process
+killed mid-write, or a second writer) sees the old file or the new one, never a mixture.
+``atomic_directory`` does the same for a folder of files, and ``read_tensors(...,
+dir_fd=...)`` reads several files of one such folder even while another process replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import functools
+import json
+import math
+import os
+import secrets
+import shutil
+import stat
+import struct
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from theta.errors import CheckpointError
+
+__all__ = [
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "open_regular_file",
+    "read_tensors",
+    "refuse_pickle",
+    "write_tensors",
+]
+
+# safetensors dtype name -> little-endian NumPy dtype. BF16 is read separately (NumPy has none).
+_DTYPES = {
+    "BOOL": np.dtype("|b1"), "U8": np.dtype("|u1"), "I8": np.dtype("|i1"),
+    "U16": np.dtype("<u2"), "I16": np.dtype("<i2"), "F16": np.dtype("<f2"),
+    "U32": np.dtype("<u4"), "I32": np.dtype("<i4"), "F32": np.dtype("<f4"),
+    "U64": np.dtype("<u8"), "I64": np.dtype("<i8"), "F64": np.dtype("<f8"),
+    "C64": np.dtype("<c8"),
+}  # fmt: skip
+_NAMES = {(dt.kind, dt.itemsize): name for name, dt in _DTYPES.items()}
+# Valid safetensors dtypes that NumPy cannot represent: refused with their own message.
+_UNREPRESENTABLE = {"F8_E4M3", "F8_E4M3FNUZ", "F8_E5M2", "F8_E5M2FNUZ", "F8_E8M0", "E8M0",
+                    "F4", "F6_E2M3", "F6_E3M2"}  # fmt: skip
+_MAX_HEADER = 100_000_000  # the safetensors reference reader's own limit
+_MAX_NDIM = 32  # NumPy 1.x's limit, so a file theta writes loads under every supported NumPy
+_FOREIGN = (
+    (b"\x80", "a Python pickle (e.g. torch.save's legacy format or joblib)"),
+    (b"PK\x03\x04", "a zip archive (PyTorch .pt/.pth or NumPy .npz, which hold pickles)"),
+    (b"PK\x05\x06", "a zip archive (PyTorch .pt/.pth or NumPy .npz, which hold pickles)"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+)
+
+
+def _fail(name: str, reason: str) -> CheckpointError:
+    return CheckpointError(f"{name} is not a valid safetensors file: {reason}.")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _short(value: Any) -> str:
+    """``repr`` cut to a readable length, for values quoted from a hostile header."""
+    return _cut(repr(value))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def refuse_pickle(path: str | os.PathLike, prefix: bytes | None = None) -> None:
+    """Raise ``CheckpointError`` if ``path`` starts like a pickle, a zip or a ``.npy`` file.
+
+    Only the first bytes are looked at; nothing is unpickled or executed, ever.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to sniff.
+    prefix : bytes, optional
+        Its first bytes, when the caller has already read them.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the format it looks like.
+
+    Examples
+    --------
+    >>> import os, pickle, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "model.pkl")
+    ...     with open(path, "wb") as f:
+    ...         _ = f.write(pickle.dumps({"w": 1}))
+    ...     refuse_pickle(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    theta.errors.CheckpointError: ...model.pkl looks like a Python pickle ...; nothing was executed.
+    """
+    name = os.fspath(path)
+    if prefix is None:
+        with open_regular_file(name) as f:
+            prefix = f.read(8)
+    for magic, what in _FOREIGN:
+        if prefix.startswith(magic):
+            raise CheckpointError(
+                f"{name} looks like {what}; theta only loads safetensors files, "
+                "so it refused it without reading further; nothing was executed."
+            )
+
+
+def read_tensors(
+    path: str | os.PathLike, *, dir_fd: int | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a safetensors file after validating every byte of its structure.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    dir_fd : int, optional
+        An open descriptor of ``path``'s folder; see ``open_regular_file``.
+
+    Returns
+    -------
+    tensors : dict of str to ndarray
+        In header order. The arrays are writable, native-endian and belong to the caller
+        alone (they share one private buffer, never a memory map of the file). ``BF16``
+        tensors are widened to float32, which is exact.
+    metadata : dict of str to str
+        The header's ``__metadata__`` (empty if there is none).
+
+    Raises
+    ------
+    CheckpointError
+        If the file is not a well-formed safetensors file (the message names the file and
+        the first problem found), or is a pickle, zip or ``.npy`` file.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        With the path, when it cannot be opened as a file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "w.safetensors")
+    ...     write_tensors(path, {"w": np.arange(3.0)}, {"step": "7"})
+    ...     tensors, metadata = read_tensors(path)
+    >>> tensors["w"], metadata
+    (array([0., 1., 2.]), {'step': '7'})
+    """
+    name = os.fspath(path)
+    with open_regular_file(name, dir_fd=dir_fd) as f:
+        size = os.fstat(f.fileno()).st_size
+        prefix = f.read(8)
+        if not prefix:
+            raise _fail(name, "the file is empty")
+        if len(prefix) < 8:
+            refuse_pickle(name, prefix)
+            raise _fail(
+                name,
+                f"the file is only {len(prefix)} bytes; a safetensors file "
+                "starts with an 8-byte header length",
+            )
+        (n_header,) = struct.unpack("<Q", prefix)
+        if n_header > size - 8:
+            refuse_pickle(name, prefix)
+            raise _fail(
+                name,
+                f"its header length field says {n_header} bytes but only "
+                f"{size - 8} bytes follow it (truncated or not safetensors)",
+            )
+        if n_header == 0:
+            raise _fail(name, "its header length is 0; the smallest header is '{}'")
+        if n_header > _MAX_HEADER:
+            raise _fail(name, f"header length {n_header} exceeds the {_MAX_HEADER}-byte limit")
+        header = _read_exactly(f, n_header, name)
+        if not header.startswith(b"{"):
+            refuse_pickle(name, prefix)
+            raise _fail(name, f"the header must start with '{{', not {_short(header[:1])}")
+        entries, metadata = _parse_header(header, name, data_len=size - 8 - n_header)
+        # The data section is read whole into one private buffer: its size is the real file
+        # size, already known, and every range in it was checked by _parse_header.
+        data = bytearray(size - 8 - n_header)
+        if f.readinto(data) != len(data):
+            raise _fail(name, "the file shrank while it was being read")
+    return {key: _to_array(data, begin, dtype, shape, name, key)
+            for key, (begin, dtype, shape) in entries.items()}, metadata  # fmt: skip
+
+
+def open_regular_file(path: str | os.PathLike, *, dir_fd: int | None = None) -> BinaryIO:
+    """Open a regular file for binary reading; folders, pipes and devices are refused by name.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; errors name it.
+    dir_fd : int, optional
+        An open descriptor of ``path``'s folder. The file is then opened by its base name
+        relative to that folder, so that several files are read from one folder even if
+        another process renames a replacement into its place meanwhile.
+
+    Returns
+    -------
+    binary file object
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        Naming ``path``.
+    CheckpointError
+        If ``path`` is a pipe, socket or device (reading one could block or never end).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     open_regular_file(d)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: [Errno 21] Is a directory, not a file: '...'
+    """
+    name = os.fspath(path)
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        if dir_fd is None:
+            fd = os.open(name, flags)
+        else:
+            fd = os.open(os.path.basename(name), flags, dir_fd=dir_fd)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, name) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory, not a file", name)
+        if not stat.S_ISREG(mode):
+            raise CheckpointError(f"{name} is not a regular file (a pipe or a device?).")
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_exactly(f: BinaryIO, n: int, name: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise _fail(name, "the file shrank while it was being read")
+    return data
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: a JSON object may not name a key twice (the last would win)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _strict_constant(text: str) -> None:
+    raise ValueError(f"{text} is not valid JSON")
+
+
+def _load_json(text: str) -> Any:
+    """Strict JSON: no duplicate keys, no NaN/Infinity (raises _DuplicateKeyError/ValueError)."""
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_strict_constant)
+
+
+def _parse_header(
+    header: bytes, name: str, *, data_len: int
+) -> tuple[dict[str, tuple[int, Any, tuple[int, ...]]], dict[str, str]]:
+    """Validate the header against the data section; return ``{key: (begin, dtype, shape)}``."""
+    if b"\x00" in header:
+        raise _fail(
+            name,
+            f"the header contains a NUL byte at offset {8 + header.index(0)} "
+            "(only trailing spaces may pad it)",
+        )
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            name, f"the header is not UTF-8 ({exc.reason} at byte {8 + exc.start})"
+        ) from None
+    body = text.rstrip(" ")
+    if not body.endswith("}"):
+        raise _fail(name, "the header must be one JSON object followed only by space padding")
+    try:
+        obj = _load_json(body)
+    except _DuplicateKeyError as exc:
+        raise _fail(name, f"the header names key {_short(exc.args[0])} twice") from None
+    except (ValueError, RecursionError) as exc:
+        raise _fail(name, f"the header is not valid JSON ({_cut(str(exc))})") from None
+    if not isinstance(obj, dict):
+        raise _fail(name, "the header is not a JSON object")
+    metadata = obj.pop("__metadata__", {})
+    if not isinstance(metadata, dict):
+        raise _fail(name, f"__metadata__ must be an object, not {_short(metadata)}")
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise _fail(
+                name,
+                f"__metadata__ must map strings to strings, but {_short(key)} "
+                f"maps to {_short(value)}",
+            )
+    spans = []
+    entries = {}
+    for key, info in obj.items():
+        begin, end, dtype, shape = _parse_entry(key, info, name)
+        spans.append((begin, end, key))
+        entries[key] = (begin, dtype, shape)
+    position, previous = 0, None
+    for begin, end, key in sorted(spans):
+        if end > data_len:
+            raise _fail(
+                name,
+                f"tensor {_short(key)} has data_offsets [{begin}, {end}] past the "
+                f"end of the {data_len}-byte data section",
+            )
+        if begin < position:
+            raise _fail(name, f"tensor {_short(key)} overlaps tensor {_short(previous)}")
+        if begin > position:
+            raise _fail(
+                name,
+                f"{begin - position} unused bytes (a hole) before tensor "
+                f"{_short(key)} at data offset {position}",
+            )
+        position, previous = end, key
+    if position != data_len:
+        raise _fail(
+            name,
+            f"{data_len - position} trailing bytes after the last tensor "
+            f"(the tensors cover {position} of {data_len} data bytes)",
+        )
+    return entries, metadata
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not 1
+
+
+def _parse_entry(key: str, info: Any, name: str) -> tuple[int, int, Any, tuple[int, ...]]:
+    """Validate one tensor's header entry; return ``(begin, end, dtype, shape)``."""
+    what = f"tensor {_short(key)}"
+    fields = {"dtype", "shape", "data_offsets"}
+    if not isinstance(info, dict) or set(info) != fields:
+        got = sorted(info) if isinstance(info, dict) else info
+        raise _fail(
+            name,
+            f"{what} must be an object with exactly the fields data_offsets, "
+            f"dtype and shape (got {_short(got)})",
+        )
+    dtype_name = info["dtype"]
+    if dtype_name == "BF16":
+        dtype: Any = "BF16"
+        itemsize = 2
+    elif isinstance(dtype_name, str) and dtype_name in _DTYPES:
+        dtype = _DTYPES[dtype_name]
+        itemsize = dtype.itemsize
+    elif dtype_name in _UNREPRESENTABLE:
+        raise _fail(
+            name,
+            f"{what} has dtype {dtype_name}, which NumPy cannot represent; theta cannot load it",
+        )
+    else:
+        raise _fail(
+            name,
+            f"{what} has unknown dtype {_short(dtype_name)}; known dtypes are "
+            f"{', '.join([*_DTYPES, 'BF16'])}",
+        )
+    shape = info["shape"]
+    if not isinstance(shape, list) or not all(_is_int(d) for d in shape):
+        raise _fail(name, f"{what} has shape {_short(shape)}; a shape is a list of integers")
+    if any(d < 0 for d in shape):
+        raise _fail(name, f"{what} has a negative dimension in shape {_short(shape)}")
+    if len(shape) > _MAX_NDIM:
+        raise _fail(name, f"{what} has {len(shape)} dimensions; theta reads at most {_MAX_NDIM}")
+    # NumPy refuses arrays whose non-zero dimensions multiply past the address space, even
+    # when another dimension is 0; check here so that never surfaces as a NumPy error.
+    if math.prod(d for d in shape if d) * itemsize > sys.maxsize:
+        raise _fail(name, f"{what} has shape {_short(shape)}, which overflows")
+    offsets = info["data_offsets"]
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))):
+        raise _fail(
+            name,
+            f"{what} has data_offsets {_short(offsets)}; they must be a pair of "
+            "integers [begin, end]",
+        )
+    begin, end = offsets
+    if not 0 <= begin <= end:
+        raise _fail(name, f"{what} has data_offsets [{begin}, {end}]; need 0 <= begin <= end")
+    n_bytes = math.prod(shape) * itemsize
+    if end - begin != n_bytes:
+        raise _fail(
+            name,
+            f"{what} of dtype {dtype_name} and shape {tuple(shape)} needs "
+            f"{n_bytes} bytes, but its data_offsets [{begin}, {end}] span "
+            f"{end - begin}",
+        )
+    return begin, end, dtype, tuple(shape)
+
+
+def _to_array(
+    data: bytearray, begin: int, dtype: Any, shape: tuple[int, ...], name: str, key: str
+) -> np.ndarray:
+    """The validated byte range ``data[begin:]`` as an array of ``shape`` (a view when aligned)."""
+    count = math.prod(shape)
+    if count == 0:
+        return np.empty(shape, dtype=np.float32 if dtype == "BF16" else dtype.newbyteorder("="))
+    if dtype == "BF16":
+        # bfloat16 is the upper half of a float32, so widening is a shift, and exact.
+        raw = np.frombuffer(data, dtype="<u2", count=count, offset=begin)
+        return (raw.astype(np.uint32) << 16).view(np.float32).reshape(shape)
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(shape)
+    if dtype.kind == "b" and (array.view(np.uint8) > 1).any():
+        raise _fail(name, f"tensor {_short(key)} of dtype BOOL holds bytes other than 0 and 1")
+    if not array.dtype.isnative:  # big-endian machines
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array if array.flags.aligned else array.copy()
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def write_tensors(
+    path: str | os.PathLike,
+    tensors: Mapping[str, np.ndarray],
+    metadata: Mapping[str, str] | None = None,
+    *,
+    overwrite: bool = True,
+) -> None:
+    """Write ``tensors`` (and string ``metadata``) to a safetensors file, atomically.
+
+    The file is readable by the ``safetensors`` package and by PyTorch
+    (``safetensors.torch.load_file``). Tensors are laid out largest dtype first behind a header
+    padded to 8 bytes, so every tensor is aligned in the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file. Its folder must exist.
+    tensors : mapping of str to ndarray
+        Arrays of dtype bool, (u)int8 to (u)int64, float16/32/64 or complex64, any shape.
+    metadata : mapping of str to str, optional
+        Stored under ``__metadata__``.
+    overwrite : bool, default=True
+        Replace an existing file. If False and ``path`` exists, ``FileExistsError``; the check
+        and the creation are one atomic step where the filesystem supports hard links.
+
+    Raises
+    ------
+    TypeError
+        If a name, array or metadata value has a type safetensors cannot store (named).
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    OSError
+        Naming ``path`` when it cannot be written (read-only folder, disk full, ...); the
+        previous file, if any, is unchanged and no temporary file is left behind.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "w.safetensors")
+    ...     write_tensors(path, {"w": np.ones((2, 2), np.float32)})
+    ...     read_tensors(path)[0]["w"].dtype
+    dtype('float32')
+    """
+    header, arrays = _encode(tensors, metadata)
+
+    def write(f: BinaryIO) -> None:
+        f.write(struct.pack("<Q", len(header)))
+        f.write(header)
+        for array in arrays:
+            if array.size:
+                f.write(array.reshape(-1).view(np.uint8))
+
+    _atomic_write(os.fspath(path), write, overwrite)
+
+
+def _encode(
+    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None
+) -> tuple[bytes, list[np.ndarray]]:
+    """Validate ``tensors`` and ``metadata``; return the padded header and the ordered arrays."""
+    if not isinstance(tensors, Mapping):
+        raise TypeError(
+            f"write_tensors: tensors must be a dict of arrays, not {type(tensors).__name__}."
+        )
+    items = []
+    for key, value in tensors.items():
+        if not isinstance(key, str) or key == "__metadata__":
+            raise TypeError(
+                f"write_tensors: tensor names must be strings other than "
+                f"'__metadata__' (got {key!r})."
+            )
+        if not isinstance(value, np.ndarray | np.generic):
+            raise TypeError(
+                f"write_tensors: tensor {key!r} is a {type(value).__name__}; pass a NumPy array."
+            )
+        array = np.asarray(value)
+        dtype_name = _NAMES.get((array.dtype.kind, array.dtype.itemsize))
+        if dtype_name is None:
+            raise TypeError(
+                f"write_tensors: tensor {key!r} has dtype {array.dtype}, which "
+                "safetensors cannot store; use bool, (u)int8-64, float16/32/64 or "
+                "complex64."
+            )
+        array = np.asarray(array, dtype=_DTYPES[dtype_name], order="C")  # keeps 0-d arrays 0-d
+        items.append((dtype_name, key, array))
+    items.sort(key=lambda item: (-item[2].dtype.itemsize, item[1]))
+    header: dict[str, Any] = {}
+    if metadata is not None:
+        if not isinstance(metadata, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
+            raise TypeError(
+                f"write_tensors: metadata must map strings to strings (got {_short(metadata)})."
+            )
+        header["__metadata__"] = dict(metadata)
+    offset = 0
+    for dtype_name, key, array in items:
+        header[key] = {"dtype": dtype_name, "shape": list(array.shape),
+                       "data_offsets": [offset, offset + array.nbytes]}  # fmt: skip
+        offset += array.nbytes
+    try:
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TypeError(
+            f"write_tensors: a name or metadata string is not valid Unicode ({exc.reason})."
+        ) from None
+    return text + b" " * (-len(text) % 8), [array for _, _, array in items]
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync the folder).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file.
+    data : bytes
+        The whole new content.
+    overwrite : bool, default=True
+        Replace an existing file; if False an existing ``path`` raises ``FileExistsError``.
+
+    Raises
+    ------
+    FileExistsError, OSError
+        As for ``write_tensors``, naming ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     atomic_write_bytes(os.path.join(d, "x.bin"), b"theta")
+    ...     sorted(os.listdir(d))
+    ['x.bin']
+    """
+    _atomic_write(os.fspath(path), lambda f: f.write(data), overwrite)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = True) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically; see ``atomic_write_bytes``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     atomic_write_text(os.path.join(d, "config.json"), "{}\\n")
+    ...     with open(os.path.join(d, "config.json")) as f:
+    ...         f.read()
+    '{}\\n'
+    """
+    atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def _temporary_name(path: str, suffix: str = ".tmp") -> str:
+    """A hidden name beside ``path``, unique to this process and call."""
+    folder, base = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+
+
+def _named_os_error(exc: OSError, path: str, doing: str) -> OSError:
+    """Re-raise an OSError about a temporary name as the same kind of error about ``path``."""
+    if exc.errno is None:
+        return OSError(f"{path}: {exc} ({doing} it)")
+    # OSError(errno, ...) builds the matching subclass (PermissionError, FileExistsError, ...).
+    return OSError(exc.errno, f"{exc.strerror} ({doing} it; what was there is unchanged)", path)
+
+
+def _atomic_write(path: str, write: Callable[[BinaryIO], Any], overwrite: bool) -> None:
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "File exists; pass overwrite=True to replace it", path)
+    temporary = _temporary_name(path)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with open(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            _link_no_clobber(temporary, path)
+        _fsync_directory(os.path.dirname(os.path.abspath(path)))
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, FileExistsError):
+            raise FileExistsError(errno.EEXIST, "File exists; pass overwrite=True to replace it",
+                                  path) from None  # fmt: skip
+        if isinstance(exc, OSError):
+            raise _named_os_error(exc, path, "while writing") from exc
+        raise
+
+
+def _link_no_clobber(temporary: str, path: str) -> None:
+    """Give the finished file its name only if that name is free, in one atomic step."""
+    try:
+        os.link(temporary, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # No hard links here (FAT, some network filesystems): check, then rename.
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", path) from None
+        os.replace(temporary, path)
+    else:
+        os.unlink(temporary)
+
+
+def _fsync_directory(folder: str) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # Windows cannot open folders; its renames are journaled by NTFS
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+# --- whole folders -----------------------------------------------------------------------------
+
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """Linux's ``renameat2`` from libc, or None where it does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]  # fmt: skip
+    function.restype = ctypes.c_int
+    return function
+
+
+def _rename(source: str, target: str, flags: int) -> bool:
+    """``renameat2(source, target, flags)``; False if this system or filesystem lacks it."""
+    function = _renameat2()
+    if function is None:
+        return False
+    at_fdcwd = -100
+    if function(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), target)
+
+
+def _remove(path: str) -> None:
+    """Delete a replaced file or folder; a leftover hidden one is harmless, so never raise."""
+    with contextlib.suppress(OSError):
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+        else:
+            shutil.rmtree(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    may_replace: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
+    """Fill a private staging folder, then make it ``path`` in one atomic rename.
+
+    On Linux the rename is ``renameat2``: ``RENAME_NOREPLACE`` to create and
+    ``RENAME_EXCHANGE`` to replace, so at every instant ``path`` is the complete old folder
+    or the complete new one, even if the process is killed, and two writers never mix their
+    files (the last to finish wins). Elsewhere replacing takes two renames (old folder aside,
+    new one in), and a crash between them leaves the old folder under a hidden ``.*.old`` name
+    beside ``path``. If the ``with`` body raises, the staging folder is deleted and ``path``
+    is untouched.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder to create or replace. Its parent must exist.
+    overwrite : bool, default=False
+        Replace an existing ``path``; if False, ``FileExistsError``.
+    may_replace : callable, optional
+        Called with ``path`` before an existing one is replaced; raises to refuse (so a
+        caller can refuse to delete a folder that holds files it did not write).
+
+    Yields
+    ------
+    pathlib.Path
+        The empty staging folder (hidden, beside ``path``); write files into it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with atomic_directory(os.path.join(d, "run")) as staging:
+    ...         atomic_write_text(staging / "a.txt", "1")
+    ...     sorted(os.listdir(d)), os.listdir(os.path.join(d, "run"))
+    (['run'], ['a.txt'])
+    """
+    target = os.path.abspath(os.fspath(path))
+    if os.path.lexists(target):
+        if not overwrite:
+            raise FileExistsError(errno.EEXIST, "Exists; pass overwrite=True to replace it",
+                                  target)  # fmt: skip
+        if may_replace is not None:
+            may_replace(target)
+    staging = _temporary_name(target)
+    try:
+        os.mkdir(staging)
+    except OSError as exc:
+        raise _named_os_error(exc, target, "while creating a staging folder beside") from exc
+    try:
+        yield Path(staging)
+        _fsync_directory(staging)
+        _commit_directory(staging, target, overwrite, may_replace)
+        _fsync_directory(os.path.dirname(target))
+    except BaseException as exc:
+        if os.path.lexists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
+            raise _named_os_error(exc, target, "while writing") from exc
+        raise
+
+
+def _commit_directory(
+    staging: str, target: str, overwrite: bool, may_replace: Callable[[str], None] | None
+) -> None:
+    """Move the finished ``staging`` folder to ``target`` (see ``atomic_directory``)."""
+    exists = FileExistsError(errno.EEXIST, "Exists; pass overwrite=True to replace it", target)
+    if not os.path.lexists(target):
+        try:
+            if _rename(staging, target, _RENAME_NOREPLACE):
+                return
+            if not os.path.lexists(target):
+                os.rename(staging, target)
+                return
+        except OSError as error:  # another writer created it first
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise
+    if not overwrite:
+        raise exists
+    if may_replace is not None:
+        may_replace(target)
+    if _rename(staging, target, _RENAME_EXCHANGE):
+        _remove(staging)  # it now holds the old folder
+        return
+    backup = _temporary_name(target, ".old")
+    os.rename(target, backup)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    _remove(backup)

@@ -1,0 +1,592 @@
+"""theta.io: model folders round-trip, refuse bad files by name, and interoperate with PyTorch."""
+
+import errno
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import theta
+from theta import io, tensorfile
+from theta.errors import CheckpointError
+from theta.nn import (
+    GELU,
+    MLP,
+    Embedding,
+    LayerNorm,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Tanh,
+)
+from theta.tensorfile import read_tensors, write_tensors
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])),
+}
+
+
+class IoTestNet(Module):
+    """A user-defined module with nested modules, tuples, dicts and None as hyperparameters."""
+
+    def __init__(self, sizes=(2, 3), *, head: Module | None = None, options: dict | None = None):
+        self.body = MLP(sizes, activation=(options or {}).get("activation", "relu"), rng=0)
+        self.head = head
+
+    def forward(self, x):
+        x = self.body(x)
+        return self.head(x) if self.head is not None else x
+
+
+def predict(model, x) -> np.ndarray:
+    return model(
+        x if isinstance(x, np.ndarray) and x.dtype.kind == "i" else theta.tensor(x)
+    ).numpy()
+
+
+def models():
+    return {
+        "mlp": (MLP((4, 16, 8, 3), activation="tanh", rng=0), np.linspace(-1, 1, 12).reshape(3, 4)),
+        "sequential": (
+            Sequential(
+                Embedding(10, 4, rng=1),
+                LayerNorm(4),
+                Linear(4, 6, rng=2),
+                GELU("tanh"),
+                Linear(6, 2, rng=3),
+                Tanh(),
+            ),  # fmt: skip
+            np.array([[1, 2, 3], [9, 0, 4]]),
+        ),
+        "custom": (
+            IoTestNet(
+                (3, 5), head=Sequential(Linear(5, 2, rng=4), ReLU()), options={"activation": "gelu"}
+            ),  # fmt: skip
+            np.ones((2, 3)),
+        ),
+    }
+
+
+# --- round trips ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["mlp", "sequential", "custom"])
+def test_save_load_gives_identical_predictions(tmp_path, name):
+    model, x = models()[name]
+    io.save(model, tmp_path / "model")
+    again = io.load(tmp_path / "model")
+    assert type(again) is type(model) and again is not model
+    np.testing.assert_array_equal(predict(again, x), predict(model, x))
+    state, state_again = model.state_dict(), again.state_dict()
+    assert list(state) == list(state_again)
+    for key in state:
+        assert state_again[key].dtype == state[key].dtype
+        np.testing.assert_array_equal(state_again[key], state[key])
+
+
+def test_config_json_records_class_and_nested_hyperparameters(tmp_path):
+    model = Sequential(Linear(2, 3, rng=0), ReLU(), LayerNorm((3,)))
+    io.save(model, tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["format"] == "theta.model" and config["format_version"] == 1
+    assert config["theta_version"] == theta.__version__ and config["class"] == "Sequential"
+    assert config["hyperparameters"] == {
+        "layers": [
+            {"class": "Linear", "hyperparameters": {"in_features": 2, "out_features": 3,
+                                                    "bias": True}},
+            {"class": "ReLU", "hyperparameters": {}},
+            {"class": "LayerNorm", "hyperparameters": {"normalized_shape": [3], "eps": 1e-05}},
+        ]
+    }  # fmt: skip
+    assert sorted(os.listdir(tmp_path)) == ["m"]  # no staging folder left behind
+
+
+def test_float64_models_come_back_in_float64(tmp_path):
+    model = MLP((3, 4, 1), rng=0, dtype=np.float64)
+    model.layers[2].bias.data[0] = 1e300  # beyond float32: must not pass through it
+    io.save(model, tmp_path / "m")
+    again = io.load(tmp_path / "m")
+    assert {p.dtype for p in again.parameters()} == {np.dtype(np.float64)}
+    assert again.layers[2].bias.data[0] == 1e300
+    x = np.linspace(0, 1, 6).reshape(2, 3)
+    np.testing.assert_array_equal(predict(again, x), predict(model, x))
+
+
+LOAD_AND_PREDICT = """
+import sys, numpy as np, theta
+from theta import io
+model = io.load(sys.argv[1])
+x = np.load(sys.argv[2])
+out = model(x if x.dtype.kind == "i" else theta.tensor(x)).numpy()
+np.save(sys.argv[3], out)
+"""
+
+
+@pytest.mark.parametrize("name", ["mlp", "sequential"])
+def test_a_fresh_process_loads_the_same_model(tmp_path, name):
+    model, x = models()[name]
+    io.save(model, tmp_path / "m")
+    np.save(tmp_path / "x.npy", x)
+    subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(tmp_path / "m"), str(tmp_path / "x.npy"),
+         str(tmp_path / "out.npy")],
+        env=ENV, check=True,
+    )  # fmt: skip
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), predict(model, x))
+
+
+def test_bare_state_dict_round_trip(tmp_path):
+    model, x = models()["mlp"]
+    io.save_state_dict(model.state_dict(), tmp_path / "w.safetensors")
+    fresh = MLP((4, 16, 8, 3), activation="tanh", rng=99)
+    assert fresh.load_state_dict(io.load_state_dict_file(tmp_path / "w.safetensors")) == ([], [])
+    np.testing.assert_array_equal(predict(fresh, x), predict(model, x))
+    io.save_state_dict(dict(model.named_parameters()), tmp_path / "t.safetensors")  # Tensors too
+    assert io.load_state_dict_file(tmp_path / "t.safetensors").keys() == model.state_dict().keys()
+
+
+# --- PyTorch interop -----------------------------------------------------------------------------
+
+
+def _torch_twins(torch):
+    class TorchMLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(
+                [torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)]
+            )
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    class TorchSeq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(
+                torch.nn.Embedding(10, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 6),
+                torch.nn.GELU(), torch.nn.Linear(6, 2),
+            )  # fmt: skip
+
+        def forward(self, x):
+            return self.layers(x)
+
+    return TorchMLP, TorchSeq
+
+
+def _theta_twins(dtype):
+    mlp = MLP((4, 16, 3), rng=5, dtype=dtype)
+    seq = Sequential(Embedding(10, 4, dtype=dtype), LayerNorm(4, dtype=dtype),
+                     Linear(4, 6, dtype=dtype), GELU(), Linear(6, 2, dtype=dtype))  # fmt: skip
+    return mlp, seq
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_pytorch_state_dict_loads_into_theta_and_back(tmp_path, dtype):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    tdtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+    torch_models = [cls().to(tdtype) for cls in _torch_twins(torch)]
+    inputs = [np.linspace(-2, 2, 20).reshape(5, 4).astype(dtype), np.array([[1, 2, 3], [9, 0, 4]])]
+    for i, (torch_model, theta_model, x) in enumerate(
+        zip(torch_models, _theta_twins(dtype), inputs, strict=True)
+    ):
+        # PyTorch -> theta
+        save_file(torch_model.state_dict(), tmp_path / f"torch{i}.safetensors")
+        theta_model.load_state_dict(io.load_state_dict_file(tmp_path / f"torch{i}.safetensors"))
+        with torch.no_grad():
+            expected = torch_model(torch.from_numpy(x)).numpy()
+        got = predict(theta_model, x)
+        assert got.dtype == expected.dtype
+        if dtype == np.float32:
+            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+        elif i == 0:  # Linear and ReLU: the same arithmetic, so the same bits
+            np.testing.assert_array_equal(got, expected)
+        else:  # LayerNorm and GELU order their operations differently: one ulp apart
+            np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+        # theta -> PyTorch, through both a bare file and a model folder
+        for p in theta_model.parameters():
+            p.data *= 0.5
+        io.save_state_dict(theta_model.state_dict(), tmp_path / f"theta{i}.safetensors")
+        io.save(theta_model, tmp_path / f"folder{i}")
+        bare, folder = tmp_path / f"theta{i}.safetensors", tmp_path / f"folder{i}"
+        for file in (bare, folder / "model.safetensors"):
+            torch_model.load_state_dict(load_file(file), strict=True)
+            with torch.no_grad():
+                back = torch_model(torch.from_numpy(x)).numpy()
+            np.testing.assert_allclose(back, predict(theta_model, x), rtol=1e-6, atol=1e-6)
+
+
+# --- refusing what is not ours -------------------------------------------------------------------
+
+
+class Payload:
+    """Unpickling this creates ``marker``: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickles_are_refused_without_running_them(tmp_path):
+    proof = tmp_path / "proof-that-unpickling-runs-code"
+    pickle.loads(pickle.dumps(Payload(proof))).close()
+    assert proof.exists()  # the payload really is live
+
+    marker = tmp_path / "marker"
+    payload = pickle.dumps({"weight": Payload(marker)})
+    (tmp_path / "model.pkl").write_bytes(payload)
+    folder = tmp_path / "folder"
+    io.save(MLP((2, 1), rng=0), folder)
+    (folder / "model.safetensors").write_bytes(payload)
+    attempts = [
+        (io.load, tmp_path / "model.pkl"),
+        (io.load_state_dict_file, tmp_path / "model.pkl"),
+        (io.load, folder),
+        (read_tensors, folder / "model.safetensors"),
+    ]
+    for load, path in attempts:
+        with pytest.raises(CheckpointError, match="pickle.*nothing was executed") as info:
+            load(path)
+        assert str(path) in str(info.value)
+    assert not marker.exists()
+
+
+def test_pytorch_and_numpy_files_are_refused_without_running_them(tmp_path):
+    torch = pytest.importorskip("torch")
+    marker = tmp_path / "marker"
+    torch.save({"weight": Payload(marker)}, tmp_path / "model.pt")
+    np.save(tmp_path / "model.npy", np.array([Payload(marker)], dtype=object), allow_pickle=True)
+    for path, kind in [(tmp_path / "model.pt", "zip"), (tmp_path / "model.npy", "NumPy")]:
+        for load in (io.load, io.load_state_dict_file):
+            with pytest.raises(CheckpointError, match=f"{kind}.*nothing was executed"):
+                load(path)
+    assert not marker.exists()
+
+
+# --- mismatches ----------------------------------------------------------------------------------
+
+
+def _edit_weights(folder: Path, edit) -> None:
+    """Rewrite ``folder``'s tensors through ``edit(dict)``, keeping the weights_id."""
+    tensors, metadata = read_tensors(folder / "model.safetensors")
+    edit(tensors)
+    write_tensors(folder / "model.safetensors", tensors, metadata)
+
+
+def _edit_config(folder: Path, edit) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_missing_and_unexpected_names_strict_and_not(tmp_path):
+    model = MLP((2, 4, 1), rng=0)
+    io.save(model, tmp_path / "m")
+
+    def rename(tensors):
+        tensors["extra.weight"] = tensors.pop("layers.2.bias")
+
+    _edit_weights(tmp_path / "m", rename)
+    with pytest.raises(CheckpointError, match=r"missing keys: layers\.2\.bias.*extra\.weight") as e:
+        io.load(tmp_path / "m")
+    assert str(tmp_path / "m" / "model.safetensors") in str(e.value)
+    with pytest.warns(UserWarning, match=r"missing keys.*layers\.2\.bias.*unexpected.*extra"):
+        loose = io.load(tmp_path / "m", strict=False)
+    np.testing.assert_array_equal(loose.layers[0].weight.data, model.layers[0].weight.data)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_wrong_shapes_and_dtypes_are_listed_even_when_not_strict(tmp_path, strict):
+    io.save(MLP((2, 4, 1), rng=0), tmp_path / "m")
+    _edit_weights(tmp_path / "m", lambda t: t.update({"layers.0.weight": np.zeros((5, 2))}))
+    with pytest.raises(
+        CheckpointError, match=r"layers\.0\.weight: expected \(4, 2\), got \(5, 2\)"
+    ):
+        io.load(tmp_path / "m", strict=strict)
+    _edit_weights(tmp_path / "m", lambda t: t.update({"layers.0.weight": np.zeros((4, 2), int)}))
+    with pytest.raises(CheckpointError, match=r"floating point.*layers\.0\.weight \(int64\)"):
+        io.load(tmp_path / "m", strict=strict)
+
+
+def test_non_finite_values_warn_or_raise(tmp_path):
+    model = MLP((2, 3, 1), rng=0)
+    model.layers[0].bias.data[1] = np.nan
+    model.layers[2].weight.data[0, 0] = np.inf
+    io.save(model, tmp_path / "m")
+    with pytest.warns(UserWarning, match=r"NaN or infinite.*layers\.0\.bias, layers\.2\.weight"):
+        again = io.load(tmp_path / "m")
+    assert np.isnan(again.layers[0].bias.data[1])
+    with pytest.raises(CheckpointError, match=r"NaN or infinite.*layers\.0\.bias"):
+        io.load(tmp_path / "m", check_finite=True)
+    file = tmp_path / "m" / "model.safetensors"
+    with pytest.warns(UserWarning, match="layers.2.weight"):
+        io.load_state_dict_file(file)
+    with pytest.raises(CheckpointError, match="layers.2.weight"):
+        io.load_state_dict_file(file, check_finite=True)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: c.update(format_version=2), r"format version 2 .*reads format version 1"),
+        (lambda c: c.update(format_version="1"), "format_version must be a positive integer"),
+        (lambda c: c.update(format="pytorch"), "not a theta model config.*'pytorch'"),
+        (lambda c: c.update({"class": "NoSuchNet"}), r"unknown module class 'NoSuchNet'.*MLP"),
+        (lambda c: c["hyperparameters"].update(sizes=[2]), r"cannot rebuild MLP.*sizes"),
+        (lambda c: c["hyperparameters"].update(colour="red"), r"cannot rebuild MLP.*colour"),
+        (lambda c: c.update(hyperparameters=[1]), "'hyperparameters' must be an object"),
+        (lambda c: c.update(weights_id="0" * 32), "come from different saves"),
+    ],
+)
+def test_bad_configs_are_checkpoint_errors_naming_the_file(tmp_path, edit, match):
+    io.save(MLP((2, 4, 1), rng=0), tmp_path / "m")
+    _edit_config(tmp_path / "m", edit)
+    with pytest.raises(CheckpointError, match=match) as info:
+        io.load(tmp_path / "m")
+    assert str(tmp_path / "m") in str(info.value)
+
+
+def test_unknown_nested_class_and_malformed_json(tmp_path):
+    io.save(Sequential(Linear(2, 2, rng=0)), tmp_path / "m")
+    _edit_config(tmp_path / "m", lambda c: c["hyperparameters"]["layers"][0].update(
+        {"class": "Gone"}))  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"'Gone' at config\.hyperparameters\.layers\[0\]"):
+        io.load(tmp_path / "m")
+    for text in ['{"format": "theta.model", "format": "theta.model"}', "{oops", "\xff"]:
+        (tmp_path / "m" / "config.json").write_bytes(text.encode("latin-1"))
+        with pytest.raises(CheckpointError, match="config.json is not valid UTF-8 JSON"):
+            io.load(tmp_path / "m")
+
+
+def test_newer_theta_version_warns_naming_both(tmp_path):
+    io.save(MLP((2, 1), rng=0), tmp_path / "m")
+    _edit_config(tmp_path / "m", lambda c: c.update(theta_version="99.0.0"))
+    both = rf"theta 99\.0\.0, newer than this theta \({theta.__version__}\)"
+    with pytest.warns(UserWarning, match=both):
+        io.load(tmp_path / "m")
+
+
+def test_user_classes_shadowing_a_registered_name_are_refused_on_save(tmp_path, monkeypatch):
+    monkeypatch.setitem(Module.registry, "Linear", Linear)  # restored after the test
+
+    class Linear2(Module):
+        pass
+
+    Linear2.__qualname__ = "Linear"
+    monkeypatch.setitem(Module.registry, "Linear", Linear2)
+    with pytest.raises(TypeError, match=r"Module.registry\['Linear'\] is .*Linear"):
+        io.save(Sequential(Linear(2, 2, rng=0)), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros(2), "ndarray"),
+        ({1: 2}, "non-string keys"),
+        ({"class": "X", "hyperparameters": {}}, "read as a module"),
+        (lambda x: x, "function"),
+    ],
+)
+def test_hyperparameters_json_cannot_hold_are_refused_before_writing(tmp_path, bad, match):
+    class Holder(Module):
+        def __init__(self, value):
+            self.w = Parameter([1.0])
+
+    with pytest.raises(TypeError, match=rf"hyperparameter Holder.*{match}"):
+        io.save(Holder(bad), tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
+
+THREE = np.int64(3)
+
+
+def test_numpy_scalars_and_infinity_hyperparameters_round_trip(tmp_path):
+    class Scaled(Module):
+        def __init__(self, scale, limit=float("inf"), n=THREE):
+            self.w = Parameter(np.full(3, float(scale)))
+
+    io.save(Scaled(np.float32(0.5)), tmp_path / "m")
+    assert io.load(tmp_path / "m").hyperparameters() == {"scale": 0.5, "limit": np.inf, "n": 3}
+
+
+# --- paths, overwriting, atomicity ---------------------------------------------------------------
+
+
+def test_missing_paths_and_wrong_kinds_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
+        io.load(tmp_path / "nothing-here")
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
+        io.load_state_dict_file(tmp_path / "nothing-here")
+    (tmp_path / "file").write_bytes(b"{}")
+    with pytest.raises(NotADirectoryError, match="load_state_dict_file"):
+        io.load(tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"empty/config\.json"):
+        io.load(tmp_path / "empty")
+    with pytest.raises(IsADirectoryError, match="theta.io.load"):
+        io.load_state_dict_file(tmp_path / "empty")
+    io.save(MLP((2, 1), rng=0), tmp_path / "m")
+    os.remove(tmp_path / "m" / "model.safetensors")
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        io.load(tmp_path / "m")
+
+
+def test_unreadable_folder_is_a_permission_error(tmp_path, monkeypatch):
+    real_stat = os.stat
+
+    def deny(path, *args, **kwargs):
+        if "locked" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", deny)
+    with pytest.raises(PermissionError, match="locked"):
+        io.load(tmp_path / "locked")
+
+
+def test_a_pipe_in_place_of_a_file_is_refused_without_blocking(tmp_path):
+    io.save(MLP((2, 1), rng=0), tmp_path / "m")
+    os.remove(tmp_path / "m" / "config.json")
+    os.mkfifo(tmp_path / "m" / "config.json")
+    with pytest.raises(CheckpointError, match=r"config\.json is not a regular file"):
+        io.load(tmp_path / "m")
+
+
+def test_loading_without_folder_descriptors_still_works(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "_open_folder", lambda folder: None)  # as on Windows
+    model, x = models()["mlp"]
+    io.save(model, tmp_path / "m")
+    np.testing.assert_array_equal(predict(io.load(tmp_path / "m"), x), predict(model, x))
+
+
+def test_existing_path_needs_overwrite_and_then_is_replaced_whole(tmp_path):
+    path = tmp_path / "m"
+    io.save(MLP((2, 3, 1), rng=0), path)
+    with pytest.raises(FileExistsError, match=str(path)):
+        io.save(MLP((2, 1), rng=1), path)
+    assert io.load(path).hyperparameters()["sizes"] == [2, 3, 1]
+    io.save(MLP((2, 1), rng=1), path, overwrite=True)
+    assert io.load(path).hyperparameters()["sizes"] == [2, 1]
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+    io.save_state_dict({"w": np.zeros(1)}, tmp_path / "w.st")
+    with pytest.raises(FileExistsError, match="w.st"):
+        io.save_state_dict({"w": np.ones(1)}, tmp_path / "w.st")
+    io.save_state_dict({"w": np.ones(1)}, tmp_path / "w.st", overwrite=True)
+    assert io.load_state_dict_file(tmp_path / "w.st")["w"][0] == 1.0
+
+
+def test_overwrite_never_replaces_what_save_did_not_write(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "train.py").write_text("mine")
+    for path in (tmp_path / "notes.txt", tmp_path / "project"):
+        with pytest.raises(FileExistsError, match="not a model folder|did not write"):
+            io.save(MLP((2, 1), rng=0), path, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert os.listdir(tmp_path / "project") == ["train.py"]
+
+
+@pytest.mark.parametrize("fail_at", ["write_tensors", "atomic_write_text"])
+def test_a_failed_save_keeps_the_old_model_and_leaves_nothing(tmp_path, monkeypatch, fail_at):
+    path = tmp_path / "m"
+    io.save(MLP((2, 3, 1), rng=0), path)
+    before = io.load(path).state_dict()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io, fail_at, disk_full)
+    with pytest.raises(OSError, match="No space left on device") as info:
+        io.save(MLP((2, 3, 1), rng=1), path, overwrite=True)
+    assert info.value.filename == str(path)
+    monkeypatch.undo()
+    after = io.load(path).state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+def test_saving_without_renameat2_still_works(tmp_path, monkeypatch):
+    monkeypatch.setattr(tensorfile, "_rename", lambda *args: False)
+    io.save(MLP((2, 1), rng=0), tmp_path / "m")
+    io.save(MLP((2, 2, 1), rng=0), tmp_path / "m", overwrite=True)
+    assert io.load(tmp_path / "m").hyperparameters()["sizes"] == [2, 2, 1]
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+SAVER = """
+import sys, numpy as np
+from theta import io
+from theta.nn import MLP
+path, seed, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+model = MLP((8, 64, seed), rng=seed)
+i = 0
+while n < 0 or i < n:
+    io.save(model, path, overwrite=True)
+    i += 1
+"""
+
+
+def _output_width(path) -> int:
+    model = io.load(path)
+    width = model.hyperparameters()["sizes"][-1]
+    expected = MLP((8, 64, width), rng=width)
+    x = np.ones((1, 8))
+    np.testing.assert_array_equal(predict(model, x), predict(expected, x))
+    return predict(model, x).shape[1]
+
+
+def test_two_processes_saving_one_folder_never_mix_files(tmp_path):
+    path = tmp_path / "shared"
+    savers = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(seed), "40"], env=ENV)
+        for seed in (1, 2)
+    ]
+    seen = set()
+    try:
+        while any(s.poll() is None for s in savers):
+            if path.exists():
+                seen.add(_output_width(path))
+    finally:
+        for s in savers:
+            if s.poll() is None:
+                s.kill()
+    assert [s.wait() for s in savers] == [0, 0]
+    seen.add(_output_width(path))
+    assert seen <= {1, 2}
+    assert sorted(os.listdir(tmp_path)) == ["shared"]
+
+
+def test_sigkill_during_saves_leaves_a_loadable_model(tmp_path):
+    path = tmp_path / "m"
+    for width, delay in ((3, 0.1), (4, 0.3)):
+        saver = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path), str(width), "-1"], env=ENV
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (path.exists() and _output_width(path) == width):  # it has saved once
+                assert time.monotonic() < deadline, "the saver never saved"
+                time.sleep(0.01)
+            time.sleep(delay)
+        finally:
+            saver.send_signal(signal.SIGKILL)
+            saver.wait()
+        assert _output_width(path) == width  # hidden staging leftovers are never read
