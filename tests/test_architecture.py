@@ -21,7 +21,7 @@ LAYERS = {
     "train": 3, "models": 3, "io": 3,
     "estimators": 4, "rl": 4,
     "tune": 5,
-    "cli": 6, "plot": 6,
+    "plot": 6, "cli": 6.5,  # the command draws with plot
     "__main__": 7,  # the `python -m theta` entry point sits above the command it runs
 }  # fmt: skip
 

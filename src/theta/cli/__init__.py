@@ -10,7 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from theta.cli import train
+from theta.cli import predict, train
+from theta.cli.config import ConfigError
 
 __all__ = ["main"]
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"theta {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     train.add_parser(subparsers)
+    predict.add_parser(subparsers)
     return parser
 
 
@@ -42,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args, sys.stdout)
+    except ConfigError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"theta: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("theta: interrupted", file=sys.stderr)
         return 130

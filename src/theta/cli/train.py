@@ -3,57 +3,100 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-import theta
+from theta.autograd import no_grad, tensor
+from theta.cli.config import TrainConfig, load_toml, resolve
+from theta.cli.runs import train_run
+from theta.losses import mse
+from theta.nn import Linear
+from theta.optim import SGD
+from theta.train import PrintSteps, fit
 
 
-def chapter_example(out: TextIO) -> tuple[float, float]:
-    """Fit ``pred = w*x + b`` to ``y = 2x + 1`` exactly as the chapter does; return ``(w, b)``.
+def chapter_example(out: TextIO) -> Linear:
+    """Fit ``pred = w*x + b`` to ``y = 2x + 1`` exactly as the chapter does; return the model.
 
-    The loss is printed as measured before the step's update, ``w`` and ``b`` after it, which
-    is the chapter's convention; float64 keeps its printed digits.
+    ``fit`` runs the four steps (forward, loss, ``loss.backward()``, ``optimizer.step()``);
+    ``PrintSteps`` prints the loss measured before each step's update and ``w``, ``b`` after
+    it, which is the chapter's convention. float64 keeps the chapter's printed digits.
     """
-    X = theta.tensor(np.array([0.0, 1.0, 2.0, 3.0, 4.0]))
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
     y = 2.0 * X + 1.0  # the truth we're trying to recover
-    w = theta.tensor(0.0, dtype=np.float64, requires_grad=True)  # parameters: start at zero
-    b = theta.tensor(0.0, dtype=np.float64, requires_grad=True)
-    lr = 0.05  # learning rate (a hyperparameter)
-
-    for step in range(1000):
-        pred = w * X + b  # 1. forward
-        loss = ((pred - y) ** 2).mean()  # 2. loss
-        loss.backward()  # 3. gradient
-        with theta.no_grad():  # 4. update
-            for p in (w, b):
-                p -= lr * p.grad
-                p.grad = None
-        if step in (0, 200, 999):
-            print(
-                f"step {step:4d}  loss {loss.item():8.4f}  w {w.item():.4f}  b {b.item():.4f}",
-                file=out,
-            )
-    print("learned:", round(w.item(), 3), round(b.item(), 3), file=out)
-    with theta.no_grad():  # inference: the forward pass alone
-        prediction = (w * 10.0 + b).item()
+    model = Linear(1, 1, dtype=np.float64)  # pred = w*x + b
+    model.load_state_dict({"weight": np.zeros((1, 1)), "bias": np.zeros(1)})  # knowing nothing
+    optimizer = SGD(model.parameters(), lr=0.05)  # lr is a hyperparameter
+    log = PrintSteps((0, 200, 999), ["weight", "bias"], names=["w", "b"], out=out)
+    fit(model, X, y, loss=mse, optimizer=optimizer, steps=1000, batch_size=None,
+        callbacks=[log], progress=False)  # fmt: skip
+    w, b = model.weight.item(), model.bias.item()
+    print("learned:", round(w, 3), round(b, 3), file=out)
+    with no_grad():  # inference: the forward pass alone
+        prediction = model(tensor([[10.0]], dtype=np.float64)).item()
     print("prediction:", round(prediction, 3), file=out)  # rounded like "learned"
-    return w.item(), b.item()
+    return model
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a model (default: the chapter's line y = 2x + 1)",
-        description="Train a model. With no arguments, fit pred = w*x + b to y = 2x + 1 by "
-        "gradient descent, as in the chapter, printing the loss and parameters.",
-        epilog="example:\n  theta train",
+        description="Train a model and write a run folder. With no arguments, fit "
+        "pred = w*x + b to y = 2x + 1 by gradient descent, as in the chapter, and print the "
+        "loss and parameters.",
+        epilog="examples:\n  theta train\n  theta train --data iris --hidden 32 --epochs 50\n"
+        "  theta train --config run.toml --out runs/iris --overwrite",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--config", metavar="FILE.toml", help="read hyperparameters from TOML")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=None)  # fmt: skip
+        elif f.name == "hidden":
+            parser.add_argument(flag, dest=f.name, type=_sizes, default=None, metavar="N,N",
+                                help="hidden layer sizes, e.g. 64,64")  # fmt: skip
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
+    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--dry-run", action="store_true", help="check the config, print it, exit")
     parser.set_defaults(run=run)
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 64,64 (got {text!r})") from None
+
+
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    chapter_example(out)
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+             if getattr(args, f.name) is not None}  # fmt: skip
+    if not given and args.config is None and args.out is None and not args.dry_run:
+        chapter_example(out)
+        return 0
+    values = load_toml(args.config) if args.config else {}
+    values.update(given)
+    config = resolve(values)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2), file=out)
+        return 0
+    run_dir = Path(args.out or Path("runs") / config.data)
+    if run_dir.exists() and any(run_dir.iterdir()) and not (args.overwrite or args.resume):
+        raise FileExistsError(
+            f"run folder {run_dir} already exists; pass --overwrite to replace it or --resume "
+            "to continue it"
+        )
+    train_run(config, run_dir, resume=args.resume, quiet=args.quiet, out=out)
     return 0

@@ -1,0 +1,139 @@
+"""Run configurations: frozen dataclasses of plain values, read from TOML and flags.
+
+The command line only maps flags onto fields (``--lr 0.1`` is ``replace(config, lr=0.1)``);
+every check lives in ``__post_init__``, so a config from a file and one from flags are
+validated alike. Unknown keys and wrong types are errors naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PRESETS", "ConfigError", "TrainConfig", "load_toml", "resolve"]
+
+# Defaults that differ by data set: the chapter's line is learned the chapter's way.
+PRESETS: dict[str, dict[str, Any]] = {
+    "line": {"model": "linear", "optimizer": "sgd", "lr": 0.05, "steps": 1000, "batch_size": 0,
+             "val_split": 0.0, "standardize": False},
+}  # fmt: skip
+
+_TASK_LOSSES = {"classification": "cross_entropy", "regression": "mse"}
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown, or its value has the wrong type or range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``theta train`` needs: the data, the model, and the training knobs.
+
+    Every field is a hyperparameter in the chapter's sense: chosen by you, held fixed while
+    gradient descent changes the parameters.
+    """
+
+    data: str = "line"  # a data set from `theta datasets`
+    model: str = "mlp"  # "mlp" or "linear"
+    hidden: tuple[int, ...] = (64,)  # hidden layer sizes of the MLP
+    activation: str = "relu"
+    dropout: float = 0.0
+    loss: str = ""  # empty: cross_entropy for classification, mse for regression
+    optimizer: str = "adam"
+    lr: float = 0.01
+    epochs: int = 20
+    steps: int = 0  # if > 0, train for this many steps instead of epochs
+    batch_size: int = 32  # 0: every sample in every step (full-batch gradient descent)
+    val_split: float = 0.2
+    standardize: bool = True  # scale features to zero mean, unit variance (train statistics)
+    seed: int = 0
+    checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _choice(self, "model", ("mlp", "linear"))
+        _choice(self, "activation", ("relu", "gelu", "tanh", "sigmoid"))
+        _choice(self, "optimizer", ("sgd", "adam", "adamw", "rmsprop"))
+        _range(self, "lr", self.lr > 0, "> 0")
+        _range(self, "dropout", 0 <= self.dropout < 1, "in [0, 1)")
+        _range(self, "epochs", self.epochs >= 1 or self.steps > 0, ">= 1 (or set steps)")
+        _range(self, "steps", self.steps >= 0, ">= 0")
+        _range(self, "batch_size", self.batch_size >= 0, ">= 0")
+        _range(self, "val_split", 0 <= self.val_split < 1, "in [0, 1)")
+        _range(self, "checkpoint_every", self.checkpoint_every >= 1, ">= 1")
+        _range(self, "hidden", all(n >= 1 for n in self.hidden), "a list of sizes >= 1")
+
+    def loss_for(self, task: str) -> str:
+        return self.loss or _TASK_LOSSES[task]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self)}  # fmt: skip
+
+
+def _fail(key: str, message: str) -> typing.NoReturn:
+    raise ConfigError(f"config key {key!r}: {message}")
+
+
+def _choice(config: TrainConfig, key: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(config, key)
+    if value not in allowed:
+        _fail(key, f"must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _range(config: TrainConfig, key: str, ok: bool, rule: str) -> None:
+    if not ok:
+        _fail(key, f"must be {rule} (got {getattr(config, key)!r})")
+
+
+def _check_types(config: TrainConfig) -> None:
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        value, hint = getattr(config, f.name), hints[f.name]
+        if typing.get_origin(hint) is tuple:
+            ok = isinstance(value, tuple) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            )
+            expected = "a list of integers"
+        elif hint is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            expected = "a number"
+        elif hint is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            expected = "an integer"
+        else:
+            ok = isinstance(value, hint)
+            expected = f"a {hint.__name__}"
+        if not ok:
+            _fail(f.name, f"expected {expected}, got {type(value).__name__} {value!r}")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file; syntax errors name the file and the line."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def resolve(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """Build a config from ``base`` (defaults) replaced by ``values``, rejecting unknown keys."""
+    known = {f.name for f in fields(TrainConfig)}
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown config key {key!r}{hint} Valid keys: {', '.join(sorted(known))}."
+            )
+    cleaned = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
+    if base is None:
+        base = dataclasses.replace(TrainConfig(), **PRESETS.get(cleaned.get("data", "line"), {}))
+    return dataclasses.replace(base, **cleaned)

@@ -1,0 +1,17 @@
+"""Training: ``fit`` and the steppable ``Trainer``, callbacks, history and checkpoints."""
+
+from theta.train.callbacks import (
+    Callback,
+    DivergenceGuard,
+    EarlyStopping,
+    LRScheduler,
+    ModelCheckpoint,
+    PrintSteps,
+)  # fmt: skip
+from theta.train.history import History
+from theta.train.loop import StepResult, Trainer, fit
+
+__all__ = [
+    "Callback", "DivergenceGuard", "EarlyStopping", "History", "LRScheduler", "ModelCheckpoint",
+    "PrintSteps", "StepResult", "Trainer", "fit",
+]  # fmt: skip

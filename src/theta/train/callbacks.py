@@ -1,0 +1,247 @@
+"""Callbacks: small objects that watch the training loop and may steer it.
+
+The loop calls, in order: ``on_train_begin(trainer)``; for every step
+``on_step_begin(trainer)`` and ``on_step_end(trainer, result)``; at each epoch's end
+``on_epoch_end(trainer, logs)``; and ``on_train_end(trainer)``. A callback stops training by
+setting ``trainer.stop_training = True`` (and ``trainer.history.stopped_reason``). Callbacks
+with state to resume implement ``state_dict`` / ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from theta.errors import DivergenceError
+
+if TYPE_CHECKING:
+    from theta.train.loop import StepResult, Trainer
+
+__all__ = [
+    "Callback", "DivergenceGuard", "EarlyStopping", "LRScheduler", "ModelCheckpoint", "PrintSteps",
+]  # fmt: skip
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_step_begin(self, trainer: Trainer) -> None: ...
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best`` the model ends with the parameters of its best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "min",
+        restore_best: bool = True,
+    ) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max' (got {mode!r}).")
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0 (got {patience}).")
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.mode, self.restore_best = mode, restore_best
+        self.best = math.inf if mode == "min" else -math.inf
+        self.wait = 0
+        self.best_epoch = -1
+        self._best_state: dict[str, np.ndarray] | None = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping: monitored value {self.monitor!r} is not logged; logged values "
+                f"are {', '.join(logs)}. Give validation data to monitor val_loss."
+            )
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.wait, self.best_epoch = value, 0, trainer.epoch
+            if self.restore_best:
+                self._best_state = trainer.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            trainer.stop_training = True
+            trainer.history.stopped_reason = (
+                f"early stopping: {self.monitor} did not improve for {self.patience} epoch(s); "
+                f"best {self.best:.6g} at epoch {self.best_epoch}"
+            )
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.restore_best and self._best_state is not None:
+            trainer.model.load_state_dict(self._best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "best": self.best,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+        }
+        if self._best_state is not None:
+            state["best_state"] = self._best_state
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
+        self._best_state = state.get("best_state")
+
+
+class ModelCheckpoint(Callback):
+    """Write a resumable checkpoint every ``every_n_steps`` steps and at the end of training.
+
+    The file holds everything ``fit(resume=True)`` needs to continue with the identical next
+    step (see :mod:`theta.train.checkpoint`). Writes are atomic. With ``save_best_only`` a
+    checkpoint is written only when ``monitor`` improves, so a diverged run never replaces
+    the best one.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        every_n_steps: int | None = None,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+    ) -> None:
+        if every_n_steps is not None and every_n_steps < 1:
+            raise ValueError(f"ModelCheckpoint: every_n_steps must be >= 1 (got {every_n_steps}).")
+        self.path, self.every_n_steps = path, every_n_steps
+        self.monitor, self.save_best_only = monitor, save_best_only
+        self.best = math.inf
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
+        if self.every_n_steps and trainer.step_count % self.every_n_steps == 0:
+            if not self.save_best_only:
+                trainer.save_checkpoint(self.path)
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        value = logs.get(self.monitor)
+        if self.save_best_only and value is not None and math.isfinite(value) and value < self.best:
+            self.best = value
+            trainer.save_checkpoint(self.path)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if not self.save_best_only and trainer.history.stopped_reason is None:
+            trainer.save_checkpoint(self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+
+
+class LRScheduler(Callback):
+    """Set every parameter group's learning rate to ``schedule(step)`` before each step."""
+
+    def __init__(self, schedule: Callable[[int], float]) -> None:
+        self.schedule = schedule
+
+    def on_step_begin(self, trainer: Trainer) -> None:
+        lr = float(self.schedule(trainer.step_count))
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = lr
+
+
+class DivergenceGuard(Callback):
+    """Stop when the loss turns NaN/inf or explodes, and keep the last good parameters.
+
+    "Exploding" means the loss exceeds ``factor`` times the first loss. On either, the
+    parameters that last gave a finite, non-exploded loss are restored and a
+    :class:`~theta.errors.DivergenceError` explains which hyperparameter to change.
+    """
+
+    def __init__(self, factor: float = 1e4) -> None:
+        self.factor = factor
+        self._reference: float | None = None
+        self._pending: dict[str, np.ndarray] = {}
+        self._good: dict[str, np.ndarray] = {}
+        self._recent: list[float] = []
+
+    def on_step_begin(self, trainer: Trainer) -> None:
+        for name, p in trainer.model.named_parameters():
+            buf = self._pending.get(name)
+            if buf is None or buf.shape != p.shape:
+                self._pending[name] = p.data.copy()
+            else:
+                np.copyto(buf, p.data)
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
+        loss = result.loss
+        self._recent = [*self._recent[-4:], loss]
+        if self._reference is None and math.isfinite(loss):
+            self._reference = max(abs(loss), 1e-12)
+        exploded = self._reference is not None and abs(loss) > self.factor * self._reference
+        if math.isfinite(loss) and not exploded:
+            self._good, self._pending = self._pending, self._good  # params that gave this loss
+            return
+        if self._good:
+            trainer.model.load_state_dict(self._good)
+        trainer.stop_training = True
+        raise DivergenceError(self._diagnosis(trainer, result.step, exploded))
+
+    def _diagnosis(self, trainer: Trainer, step: int, exploded: bool) -> str:
+        finite = [v for v in self._recent if math.isfinite(v)]
+        shown = " → ".join(f"{v:.4g}" for v in self._recent)
+        what = "exploded" if exploded else "became NaN/inf"
+        last = f"last finite loss {finite[-1]:.6g}" if finite else "no finite loss yet"
+        lr = trainer.optimizer.param_groups[0]["lr"]
+        return (
+            f"fit: the loss {what} at step {step} ({last}; recent losses {shown}). The learning "
+            f"rate lr={lr:g} is too large for this problem: try lr={lr / 10:g} or smaller, or "
+            "clip gradients. The parameters from the last good step were kept."
+        )
+
+
+class PrintSteps(Callback):
+    """Print ``step``, loss and named parameter values at the given steps (the chapter's log)."""
+
+    def __init__(
+        self,
+        steps: Sequence[int],
+        params: Sequence[str] = (),
+        *,
+        out: Any = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        self.steps, self.params, self.out = set(steps), list(params), out
+        self.names = list(names) if names is not None else self.params
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
+        if result.step not in self.steps:
+            return
+        values = dict(trainer.model.named_parameters())
+        shown = "".join(
+            f"  {label} {float(values[name].data.ravel()[0]):.4f}"
+            for name, label in zip(self.params, self.names, strict=True)
+        )
+        print(f"step {result.step:4d}  loss {result.loss:8.4f}{shown}", file=self.out)

@@ -1,0 +1,454 @@
+"""The training loop: forward → loss → gradient → update, repeated.
+
+``Trainer.step`` is the chapter's heartbeat, one step at a time, and returns what happened
+(the prediction, the loss, and on request the gradients and the applied update) so a learner
+can watch it. ``fit`` repeats it with minibatches, validation, callbacks, a progress bar,
+checkpoints and exact resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from theta.autograd import Tensor, no_grad, tensor
+from theta.data import BatchIterator, train_val_split
+from theta.errors import DivergenceError
+from theta.losses import binary_cross_entropy, binary_cross_entropy_with_logits, get_loss, hinge
+from theta.metrics import get_metric
+from theta.nn import Module
+from theta.optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from theta.rng import check_random_state
+from theta.train import checkpoint
+from theta.train.callbacks import Callback, DivergenceGuard, ModelCheckpoint
+from theta.train.history import History
+from theta.validation import check_consistent_length
+
+__all__ = ["StepResult", "Trainer", "fit"]
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+# Where a binary loss's prediction turns from class 0 to class 1 (see _decision).
+_THRESHOLDS = {binary_cross_entropy: 0.5, binary_cross_entropy_with_logits: 0.0, hinge: 0.0}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One heartbeat: the loss is measured before the update, as in the chapter.
+
+    ``grads`` and ``update`` (parameter after minus before) are filled when the trainer was
+    made with ``watch=True``.
+    """
+
+    step: int
+    epoch: int
+    pred: np.ndarray
+    loss: float
+    grads: dict[str, np.ndarray] | None = None
+    update: dict[str, np.ndarray] | None = None
+
+
+def _make_optimizer(optimizer: str | Optimizer, model: Module, lr: float) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(
+            f"fit: unknown optimizer {optimizer!r}; choose one of {', '.join(_OPTIMIZERS)} "
+            "or pass an Optimizer."
+        )
+    return _OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+
+
+class Trainer:
+    """Steppable training: each ``step()`` runs forward, loss, gradient and update once.
+
+    Parameters
+    ----------
+    model : Module
+    X : ndarray of shape (n_samples, ...)
+        Inputs; floating data is cast to the model's parameter dtype.
+    y : ndarray of shape (n_samples, ...), optional
+        Targets for the loss (integer class labels stay integers).
+    loss : str or callable, default="mse"
+        A name from :mod:`theta.losses` or ``loss(pred, target) -> Tensor``.
+    optimizer : str or Optimizer, default="sgd"
+        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` (built with ``lr``) or an instance.
+    lr : float, default=0.01
+        Learning rate when the optimizer is given by name.
+    batch_size : int, optional
+        Minibatch size; ``None`` uses all samples every step (full-batch gradient descent).
+    shuffle : bool, default=True
+        Reshuffle the samples every epoch (minibatches only).
+    seed : int or Generator, optional
+        Seeds batch order; the same seed gives the same run, bit for bit.
+    watch : bool, default=False
+        Return gradients and updates in each ``StepResult`` (copies; slower).
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> from theta.nn import Linear
+    >>> model = Linear(1, 1, rng=0)
+    >>> X = np.array([[0.0], [1.0], [2.0]], dtype=np.float32)
+    >>> trainer = Trainer(model, X, 2 * X + 1, loss="mse", lr=0.1, watch=True)
+    >>> result = trainer.step()
+    >>> sorted(result.grads)
+    ['bias', 'weight']
+    """
+
+    def __init__(
+        self, model: Module, X: Any, y: Any = None, *, loss: str | Callable = "mse",
+        optimizer: str | Optimizer = "sgd", lr: float = 0.01, batch_size: int | None = None,
+        shuffle: bool = True, seed: Any = None, watch: bool = False,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:  # fmt: skip
+        self.model = model
+        self.loss_fn = get_loss(loss)
+        self.optimizer = _make_optimizer(optimizer, model, lr)
+        self.X, self.y = _prepare(model, X), (None if y is None else _prepare(model, y))
+        if self.y is not None:
+            check_consistent_length(self.X, self.y)
+        self.batch_size = batch_size
+        self.batches = BatchIterator(
+            self.X, self.y, batch_size=batch_size or len(self.X),
+            shuffle=shuffle and batch_size is not None, rng=check_random_state(seed),
+        )  # fmt: skip
+        self._epoch_iter: Iterator | None = None
+        self.watch = watch
+        self.callbacks = list(callbacks)
+        self.history = History()
+        self.step_count = 0
+        self.epoch = 0
+        self.stop_training = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.batches)
+
+    def _next_batch(self) -> tuple[Tensor, Any]:
+        if self._epoch_iter is None:
+            self._epoch_iter = iter(self.batches)
+        try:
+            xb, yb = next(self._epoch_iter)
+        except StopIteration:
+            self._epoch_iter = iter(self.batches)
+            xb, yb = next(self._epoch_iter)
+        return tensor(xb), yb
+
+    def step(self) -> StepResult:
+        """Run one training step on the next batch and return what it did."""
+        for cb in self.callbacks:
+            cb.on_step_begin(self)
+        xb, yb = self._next_batch()
+        self.model.train()
+        self.optimizer.zero_grad()
+        before = self.model.state_dict() if self.watch else None
+
+        pred = self.model(xb)  # 1. forward
+        loss = self.loss_fn(pred, yb)  # 2. loss
+        loss.backward()  # 3. gradient
+        self.optimizer.step()  # 4. update
+
+        value = float(loss.item())
+        self.history.step_loss.append(value)
+        grads = update = None
+        if self.watch:
+            params = dict(self.model.named_parameters())
+            grads = {k: (p.grad.copy() if p.grad is not None else None) for k, p in params.items()}
+            update = {k: params[k].data - before[k] for k in params}
+        result = StepResult(self.step_count, self.epoch, pred.data, value, grads, update)
+        self.step_count += 1
+        if self.step_count % self.steps_per_epoch == 0:
+            self.epoch += 1
+        for cb in self.callbacks:
+            cb.on_step_end(self, result)
+        return result
+
+    def evaluate(self, X: Any, y: Any, metrics: Sequence[str | Callable] = ()) -> dict[str, float]:
+        """Loss and metrics on ``(X, y)``: the forward pass alone, in eval mode, without a graph."""
+        X, y = _prepare(self.model, X), _prepare(self.model, y)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                pred = self.model(tensor(X))
+                out = {"loss": float(self.loss_fn(pred, y).item())}
+        finally:
+            self.model.train(was_training)
+        for metric in metrics:
+            name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
+            out[name] = float(get_metric(metric)(y, _decision(pred.data, y, self.loss_fn)))
+        return out
+
+    # --- checkpoints ----------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue with the identical next step."""
+        return {
+            "model": self.model.state_dict(),
+            "model_rngs": {k: g.bit_generator.state for k, g in _generators(self.model)},
+            "optimizer": self.optimizer.state_dict(),
+            "batches": self.batches.state_dict(),
+            "step_count": self.step_count,
+            "epoch": self.epoch,
+            "history": self.history.to_dict(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        for key, gen in _generators(self.model):
+            gen.bit_generator.state = state["model_rngs"][key]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.batches.load_state_dict(state["batches"])
+        self._epoch_iter = None
+        self.step_count, self.epoch = state["step_count"], state["epoch"]
+        self.history = History.from_dict(state["history"])
+        for cb, cb_state in zip(self.callbacks, state["callbacks"], strict=False):
+            cb.load_state_dict(cb_state)
+
+    def save_checkpoint(self, path: str) -> None:
+        checkpoint.save(path, self.state_dict())
+
+    def load_checkpoint(self, path: str) -> None:
+        self.load_state_dict(checkpoint.load(path))
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(
+        self, *, steps: int | None = None, epochs: int | None = None,
+        validation_data: tuple[Any, Any] | None = None, metrics: Sequence[str | Callable] = (),
+        progress: bool | None = None, record_params: bool = False,
+        record_grad_norm: bool = False, on_divergence: str = "raise",
+    ) -> History:  # fmt: skip
+        """Step until ``steps`` total steps (or ``epochs`` total epochs) are done."""
+        total = _total_steps(steps, epochs, self.steps_per_epoch)
+        if on_divergence not in ("raise", "stop"):
+            raise ValueError(
+                f"fit: on_divergence must be 'raise' or 'stop' (got {on_divergence!r})."
+            )
+        bar = _progress_bar(total, self.step_count, progress)
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        with _deferred_interrupt() as interrupted:
+            try:
+                while self.step_count < total and not self.stop_training:
+                    result = self.step()
+                    self._record(record_params, record_grad_norm)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{result.loss:.4g}", refresh=False)
+                    end_of_epoch = self.step_count % self.steps_per_epoch == 0
+                    if end_of_epoch or self.step_count == total:
+                        self._end_epoch(validation_data, metrics)
+                    if interrupted():
+                        self.history.stopped_reason = f"interrupted at step {self.step_count}"
+                        for cb in self.callbacks:
+                            if isinstance(cb, ModelCheckpoint):
+                                self.save_checkpoint(cb.path)
+                        raise KeyboardInterrupt(self.history.stopped_reason)
+            except DivergenceError as exc:
+                self.history.stopped_reason = str(exc)
+                if on_divergence == "raise":
+                    raise
+            finally:
+                if bar is not None:
+                    bar.close()
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def _record(self, record_params: bool, record_grad_norm: bool) -> None:
+        if record_params:
+            for name, p in self.model.named_parameters():
+                self.history.params.setdefault(name, []).append(p.data.copy())
+        if record_grad_norm:
+            sq = sum(float(np.sum(p.grad * p.grad)) for p in self.model.parameters()
+                     if p.grad is not None)  # fmt: skip
+            self.history.grad_norm.append(math.sqrt(sq))
+
+    def _end_epoch(self, validation_data: Any, metrics: Sequence[str | Callable]) -> None:
+        n = self.step_count % self.steps_per_epoch or self.steps_per_epoch  # a last partial one
+        logs = {"loss": float(np.mean(self.history.step_loss[-n:]))}
+        if validation_data is not None:
+            scores = self.evaluate(*validation_data, metrics=metrics)
+            logs.update({f"val_{k}": v for k, v in scores.items()})
+        self.history.log_epoch(logs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, logs)
+
+
+def fit(
+    model: Module, X: Any, y: Any = None, *, loss: str | Callable = "mse",
+    optimizer: str | Optimizer = "sgd", lr: float = 0.01, steps: int | None = None,
+    epochs: int | None = None, batch_size: int | None = 32, shuffle: bool = True,
+    validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
+    metrics: Sequence[str | Callable] = (), callbacks: Sequence[Callback] = (),
+    seed: Any = None, progress: bool | None = None, record_params: bool = False,
+    record_grad_norm: bool = False, checkpoint: str | None = None,
+    checkpoint_every: int | None = None, resume: bool = False, divergence_guard: bool = True,
+    on_divergence: str = "raise",
+) -> History:  # fmt: skip
+    """Train ``model`` on ``(X, y)``: forward → loss → gradient → update, repeated.
+
+    Parameters
+    ----------
+    model : Module
+        Parameters plus a forward function.
+    X, y : array-like
+        Inputs of shape (n_samples, ...) and targets of shape (n_samples, ...).
+    loss, optimizer, lr, batch_size, shuffle, seed :
+        As for :class:`Trainer` (``batch_size=None`` is full-batch gradient descent).
+    steps, epochs : int, optional
+        Length of training, in optimizer steps or passes over the data (one of them).
+    validation_data : (X_val, y_val), optional
+        Evaluated at each epoch's end into ``history.epochs["val_loss"]`` and metrics.
+    validation_split : float, default=0.0
+        Fraction of ``(X, y)`` held out (seeded by ``seed``) when no validation data is given.
+    metrics : sequence of str or callable
+        Scores of the validation predictions, e.g. ``"accuracy"``.
+    callbacks : sequence of Callback
+        E.g. :class:`EarlyStopping`, :class:`LRScheduler`, :class:`ModelCheckpoint`.
+    progress : bool, optional
+        Show a progress bar (default: only when stderr is a terminal).
+    record_params, record_grad_norm : bool, default=False
+        Keep every step's parameter values / gradient norm in the history.
+    checkpoint : str, optional
+        Path of a resumable checkpoint, written every ``checkpoint_every`` steps, at the end,
+        and on Ctrl-C.
+    resume : bool, default=False
+        Continue from ``checkpoint`` if it exists: the next step is identical to the one an
+        uninterrupted run would take.
+    divergence_guard : bool, default=True
+        Stop on a NaN/inf or exploding loss, keeping the last good parameters.
+    on_divergence : {"raise", "stop"}, default="raise"
+        Raise :class:`~theta.errors.DivergenceError`, or stop and record the diagnosis in
+        ``history.stopped_reason``.
+
+    Returns
+    -------
+    History
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> X = np.arange(5.0).reshape(-1, 1)
+    >>> model = Linear(1, 1, rng=0, dtype=np.float64)
+    >>> history = fit(model, X, 2 * X + 1, lr=0.05, steps=1000, batch_size=None)
+    >>> round(float(model.weight.item()), 3), round(float(model.bias.item()), 3)
+    (2.0, 1.0)
+    """
+    if validation_data is None and validation_split:
+        if not 0.0 < validation_split < 1.0:
+            raise ValueError(f"fit: validation_split must be in (0, 1) (got {validation_split}).")
+        X, X_val, y, y_val = train_val_split(X, y, val_fraction=validation_split, rng=seed)
+        validation_data = (X_val, y_val)
+    callbacks = list(callbacks)
+    if divergence_guard:
+        callbacks.insert(0, DivergenceGuard())
+    if checkpoint is not None:
+        callbacks.append(ModelCheckpoint(checkpoint, every_n_steps=checkpoint_every))
+    trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size,
+                      shuffle=shuffle, seed=seed, callbacks=callbacks)  # fmt: skip
+    if resume and checkpoint is not None:
+        with contextlib.suppress(FileNotFoundError):
+            trainer.load_checkpoint(checkpoint)
+    return trainer.run(
+        steps=steps, epochs=epochs, validation_data=validation_data, metrics=metrics,
+        progress=progress, record_params=record_params, record_grad_norm=record_grad_norm,
+        on_divergence=on_divergence,
+    )  # fmt: skip
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _prepare(model: Module, data: Any) -> np.ndarray:
+    """An ndarray; floating data takes the dtype of the model's parameters."""
+    arr = np.asarray(data.data if isinstance(data, Tensor) else data)
+    if arr.dtype.kind == "f":
+        first = next(model.parameters(), None)
+        if first is not None and arr.dtype != first.dtype:
+            arr = arr.astype(first.dtype)
+    return arr
+
+
+def _decision(pred: np.ndarray, y: np.ndarray, loss_fn: Callable) -> np.ndarray:
+    """Predicted labels for classification metrics; raw values for regression.
+
+    A binary loss says what its prediction is (float 0/1 targets are the usual ones there): a
+    probability means class 1 above 0.5, a logit or a margin above 0; with integer targets
+    and any other loss, a score above 0. Hinge labels may be -1/+1.
+    """
+    if pred.ndim == 2 and pred.shape[1] > 1:
+        return pred.argmax(axis=1)
+    threshold = _THRESHOLDS.get(loss_fn, 0.0 if y.dtype.kind in "iub" else None)
+    if threshold is None:
+        return pred
+    negative = -1 if np.any(y < 0) else 0
+    return np.where(pred.reshape(y.shape) > threshold, 1, negative).astype(y.dtype)
+
+
+def _total_steps(steps: int | None, epochs: int | None, steps_per_epoch: int) -> int:
+    if (steps is None) == (epochs is None):
+        raise ValueError("fit: give exactly one of steps and epochs.")
+    if steps is not None:
+        if not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"fit: steps must be an int >= 0 (got {steps!r}).")
+        return steps
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0 (got {epochs!r}).")
+    return epochs * steps_per_epoch
+
+
+def _generators(model: Module) -> list[tuple[str, np.random.Generator]]:
+    """Random generators held by the model's modules (e.g. dropout), by dotted name."""
+    found = []
+    for name, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, np.random.Generator):
+                found.append((f"{name}.{attr}" if name else attr, value))
+    return found
+
+
+def _progress_bar(total: int, start: int, progress: bool | None) -> Any:
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, unit="step", leave=False)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a flag read between steps, so no update is left half-done.
+
+    A second Ctrl-C interrupts at once. Only the main thread can install signal handlers;
+    elsewhere Ctrl-C behaves as usual.
+    """
+    hit = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if hit[0]:
+            raise KeyboardInterrupt
+        hit[0] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: hit[0]
+    finally:
+        signal.signal(signal.SIGINT, previous)
