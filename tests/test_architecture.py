@@ -68,9 +68,17 @@ def test_layers_only_import_downward(path):
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
 def test_no_legacy_global_random(path):
     text = path.read_text()
-    for banned in ("np.random.seed", "np.random.rand(", "np.random.randn(", "np.random.randint(",
-                   "np.random.normal(", "np.random.uniform(", "np.random.choice(",
-                   "np.random.shuffle(", "np.random.permutation("):
+    for banned in (
+        "np.random.seed",
+        "np.random.rand(",
+        "np.random.randn(",
+        "np.random.randint(",
+        "np.random.normal(",
+        "np.random.uniform(",
+        "np.random.choice(",
+        "np.random.shuffle(",
+        "np.random.permutation(",
+    ):
         assert banned not in text, f"{path.relative_to(SRC)} uses global randomness: {banned}"
 
 
@@ -101,8 +109,14 @@ def _code_lines(path: Path) -> int:
                     docstring_lines.update(range(body[0].lineno, body[0].end_lineno + 1))
     lines = set()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                            tokenize.DEDENT, tokenize.ENDMARKER):
+        if tok.type not in (
+            tokenize.COMMENT,
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+        ):
             lines.update(range(tok.start[0], tok.end[0] + 1))
     return len(lines - docstring_lines)
 

@@ -29,8 +29,9 @@ def _examples() -> list[tuple[str, str | None]]:
 
 @pytest.mark.parametrize("code, expected", _examples(), ids=lambda v: str(v)[:30])
 def test_readme_example_runs_and_prints_what_it_shows(code, expected):
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     if expected is not None:
         assert result.stdout == expected

@@ -540,3 +540,21 @@ def test_inplace_on_a_non_leaf_falls_back_to_a_recorded_op():
     y += 1.0
     y.sum().backward()
     np.testing.assert_allclose(x.grad, [2.0, 2.0])
+
+
+def test_a_backward_returning_the_wrong_shape_is_named():
+    """A gradient that neither matches nor broadcasts to its input is an error, not a reshape."""
+    from theta.autograd import Function
+
+    class BadT(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (np.ascontiguousarray(grad.T) * 2.0,)
+
+    x = theta.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"backward of BadT: gradient of shape \(3, 2\)"):
+        BadT.apply(x).sum().backward()

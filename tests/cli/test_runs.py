@@ -24,8 +24,15 @@ def iris_run(tmp_path_factory):
 
 def test_train_writes_a_complete_run_folder(iris_run):
     run, result = iris_run
-    for name in ("config.json", "metrics.csv", "summary.json", "checkpoint.safetensors",
-                 "preprocessing.safetensors", "model/config.json", "model/model.safetensors"):
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "summary.json",
+        "checkpoint.safetensors",
+        "preprocessing.safetensors",
+        "model/config.json",
+        "model/model.safetensors",
+    ):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
     assert config["data"] == "iris" and config["hidden"] == [16] and config["epochs"] == 30

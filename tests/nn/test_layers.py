@@ -239,3 +239,9 @@ def test_dropout_same_seed_same_mask(rng):
 def test_dropout_zero_p_is_identity(rng):
     x = theta.tensor(rng.standard_normal((3, 3)))
     np.testing.assert_array_equal(Dropout(0.0, rng=0)(x).data, x.data)
+
+
+def test_layers_accept_plain_arrays():
+    x = np.array([[10.0, 1.0]], dtype=np.float32)
+    assert Linear(2, 1, rng=0)(x).shape == (1, 1)
+    assert LayerNorm(2)(x).shape == (1, 2)

@@ -228,7 +228,9 @@ def test_load_state_dict_wrong_shape_raises_even_when_not_strict():
     state = block.state_dict()
     state["fc.weight"] = np.zeros((3, 4))
     state["scale"] = state["scale"] + 5.0
-    with pytest.raises(ValueError, match=r"wrong shapes or dtypes: fc.weight: expected \(4, 3\), got"):
+    with pytest.raises(
+        ValueError, match=r"wrong shapes or dtypes: fc.weight: expected \(4, 3\), got"
+    ):
         block.load_state_dict(state, strict=False)
     assert_unchanged(block, before)
 

@@ -10,13 +10,12 @@ tensor used more than once; ops never do either.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from theta.autograd.function import Context
     from theta.autograd.tensor import Tensor
 
 __all__ = ["detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad", "unbroadcast"]
@@ -34,18 +33,27 @@ def is_grad_enabled() -> bool:
     return _Mode.grad_enabled
 
 
-@contextlib.contextmanager
-def _switch(name: str, value: bool) -> Iterator[None]:
-    """Set one of the ``_Mode`` switches for the duration of a ``with`` block."""
-    previous = getattr(_Mode, name)
-    setattr(_Mode, name, value)
-    try:
-        yield
-    finally:
-        setattr(_Mode, name, previous)
+class _Switch:
+    """Set one of the ``_Mode`` switches for the duration of a ``with`` block.
+
+    A plain class rather than ``contextlib.contextmanager``: it is entered every inference
+    and every optimizer step, and a generator costs microseconds there.
+    """
+
+    __slots__ = ("name", "value", "previous")
+
+    def __init__(self, name: str, value: bool) -> None:
+        self.name, self.value = name, value
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_Mode, self.name)
+        setattr(_Mode, self.name, self.value)
+
+    def __exit__(self, *exc_info: object) -> None:
+        setattr(_Mode, self.name, self.previous)
 
 
-def no_grad() -> contextlib.AbstractContextManager[None]:
+def no_grad() -> _Switch:
     """Run the block without recording a graph: inference is the forward pass alone.
 
     Examples
@@ -57,92 +65,129 @@ def no_grad() -> contextlib.AbstractContextManager[None]:
     >>> y.requires_grad
     False
     """
-    return _switch("grad_enabled", False)
+    return _Switch("grad_enabled", False)
 
 
-def enable_grad() -> contextlib.AbstractContextManager[None]:
+def enable_grad() -> _Switch:
     """Record graphs inside the block even within an enclosing ``no_grad``."""
-    return _switch("grad_enabled", True)
+    return _Switch("grad_enabled", True)
 
 
-def detect_anomaly() -> contextlib.AbstractContextManager[None]:
+def detect_anomaly() -> _Switch:
     """Check every forward output and backward gradient for NaN/inf and name the op at fault.
 
     Slow (one extra pass over every array); use it to find where a NaN is born.
     """
-    return _switch("anomaly", True)
+    return _Switch("anomaly", True)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched so it has ``shape``."""
-    if grad.shape == shape:
-        return grad
     n_new = grad.ndim - len(shape)
     if n_new > 0:
         grad = grad.sum(axis=tuple(range(n_new)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
+    return grad
+
+
+def _count_uses(root: Tensor) -> dict[int, int]:
+    """For every node that leads to ``root`` and needs a gradient, how often it is used."""
+    uses = {id(root): 0}
+    stack = [root]
+    while stack:
+        ctx = stack.pop()._ctx
+        if ctx is None:
+            continue
+        for parent, needed in zip(ctx.parents, ctx.needs_grad, strict=True):
+            if needed:
+                key = id(parent)
+                if key in uses:
+                    uses[key] += 1
+                else:
+                    uses[key] = 1
+                    stack.append(parent)
+    return uses
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Nodes that lead to ``root`` and need a gradient, each after all of its parents."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        # Mark on expansion, not on push: a node pushed by one child may be reached again
-        # through a later sibling (x * x.exp()), and must then come before that sibling.
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent, needed in zip(ctx.parents, ctx.needs_grad, strict=True):
-                if needed and id(parent) not in visited:
-                    stack.append((parent, False))
+    uses = _count_uses(root)
+    order, ready = [], [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        if node._ctx is not None:
+            for parent, needed in zip(node._ctx.parents, node._ctx.needs_grad, strict=True):
+                if needed:
+                    uses[id(parent)] -= 1
+                    if uses[id(parent)] == 0:
+                        ready.append(parent)
+    order.reverse()
     return order
 
 
+def _store_leaf_grad(node: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
+    """Accumulate into a leaf's ``.grad``; a stored array never aliases another leaf's."""
+    if node.grad is not None:
+        node.grad = np.asarray(node.grad + g)
+        return
+    # NumPy arithmetic on 0-d arrays returns scalars; .grad is always an owned ndarray
+    if g.base is not None or g.ndim == 0 or id(g) in handed_out:
+        g = np.array(g)
+    handed_out.add(id(g))
+    node.grad = g
+
+
 def backward(root: Tensor, grad: np.ndarray) -> None:
-    """Accumulate d(root)/d(leaf), seeded with ``grad``, into every leaf's ``.grad``."""
+    """Accumulate d(root)/d(leaf), seeded with ``grad``, into every leaf's ``.grad``.
+
+    Kahn's algorithm: a node's gradient is complete, and its backward runs, once every use
+    of the node has sent its share back; counting the uses first makes that exact.
+    """
+    uses = _count_uses(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
-    # arrays already stored in a leaf's .grad; a second leaf gets a copy, never an alias
     handed_out: set[int] = {id(grad)}
-    for node in reversed(_topological_order(root)):
+    ready = [root]
+    while ready:
+        node = ready.pop()
         g = grads.pop(id(node), None)
-        if g is None:
-            continue
         ctx = node._ctx
         if ctx is None:
-            if node.requires_grad:
-                if node.grad is None:
-                    # NumPy arithmetic on 0-d arrays returns scalars; .grad is always an ndarray
-                    if id(g) in handed_out or not g.flags.owndata or g.ndim == 0:
-                        g = np.array(g)
-                    handed_out.add(id(g))
-                    node.grad = g
-                else:
-                    node.grad = np.asarray(node.grad + g)
+            if g is not None and node._requires_grad:
+                _store_leaf_grad(node, g, handed_out)
             continue
-        input_grads = ctx.fn.backward(ctx, g)
-        for i, (parent, pg) in enumerate(zip(ctx.parents, input_grads, strict=True)):
-            if pg is None or not ctx.needs_grad[i]:
+        input_grads = ctx.fn.backward(ctx, g) if g is not None else ()
+        for i, parent in enumerate(ctx.parents):
+            if not ctx.needs_grad[i]:
                 continue
-            pg = unbroadcast(pg, parent.data.shape)
-            if pg.dtype != parent.data.dtype:
-                pg = pg.astype(parent.data.dtype)
-            if _Mode.anomaly and not np.isfinite(pg).all():
-                raise FloatingPointError(
-                    f"detect_anomaly: the backward of {ctx.fn.__name__} produced a non-finite "
-                    f"gradient for its input {i} of shape "
-                    f"{parent.data.shape}."
-                )
-            previous = grads.get(id(parent))
-            grads[id(parent)] = pg if previous is None else previous + pg
+            key = id(parent)
+            pg = input_grads[i] if input_grads else None
+            if pg is not None:
+                pg = _fit_to(pg, parent.data, ctx, i)
+                previous = grads.get(key)
+                grads[key] = pg if previous is None else previous + pg
+            uses[key] -= 1
+            if uses[key] == 0:
+                ready.append(parent)
+
+
+def _fit_to(pg: np.ndarray, data: np.ndarray, ctx: Context, i: int) -> np.ndarray:
+    """Reduce an op's gradient to its input's shape and dtype, checking it on the way."""
+    if pg.shape != data.shape:
+        pg = unbroadcast(pg, data.shape)
+        if pg.shape != data.shape:
+            raise RuntimeError(
+                f"backward of {ctx.fn.__name__}: gradient of shape {pg.shape} for input {i} "
+                f"of shape {data.shape}; a backward must return the input's shape or one "
+                "that broadcasts to it."
+            )
+    if pg.dtype is not data.dtype and pg.dtype != data.dtype:
+        pg = pg.astype(data.dtype)
+    if _Mode.anomaly and not np.isfinite(pg).all():
+        raise FloatingPointError(
+            f"detect_anomaly: the backward of {ctx.fn.__name__} produced a non-finite "
+            f"gradient for its input {i} of shape {data.shape}."
+        )
+    return pg

@@ -28,7 +28,7 @@ class Context:
     def __init__(self, fn: type[Function], parents: tuple[Tensor, ...], kwargs: dict) -> None:
         self.fn = fn
         self.parents = parents
-        self.needs_grad = tuple(p._requires_grad for p in parents)
+        self.needs_grad = tuple([p._requires_grad for p in parents])
         self.saved: tuple[Any, ...] = ()
         self.kwargs = kwargs
 
@@ -57,7 +57,7 @@ class Function:
             data = np.asarray(data)  # NumPy returns scalars from 0-d ufuncs and full reductions
         if _Mode.anomaly:
             _check_finite_forward(cls, inputs, data)
-        if _Mode.grad_enabled and any(ctx.needs_grad):
+        if _Mode.grad_enabled and True in ctx.needs_grad:
             return Tensor._from_op(data, ctx)
         return Tensor._from_op(data, None)
 

@@ -167,7 +167,7 @@ class Tensor:
                     f"backward: output has shape {self.data.shape}; pass a gradient of that "
                     "shape or reduce to a scalar first (e.g. loss.sum())."
                 )
-            seed = np.ones_like(self.data)
+            seed = np.ones(self.data.shape, self.data.dtype)
         else:
             seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype)
             if seed.shape != self.data.shape:

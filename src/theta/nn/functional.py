@@ -63,6 +63,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     -------
     Tensor of shape (..., out_features)
     """
+    if not isinstance(x, Tensor):
+        x = tensor(x)
     if x.shape[-1:] != weight.shape[1:]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
@@ -137,6 +139,8 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Te
     eps : float, default=1e-5
         Added to the variance, so a constant input gives zeros rather than NaN.
     """
+    if not isinstance(x, Tensor):
+        x = tensor(x)
     n_axes = _check_norm_shape(x, weight)
     return LayerNorm.apply(x, weight, bias, n_axes=n_axes, eps=float(eps))
 

@@ -89,7 +89,7 @@ class EarlyStopping(Callback):
                 self._best_state = trainer.model.state_dict()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:  # as Keras and Lightning: patience=2 stops at the 2nd
             trainer.stop_training = True
             trainer.history.stopped_reason = (
                 f"early stopping: {self.monitor} did not improve for {self.patience} epoch(s); "
@@ -116,7 +116,8 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Write a resumable checkpoint every ``every_n_steps`` steps and at the end of training.
+    """Write a resumable checkpoint every ``every_n_steps`` steps and at the end of training
+    (unless it diverged).
 
     The file holds everything ``fit(resume=True)`` needs to continue with the identical next
     step (see :mod:`theta.train.checkpoint`). Writes are atomic. With ``save_best_only`` a
@@ -150,7 +151,9 @@ class ModelCheckpoint(Callback):
             trainer.save_checkpoint(self.path)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        if not self.save_best_only and trainer.history.stopped_reason is None:
+        # Early stopping ends a run normally; a diverged run rolled back its parameters but
+        # not its optimizer state, so it has no consistent state to resume from.
+        if not self.save_best_only and not trainer.diverged:
             trainer.save_checkpoint(self.path)
 
     def state_dict(self) -> dict[str, Any]:
@@ -210,7 +213,7 @@ class DivergenceGuard(Callback):
         raise DivergenceError(self._diagnosis(trainer, result.step, exploded))
 
     def _diagnosis(self, trainer: Trainer, step: int, exploded: bool) -> str:
-        finite = [v for v in self._recent if math.isfinite(v)]
+        finite = [v for v in self._recent[:-1] if math.isfinite(v)]  # an exploded one is not
         shown = " → ".join(f"{v:.4g}" for v in self._recent)
         what = "exploded" if exploded else "became NaN/inf"
         last = f"last finite loss {finite[-1]:.6g}" if finite else "no finite loss yet"

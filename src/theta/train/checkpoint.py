@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 def _split(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     """Replace each ndarray in ``value`` by a reference to its key in ``arrays``."""
     if isinstance(value, np.ndarray):
-        arrays[path] = np.ascontiguousarray(value)
+        arrays[path] = np.asarray(value, order="C")  # not ascontiguousarray: it makes 0-d 1-d
         return {"__array__": path}
     if isinstance(value, dict):
         for key in value:

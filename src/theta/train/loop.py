@@ -127,6 +127,7 @@ class Trainer:
         self.step_count = 0
         self.epoch = 0
         self.stop_training = False
+        self.diverged = False
 
     @property
     def steps_per_epoch(self) -> int:
@@ -199,7 +200,7 @@ class Trainer:
             "step_count": self.step_count,
             "epoch": self.epoch,
             "history": self.history.to_dict(),
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -211,8 +212,12 @@ class Trainer:
         self._epoch_iter = None
         self.step_count, self.epoch = state["step_count"], state["epoch"]
         self.history = History.from_dict(state["history"])
-        for cb, cb_state in zip(self.callbacks, state["callbacks"], strict=False):
-            cb.load_state_dict(cb_state)
+        saved: dict[str, list[dict[str, Any]]] = {}
+        for kind, cb_state in state["callbacks"]:
+            saved.setdefault(kind, []).append(cb_state)
+        for cb in self.callbacks:  # matched by kind: a resumed run may add or drop callbacks
+            if saved.get(type(cb).__name__):
+                cb.load_state_dict(saved[type(cb).__name__].pop(0))
 
     def save_checkpoint(self, path: str) -> None:
         checkpoint.save(path, self.state_dict())
@@ -235,7 +240,8 @@ class Trainer:
                 f"fit: on_divergence must be 'raise' or 'stop' (got {on_divergence!r})."
             )
         bar = _progress_bar(total, self.step_count, progress)
-        self.stop_training = False
+        self.stop_training = self.diverged = False
+        self.history.stopped_reason = None  # a resumed run's checkpoint may hold the last one
         for cb in self.callbacks:
             cb.on_train_begin(self)
         with _deferred_interrupt() as interrupted:
@@ -250,12 +256,9 @@ class Trainer:
                     if end_of_epoch or self.step_count == total:
                         self._end_epoch(validation_data, metrics)
                     if interrupted():
-                        self.history.stopped_reason = f"interrupted at step {self.step_count}"
-                        for cb in self.callbacks:
-                            if isinstance(cb, ModelCheckpoint):
-                                self.save_checkpoint(cb.path)
-                        raise KeyboardInterrupt(self.history.stopped_reason)
+                        self._stop_interrupted()
             except DivergenceError as exc:
+                self.diverged = True
                 self.history.stopped_reason = str(exc)
                 if on_divergence == "raise":
                     raise
@@ -265,6 +268,17 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
+
+    def _stop_interrupted(self) -> None:
+        """After Ctrl-C: save the resumable checkpoints, then raise saying where they are."""
+        # a best-only file keeps its best state, never the one at Ctrl-C
+        paths = [str(cb.path) for cb in self.callbacks
+                 if isinstance(cb, ModelCheckpoint) and not cb.save_best_only]  # fmt: skip
+        where = f"; checkpoint saved to {', '.join(paths)}" if paths else ""
+        self.history.stopped_reason = f"interrupted at step {self.step_count}{where}"
+        for path in paths:
+            self.save_checkpoint(path)
+        raise KeyboardInterrupt(self.history.stopped_reason)
 
     def _record(self, record_params: bool, record_grad_norm: bool) -> None:
         if record_params:
@@ -325,8 +339,8 @@ def fit(
         Path of a resumable checkpoint, written every ``checkpoint_every`` steps, at the end,
         and on Ctrl-C.
     resume : bool, default=False
-        Continue from ``checkpoint`` if it exists: the next step is identical to the one an
-        uninterrupted run would take.
+        Continue from ``checkpoint`` (which must be given) if that file exists: the next step
+        is identical to the one an uninterrupted run would take.
     divergence_guard : bool, default=True
         Stop on a NaN/inf or exploding loss, keeping the last good parameters.
     on_divergence : {"raise", "stop"}, default="raise"
@@ -347,6 +361,8 @@ def fit(
     >>> round(float(model.weight.item()), 3), round(float(model.bias.item()), 3)
     (2.0, 1.0)
     """
+    if resume and checkpoint is None:
+        raise ValueError("fit: resume=True needs the checkpoint path to resume from.")
     if validation_data is None and validation_split:
         if not 0.0 < validation_split < 1.0:
             raise ValueError(f"fit: validation_split must be in (0, 1) (got {validation_split}).")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -44,19 +45,28 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 
 
 class Sum(Function):
-    """Sum over ``axes``; backward broadcasts the gradient back over them."""
+    """``scale * sum(x)`` over ``axes``; backward broadcasts the gradient back over them.
+
+    ``scale`` makes the mean one op instead of a sum and a multiply (the loss of every step).
+    """
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray, *, axes: tuple[int, ...], keepdims: bool):
+    def forward(ctx: Context, x: np.ndarray, *, axes: tuple[int, ...], keepdims: bool,
+                scale: float = 1.0):  # fmt: skip
         ctx.save(x.shape)
-        return np.sum(x, axis=axes, keepdims=keepdims)
+        out = x.sum(axis=axes, keepdims=keepdims)
+        return out if scale == 1.0 else out * scale
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
         (shape,) = ctx.saved
+        if ctx.kwargs.get("scale", 1.0) != 1.0:
+            grad = grad * ctx.kwargs["scale"]
         if not ctx.kwargs["keepdims"]:
             grad = grad.reshape(_keepdims_shape(shape, ctx.kwargs["axes"]))
-        return (np.broadcast_to(grad, shape),)
+        out = np.empty(shape, grad.dtype)
+        out[...] = grad  # broadcast in C; cheaper than np.broadcast_to's Python wrapper
+        return (out,)
 
 
 class Max(Function):
@@ -141,18 +151,18 @@ def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
 
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis`` (composed: a sum times ``1 / n``)."""
+    """Arithmetic mean over ``axis``: a sum scaled by ``1 / n``."""
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "mean")
-    n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
-    return Sum.apply(x, axes=axes, keepdims=keepdims) * (1.0 / (n or 1))
+    n = math.prod([x.shape[a] for a in axes])
+    return Sum.apply(x, axes=axes, keepdims=keepdims, scale=1.0 / (n or 1))
 
 
 def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: sample)."""
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "var")
-    n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    n = math.prod([x.shape[a] for a in axes])
     if n - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} element(s).")
     centred = x - mean(x, axes, keepdims=True)

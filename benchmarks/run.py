@@ -1,0 +1,125 @@
+"""Run every benchmark and write ``benchmarks/RESULTS.md``.
+
+    python benchmarks/run.py            # full run (about a minute), writes RESULTS.md
+    python benchmarks/run.py --quick    # smoke run for CI: a few rounds, prints only
+    python benchmarks/run.py --threads 1 --out /tmp/one-thread.md
+
+Times are only ever compared as ratios between implementations run in the same rounds;
+nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+
+
+def _use_working_tree() -> None:
+    """Benchmark the theta in this checkout (src layout) rather than an installed copy."""
+    if (SRC / "theta").is_dir() and str(SRC) not in sys.path:
+        sys.path.insert(0, str(SRC))
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few rounds only (smoke test)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per case")
+    parser.add_argument(
+        "--threads", type=int, help="BLAS and torch threads (default: NumPy's BLAS setting)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.15,
+        help="seconds to pause before each sample so idle thread pools stop spinning "
+        "(default 0.15; OpenBLAS spins about 0.1 s after each call)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="markdown file to write (default: benchmarks/RESULTS.md for a full run, "
+        "nothing for --quick)",
+    )
+    args = parser.parse_args(argv)
+    _use_working_tree()
+
+    import bench_autograd
+    from harness import (
+        Suite,
+        blas_spin_seconds,
+        configure_threads,
+        machine_facts,
+        render_markdown,
+        write_atomic,
+    )
+
+    rounds = args.rounds or (3 if args.quick else 40)
+    warmup = 1 if args.quick else 3
+    min_sample_s = 0.005 if args.quick else 0.03
+    threads = configure_threads(args.threads)
+    settings = {
+        "mode": "quick (smoke run; figures are not meaningful)" if args.quick else "full",
+        "rounds per case": rounds,
+        "warm-up calls per implementation": warmup,
+        "minimum time per sample": f"{min_sample_s * 1e3:.0f} ms (calls per sample calibrated)",
+        "order": "interleaved A B C A B C ...; cyclic GC paused while a sample runs",
+        "pause before each sample": f"{args.settle:.2f} s (thread pools go idle), then one "
+        "untimed priming call where the case asks for it",
+        "statistic": "median seconds per call; ratio = ratio of medians",
+        **{k.replace("_", " "): v for k, v in threads.items()},
+    }
+    facts = machine_facts()
+    facts["NumPy BLAS idle spin after a call"] = (
+        f"{blas_spin_seconds():.3f} CPU s in a 0.3 s sleep (why samples pause first)"
+    )
+    print("## Machine")
+    for key, value in facts.items():
+        print(f"{key}: {value}")
+    print("## Settings")
+    for key, value in settings.items():
+        print(f"{key}: {value}")
+    print()
+
+    suite = Suite()
+    started = time.perf_counter()
+    checks = bench_autograd.register(suite)
+    settings.update(checks)
+    for key, value in checks.items():
+        print(f"{key}: {value}")
+    print()
+    results = suite.run(
+        rounds=rounds, warmup=warmup, min_sample_s=min_sample_s, settle_s=args.settle
+    )
+    elapsed = time.perf_counter() - started
+    settings["wall time of the run"] = f"{elapsed:.0f} s"
+    if hasattr(os, "getloadavg"):
+        settings["load average at the end (1, 5, 15 min)"] = ", ".join(
+            f"{x:.2f}" for x in os.getloadavg()
+        )
+    print(f"done in {elapsed:.1f} s")
+
+    out = args.out if args.out is not None else (None if args.quick else HERE / "RESULTS.md")
+    if out is not None:
+        text = render_markdown(
+            results,
+            facts,
+            settings,
+            title="theta benchmarks",
+            preamble="Written by `python benchmarks/run.py`; do not edit by hand. Times "
+            "from a shared machine are meaningful only as ratios within one run.",
+        )
+        write_atomic(out, text)
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
