@@ -37,6 +37,25 @@ def test_readme_example_runs_and_prints_what_it_shows(code, expected):
         assert result.stdout == expected
 
 
+def _commands() -> list[str]:
+    commands = []
+    for block in BLOCK.finditer(README.read_text()):
+        if block.group(1) == "sh":
+            commands += [line.split("#")[0].strip() for line in block.group(2).splitlines()
+                         if line.startswith("theta ")]  # fmt: skip
+    return commands
+
+
+def test_readme_commands_run_in_order(tmp_path):
+    """The `theta ...` lines of the README, run one after another in a fresh folder."""
+    (tmp_path / "run.toml").write_text('data = "moons"\nhidden = [8]\n')
+    for command in _commands():
+        args = command.split()[1:]
+        result = subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True,
+                                text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+
+
 def test_readme_shows_the_output_that_theta_train_prints():
     from theta.cli.train import chapter_example
 
