@@ -224,7 +224,12 @@ class Case:
 
     ``impls`` maps a name to a zero-argument callable that does one unit of work (one
     training step, one 1000-step loop, ...). ``ratios`` lists extra ``(numerator,
-    denominator)`` pairs to report besides each implementation against ``baseline``.
+    denominator)`` pairs to report besides each implementation against ``baseline``;
+    ``differences`` lists ``(minuend, subtrahend)`` pairs whose difference in time per call
+    is reported (e.g. the overhead of a library over a hand-written floor, in µs). ``reset``
+    maps an implementation to an untimed callable run before its warm-up and before each of
+    its samples (e.g. restoring a model's initial weights, so that every sample trains from
+    the same start instead of drifting for thousands of steps).
     """
 
     name: str
@@ -232,6 +237,8 @@ class Case:
     baseline: str
     unit: str = "call"
     ratios: list[tuple[str, str]] = field(default_factory=list)
+    differences: list[tuple[str, str]] = field(default_factory=list)
+    reset: dict[str, Callable[[], Any]] = field(default_factory=dict)
     note: str = ""
     prime: bool = True  # one untimed call right before each sample (wakes its thread pool)
 
@@ -241,6 +248,12 @@ class Case:
         for a, b in self.ratios:
             if a not in self.impls or b not in self.impls:
                 raise ValueError(f"case {self.name!r}: ratio {a}/{b} names an unknown impl")
+        for a, b in self.differences:
+            if a not in self.impls or b not in self.impls:
+                raise ValueError(f"case {self.name!r}: difference {a}-{b} names an unknown impl")
+        unknown = sorted(set(self.reset) - set(self.impls))
+        if unknown:
+            raise ValueError(f"case {self.name!r}: reset names unknown impls {unknown}")
 
 
 @dataclass
@@ -260,6 +273,14 @@ class CaseResult:
     def paired_quartiles(self, num: str, den: str) -> tuple[float, float]:
         """25th and 75th percentiles of the per-round ratios."""
         per_round = [a / b for a, b in zip(self.samples[num], self.samples[den], strict=True)]
+        if len(per_round) < 2:
+            return per_round[0], per_round[0]
+        q = statistics.quantiles(per_round, n=4, method="inclusive")
+        return q[0], q[2]
+
+    def paired_difference_quartiles(self, a: str, b: str) -> tuple[float, float]:
+        """25th and 75th percentiles of the per-round differences ``a - b`` (seconds)."""
+        per_round = [x - y for x, y in zip(self.samples[a], self.samples[b], strict=True)]
         if len(per_round) < 2:
             return per_round[0], per_round[0]
         q = statistics.quantiles(per_round, n=4, method="inclusive")
@@ -327,11 +348,15 @@ class Suite:
             watch = OtherLoad().start()
             numbers = {}
             for impl, fn in case.impls.items():
+                if impl in case.reset:
+                    case.reset[impl]()
                 per_call = min(_time_once(fn, 1) for _ in range(max(1, warmup)))
                 numbers[impl] = max(1, math.ceil(min_sample_s / max(per_call, 1e-9)))
             samples: dict[str, list[float]] = {impl: [] for impl in case.impls}
             for _ in range(rounds):
                 for impl, fn in case.impls.items():  # interleaved: A B C A B C ...
+                    if impl in case.reset:
+                        case.reset[impl]()
                     if settle_s:
                         time.sleep(settle_s)
                     if case.prime:
@@ -354,6 +379,10 @@ def _fmt_time(seconds: float) -> str:
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} µs"
+
+
+def _fmt_signed(seconds: float) -> str:
+    return ("+" if seconds >= 0 else "−") + _fmt_time(abs(seconds))
 
 
 def render_case(result: CaseResult) -> str:
@@ -387,6 +416,18 @@ def render_case(result: CaseResult) -> str:
             lines.append(
                 f"| {num} / {den} | {result.ratio(num, den):.2f} | {lo:.2f}–{hi:.2f} | {best:.2f} |"
             )
+    if case.differences:
+        lines += [
+            "",
+            f"| difference | of medians, per {case.unit} | per-round q25–q75 |",
+            "|---|---:|---:|",
+        ]
+        for a, b in case.differences:
+            lo, hi = result.paired_difference_quartiles(a, b)
+            diff = result.median(a) - result.median(b)
+            lines.append(
+                f"| {a} − {b} | {_fmt_signed(diff)} | {_fmt_signed(lo)} to {_fmt_signed(hi)} |"
+            )
     rounds = len(next(iter(result.samples.values())))
     calls = ", ".join(f"{k} {v}" for k, v in result.numbers.items())
     lines += ["", f"{rounds} interleaved rounds; calls per sample: {calls}."]
@@ -406,6 +447,7 @@ def render_markdown(
     settings: dict[str, Any],
     title: str = "Benchmark results",
     preamble: str = "",
+    appendix: str = "",
 ) -> str:
     parts = [f"# {title}", ""]
     if preamble:
@@ -414,6 +456,8 @@ def render_markdown(
     parts += [render_facts(settings), "", "## Results", ""]
     for result in results:
         parts += [render_case(result), ""]
+    if appendix:
+        parts += [appendix.rstrip("\n"), ""]
     return "\n".join(parts)
 
 

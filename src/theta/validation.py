@@ -3,9 +3,13 @@
 These run at the boundary (``fit``, ``predict``, constructors), never on hot internal paths.
 """
 
+import warnings
+
 import numpy as np
 
-__all__ = ["check_array", "check_consistent_length", "check_X_y", "check_scalar"]
+from theta.errors import DataConversionWarning, sklearn_twin
+
+__all__ = ["check_array", "check_consistent_length", "check_X_y", "check_scalar", "column_or_1d"]
 
 
 def _name_of(caller: object | None) -> str:
@@ -64,6 +68,11 @@ def check_array(
     dtype('float64')
     """
     name = _name_of(caller)
+    if hasattr(array, "tocsr"):  # a SciPy sparse matrix or array, recognised without SciPy
+        raise TypeError(
+            f"Sparse data was passed for {input_name}, but dense data is required. Use "
+            "'.toarray()' to convert to a dense numpy array."
+        )
     arr = np.asarray(array)
     if np.iscomplexobj(arr):
         raise ValueError(f"Complex data not supported\n{arr}\n")
@@ -74,12 +83,7 @@ def check_array(
                 "Convert your data to numeric values explicitly instead."
             )
         if arr.dtype.kind == "O":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{input_name} could not be converted to a numeric array: {exc}"
-                ) from None
+            arr = arr.astype(np.float64)  # float()'s own TypeError/ValueError names the value
         elif arr.dtype.kind not in "f":
             arr = arr.astype(np.float64)
     elif dtype is not None:
@@ -154,7 +158,7 @@ def check_X_y(
     X = check_array(X, caller=caller, **kwargs)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
+        y = column_or_1d(y)
     if y.ndim == 0 or y.ndim > 2:
         raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
     if y_numeric and y.dtype.kind not in "f":
@@ -167,6 +171,22 @@ def check_X_y(
         )
     check_consistent_length(X, y)
     return X, y
+
+
+def column_or_1d(y: np.ndarray, *, warn: bool = True) -> np.ndarray:
+    """Ravel a column-vector ``y`` of shape (n, 1), with scikit-learn's DataConversionWarning."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        if warn:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples, ), for example using ravel().",
+                sklearn_twin(DataConversionWarning),
+                stacklevel=3,
+            )
+        return y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    return y
 
 
 def check_scalar(

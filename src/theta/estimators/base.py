@@ -1,0 +1,267 @@
+"""The estimator contract (scikit-learn's, exactly): hyperparameters in, learned state out.
+
+``__init__`` stores its arguments unchanged and does nothing else; ``fit`` validates the
+hyperparameters and the data, learns, stores what it learned in attributes ending in ``_``
+and returns ``self``; prediction methods first check that ``fit`` ran and that the data has
+as many features as it had. Messages copy scikit-learn's sentences word for word, so
+users recognise them, and ``__sklearn_tags__`` lets scikit-learn's own ``check_estimator``,
+``Pipeline`` and ``GridSearchCV`` treat theta estimators as their own — without theta
+importing scikit-learn unless scikit-learn is the one asking.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from theta.errors import InvalidParameterError, NotFittedError, sklearn_twin
+from theta.metrics import accuracy_score, r2_score
+from theta.params import Params
+from theta.validation import check_array, check_X_y, column_or_1d
+
+__all__ = [
+    "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval", "Options", "RegressorMixin",
+    "TransformerMixin", "check_classification_targets", "check_is_fitted", "column_or_1d",
+]  # fmt: skip
+
+
+# --- hyperparameter constraints -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers of ``kind`` (``numbers.Integral`` or ``numbers.Real``) in a range."""
+
+    kind: type
+    left: float | None
+    right: float | None
+    closed: str = "both"  # "left", "right", "both" or "neither"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, self.kind):
+            return False
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        if self.left is not None:
+            if value < self.left or (value == self.left and self.closed in ("right", "neither")):
+                return False
+        if self.right is not None:
+            if value > self.right or (value == self.right and self.closed in ("left", "neither")):
+                return False
+        return True
+
+    def __str__(self) -> str:
+        kind = "an int" if self.kind is numbers.Integral else "a float"
+        lo = "-inf" if self.left is None else f"{self.left:g}"
+        hi = "inf" if self.right is None else f"{self.right:g}"
+        lb = "[" if self.closed in ("left", "both") and self.left is not None else "("
+        rb = "]" if self.closed in ("right", "both") and self.right is not None else ")"
+        return f"{kind} in the range {lb}{lo}, {hi}{rb}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values."""
+
+    values: frozenset
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        object.__setattr__(self, "values", frozenset(values))
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return value in self.values
+        except TypeError:
+            return False
+
+    def __str__(self) -> str:
+        shown = ", ".join(repr(v) for v in sorted(self.values, key=str))
+        return f"a str among {{{shown}}}"
+
+
+_NAMED = {
+    "boolean": (lambda v: isinstance(v, bool | np.bool_), "an instance of 'bool'"),
+    "random_state": (
+        lambda v: v is None or isinstance(v, np.random.Generator)
+        or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0),
+        "an int, a numpy.random.Generator or None",
+    ),
+    "callable": (callable, "a callable"),
+    None: (lambda v: v is None, "None"),
+}  # fmt: skip
+
+
+def _accepts(constraint: Any, value: Any) -> bool:
+    if isinstance(constraint, Interval | Options):
+        return constraint.accepts(value)
+    if isinstance(constraint, type):
+        return isinstance(value, constraint) and not (
+            constraint is not bool and isinstance(value, bool)
+        )
+    return _NAMED[constraint][0](value)
+
+
+def _describe(constraint: Any) -> str:
+    if isinstance(constraint, Interval | Options):
+        return str(constraint)
+    if isinstance(constraint, type):
+        return f"an instance of '{constraint.__name__}'"
+    return _NAMED[constraint][1]
+
+
+# --- the estimator base -------------------------------------------------------------------
+
+
+class BaseEstimator(Params):
+    """Base class of every theta estimator: params, validation, fitted-state checks, tags.
+
+    Subclasses declare ``_parameter_constraints`` (name → list of accepted constraints:
+    ``Interval``, ``Options``, a type, ``"boolean"``, ``"random_state"``, ``"callable"`` or
+    ``None``) and call ``self._validate_params()`` first thing in ``fit``.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {}
+
+    def _validate_params(self) -> None:
+        """Raise ``InvalidParameterError`` (scikit-learn's sentence) for a bad hyperparameter."""
+        params = self.get_params(deep=False)
+        for name, constraints in self._parameter_constraints.items():
+            value = params[name]
+            if any(_accepts(c, value) for c in constraints):
+                continue
+            allowed = [_describe(c) for c in constraints]
+            text = (
+                allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+            )
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(self).__name__} must be {text}. "
+                f"Got {value!r} instead."
+            )
+
+    def _validate_data(self, X: Any, y: Any = "no_validation", *, reset: bool = True,
+                       **check_params: Any) -> Any:  # fmt: skip
+        """Check ``X`` (and ``y``); on ``reset`` record ``n_features_in_``, else compare."""
+        if y is None and self.__sklearn_tags__().target_tags.required:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        if isinstance(y, str) and y == "no_validation":
+            X = check_array(X, caller=self, **check_params)
+            out = X
+        else:
+            X, y = check_X_y(X, y, caller=self, **check_params)
+            out = (X, y)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return out
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (imported only when scikit-learn itself asks for them)."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return _fitted_attributes(self) != []
+
+
+def _fitted_attributes(estimator: Any) -> list[str]:
+    return [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]
+
+
+def check_is_fitted(estimator: Any) -> None:
+    """Raise scikit-learn's ``NotFittedError`` sentence if ``fit`` has not run."""
+    if not _fitted_attributes(estimator):
+        raise sklearn_twin(NotFittedError)(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
+        )
+
+
+def check_classification_targets(y: np.ndarray) -> None:
+    """Refuse a continuous (regression) target given to a classifier."""
+    if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+        raise ValueError(
+            "Unknown label type: continuous. Maybe you are trying to fit a classifier, which "
+            "expects discrete classes on a regression target with continuous values."
+        )
+    if y.dtype.kind not in "iubfUSO":
+        raise ValueError(f"Unknown label type: {y.dtype}.")
+
+
+# --- mixins: what each kind of estimator promises ---------------------------------------------
+
+
+class ClassifierMixin:
+    """Classifiers predict labels; ``score`` is accuracy."""
+
+    _estimator_type = "classifier"
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        return accuracy_score(y, self.predict(X))
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        tags.target_tags.required = True
+        return tags
+
+
+class RegressorMixin:
+    """Regressors predict numbers; ``score`` is R²."""
+
+    _estimator_type = "regressor"
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        return r2_score(y, self.predict(X))
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import RegressorTags
+
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.required = True
+        return tags
+
+
+class TransformerMixin:
+    """Transformers map X to new features; ``fit_transform`` fits, then transforms."""
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        return self.fit(X, y, **fit_params).transform(X)  # type: ignore[attr-defined]
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.transformer_tags = TransformerTags()
+        return tags
+
+
+class ClusterMixin:
+    """Clusterers find groups without labels; ``fit_predict`` returns each sample's group."""
+
+    _estimator_type = "clusterer"
+
+    def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        self.fit(X, **fit_params)  # type: ignore[attr-defined]
+        return self.labels_  # type: ignore[attr-defined]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.estimator_type = "clusterer"
+        return tags
