@@ -1,0 +1,201 @@
+"""A GPT: the chapter's skeleton with "billions of parameters instead of two, and a fancier f".
+
+Same Tensor, same loss, same ``backward()``, same optimizer as the straight line; only the
+forward function is bigger. Ordered from the smallest part to the whole: the character
+tokenizer, the config, the model, sampling.
+
+Dimensions: B batch, T sequence length, C embedding size (n_embd), V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from theta.autograd import Tensor, no_grad
+from theta.losses import cross_entropy
+from theta.nn import Dropout, Embedding, LayerNorm, Module, TransformerBlock
+from theta.nn import functional as F
+from theta.rng import check_random_state
+
+__all__ = ["GPT", "CharTokenizer", "GPTConfig", "lm_loss", "next_token_windows"]
+
+
+class CharTokenizer:
+    """Characters ↔ integer ids, the vocabulary being the sorted characters of a text.
+
+    Examples
+    --------
+    >>> tok = CharTokenizer.from_text("hello")
+    >>> tok.chars
+    ['e', 'h', 'l', 'o']
+    >>> tok.encode("hell").tolist(), tok.decode([1, 0, 2, 3])
+    ([1, 0, 2, 2], 'helo')
+    """
+
+    def __init__(self, chars: Sequence[str]) -> None:
+        self.chars = list(chars)
+        self._ids = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        unknown = sorted(set(text) - self._ids.keys())
+        if unknown:
+            raise ValueError(
+                f"CharTokenizer: characters {unknown!r} are not in the vocabulary of "
+                f"{self.vocab_size} characters."
+            )
+        return np.array([self._ids[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Every architecture number of a GPT (hyperparameters, in the chapter's words)."""
+
+    vocab_size: int = 65
+    block_size: int = 64  # the longest context the model attends over
+    n_layer: int = 4
+    n_heads: int = 4
+    n_embd: int = 128  # must be divisible by n_heads
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_heads", "n_embd"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(
+                    f"GPTConfig: {name} must be an int >= 1 (got {getattr(self, name)!r})."
+                )
+        if self.n_embd % self.n_heads != 0:
+            raise ValueError(
+                f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_heads ({self.n_heads})."
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig: dropout must be in [0, 1) (got {self.dropout}).")
+
+
+class GPT(Module):
+    """A decoder-only transformer language model (GPT-2's layout, pre-norm, tied embeddings).
+
+    Parameters are the config's fields (see :class:`GPTConfig`), plus ``rng`` for the
+    initial weights (normal with std 0.02, residual projections scaled by
+    ``1/sqrt(2 n_layer)`` as in GPT-2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = GPT(vocab_size=10, block_size=8, n_layer=1, n_heads=2, n_embd=8, rng=0)
+    >>> model(np.array([[1, 2, 3]])).shape
+    (1, 3, 10)
+    """
+
+    def __init__(self, vocab_size: int = 65, block_size: int = 64, n_layer: int = 4,
+                 n_heads: int = 4, n_embd: int = 128, dropout: float = 0.0, bias: bool = True,
+                 *, rng: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        self.config = GPTConfig(vocab_size, block_size, n_layer, n_heads, n_embd, dropout, bias)
+        rng = check_random_state(rng)
+        self.wte = Embedding(vocab_size, n_embd, rng=rng, dtype=dtype)  # also the output head
+        self.wpe = Embedding(block_size, n_embd, rng=rng, dtype=dtype)
+        self.drop = Dropout(dropout, rng=rng)
+        self.blocks = [
+            TransformerBlock(n_embd, n_heads, causal=True, dropout=dropout, bias=bias, rng=rng,
+                             dtype=dtype)
+            for _ in range(n_layer)
+        ]  # fmt: skip
+        self.ln_f = LayerNorm(n_embd, dtype=dtype)
+        self._init_weights(rng)
+
+    def _init_weights(self, rng: np.random.Generator) -> None:
+        """GPT-2's init: N(0, 0.02) weights, zero biases, scaled residual projections."""
+        residual_std = 0.02 / np.sqrt(2 * self.config.n_layer)
+        for name, p in self.named_parameters():
+            if name.endswith("bias") or name.startswith("ln") or ".ln" in name:
+                continue
+            std = residual_std if name.endswith("proj.weight") else 0.02
+            p.data[...] = rng.standard_normal(p.shape) * std
+
+    def forward(self, idx: Any) -> Tensor:
+        """Logits for the next token at every position: ids (B, T) → (B, T, V)."""
+        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        if idx.ndim != 2:
+            raise ValueError(f"GPT.forward: expected token ids of shape (B, T), got {idx.shape}.")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(
+                f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}; "
+                f"crop the context to the last {self.config.block_size} tokens."
+            )
+        x = self.drop(self.wte(idx) + self.wpe(np.arange(T)))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x)  # (B, T, C)
+        return F.linear(self.ln_f(x), self.wte.weight)  # (B, T, V): the head shares wte
+
+    def generate(self, prompt: Any, max_new_tokens: int, *, temperature: float = 1.0,
+                 top_k: int | None = None, seed: Any = None) -> np.ndarray:  # fmt: skip
+        """Sample ``max_new_tokens`` ids after ``prompt`` (ids of shape (T,) or (B, T)).
+
+        ``temperature`` < 1 sharpens the distribution, ``top_k`` keeps only the k likeliest
+        tokens; the same ``seed`` gives the same text.
+        """
+        if temperature <= 0:
+            raise ValueError(f"generate: temperature must be > 0 (got {temperature}).")
+        rng = check_random_state(seed)
+        ids = np.atleast_2d(np.asarray(prompt, dtype=np.int64))
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for _ in range(max_new_tokens):
+                    logits = self(ids[:, -self.config.block_size :]).numpy()[:, -1, :]  # (B, V)
+                    logits = logits.astype(np.float64) / temperature
+                    if top_k is not None:
+                        cutoff = np.sort(logits, axis=-1)[:, -min(top_k, logits.shape[-1])]
+                        logits[logits < cutoff[:, None]] = -np.inf
+                    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+                    probs /= probs.sum(axis=-1, keepdims=True)
+                    nxt = [rng.choice(len(p), p=p) for p in probs]
+                    ids = np.concatenate([ids, np.array(nxt)[:, None]], axis=1)
+        finally:
+            self.train(was_training)
+        return ids if np.ndim(prompt) == 2 else ids[0]
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+
+def lm_loss(logits: Tensor, targets: Any) -> Tensor:
+    """Mean next-token cross-entropy: logits (B, T, V) against ids (B, T)."""
+    B, T, V = logits.shape
+    return cross_entropy(logits.reshape(B * T, V), np.asarray(targets).reshape(B * T))
+
+
+def next_token_windows(ids: np.ndarray, block_size: int, *, stride: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Cut a token stream into training pairs: inputs (N, T) and the same shifted by one.
+
+    ``stride`` (default ``block_size // 2``) sets how far consecutive windows start apart.
+
+    Examples
+    --------
+    >>> X, y = next_token_windows(np.arange(6), 3, stride=2)
+    >>> X.tolist(), y.tolist()
+    ([[0, 1, 2], [2, 3, 4]], [[1, 2, 3], [3, 4, 5]])
+    """
+    stride = stride or max(1, block_size // 2)
+    starts = np.arange(0, len(ids) - block_size, stride)
+    offsets = np.arange(block_size)
+    X = ids[starts[:, None] + offsets]
+    return X, ids[starts[:, None] + offsets + 1]

@@ -1,0 +1,303 @@
+"""Attention: every position looks at every other and takes a weighted mix of their values.
+
+Dimensions: B batch, T query length, S key length, C embedding size (n_embd), nh heads,
+hs head size (C // nh).
+
+``scaled_dot_product_attention`` is a fused primitive: composed from matmul, scale, masked
+fill, softmax, dropout and matmul it would make six graph nodes, keep four (B, nh, T, S)
+arrays alive and walk them again in backward; fused, it keeps one. The composed form,
+``attention_composed``, stays as its test oracle.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from theta.autograd import Context, Function, Tensor, gelu, softmax, tensor, where
+from theta.nn import functional as F
+from theta.nn.layers import Dropout, LayerNorm, Linear
+from theta.nn.module import Module
+from theta.rng import check_random_state
+
+__all__ = [
+    "MultiHeadAttention", "TransformerBlock", "attention_composed", "attention_mask",
+    "scaled_dot_product_attention", "sinusoidal_positions",
+]  # fmt: skip
+
+Grads = tuple[np.ndarray | None, ...]
+
+
+def attention_mask(T: int, S: int | None = None, *, causal: bool = False,
+                   key_padding: np.ndarray | None = None) -> np.ndarray | None:  # fmt: skip
+    """Boolean mask, True where a query may NOT look: future keys and padded keys.
+
+    Parameters
+    ----------
+    T, S : int
+        Query and key lengths (``S`` defaults to ``T``).
+    causal : bool
+        Hide keys after the query's own position (a language model must not see ahead).
+    key_padding : ndarray of shape (B, S), optional
+        True at padding positions, which no query may attend to.
+
+    Returns
+    -------
+    ndarray of shape (T, S) or (B, 1, T, S), or None when nothing is masked
+    """
+    S = T if S is None else S
+    mask = np.triu(np.ones((T, S), dtype=bool), k=1 + S - T) if causal else None
+    if key_padding is not None:
+        pad = np.asarray(key_padding, dtype=bool)[:, None, None, :]  # (B, 1, 1, S)
+        mask = pad if mask is None else (mask | pad)
+    return mask
+
+
+def _attend(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    mask: np.ndarray | None,
+    scale: float,
+    keep: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward on arrays: returns (output, softmax weights, weights after dropout)."""
+    scores = q @ k.swapaxes(-1, -2)  # (B, nh, T, S)
+    scores *= scale
+    if mask is not None:
+        scores[np.broadcast_to(mask, scores.shape)] = -np.inf
+    peak = scores.max(axis=-1, keepdims=True)
+    peak[~np.isfinite(peak)] = 0.0  # a query with every key masked gets zero weights
+    np.subtract(scores, peak, out=scores)
+    weights = np.exp(scores, out=scores)
+    total = weights.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1.0
+    weights /= total
+    mixed = weights if keep is None else weights * keep
+    return mixed @ v, weights, mixed  # (B, nh, T, hs)
+
+
+def _attend_backward(
+    grad: np.ndarray,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    weights: np.ndarray,
+    mixed: np.ndarray,
+    scale: float,
+    keep: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward on arrays: gradients of q, k and v from the output's gradient."""
+    grad_v = mixed.swapaxes(-1, -2) @ grad
+    d_mixed = grad @ v.swapaxes(-1, -2)  # (B, nh, T, S)
+    if keep is not None:
+        d_mixed *= keep
+    # softmax backward, w * (d - sum(d * w)), then the score scale
+    d_scores = d_mixed * weights
+    d_scores -= weights * d_scores.sum(axis=-1, keepdims=True)
+    d_scores *= scale
+    return d_scores @ k, d_scores.swapaxes(-1, -2) @ q, grad_v
+
+
+class ScaledDotProductAttention(Function):
+    """``softmax(q @ k.T * scale, masked) @ v`` for separate q, k, v of shape (B, nh, ·, hs)."""
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        q: np.ndarray,
+        k: np.ndarray,
+        v: np.ndarray,
+        *,
+        mask: np.ndarray | None,
+        scale: float,
+        keep: np.ndarray | None,
+    ) -> np.ndarray:
+        out, weights, mixed = _attend(q, k, v, mask, scale, keep)
+        ctx.save(q, k, v, weights, mixed)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        kw = ctx.kwargs
+        return _attend_backward(grad, *ctx.saved, kw["scale"], kw["keep"])
+
+
+class PackedSelfAttention(Function):
+    """Self-attention straight from the packed projection (B, T, 3C) to (B, T, C).
+
+    Splitting q, k, v and moving heads happen here as views, so they add no graph nodes
+    and the backward writes all three gradients into one packed array.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        qkv: np.ndarray,
+        *,
+        n_heads: int,
+        mask: np.ndarray | None,
+        scale: float,
+        keep: np.ndarray | None,
+    ) -> np.ndarray:
+        B, T, C3 = qkv.shape
+        heads = qkv.reshape(B, T, 3, n_heads, C3 // (3 * n_heads)).transpose(2, 0, 3, 1, 4)
+        q, k, v = heads[0], heads[1], heads[2]  # each (B, nh, T, hs), views
+        out, weights, mixed = _attend(q, k, v, mask, scale, keep)
+        ctx.save(q, k, v, weights, mixed)
+        return out.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        q, k, v, weights, mixed = ctx.saved
+        B, nh, T, hs = q.shape
+        g = grad.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
+        grads = _attend_backward(g, q, k, v, weights, mixed, ctx.kwargs["scale"],
+                                 ctx.kwargs["keep"])  # fmt: skip
+        packed = np.empty((B, T, 3, nh, hs), dtype=grad.dtype)
+        for i, g_i in enumerate(grads):
+            packed[:, :, i] = g_i.transpose(0, 2, 1, 3)
+        return (packed.reshape(B, T, 3 * nh * hs),)
+
+
+def _dropout_keep(shape: tuple[int, ...], p: float, rng: Any, dtype: Any) -> np.ndarray:
+    draw = check_random_state(rng).random(shape)
+    return ((draw >= p) * (1.0 / (1.0 - p))).astype(dtype)
+
+
+def scaled_dot_product_attention(
+    q: Tensor, k: Tensor, v: Tensor, *, mask: np.ndarray | None = None, dropout: float = 0.0,
+    rng: np.random.Generator | None = None, training: bool = True,
+) -> Tensor:  # fmt: skip
+    """Attention of queries ``q`` over keys ``k`` and values ``v``.
+
+    Parameters
+    ----------
+    q : Tensor of shape (B, nh, T, hs)
+    k, v : Tensor of shape (B, nh, S, hs)
+    mask : ndarray of bool, broadcastable to (B, nh, T, S), optional
+        True where attention is forbidden (see :func:`attention_mask`).
+    dropout : float
+        Probability of dropping each attention weight while training.
+
+    Returns
+    -------
+    Tensor of shape (B, nh, T, hs)
+    """
+    if q.shape[-1] != k.shape[-1] or k.shape[:-1] != v.shape[:-1]:
+        raise ValueError(
+            f"attention: query {q.shape}, key {k.shape} and value {v.shape} do not fit; "
+            "q and k need the same head size and k and v the same length."
+        )
+    keep = None
+    if dropout > 0.0 and training:
+        shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+        keep = _dropout_keep(shape, dropout, rng, q.dtype)
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    return ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=scale, keep=keep)
+
+
+def attention_composed(q: Tensor, k: Tensor, v: Tensor, *, mask: np.ndarray | None = None
+                       ) -> Tensor:  # fmt: skip
+    """:func:`scaled_dot_product_attention` from primitives (no dropout); the test oracle."""
+    scores = (q @ k.swapaxes(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
+    if mask is not None:
+        scores = where(~np.broadcast_to(mask, scores.shape), scores, -1e30)
+    return softmax(scores, axis=-1) @ v
+
+
+def sinusoidal_positions(n_positions: int, n_embd: int, *, dtype: Any = None) -> np.ndarray:
+    """The fixed sin/cos position codes of "Attention Is All You Need", shape (T, C)."""
+    position = np.arange(n_positions)[:, None]
+    rate = np.exp(-math.log(10000.0) * np.arange(0, n_embd, 2) / n_embd)
+    table = np.zeros((n_positions, n_embd))
+    table[:, 0::2] = np.sin(position * rate)
+    table[:, 1::2] = np.cos(position * rate[: n_embd // 2])
+    return table.astype(dtype or np.float32)
+
+
+class MultiHeadAttention(Module):
+    """Multi-head self-attention with one fused query/key/value projection.
+
+    Parameters
+    ----------
+    n_embd : int
+        Embedding size C; must be divisible by ``n_heads``.
+    n_heads : int
+        Number of heads nh, each of size C // nh.
+    causal : bool, default=False
+        Each position attends only to itself and earlier ones (language models).
+    dropout : float, default=0.0
+        Dropout on the attention weights and on the output.
+    bias : bool, default=True
+    rng : int or Generator, optional
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> attn = MultiHeadAttention(8, 2, causal=True, rng=0)
+    >>> attn(theta.tensor(np.ones((1, 5, 8), dtype=np.float32))).shape
+    (1, 5, 8)
+    """
+
+    def __init__(self, n_embd: int, n_heads: int, *, causal: bool = False, dropout: float = 0.0,
+                 bias: bool = True, rng: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        if n_embd % n_heads != 0:
+            raise ValueError(
+                f"MultiHeadAttention: n_embd ({n_embd}) must be divisible by n_heads ({n_heads})."
+            )
+        rng = check_random_state(rng)
+        self.n_heads, self.causal, self.dropout = n_heads, causal, dropout
+        self.qkv = Linear(n_embd, 3 * n_embd, bias=bias, rng=rng, dtype=dtype)
+        self.proj = Linear(n_embd, n_embd, bias=bias, rng=rng, dtype=dtype)
+        self.resid_dropout = Dropout(dropout, rng=rng)
+        self.rng = rng
+
+    def forward(self, x: Tensor, key_padding: np.ndarray | None = None) -> Tensor:
+        x = x if isinstance(x, Tensor) else tensor(x)
+        B, T, C = x.shape
+        qkv = F.linear(x, self.qkv.weight, self.qkv.bias)  # (B, T, 3C)
+        mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
+        keep = None
+        if self.dropout > 0.0 and self.training:
+            keep = _dropout_keep((B, self.n_heads, T, T), self.dropout, self.rng, x.dtype)
+        y = PackedSelfAttention.apply(
+            qkv,
+            n_heads=self.n_heads,
+            mask=mask,
+            scale=1.0 / math.sqrt(C // self.n_heads),
+            keep=keep,
+        )
+        return self.resid_dropout(self.proj(y))  # (B, T, C)
+
+
+class TransformerBlock(Module):
+    """A pre-norm transformer block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``.
+
+    The MLP widens to ``4 * n_embd`` with GELU (tanh form, as GPT-2) between.
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> block = TransformerBlock(8, 2, causal=True, rng=0)
+    >>> block(theta.tensor(np.zeros((1, 3, 8), dtype=np.float32))).shape
+    (1, 3, 8)
+    """
+
+    def __init__(self, n_embd: int, n_heads: int, *, causal: bool = False, dropout: float = 0.0,
+                 bias: bool = True, rng: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        rng = check_random_state(rng)
+        self.ln1 = LayerNorm(n_embd, dtype=dtype)
+        self.attn = MultiHeadAttention(n_embd, n_heads, causal=causal, dropout=dropout,
+                                       bias=bias, rng=rng, dtype=dtype)  # fmt: skip
+        self.ln2 = LayerNorm(n_embd, dtype=dtype)
+        self.fc = Linear(n_embd, 4 * n_embd, bias=bias, rng=rng, dtype=dtype)
+        self.proj = Linear(4 * n_embd, n_embd, bias=bias, rng=rng, dtype=dtype)
+        self.mlp_dropout = Dropout(dropout, rng=rng)
+
+    def forward(self, x: Tensor, key_padding: np.ndarray | None = None) -> Tensor:
+        x = x + self.attn(self.ln1(x), key_padding)  # (B, T, C)
+        h = gelu(self.fc(self.ln2(x)), approximate="tanh")  # (B, T, 4C)
+        return x + self.mlp_dropout(self.proj(h))  # (B, T, C)
