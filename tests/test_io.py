@@ -16,6 +16,7 @@ import pytest
 import theta
 from theta import io, tensorfile
 from theta.errors import CheckpointError
+from theta.io import models as io_models
 from theta.nn import (
     GELU,
     MLP,
@@ -471,7 +472,7 @@ def test_a_pipe_in_place_of_a_file_is_refused_without_blocking(tmp_path):
 
 
 def test_loading_without_folder_descriptors_still_works(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "_open_folder", lambda folder: None)  # as on Windows
+    monkeypatch.setattr(io_models, "_open_folder", lambda folder: None)  # as on Windows
     model, x = models()["mlp"]
     io.save(model, tmp_path / "m")
     np.testing.assert_array_equal(predict(io.load(tmp_path / "m"), x), predict(model, x))
@@ -513,7 +514,7 @@ def test_a_failed_save_keeps_the_old_model_and_leaves_nothing(tmp_path, monkeypa
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(io, fail_at, disk_full)
+    monkeypatch.setattr(io_models, fail_at, disk_full)
     with pytest.raises(OSError, match="No space left on device") as info:
         io.save(MLP((2, 3, 1), rng=1), path, overwrite=True)
     assert info.value.filename == str(path)

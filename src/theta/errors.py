@@ -17,6 +17,7 @@ __all__ = [
     "DivergenceError",
     "InvalidParameterError",
     "NotFittedError",
+    "UndefinedMetricWarning",
 ]
 
 
@@ -42,6 +43,11 @@ class ConvergenceWarning(UserWarning):
 
 class DataConversionWarning(UserWarning):
     """Input data was converted to the shape or type an estimator needs (scikit-learn's type)."""
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric is ill-defined (e.g. precision with no predicted samples) and was set to
+    ``zero_division`` (scikit-learn's type)."""
 
 
 _twins: dict[type, type] = {}

@@ -3,13 +3,17 @@
 These run at the boundary (``fit``, ``predict``, constructors), never on hot internal paths.
 """
 
+import numbers
 import warnings
 
 import numpy as np
 
 from theta.errors import DataConversionWarning, sklearn_twin
 
-__all__ = ["check_array", "check_consistent_length", "check_X_y", "check_scalar", "column_or_1d"]
+__all__ = [
+    "check_array", "check_consistent_length", "check_X_y", "check_sample_weight", "check_scalar",
+    "column_or_1d",
+]  # fmt: skip
 
 
 def _name_of(caller: object | None) -> str:
@@ -239,3 +243,68 @@ def check_scalar(
     if max_val is not None and (value > max_val or (value == max_val and not high_ok)):
         op = "<=" if high_ok else "<"
         raise ValueError(f"{name} == {value}, must be {op} {max_val}.")
+
+
+def check_sample_weight(
+    sample_weight: object,
+    n_samples: int,
+    *,
+    dtype: str | type | None = "numeric",
+    ensure_non_negative: bool = False,
+) -> np.ndarray:
+    """Return per-sample weights as a 1-D array of length ``n_samples``, worded as scikit-learn.
+
+    Parameters
+    ----------
+    sample_weight : None, number or array-like of shape (n_samples,)
+        ``None`` gives ones, a number is repeated for every sample.
+    n_samples : int
+        Number of samples the weights belong to.
+    dtype : "numeric", numpy dtype or None, default="numeric"
+        As in :func:`check_array`; ``None`` keeps integer weights integer.
+    ensure_non_negative : bool, default=False
+        Reject negative weights.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite weights, a wrong shape, all-zero weights, or (if asked) negative
+        weights.
+
+    Examples
+    --------
+    >>> check_sample_weight(None, 3)
+    array([1., 1., 1.])
+    >>> check_sample_weight([1, 2], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight.shape == (2,), expected (3,)!
+    """
+    float_dtype = np.float64 if dtype in ("numeric", None) else dtype
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=float_dtype)
+    if isinstance(sample_weight, numbers.Number):
+        weights = np.full(n_samples, sample_weight, dtype=float_dtype)
+    else:
+        weights = check_array(
+            sample_weight, ensure_2d=False, dtype=dtype, input_name="sample_weight",
+            ensure_min_samples=0,
+        )  # fmt: skip
+        if weights.ndim != 1:
+            raise ValueError(
+                f"Sample weights must be 1D array or scalar, got {weights.ndim}D array. "
+                f"Expected either a scalar value or a 1D array of length {n_samples}."
+            )
+        if weights.shape != (n_samples,):
+            raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(n_samples,)}!")
+    if not np.isfinite(weights).all():
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if np.all(weights == 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    if ensure_non_negative and np.any(weights < 0):
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    return weights

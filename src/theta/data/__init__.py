@@ -5,7 +5,7 @@ shakespeare) are compressed copies inside the package, with their sources and li
 ``theta/data/files/ATTRIBUTION.md``.
 """
 
-from theta.data.batching import BatchIterator, minibatches, train_val_split
+from theta.data.batching import BatchIterator, minibatches, train_test_split, train_val_split
 from theta.data.datasets import (
     Dataset,
     DatasetInfo,
@@ -23,7 +23,7 @@ from theta.data.datasets import (
 )
 
 __all__ = [
-    "BatchIterator", "minibatches", "train_val_split",
+    "BatchIterator", "minibatches", "train_test_split", "train_val_split",
     "Dataset", "DatasetInfo", "list_datasets", "load", "load_breast_cancer", "load_diabetes",
     "load_digits", "load_iris", "load_tinyshakespeare", "make_blobs", "make_line", "make_moons",
     "make_spirals",

@@ -17,7 +17,7 @@ from theta.errors import CheckpointError, InvalidParameterError
 from theta.rng import check_random_state
 from theta.validation import check_consistent_length
 
-__all__ = ["BatchIterator", "minibatches", "train_val_split"]
+__all__ = ["BatchIterator", "minibatches", "train_test_split", "train_val_split"]
 
 
 def _check_int(value: object, name: str, caller: str, *, min_val: int) -> int:
@@ -196,6 +196,144 @@ def train_val_split(
         in_val[val] = True
         train = rng.permutation(np.flatnonzero(~in_val))
     return [part for a in arrays for part in (a[train], a[val])]
+
+
+def _split_size(value: object, name: str) -> None:
+    """Refuse a test/train size that is neither a float in (0, 1), an int >= 1 nor None."""
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    is_frac = isinstance(value, numbers.Real) and not is_int and not isinstance(value, bool)
+    if value is None or (is_int and value >= 1) or (is_frac and 0.0 < value < 1.0):
+        return
+    raise InvalidParameterError(
+        f"The {name!r} parameter of train_test_split must be a float in the range (0.0, 1.0), "
+        f"an int in the range [1, inf) or None. Got {value!r} instead."
+    )
+
+
+def _train_test_sizes(n: int, test_size: Any, train_size: Any) -> tuple[int, int]:
+    """scikit-learn's ``_validate_shuffle_split``: test sizes round up, train sizes down."""
+    if test_size is None and train_size is None:
+        test_size = 0.25
+    for value, name in ((test_size, "test_size"), (train_size, "train_size")):
+        if isinstance(value, numbers.Integral) and value >= n:
+            raise ValueError(
+                f"{name}={value} should be either positive and smaller than the number of "
+                f"samples {n} or a float in the (0, 1) range"
+            )
+    is_frac = lambda v: isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)  # noqa: E731
+    fractions = [v for v in (test_size, train_size) if is_frac(v)]
+    if len(fractions) == 2 and sum(fractions) > 1:
+        raise ValueError(
+            f"The sum of test_size and train_size = {sum(fractions)}, should be in the (0, 1) "
+            "range. Reduce test_size and/or train_size."
+        )
+    n_test = math.ceil(test_size * n) if is_frac(test_size) else test_size
+    n_train = math.floor(train_size * n) if is_frac(train_size) else train_size
+    n_train = n - n_test if train_size is None else n_train
+    n_test = n - n_train if test_size is None else n_test
+    if n_train + n_test > n:
+        raise ValueError(
+            f"The sum of train_size and test_size = {n_train + n_test}, should be smaller than "
+            f"the number of samples {n}. Reduce test_size and/or train_size."
+        )
+    if n_train == 0:
+        raise ValueError(
+            f"With n_samples={n}, test_size={test_size} and train_size={train_size}, the "
+            "resulting train set will be empty. Adjust any of the aforementioned parameters."
+        )
+    return int(n_train), int(n_test)
+
+
+def train_test_split(
+    *arrays: Any,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
+    random_state: None | int | np.random.Generator = None,
+    shuffle: bool = True,
+    stratify: Any = None,
+) -> list[np.ndarray]:
+    """Split arrays into random train and test parts: scikit-learn's signature and sizes.
+
+    A thin wrapper over :func:`train_val_split` that sizes the parts as scikit-learn does: a
+    float ``test_size`` rounds up, a float ``train_size`` rounds down, an int is a count, and
+    with neither the test part is 25%. When the two sizes add up to fewer than the samples,
+    the rest is left out. (The shuffle comes from a NumPy ``Generator``, so the rows drawn
+    differ from scikit-learn's for the same seed; sizes and class proportions do not.)
+
+    Parameters
+    ----------
+    *arrays : array-likes with the same first dimension
+        Usually ``X`` and ``y``; each is converted with ``numpy.asarray``.
+    test_size : float in (0, 1), int >= 1 or None, default=None
+        Share or count of test samples (0.25 when ``train_size`` is None too).
+    train_size : float in (0, 1), int >= 1 or None, default=None
+        Share or count of training samples (default: all that are not test samples).
+    random_state : None, int or numpy.random.Generator, default=None
+        Source of the shuffle.
+    shuffle : bool, default=True
+        Shuffle before splitting; otherwise the first samples train and the next ones test.
+    stratify : array-like of shape (n_samples,), optional
+        Class labels whose proportions both parts keep (needs ``shuffle=True``).
+
+    Returns
+    -------
+    list of ndarray
+        ``[a_train, a_test, b_train, b_test, ...]``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a size is not a float in (0, 1), an int >= 1 or None.
+    ValueError
+        With scikit-learn's messages, if the sizes do not fit the samples, lengths differ, or
+        stratification is impossible.
+
+    Examples
+    --------
+    >>> X, y = np.arange(20).reshape(10, 2), np.arange(10)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+    >>> X_train.shape, X_test.shape
+    ((7, 2), (3, 2))
+    >>> sorted(np.concatenate([y_train, y_test]).tolist()) == list(range(10))
+    True
+    >>> [part.tolist() for part in train_test_split(np.arange(5), shuffle=False)]
+    [[0, 1, 2], [3, 4]]
+    """
+    if not arrays:
+        raise ValueError("At least one array required as input")
+    _split_size(test_size, "test_size")
+    _split_size(train_size, "train_size")
+    arrays = tuple(np.asarray(a) for a in arrays)
+    check_consistent_length(*arrays, stratify)
+    n_train, n_test = _train_test_sizes(len(arrays[0]), test_size, train_size)
+    n_used = n_train + n_test
+    rng = check_random_state(random_state)
+    if stratify is not None:
+        if not shuffle:
+            raise ValueError("Stratified train/test split is not implemented for shuffle=False")
+        stratify = np.asarray(stratify)
+        n_classes = len(np.unique(stratify))
+        for size, name in ((n_test, "test_size"), (n_train, "train_size")):
+            if size < n_classes:
+                raise ValueError(
+                    f"The {name} = {size} should be greater or equal to the number of classes "
+                    f"= {n_classes}"
+                )
+    if n_used < len(arrays[0]):  # keep n_used samples first (the leading ones if unshuffled)
+        if not shuffle:
+            arrays = tuple(a[:n_used] for a in arrays)
+        else:
+            extra = () if stratify is None else (stratify,)
+            kept = train_val_split(*arrays, *extra, val_fraction=_fraction(n_used, len(arrays[0])),
+                                   rng=rng, stratify=stratify)[1::2]  # fmt: skip
+            arrays, stratify = tuple(kept[: len(arrays)]), (kept[-1] if extra else None)
+    return train_val_split(*arrays, val_fraction=_fraction(n_test, n_used), shuffle=shuffle,
+                           rng=rng, stratify=stratify)  # fmt: skip
+
+
+def _fraction(count: int, n: int) -> float:
+    """A ``val_fraction`` for which :func:`train_val_split`'s ``ceil`` gives exactly ``count``."""
+    return (count - 0.5) / n  # ceil(count - 0.5) == count, whatever the rounding of the division
 
 
 class BatchIterator:

@@ -1,8 +1,24 @@
-"""Learners with scikit-learn's estimator contract: supervised, unsupervised, non-parametric."""
+"""Learners with scikit-learn's estimator contract: supervised, unsupervised, non-parametric.
+
+Every estimator, fitted or not, saves to a folder and loads back with ``theta.io`` (JSON and
+safetensors, never pickle), predicting exactly what it predicted before:
+
+>>> import os, tempfile
+>>> from theta import io
+>>> from theta.estimators.linear import LinearRegression
+>>> X, y = [[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0]
+>>> line = LinearRegression().fit(X, y)
+>>> with tempfile.TemporaryDirectory() as d:
+...     io.save(line, os.path.join(d, "line"))
+...     again = io.load(os.path.join(d, "line"))
+>>> bool((again.predict(X) == line.predict(X)).all()), again.get_params() == line.get_params()
+(True, True)
+"""
 
 import importlib
 import pkgutil
 
+from theta.data import train_test_split
 from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -19,7 +35,7 @@ from theta.params import clone
 __all__ = [
     "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval", "Options", "RegressorMixin",
     "TransformerMixin", "all_estimators", "check_classification_targets", "check_is_fitted",
-    "clone",
+    "clone", "train_test_split",
 ]  # fmt: skip
 
 

@@ -148,7 +148,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_step_begin(self)
         xb, yb = self._next_batch()
-        self.model.train()
+        if not self.model.training:  # walking every module each step costs more than the check
+            self.model.train()
         self.optimizer.zero_grad()
         before = self.model.state_dict() if self.watch else None
 

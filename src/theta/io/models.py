@@ -1,41 +1,9 @@
-"""Save and load models without pickle: parameters as safetensors, hyperparameters as JSON.
+"""Model folders: a ``Module``'s parameters as safetensors, its hyperparameters as JSON.
 
-The chapter's split, on disk. ``save(model, path)`` writes a *model folder*::
-
-    path/
-      model.safetensors   the parameters θ: model.state_dict(), one tensor per dotted name
-      config.json         how to rebuild f: {"format": "theta.model", "format_version": 1,
-                          "theta_version": ..., "class": "MLP", "hyperparameters": {...}}
-
-and ``load(path)`` rebuilds the module from ``theta.nn.Module.registry`` by class name with the
-recorded constructor arguments (nested modules, such as a ``Sequential``'s layers, are stored
-as ``{"class": ..., "hyperparameters": ...}`` and rebuilt recursively; tuples come back as
-lists), then copies the parameters in. Nothing in either file is ever executed or unpickled:
-a file can only name a ``Module`` class that the running program has already imported.
-
-Guarantees:
-
-- A folder is written beside ``path`` under a hidden name and renamed into place in one atomic
-  step (``theta.tensorfile.atomic_directory``), so after a crash ``path`` is the complete old
-  model or the complete new one, and two processes saving to one path never mix their files.
-  ``config.json`` also records a random ``weights_id`` that ``model.safetensors`` carries in its
-  metadata, so a folder whose two files come from different saves is refused, not loaded
-  (a hand-written ``config.json`` without ``weights_id`` is accepted as it is).
-- An existing ``path`` is refused unless ``overwrite=True``, and even then only a theta model
-  folder (one holding nothing but ``model.safetensors`` and ``config.json``) is replaced.
-- The tensor file is validated completely before use (see ``theta.tensorfile``); pickles and
-  PyTorch ``.pt`` files are refused by name. A model is built and filled only once every name,
-  shape and dtype fits, so a bad file never leaves a half-loaded model behind.
-- NaN or infinite parameter values load with a warning, or raise with ``check_finite=True``.
-- A folder from a newer format version is refused, naming both versions.
-
-PyTorch interop: theta's parameter names and layouts equal torch.nn's for the equivalent layers
-(Linear, Embedding, LayerNorm; a Sequential's/MLP's children live under ``layers.N``, like a
-torch ModuleList named ``layers``), so a state dict saved by
-``safetensors.torch.save_file(torch_model.state_dict())`` loads with ``load_state_dict_file`` +
-``model.load_state_dict``, and the reverse: ``save_state_dict(model.state_dict(), path)`` then
-``torch_model.load_state_dict(safetensors.torch.load_file(path))``. ``save`` writes an ordinary
-safetensors file too, so ``path/model.safetensors`` opens in PyTorch as it is.
+Also the parts every theta folder shares (``config.json`` reading, the version rules, the
+"only replace what save wrote" rule, reading a folder's files from one and the same save),
+and bare state-dict files. ``theta.io`` documents the formats; ``theta.io.learners`` uses the
+shared parts for learner folders.
 """
 
 from __future__ import annotations
@@ -49,6 +17,7 @@ import secrets
 import stat
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,17 +34,23 @@ from theta.tensorfile import (
     write_tensors,
 )
 
-__all__ = ["FORMAT_VERSION", "load", "load_state_dict_file", "save", "save_state_dict"]
+__all__ = ["FORMAT_VERSION", "load_state_dict_file", "save_state_dict"]
 
 FORMAT = "theta.model"
 FORMAT_VERSION = 1  # raise when a reader of the old version could misread the new folders
-WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
-_WEIGHTS_ID = "theta.weights_id"  # the metadata key in model.safetensors
+LEARNER_FORMAT = "theta.learner"
+LEARNER_FORMAT_VERSION = 1
+WEIGHTS_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "state.safetensors"
+# format -> (newest version read, tensor file, config key of the save's id, its metadata key)
+FORMATS = {
+    FORMAT: (FORMAT_VERSION, WEIGHTS_FILE, "weights_id", "theta.weights_id"),
+    LEARNER_FORMAT: (LEARNER_FORMAT_VERSION, STATE_FILE, "state_id", "theta.state_id"),
+}
 _MAX_CONFIG_BYTES = 64 * 2**20  # a config is a few KB; never read an arbitrarily large one
 
 
-def _theta_version() -> str:
-    from theta import __version__  # at call time: theta/__init__ may import this module
+def theta_version() -> str:
+    from theta import __version__  # at call time: theta/__init__ imports this module
 
     return __version__
 
@@ -83,59 +58,35 @@ def _theta_version() -> str:
 # --- saving ------------------------------------------------------------------------------------
 
 
-def save(model: Module, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Write ``model`` to the model folder ``path`` (parameters and hyperparameters).
+def save_model(model: Module, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Write ``model`` to the model folder ``path`` (see ``theta.io.save``)."""
+    config = model_config(model)
+    with atomic_directory(path, overwrite=overwrite, may_replace=check_replaceable) as staging:
+        write_model_files(staging, model, config)
 
-    Parameters
-    ----------
-    model : Module
-        Any module whose class is in ``Module.registry`` (every ``Module`` subclass is) and
-        whose recorded hyperparameters are numbers, strings, booleans, None, lists, tuples,
-        dicts with string keys, or modules of the same kind.
-    path : str or path-like
-        The folder to create. Its parent must exist.
-    overwrite : bool, default=False
-        Replace an existing model folder at ``path``.
 
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False, or if it is not a theta model folder
-        (a file, or a folder holding other files), which ``save`` never replaces.
-    TypeError
-        Naming a hyperparameter that JSON cannot hold, or a module class whose name is
-        registered to another class.
-    OSError
-        Naming ``path`` if it cannot be written; an existing folder is left as it was.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from theta.nn import MLP
-    >>> model = MLP((2, 4, 1), rng=0)
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     save(model, os.path.join(d, "mlp"))
-    ...     sorted(os.listdir(os.path.join(d, "mlp")))
-    ['config.json', 'model.safetensors']
-    """
-    if not isinstance(model, Module):
-        raise TypeError(f"save: model must be a theta.nn.Module, not {type(model).__name__}.")
-    weights_id = secrets.token_hex(16)
-    config = {
+def model_config(model: Module) -> dict[str, Any]:
+    """``config.json``'s content for ``model``, with a fresh ``weights_id``; checks everything
+    that could make writing fail half-way (class name, hyperparameters) before anything is
+    written."""
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "theta_version": _theta_version(),
+        "theta_version": theta_version(),
         "class": _registered_name(model),
         "hyperparameters": _encode(model.hyperparameters(), type(model).__name__),
-        "weights_id": weights_id,
+        "weights_id": secrets.token_hex(16),
     }
+
+
+def write_model_files(folder: Path, model: Module, config: dict[str, Any]) -> None:
+    """Write ``model.safetensors`` and ``config.json`` into the existing (staging) ``folder``."""
     text = json.dumps(config, indent=2) + "\n"
     # The live arrays, not state_dict()'s copies: writing only reads them, and a model may be
     # most of the memory there is.
     state = {name: p.data for name, p in model.named_parameters()}
-    with atomic_directory(path, overwrite=overwrite, may_replace=_check_replaceable) as staging:
-        write_tensors(staging / WEIGHTS_FILE, state, {_WEIGHTS_ID: weights_id})
-        atomic_write_text(staging / CONFIG_FILE, text)
+    write_tensors(folder / WEIGHTS_FILE, state, {FORMATS[FORMAT][3]: config["weights_id"]})
+    atomic_write_text(folder / CONFIG_FILE, text)
 
 
 def _registered_name(module: Module) -> str:
@@ -181,13 +132,14 @@ def _encode(value: Any, where: str) -> Any:
     )
 
 
-def _check_replaceable(path: str) -> None:
-    """Refuse to replace anything but a folder holding only the files ``save`` writes."""
+def check_replaceable(path: str) -> None:
+    """Refuse to replace anything but a folder holding only what ``save`` writes: a model
+    folder, or a learner folder (``config.json``, ``state.safetensors`` and model folders)."""
     if not os.path.isdir(path):
         raise FileExistsError(
             errno.EEXIST, "Exists and is not a model folder, so save will not replace it", path
         )
-    others = sorted(set(os.listdir(path)) - {WEIGHTS_FILE, CONFIG_FILE})
+    others = sorted(name for name in os.listdir(path) if not _written_by_save(path, name))
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         raise FileExistsError(
@@ -198,66 +150,45 @@ def _check_replaceable(path: str) -> None:
         )
 
 
+def _written_by_save(folder: str, name: str) -> bool:
+    path = os.path.join(folder, name)
+    if name in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE):
+        return not os.path.isdir(path)
+    if os.path.islink(path) or not os.path.isdir(path):
+        return False
+    return set(os.listdir(path)) <= {CONFIG_FILE, WEIGHTS_FILE}  # a learner's sub-model
+
+
 # --- loading -----------------------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = False) -> Module:
-    """Rebuild the model saved in the model folder ``path``.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A folder written by ``save``.
-    strict : bool, default=True
-        Require the file's tensor names to match the rebuilt model's parameters exactly.
-        With False, missing and unexpected names are reported in a warning and skipped
-        (missing parameters keep their fresh initial values); wrong shapes are always errors.
-    check_finite : bool, default=False
-        Raise on NaN or infinite values instead of warning.
-
-    Returns
-    -------
-    Module
-        A new module of the saved class, with the saved parameters (and their dtypes).
-
-    Raises
-    ------
-    CheckpointError
-        If a file is malformed or not safetensors (pickles are refused unread), the format
-        version is newer than this theta reads, the class is unknown, the hyperparameters do
-        not rebuild it, or names, shapes or dtypes do not fit (all listed).
-    FileNotFoundError, NotADirectoryError, PermissionError
-        Naming the path, if it is missing, is a file, or cannot be read.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import theta
-    >>> from theta.nn import MLP
-    >>> model = MLP((2, 4, 1), rng=0)
-    >>> x = theta.tensor([[1.0, 2.0]])
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     save(model, os.path.join(d, "mlp"))
-    ...     again = load(os.path.join(d, "mlp"))
-    >>> again
-    MLP(sizes=[2, 4, 1], activation='relu', dropout=0.0)
-    >>> bool((again(x).numpy() == model(x).numpy()).all())
-    True
-    """
-    folder = os.fspath(path)
+def check_folder(folder: str) -> None:
+    """Raise the right ``OSError`` (or refuse a pickle) unless ``folder`` is a folder."""
     mode = os.stat(folder).st_mode  # FileNotFoundError / PermissionError name the path
     if not stat.S_ISDIR(mode):
         if stat.S_ISREG(mode):
             refuse_pickle(folder)
         raise NotADirectoryError(
             errno.ENOTDIR,
-            "Not a model folder (save writes a folder holding model.safetensors and "
-            "config.json); for a bare safetensors file use theta.io.load_state_dict_file",
+            "Not a model folder (save writes a folder holding config.json and "
+            "model.safetensors or state.safetensors); for a bare safetensors file use "
+            "theta.io.load_state_dict_file",
             folder,
         )
+
+
+def build_model(
+    folder: str,
+    config: dict[str, Any],
+    tensors: dict[str, np.ndarray],
+    *,
+    strict: bool,
+    check_finite: bool,
+    stacklevel: int,
+) -> Module:
+    """The module ``config`` describes, filled with ``tensors`` (read by ``read_folder``)."""
     config_path = os.path.join(folder, CONFIG_FILE)
     weights_path = os.path.join(folder, WEIGHTS_FILE)
-    config, tensors = _read_folder(folder, config_path, weights_path)
     model = _build(config["class"], config["hyperparameters"], config_path, "config")
     params = dict(model.named_parameters())
     not_float = [
@@ -268,7 +199,7 @@ def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = F
             f"{weights_path}: parameters must be floating point, but these tensors are not: "
             f"{', '.join(not_float)}."
         )
-    _check_finite(tensors, weights_path, check_finite)
+    check_finite_tensors(tensors, weights_path, check_finite, stacklevel + 1)
     for name, param in params.items():
         # Constructors record no dtype, so the model was built in the default dtype; it takes
         # the saved one instead (casting first would round, or overflow, float64 values).
@@ -283,15 +214,14 @@ def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = F
             f"load: {weights_path} does not match {config['class']} exactly (strict=False); "
             f"missing keys (left at their initial values): {result.missing_keys}; unexpected "
             f"keys (ignored): {result.unexpected_keys}.",
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     return model
 
 
-def _read_folder(
-    folder: str, config_path: str, weights_path: str
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read ``config.json`` and ``model.safetensors`` of one and the same save."""
+def read_folder(folder: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read ``config.json`` and the tensor file of its format, both of one and the same save."""
+    config_path = os.path.join(folder, CONFIG_FILE)
     # A concurrent save(overwrite=True) swaps a complete new folder into place, then deletes
     # the old one. Opening both files through one descriptor of the folder reads them from
     # the same save; if that save is deleted under us, the next attempt reads the new one.
@@ -299,7 +229,9 @@ def _read_folder(
         dir_fd = _open_folder(folder)
         try:
             config = _read_config(config_path, dir_fd)
-            tensors, metadata = read_tensors(weights_path, dir_fd=dir_fd)
+            _, tensor_file, id_key, metadata_key = FORMATS[config["format"]]
+            tensor_path = os.path.join(folder, tensor_file)
+            tensors, metadata = read_tensors(tensor_path, dir_fd=dir_fd)
         except FileNotFoundError:
             if attempt == 4:
                 raise
@@ -307,14 +239,14 @@ def _read_folder(
         finally:
             if dir_fd is not None:
                 os.close(dir_fd)
-        expected = config.get("weights_id")
-        if expected is None or metadata.get(_WEIGHTS_ID) == expected:
+        expected = config.get(id_key)
+        if expected is None or metadata.get(metadata_key) == expected:
             return config, tensors
         if dir_fd is None and attempt < 4:
             continue  # without folder descriptors, a concurrent save looks like this
         raise CheckpointError(
-            f"{weights_path} and {config_path} come from different saves (weights_id "
-            f"{metadata.get(_WEIGHTS_ID)!r} vs {expected!r}); save the model again."
+            f"{tensor_path} and {config_path} come from different saves ({id_key} "
+            f"{metadata.get(metadata_key)!r} vs {expected!r}); save the model again."
         )
     raise AssertionError("unreachable")
 
@@ -339,14 +271,14 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _read_config(path: str, dir_fd: int | None) -> dict[str, Any]:
-    """Read and check ``config.json``: its format, version, class and hyperparameters."""
+    """Read and check ``config.json``: its format, version, class and the fields it needs."""
     try:
         f = open_regular_file(path, dir_fd=dir_fd)
     except FileNotFoundError:
         raise FileNotFoundError(
             errno.ENOENT,
-            "No such file: not a theta model folder (save writes model.safetensors and "
-            "config.json)",
+            "No such file: not a theta model folder (save writes config.json and "
+            "model.safetensors or state.safetensors)",
             path,
         ) from None
     with f:
@@ -357,32 +289,35 @@ def _read_config(path: str, dir_fd: int | None) -> dict[str, Any]:
         config = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise CheckpointError(f"{path} is not valid UTF-8 JSON: {exc}.") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+    found = config.get("format") if isinstance(config, dict) else type(config).__name__
+    if not isinstance(found, str) or found not in FORMATS:
         raise CheckpointError(
-            f"{path} is not a theta model config: its format is {found!r}, not {FORMAT!r}."
+            f"{path} is not a theta model config: its format is {found!r}, not "
+            f"{FORMAT!r} or {LEARNER_FORMAT!r}."
         )
+    newest = FORMATS[found][0]
     version, written_by = config.get("format_version"), config.get("theta_version", "unknown")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise CheckpointError(
             f"{path}: format_version must be a positive integer, not {version!r}."
         )
-    if version > FORMAT_VERSION:
+    if version > newest:
         raise CheckpointError(
             f"{path} has format version {version} (written by theta {written_by}), but this "
-            f"theta ({_theta_version()}) reads format version {FORMAT_VERSION} at most; upgrade "
-            "theta to load it."
+            f"theta ({theta_version()}) reads format version {newest} of {found!r} at most; "
+            "upgrade theta to load it."
         )
-    if _version_key(written_by) > _version_key(_theta_version()):
+    if _version_key(written_by) > _version_key(theta_version()):
         warnings.warn(
             f"{path} was written by theta {written_by}, newer than this theta "
-            f"({_theta_version()}); its format version {version} is supported, so it loads.",
-            stacklevel=3,
+            f"({theta_version()}); its format version {version} is supported, so it loads.",
+            stacklevel=4,
         )
     if not isinstance(config.get("class"), str):
         raise CheckpointError(f"{path}: 'class' must be a class name, not {config.get('class')!r}.")
-    if not isinstance(config.get("hyperparameters"), dict):
-        raise CheckpointError(f"{path}: 'hyperparameters' must be an object.")
+    for field in ("hyperparameters",) if found == FORMAT else ("params", "state"):
+        if not isinstance(config.get(field), dict):
+            raise CheckpointError(f"{path}: {field!r} must be an object.")
     return config
 
 
@@ -445,7 +380,9 @@ def _decode(value: Any, config_path: str, where: str) -> Any:
     return value
 
 
-def _check_finite(tensors: Mapping[str, np.ndarray], path: str, error: bool) -> None:
+def check_finite_tensors(
+    tensors: Mapping[str, np.ndarray], path: str, error: bool, stacklevel: int
+) -> None:
     """Warn (or raise, if ``error``) naming every tensor that holds NaN or infinity."""
     bad = [k for k, v in tensors.items() if v.dtype.kind in "fc" and not np.isfinite(v).all()]
     if not bad:
@@ -453,7 +390,7 @@ def _check_finite(tensors: Mapping[str, np.ndarray], path: str, error: bool) -> 
     message = f"{path}: these tensors hold NaN or infinite values: {', '.join(bad)}."
     if error:
         raise CheckpointError(message)
-    warnings.warn(message + " Pass check_finite=True to refuse such files.", stacklevel=3)
+    warnings.warn(message + " Pass check_finite=True to refuse such files.", stacklevel=stacklevel)
 
 
 # --- bare state dicts --------------------------------------------------------------------------
@@ -554,5 +491,5 @@ def load_state_dict_file(
             name,
         )
     tensors, _ = read_tensors(name)
-    _check_finite(tensors, name, check_finite)
+    check_finite_tensors(tensors, name, check_finite, 3)
     return tensors

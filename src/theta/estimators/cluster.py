@@ -1,0 +1,494 @@
+"""Clustering: k-means, the chapter's unsupervised flavour in its plainest form.
+
+The model is its ``n_clusters`` centres (the parameters θ); the forward function sends a
+point to its nearest centre. Lloyd's algorithm alternates the two halves of that model:
+assign every point to its nearest centre, then move every centre to the mean of its points.
+Each step can only lower the inertia (the summed squared distance to the assigned centres),
+so the loop stops when the labels stop changing or the centres barely move.
+
+Distances use BLAS: ``||x - c||² = ||x||² - 2 x·c + ||c||²``, and for the nearest centre only
+``||c||² - 2 x·c`` matters: one product of ``[x, 1]`` with ``[-2c, ||c||²]`` per chunk of rows,
+chunks spread over a few threads. The centres' sums are updated from the points that changed
+cluster, so late iterations cost little more than the assignment. The algorithm follows
+scikit-learn's ``KMeans`` step for step (greedy k-means++, tolerance scaled by the data's mean
+variance, empty clusters moved to the farthest points), so with the same initial centres both
+give the same clustering.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from theta.errors import ConvergenceWarning
+from theta.estimators.base import (
+    BaseEstimator,
+    ClusterMixin,
+    Interval,
+    Options,
+    TransformerMixin,
+    check_is_fitted,
+)  # fmt: skip
+from theta.rng import check_random_state
+from theta.validation import check_array
+
+__all__ = ["KMeans", "kmeans_plusplus"]
+
+# OpenBLAS splits a product over threads above about 2**18 multiply-adds; on a busy machine
+# those threads wait on each other (10x slower on 2 shared cores). Row chunks below that size
+# run single-threaded and stay in cache; _for_each_chunk runs them side by side instead.
+_CHUNK_WORK = 1 << 18
+
+
+def _chunk_rows(n_clusters: int, n_features: int) -> int:
+    return int(np.clip(_CHUNK_WORK // (n_clusters * n_features), 64, 8192))
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child needs its own
+
+
+def _for_each_chunk(work: Callable[[int], None], n_rows: int, step: int) -> None:
+    """Run ``work(start)`` for every chunk of rows, on a few threads when there are many.
+
+    NumPy releases the GIL in the chunk's product and argmin, so the threads run in parallel
+    the way scikit-learn's OpenMP loop does; each chunk writes its own rows, so the result
+    does not depend on the order in which they finish.
+    """
+    starts = range(0, n_rows, step)
+    n_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if len(starts) < 8 or (n_cpus or 1) < 2:
+        for start in starts:
+            work(start)
+        return
+    pool = _POOL.get(os.getpid())
+    if pool is None:
+        pool = _POOL.setdefault(os.getpid(), ThreadPoolExecutor(min(n_cpus, 8)))
+    for _ in pool.map(work, starts):  # re-raises the first error
+        pass
+
+
+def _as_float(X: np.ndarray) -> np.ndarray:
+    """float32 stays float32 (as in scikit-learn); every other dtype becomes float64."""
+    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+
+
+def _row_norms_sq(X: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", X, X)
+
+
+def _squared_distances(X: np.ndarray, C: np.ndarray, x_sq: np.ndarray) -> np.ndarray:
+    """``||x - c||²`` for every row of ``X`` and of ``C``, clipped at 0 against rounding."""
+    c_sq = _row_norms_sq(C)
+    D = np.empty((X.shape[0], C.shape[0]), dtype=np.result_type(X, C))  # (n, k)
+    step = _chunk_rows(*C.shape)
+    for start in range(0, X.shape[0], step):
+        block = D[start : start + step]
+        np.matmul(X[start : start + step], C.T, out=block)
+        block *= -2.0
+        block += x_sq[start : start + step, None]
+        block += c_sq
+    return np.maximum(D, 0.0, out=D)
+
+
+def _augment(X: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
+    """``[X - shift, 1]``: with :func:`_center_weights`, one product gives ``||c||² - 2 x·c``."""
+    Xa = np.empty((X.shape[0], X.shape[1] + 1), dtype=X.dtype)
+    np.subtract(X, 0.0 if shift is None else shift, out=Xa[:, :-1])
+    Xa[:, -1] = 1.0
+    return Xa
+
+
+def _center_weights(centers: np.ndarray) -> np.ndarray:
+    """``[-2 Cᵀ; ||c||²]`` of shape (n_features + 1, n_clusters), to multiply ``[X, 1]`` by."""
+    return np.vstack([-2.0 * centers.T, _row_norms_sq(centers)[None, :]])
+
+
+def _assign(Xa: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Nearest centre of every row of the augmented data ``Xa`` (first one on ties).
+
+    Only ``||c||² - 2 x·c`` decides the nearest centre, so ``||x||²`` is never computed.
+    """
+    W = _center_weights(centers).astype(Xa.dtype, copy=False)
+    labels = np.empty(Xa.shape[0], dtype=np.int32)
+    step = _chunk_rows(*centers.shape)
+
+    def work(start: int) -> None:
+        labels[start : start + step] = (Xa[start : start + step] @ W).argmin(axis=1)
+
+    _for_each_chunk(work, Xa.shape[0], step)
+    return labels
+
+
+def _cluster_totals(Xa: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Per-cluster sums of the rows of ``Xa`` (float64); the last column counts the rows."""
+    totals = np.zeros((k, Xa.shape[1]))
+    step = _chunk_rows(k, Xa.shape[1])
+    for start in range(0, Xa.shape[0], step):
+        chunk = labels[start : start + step]
+        # a one-hot membership matrix turns the per-cluster sums into one small product
+        onehot = np.zeros((len(chunk), k), dtype=Xa.dtype)
+        onehot[np.arange(len(chunk)), chunk] = 1.0
+        totals += onehot.T @ Xa[start : start + step]  # (k, n_features + 1)
+    return totals
+
+
+def _inertia(X: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> float:
+    """Summed squared distance of every row to its assigned centre, computed exactly."""
+    total = 0.0
+    step = max(1, _CHUNK_WORK // X.shape[1])
+    for start in range(0, X.shape[0], step):
+        diff = X[start : start + step] - centers[labels[start : start + step]]
+        total += float(np.einsum("ij,ij->", diff, diff, dtype=np.float64))
+    return total
+
+
+def kmeans_plusplus(
+    X: np.ndarray, n_clusters: int, *, rng: np.random.Generator, n_local_trials: int | None = None
+) -> np.ndarray:
+    """Greedy k-means++ seeding: spread initial centres apart, favouring far-away points.
+
+    Each new centre is the best of ``n_local_trials`` candidates (default ``2 + log(k)``, as
+    in scikit-learn), each drawn with probability proportional to its squared distance to the
+    nearest centre chosen so far; "best" means lowest resulting inertia.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data to seed from (float32 or float64).
+    n_clusters : int
+        Number of centres, at most ``n_samples``.
+    rng : numpy.random.Generator
+        Source of the draws.
+    n_local_trials : int, optional
+        Candidates tried per centre.
+
+    Returns
+    -------
+    ndarray of shape (n_clusters, n_features)
+        Initial centres, rows of ``X``.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0], [10.1, 10.0]])
+    >>> centers = kmeans_plusplus(X, 2, rng=np.random.default_rng(0))
+    >>> sorted((centers[:, 0] > 5).tolist())
+    [False, True]
+    """
+    n_samples = X.shape[0]
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    x_sq = _row_norms_sq(X)
+    centers = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)
+    centers[0] = X[rng.integers(n_samples)]
+    closest_sq = _squared_distances(X, centers[:1], x_sq)[:, 0]  # (n,)
+    potential = float(closest_sq.sum(dtype=np.float64))
+    for c in range(1, n_clusters):
+        draws = rng.uniform(size=n_local_trials) * potential
+        candidates = np.searchsorted(np.cumsum(closest_sq, dtype=np.float64), draws)
+        np.clip(candidates, None, n_samples - 1, out=candidates)  # rounding at the top end
+        to_candidates = _squared_distances(X, X[candidates], x_sq)  # (n, trials)
+        np.minimum(closest_sq[:, None], to_candidates, out=to_candidates)
+        potentials = to_candidates.sum(axis=0, dtype=np.float64)
+        best = int(np.argmin(potentials))
+        potential = float(potentials[best])
+        closest_sq = to_candidates[:, best].copy()
+        centers[c] = X[candidates[best]]
+    return centers
+
+
+def _lloyd(
+    Xa: np.ndarray, centers: np.ndarray, *, max_iter: int, tol: float
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Lloyd's iterations on augmented data from ``centers``: labels, centres, iterations
+    run, converged.
+
+    The per-cluster sums are updated from the points that changed cluster, so after the
+    first iterations (when few points move) an iteration costs little more than its product.
+    """
+    n_samples, k = Xa.shape[0], centers.shape[0]
+    X = Xa[:, :-1]
+    labels_old = np.full(n_samples, -1, dtype=np.int32)
+    labels = labels_old
+    totals = np.zeros((k, Xa.shape[1]))
+    converged = strict = False
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        labels = _assign(Xa, centers)
+        moved = np.flatnonzero(labels != labels_old)
+        if 2 * moved.size > n_samples:
+            totals = _cluster_totals(Xa, labels, k)
+        else:
+            rows = Xa[moved]
+            totals = totals + _cluster_totals(rows, labels[moved], k)
+            totals -= _cluster_totals(rows, labels_old[moved], k)
+        sums, counts = totals[:, :-1].copy(), totals[:, -1].copy()
+        _relocate_empty(X, centers, labels, sums, counts)
+        new_centers = (sums / np.maximum(counts, 1.0)[:, None]).astype(X.dtype, copy=False)
+        shift = float(np.sum((new_centers - centers) ** 2, dtype=np.float64))
+        centers = new_centers
+        if moved.size == 0:
+            converged = strict = True
+            break
+        if shift <= tol:
+            converged = True
+            break
+        labels_old = labels
+    if not strict:  # the last update moved the centres: relabel so labels match them
+        labels = _assign(Xa, centers)
+    return labels, centers, n_iter, converged
+
+
+def _relocate_empty(
+    X: np.ndarray, centers: np.ndarray, labels: np.ndarray, sums: np.ndarray, counts: np.ndarray
+) -> None:
+    """Give each empty cluster one of the points farthest from its centre (scikit-learn's rule).
+
+    Works in place on the per-cluster ``sums`` and ``counts``.
+    """
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    diff = X - centers[labels]
+    distances = np.einsum("ij,ij->i", diff, diff)
+    far = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
+    for cluster, point in zip(empty, far, strict=True):
+        old = labels[point]
+        sums[old] -= X[point]
+        counts[old] -= 1.0
+        sums[cluster] = X[point]
+        counts[cluster] = 1.0
+
+
+class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """K-means clustering by Lloyd's algorithm, with greedy k-means++ seeding.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters (centres); at most the number of samples.
+    init : {"k-means++", "random"} or array-like of shape (n_clusters, n_features), \
+default="k-means++"
+        How to choose the initial centres: greedy k-means++, ``n_clusters`` distinct random
+        rows, or the given centres.
+    n_init : int or "auto", default=1
+        Number of runs from different seeds; the one with the lowest inertia is kept.
+        scikit-learn's default ``"auto"`` is also accepted: 1 run for k-means++ and for given
+        centres, 10 for ``"random"``. Given centres always mean a single run.
+    max_iter : int, default=300
+        Maximum number of Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence tolerance on the total squared movement of the centres between two
+        iterations, relative to the mean variance of the features (as in scikit-learn). A run
+        also stops as soon as no label changes.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seeds the initialisation.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        The centres.
+    labels_ : ndarray of shape (n_samples,)
+        Cluster index (int32) of every training sample.
+    inertia_ : float
+        Sum of squared distances of the training samples to their centres.
+    n_iter_ : int
+        Lloyd iterations of the kept run.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the kept run hit ``max_iter`` before converging, or found fewer distinct clusters
+        than ``n_clusters`` (duplicate points).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 0.0], [10.0, 2.0], [10.0, 4.0], [10.0, 0.0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_.tolist())
+    [[1.0, 2.0], [10.0, 2.0]]
+    >>> bool(km.predict([[0.0, 0.0]])[0] == km.labels_[0])
+    True
+    >>> round(km.inertia_, 1)
+    16.0
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(numbers.Integral, 1, None)],
+        "init": [Options({"k-means++", "random"}), np.ndarray, list, tuple],
+        "n_init": [Interval(numbers.Integral, 1, None), Options({"auto"})],
+        "max_iter": [Interval(numbers.Integral, 1, None)],
+        "tol": [Interval(numbers.Real, 0, None)],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init: str | Any = "k-means++",
+        n_init: int | str = 1,
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        random_state: Any = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> KMeans:
+        """Cluster ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : ignored
+
+        Returns
+        -------
+        self : KMeans
+        """
+        self._validate_params()
+        X = _as_float(check_array(X, caller=self))
+        n_samples, n_features = X.shape
+        if n_samples < self.n_clusters:
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
+        given = None if isinstance(self.init, str) else self._initial_centers(X)
+        n_init = self._n_runs(given is not None)
+        rng = check_random_state(self.random_state)
+        tol = float(np.mean(np.var(X, axis=0))) * self.tol if self.tol else 0.0
+
+        # centring the data keeps ||x||² - 2x·c + ||c||² accurate far from the origin
+        mean = X.mean(axis=0)
+        Xa = _augment(X, mean)
+        Xc = Xa[:, :-1]
+        best = None
+        for _ in range(n_init):
+            if given is not None:
+                start = given - mean
+            elif self.init == "k-means++":
+                start = kmeans_plusplus(Xc, self.n_clusters, rng=rng)
+            else:
+                start = Xc[rng.choice(n_samples, size=self.n_clusters, replace=False)]
+            labels, centers, n_iter, converged = _lloyd(Xa, start, max_iter=self.max_iter, tol=tol)
+            inertia = _inertia(Xc, centers, labels)
+            if best is None or inertia < best[0]:
+                best = (inertia, labels, centers, n_iter, converged)
+
+        inertia, labels, centers, n_iter, converged = best
+        if not converged:
+            warnings.warn(
+                f"KMeans did not converge within max_iter={self.max_iter} iterations; "
+                "increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        distinct = len(np.unique(labels))
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.cluster_centers_ = centers + mean
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        self.n_features_in_ = n_features
+        return self
+
+    def _initial_centers(self, X: np.ndarray) -> np.ndarray:
+        centers = check_array(self.init, caller=self, input_name="init").astype(X.dtype)
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number "
+                f"of clusters {self.n_clusters}."
+            )
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number "
+                f"of features of the data {X.shape[1]}."
+            )
+        return centers
+
+    def _n_runs(self, given: bool) -> int:
+        if self.n_init == "auto":
+            return 10 if self.init == "random" else 1
+        if given and self.n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init in KMeans "
+                f"instead of n_init={self.n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return 1
+        return int(self.n_init)
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return _as_float(self._validate_data(X, reset=False))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Index of the nearest centre of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        X = self._check_X(X)
+        return _assign(_augment(X), self.cluster_centers_.astype(X.dtype, copy=False))
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Euclidean distance of each sample to each centre.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+        """
+        X = self._check_X(X)
+        # float64 products keep small distances accurate; the result takes X's dtype
+        X64 = X.astype(np.float64, copy=False)
+        D = _squared_distances(X64, self.cluster_centers_.astype(np.float64), _row_norms_sq(X64))
+        return np.sqrt(D, out=D).astype(X.dtype, copy=False)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Opposite of the inertia of ``X`` on the fitted centres (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
+        X = self._check_X(X)
+        centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        return -_inertia(X, centers, _assign(_augment(X), centers))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,206 @@
+"""KMeans: Lloyd's algorithm against scikit-learn's, k-means++ quality, edge cases and errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from theta.data import load_digits, make_blobs
+from theta.errors import ConvergenceWarning, InvalidParameterError, NotFittedError
+from theta.estimators.cluster import KMeans, kmeans_plusplus
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(return_X_y=True)[0]
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(10_000, centers=12, n_features=8, cluster_std=2.0, random_state=0)[0]
+
+
+def _random_rows(X, k, seed):
+    return X[np.random.default_rng(seed).choice(len(X), k, replace=False)]
+
+
+# --- quality against scikit-learn -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data, k", [("digits", 10), ("blobs", 12)])
+def test_same_init_gives_sklearns_clustering(data, k, request):
+    sk_cluster = pytest.importorskip("sklearn.cluster")
+    X = request.getfixturevalue(data)
+    init = _random_rows(X, k, seed=1)
+    ours = KMeans(k, init=init).fit(X)
+    theirs = sk_cluster.KMeans(k, init=init, n_init=1).fit(X)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-9)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-9)
+    assert ours.n_iter_ == theirs.n_iter_
+
+
+@pytest.mark.parametrize("data, k", [("digits", 10), ("blobs", 12)])
+def test_kmeans_plusplus_inertia_comparable_to_sklearn(data, k, request):
+    sk_cluster = pytest.importorskip("sklearn.cluster")
+    X = request.getfixturevalue(data)
+    ours = np.mean([KMeans(k, random_state=s).fit(X).inertia_ for s in range(4)])
+    theirs = np.mean([sk_cluster.KMeans(k, random_state=s).fit(X).inertia_ for s in range(4)])
+    assert ours == pytest.approx(theirs, rel=0.03)
+
+
+def test_empty_cluster_is_moved_to_a_far_point_like_sklearn(rng):
+    sk_cluster = pytest.importorskip("sklearn.cluster")
+    X = rng.normal(size=(200, 3))
+    init = np.vstack([X[:3], [[100.0, 100.0, 100.0]]])  # the last centre attracts no point
+    ours = KMeans(4, init=init).fit(X)
+    theirs = sk_cluster.KMeans(4, init=init, n_init=1).fit(X)
+    assert len(np.unique(ours.labels_)) == 4
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-9)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+
+
+# --- behaviour --------------------------------------------------------------------------------
+
+
+def test_recovers_well_separated_blobs():
+    X, y = make_blobs(300, centers=3, cluster_std=0.5, random_state=0)
+    km = KMeans(3, random_state=0).fit(X)
+    # each true blob maps to exactly one cluster
+    pairs = {(int(a), int(b)) for a, b in zip(y, km.labels_, strict=True)}
+    assert len(pairs) == 3
+    assert km.labels_.dtype == np.int32
+
+
+def test_predict_transform_score_agree_with_the_fit(blobs):
+    km = KMeans(12, random_state=0).fit(blobs)
+    np.testing.assert_array_equal(km.predict(blobs), km.labels_)
+    distances = km.transform(blobs[:50])
+    expected = np.linalg.norm(blobs[:50, None, :] - km.cluster_centers_[None], axis=2)
+    np.testing.assert_allclose(distances, expected, rtol=1e-10, atol=1e-10)
+    assert km.score(blobs) == pytest.approx(-km.inertia_, rel=1e-10)
+    np.testing.assert_array_equal(KMeans(12, random_state=0).fit_predict(blobs), km.labels_)
+
+
+def test_same_random_state_same_result_and_fit_forgets(digits):
+    a = KMeans(10, random_state=3).fit(digits)
+    b = KMeans(10, random_state=3).fit(digits[::-1]).fit(digits)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+def test_more_inits_never_worse(digits):
+    one = KMeans(10, init="random", random_state=0).fit(digits)
+    five = KMeans(10, init="random", n_init=5, random_state=0).fit(digits)
+    assert five.inertia_ <= one.inertia_
+
+
+def test_n_init_auto_follows_sklearn(digits):
+    # "auto": one run for k-means++, ten for random seeding (the same stream of seeds)
+    auto = KMeans(10, init="random", n_init="auto", random_state=0).fit(digits)
+    ten = KMeans(10, init="random", n_init=10, random_state=0).fit(digits)
+    assert auto.inertia_ == ten.inertia_
+    plus = KMeans(10, n_init="auto", random_state=0).fit(digits)
+    assert plus.inertia_ == KMeans(10, random_state=0).fit(digits).inertia_
+
+
+def test_float32_stays_float32(blobs):
+    X = blobs.astype(np.float32)
+    km = KMeans(12, random_state=0).fit(X)
+    assert km.cluster_centers_.dtype == np.float32
+    assert km.transform(X).dtype == np.float32
+    ref = KMeans(12, random_state=0).fit(blobs)
+    assert km.inertia_ == pytest.approx(ref.inertia_, rel=1e-4)
+
+
+def test_integer_input_is_accepted_and_not_modified():
+    X = np.array([[0, 0], [0, 1], [10, 10], [10, 11]])
+    before = X.copy()
+    km = KMeans(2, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, before)
+    assert km.cluster_centers_.dtype == np.float64
+    assert sorted(km.cluster_centers_[:, 0].tolist()) == [0.0, 10.0]
+
+
+def test_kmeans_plusplus_picks_distinct_spread_rows():
+    X = np.repeat(np.arange(5.0)[:, None] * 100, 20, axis=0)  # 5 far-apart points, 20 copies
+    centers = kmeans_plusplus(X, 5, rng=np.random.default_rng(0))
+    assert sorted(centers[:, 0].tolist()) == [0.0, 100.0, 200.0, 300.0, 400.0]
+
+
+def test_far_from_origin_data_clusters_as_near_it():
+    X, _ = make_blobs(500, centers=4, random_state=1)
+    init = X[:4]
+    near = KMeans(4, init=init).fit(X)
+    far = KMeans(4, init=init + 1e6).fit(X + 1e6)
+    np.testing.assert_array_equal(near.labels_, far.labels_)
+
+
+# --- warnings and errors ------------------------------------------------------------------------
+
+
+def test_max_iter_reached_warns(digits):
+    with pytest.warns(ConvergenceWarning, match="did not converge within max_iter=1"):
+        km = KMeans(10, max_iter=1, random_state=0).fit(digits)
+    assert km.n_iter_ == 1
+
+
+def test_duplicate_points_warn_about_distinct_clusters():
+    X = np.repeat([[0.0], [1.0], [2.0]], 3, axis=0)
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(3\).*n_clusters \(4\)"):
+        KMeans(4, random_state=0).fit(X)
+
+
+def test_explicit_init_with_several_runs_warns(rng):
+    X = rng.normal(size=(20, 2))
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        KMeans(2, init=X[:2], n_init=3).fit(X)
+
+
+def test_more_clusters_than_samples_names_both_and_keeps_earlier_fit(rng):
+    X = rng.normal(size=(10, 2))
+    km = KMeans(3, random_state=0).fit(X)
+    centers = km.cluster_centers_.copy()
+    km.set_params(n_clusters=11)
+    with pytest.raises(ValueError, match=r"n_samples=10 should be >= n_clusters=11"):
+        km.fit(X)
+    np.testing.assert_array_equal(km.cluster_centers_, centers)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_clusters": 0}, "'n_clusters' parameter of KMeans must be an int in the range"),
+        ({"init": "kmeans"}, "'init' parameter of KMeans must be a str among"),
+        ({"max_iter": 0}, "'max_iter' parameter of KMeans"),
+        ({"tol": -1.0}, "'tol' parameter of KMeans"),
+        ({"n_init": "many"}, "'n_init' parameter of KMeans"),
+    ],
+)
+def test_bad_hyperparameters(params, match, rng):
+    with pytest.raises(InvalidParameterError, match=match):
+        KMeans(**params).fit(rng.normal(size=(20, 2)))
+
+
+def test_init_of_the_wrong_shape(rng):
+    X = rng.normal(size=(20, 2))
+    with pytest.raises(ValueError, match=r"initial centers \(3, 2\) does not match.*clusters 2"):
+        KMeans(2, init=X[:3]).fit(X)
+    with pytest.raises(ValueError, match=r"number of features of the data 2"):
+        KMeans(2, init=np.zeros((2, 3))).fit(X)
+
+
+def test_bad_input(rng):
+    X = rng.normal(size=(20, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        KMeans(2).fit(np.where(X > 1, np.nan, X))
+    with pytest.raises(ValueError, match="Reshape your data"):
+        KMeans(2).fit(X[:, 0])
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        KMeans(2).predict(X)
+    km = KMeans(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 2"):
+        km.transform(rng.normal(size=(4, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        km.score(X)
