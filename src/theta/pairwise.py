@@ -224,13 +224,18 @@ def manhattan_distances(X: Any, Y: Any = None) -> np.ndarray:
 
 
 def _manhattan_into(out: np.ndarray, YT: np.ndarray, Xc: np.ndarray) -> None:
-    """``out[j, i] = sum_f |Y[j, f] - X[i, f]|``, accumulated in feature order."""
-    tmp = np.empty_like(out)
-    out[...] = 0
-    for f in range(YT.shape[0]):
-        np.subtract(YT[f][:, None], Xc[:, f], out=tmp)
-        np.abs(tmp, out=tmp)
-        out += tmp
+    """``out[j, i] = sum_f |Y[j, f] - X[i, f]|``, accumulated in feature order (as SciPy and
+    scikit-learn do, so sums round alike), a cache-sized tile of rows at a time."""
+    n_rows = max(1, 2**15 // max(1, out.shape[1]))
+    tmp = np.empty((min(n_rows, len(out)), out.shape[1]), dtype=out.dtype)
+    for start in range(0, len(out), n_rows):
+        o = out[start : start + n_rows]
+        t = tmp[: len(o)]
+        o[...] = 0
+        for f in range(YT.shape[0]):
+            np.subtract(YT[f, start : start + n_rows, None], Xc[:, f], out=t)
+            np.abs(t, out=t)
+            o += t
 
 
 def dot_similarity(X: Any, Y: Any = None) -> np.ndarray:
@@ -393,7 +398,9 @@ def argkmin(
     ind = np.empty((len(X), k), dtype=np.intp)
     row_bytes = search.n_pad * X.itemsize * (2 if name == "manhattan" else 1)
     # 256 queries per BLAS call is already efficient; more only costs memory
-    n_rows = get_chunk_n_rows(row_bytes, max_n_rows=min(len(X), _QUERY_CHUNK), working_memory=working_memory)
+    n_rows = get_chunk_n_rows(
+        row_bytes, max_n_rows=min(len(X), _QUERY_CHUNK), working_memory=working_memory
+    )
     for start in range(0, len(X), n_rows):
         stop = min(start + n_rows, len(X))
         dist[start:stop], ind[start:stop] = search.chunk(X[start:stop])
@@ -420,10 +427,10 @@ class _Search:
             self.YT = np.ascontiguousarray(Y.T)
 
     def _values(self, Xc: np.ndarray) -> np.ndarray:
-        """(n_pad, n_chunk) ranking values in training order, padding rows +inf, and the
-        minimum of each block. Filled a cache-sized tile at a time: a GEMM written into a
-        huge matrix and then swept three times costs twice what the same work does while
-        the tile is still in cache."""
+        """(n_pad, n_chunk) ranking values in training order (padding rows +inf) and the
+        minimum of each block. One BLAS product for the whole chunk (BLAS threads stall on
+        many small ones), then the additions and minima one cache-sized tile at a time: three
+        sweeps over a matrix larger than the cache would each go out to memory."""
         n, b, c = len(self.Y), self.b, len(Xc)
         if self._buffer is None or self._buffer.shape[1] < c or self._buffer.dtype != Xc.dtype:
             # reused across chunks: fresh pages would cost a page fault per 4 KiB each time
@@ -445,7 +452,6 @@ class _Search:
         if self.metric == "manhattan":
             _manhattan_into(G[:n], self.YT, Xc)
         else:
-            # one large product: BLAS threads pay off on it, and stall on many small ones
             np.matmul(self.Y, right, out=G[:n])
         for start in range(0, n, tile):
             g = G[start : start + tile]
@@ -479,13 +485,14 @@ class _Search:
         cand = blocks[sel, :, np.arange(c)[:, None]].reshape(c, -1)  # (c, kk * b)
         cand_idx = (sel[:, :, None] * b + np.arange(b)).reshape(c, -1)
         cand = self._transform(cand)
-        part = np.argpartition(cand, kk - 1, axis=1)[:, :kk]
+        # places k-1 and k hold the k-th and (k+1)-th smallest: equal means a tie at the edge
+        part = np.argpartition(cand, (k - 1, k) if kk > k else k - 1, axis=1)[:, :kk]
         vals = np.take_along_axis(cand, part, axis=1)
         idx = np.take_along_axis(cand_idx, part, axis=1)
         if kk > k:
             for row in np.flatnonzero(vals[:, k - 1] == vals[:, k]):
-                # a tie at the k-th place: resolve it on the whole row as scikit-learn does
-                full = self._transform(G[: len(self.Y), row].astype(np.float64))
+                # resolve the tie on the whole row, as scikit-learn does
+                full = self._transform(np.array(G[: len(self.Y), row]))
                 keep = self._break_tie(full)
                 vals[row, :k], idx[row, :k] = full[keep], keep
         vals, idx = vals[:, :k], idx[:, :k]

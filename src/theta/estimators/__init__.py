@@ -30,12 +30,26 @@ from theta.estimators.base import (
     check_classification_targets,
     check_is_fitted,
 )  # fmt: skip
+from theta.estimators.cluster import KMeans
+from theta.estimators.decomposition import PCA, Autoencoder
+from theta.estimators.linear import LinearRegression, LogisticRegression, Ridge
+from theta.estimators.neighbors import KNeighborsClassifier, KNeighborsRegressor, recall_at_k
+from theta.estimators.neural import MLPClassifier, MLPRegressor, ModuleClassifier, ModuleRegressor
+from theta.estimators.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    PolynomialFeatures,
+    StandardScaler,
+)
 from theta.params import clone
 
 __all__ = [
-    "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval", "Options", "RegressorMixin",
-    "TransformerMixin", "all_estimators", "check_classification_targets", "check_is_fitted",
-    "clone", "train_test_split",
+    "PCA", "Autoencoder", "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval",
+    "KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "LinearRegression",
+    "LogisticRegression", "MLPClassifier", "MLPRegressor", "MinMaxScaler", "ModuleClassifier",
+    "ModuleRegressor", "OneHotEncoder", "Options", "PolynomialFeatures", "RegressorMixin", "Ridge",
+    "StandardScaler", "TransformerMixin", "all_estimators", "check_classification_targets",
+    "check_is_fitted", "clone", "recall_at_k", "train_test_split",
 ]  # fmt: skip
 
 
