@@ -5,7 +5,7 @@ alone. This package builds every later idea (tensors, layers, learners, tuning) 
 skeleton, on NumPy.
 """
 
-from theta import autograd, data, io, losses, metrics, nn, optim, train
+from theta import autograd, data, estimators, io, losses, metrics, models, nn, optim, train
 from theta.autograd import (
     Context,
     Function,
@@ -69,7 +69,8 @@ from theta.autograd import (
 )  # fmt: skip
 
 __all__ = [
-    "autograd", "data", "io", "losses", "metrics", "nn", "optim", "train", "Context", "Function",
+    "autograd", "data", "estimators", "io", "losses", "metrics", "models", "nn", "optim", "train",
+    "Context", "Function",
     "GradcheckReport", "Mismatch", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to",
     "clip", "concatenate", "cos", "detect_anomaly", "div", "enable_grad", "exp", "expand_dims",
     "flatten", "gelu", "get_default_dtype", "gradcheck", "is_grad_enabled", "leaky_relu", "log",
