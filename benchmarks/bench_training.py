@@ -10,7 +10,7 @@ Implementations:
 
 - ``theta``: ``theta.nn.MLP`` + ``theta.losses.cross_entropy`` + ``theta.optim.SGD``/``Adam``
   (default options), one step = ``zero_grad``, ``model(x)``, ``cross_entropy``,
-  ``loss.backward()``, ``optimizer.step()``, as ``theta.train.Trainer.step`` does it.
+  ``loss.backward()``, ``optimizer.step()``: the four steps of ``theta.train.Trainer.step``.
 - ``torch``: ``nn.Sequential(Linear, ReLU, ...)`` + ``F.cross_entropy`` + ``torch.optim``
   with its defaults (``foreach=None``, which on CPU tensors resolves to the per-tensor loop,
   and ``zero_grad(set_to_none=True)``), from the same initial weights.
@@ -34,7 +34,7 @@ import gc
 import math
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,7 @@ BETAS = (0.9, 0.999)
 EPS = 1e-8
 OPTIMIZERS = ("SGD", "Adam")
 CHECK_STEPS = 3
+TINY_GRAD = 100 * EPS  # below this, Adam's update of an element is rounding noise
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Trainee:
     loss: Callable[[Any], float]  # a step's return value as a float
     clear_grads: Callable[[], None] = lambda: None
     state_bytes: Callable[[], int] = lambda: 0  # optimizer state and scratch, in bytes
+    parts: dict[str, Any] = field(default_factory=dict)  # model, optimizer, ... (profiling)
 
 
 def problem(net: Net, seed: int = 0) -> dict[str, Any]:
@@ -116,7 +118,8 @@ def _theta_model(net: Net, p: dict[str, Any]) -> Any:
 
 
 def make_theta(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
-    """theta as a user writes it, step for step what ``Trainer.step`` does."""
+    """theta as a user writes it: the four steps of ``Trainer.step`` (without its batching,
+    ``model.train()`` call and bookkeeping)."""
     import theta
     from theta.losses import cross_entropy
     from theta.optim import SGD, Adam
@@ -155,6 +158,7 @@ def make_theta(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
         loss=lambda loss: float(loss.item()),
         clear_grads=opt.zero_grad,
         state_bytes=state_bytes,
+        parts={"model": model, "optimizer": opt, "x": x, "t": t},
     )
 
 
@@ -204,9 +208,7 @@ def make_torch(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
                 q.copy_(a)
 
     def state_bytes() -> int:
-        return sum(
-            v.nbytes for st in opt.state.values() for v in st.values() if torch.is_tensor(v)
-        )
+        return sum(v.nbytes for st in opt.state.values() for v in st.values() if torch.is_tensor(v))
 
     return Trainee(
         step=step,
@@ -215,19 +217,19 @@ def make_torch(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
         loss=lambda loss: float(loss.item()),
         clear_grads=opt.zero_grad,
         state_bytes=state_bytes,
+        parts={"model": model, "optimizer": opt, "x": x, "t": t},
     )
 
 
 # --- the NumPy floor -----------------------------------------------------------------------
 
 
-def _floor_grads(
+def _floor_forward(
     params: list[np.ndarray], x: np.ndarray, t: np.ndarray, rows: np.ndarray
-) -> tuple[float, list[np.ndarray], tuple[np.ndarray, ...]]:
-    """Loss, gradients (same order as ``params``) and the activations the GEMMs used.
+) -> tuple[float, tuple[np.ndarray, ...]]:
+    """Forward pass and mean softmax cross-entropy; returns the loss and what backward needs.
 
-    Weights are ``(out, in)``, so a layer is ``h @ W.T + b``; the loss is the mean softmax
-    cross-entropy, whose gradient with respect to the logits is ``(softmax - onehot) / B``.
+    Weights are ``(out, in)``, so a layer is ``h @ W.T + b``.
     """
     W1, b1, W2, b2, W3, b3 = params
     h1 = x @ W1.T
@@ -243,6 +245,20 @@ def _floor_grads(
     e = np.exp(z, out=z)
     s = e.sum(axis=1, keepdims=True)
     loss = float(np.log(s[:, 0]).mean() - picked.mean())
+    return loss, (h1, h2, e, s)
+
+
+def _floor_backward(
+    params: list[np.ndarray],
+    x: np.ndarray,
+    t: np.ndarray,
+    rows: np.ndarray,
+    cache: tuple[np.ndarray, ...],
+) -> tuple[list[np.ndarray], tuple[np.ndarray, ...]]:
+    """Gradients (in the order of ``params``) and the operands of the backward GEMMs; the
+    gradient of the mean softmax cross-entropy at the logits is ``(softmax - onehot) / B``."""
+    _, _, W2, _, W3, _ = params
+    h1, h2, e, s = cache
     g3 = e
     g3 /= s  # softmax
     g3[rows, t] -= 1.0
@@ -257,7 +273,16 @@ def _floor_grads(
     g1 *= h1 > 0
     dW1 = g1.T @ x
     db1 = g1.sum(axis=0)
-    return loss, [dW1, db1, dW2, db2, dW3, db3], (h1, h2, g3, g2, g1)
+    return [dW1, db1, dW2, db2, dW3, db3], (h1, h2, g3, g2, g1)
+
+
+def _floor_grads(
+    params: list[np.ndarray], x: np.ndarray, t: np.ndarray, rows: np.ndarray
+) -> tuple[float, list[np.ndarray], tuple[np.ndarray, ...]]:
+    """Loss, gradients and the activations the GEMMs used, for one batch."""
+    loss, cache = _floor_forward(params, x, t, rows)
+    grads, saved = _floor_backward(params, x, t, rows, cache)
+    return loss, grads, saved
 
 
 def make_floor(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
@@ -300,6 +325,7 @@ def make_floor(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
             q -= buf
 
     update = sgd if optimizer == "SGD" else adam
+    parts = {"params": params, "x": x, "t": t, "rows": rows, "update": update}
 
     def step() -> float:
         loss, grads, _ = _floor_grads(params, x, t, rows)
@@ -316,6 +342,7 @@ def make_floor(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
         params=lambda: [q.copy() for q in params],
         loss=float,
         state_bytes=lambda: sum(a.nbytes for a in (*bufs, *m, *v)),
+        parts=parts,
     )
 
 
@@ -410,45 +437,78 @@ def make_inference(net: Net, p: dict[str, Any]) -> dict[str, Callable[[], np.nda
 # --- checks --------------------------------------------------------------------------------
 
 
-def check_training(net: Net, optimizer: str, steps: int = CHECK_STEPS) -> dict[str, float]:
+def check_training(net: Net, optimizer: str, steps: int = CHECK_STEPS) -> dict[str, str]:
     """theta's and PyTorch's parameters (and losses) after ``steps`` steps must equal the
-    floor's (allclose, rtol 1e-4, atol 1e-6); returns the largest absolute difference."""
+    floor's and each other's (allclose, rtol 1e-4, atol 1e-6); returns what was compared.
+
+    Adam divides each gradient by its own running size, so where a gradient is itself at
+    rounding level (``|g| < TINY_GRAD``, i.e. 100 eps: sums of products that cancel), its
+    update is ``lr`` times a rounding error and differs between any two correct
+    implementations (theta vs torch as much as either vs the floor). Those few elements are
+    held to the bound every Adam update obeys instead: ``|difference| <= 2 lr`` per step.
+    """
     p = problem(net)
     runs = {}
+    tiny = [np.zeros(a.shape, bool) for a in p["params"]]
     for name, make in (("numpy floor", make_floor), ("theta", make_theta), ("torch", make_torch)):
         trainee = make(net, p, optimizer)
-        losses = [trainee.loss(trainee.step()) for _ in range(steps)]
+        losses = []
+        for _ in range(steps):
+            if name == "numpy floor" and optimizer == "Adam":
+                _, grads, _ = _floor_grads(trainee.params(), p["x"], p["t"], np.arange(net.batch))
+                for mask, g in zip(tiny, grads, strict=True):
+                    mask |= np.abs(g) < TINY_GRAD
+            losses.append(trainee.loss(trainee.step()))
         runs[name] = (losses, trainee.params())
-    ref_losses, ref_params = runs["numpy floor"]
+    ref_losses = runs["numpy floor"][0]
     if not ref_losses[-1] < ref_losses[0]:
         raise AssertionError(f"{net.label} {optimizer}: the floor's loss did not fall")
-    worst = {}
-    for name in ("theta", "torch"):
-        losses, params = runs[name]
+    n_tiny = sum(int(m.sum()) for m in tiny)
+    worst: dict[str, float] = {}
+    n_loose: dict[tuple[str, str], int] = {}
+    tiny_err = 0.0
+    for name, other in (("theta", "numpy floor"), ("torch", "numpy floor"), ("theta", "torch")):
+        (losses, params), (ref_losses, ref_params) = runs[name], runs[other]
         if not np.allclose(losses, ref_losses, rtol=1e-4, atol=1e-6):
             raise AssertionError(
-                f"{net.label} {optimizer}: {name}'s losses {losses} differ from the floor's "
+                f"{net.label} {optimizer}: {name}'s losses {losses} differ from {other}'s "
                 f"{ref_losses}"
             )
         err = 0.0
-        for i, (a, b) in enumerate(zip(params, ref_params, strict=True)):
+        for i, (a, b, mask) in enumerate(zip(params, ref_params, tiny, strict=True)):
             if a.shape != b.shape or a.dtype != np.float32:
                 raise AssertionError(
                     f"{net.label} {optimizer}: {name}'s parameter {i} is {a.dtype}{a.shape}, "
-                    f"the floor's {b.dtype}{b.shape}"
+                    f"{other}'s {b.dtype}{b.shape}"
                 )
-            if not np.allclose(a, b, rtol=1e-4, atol=1e-6):
+            close = np.isclose(a, b, rtol=1e-4, atol=1e-6)
+            bounded = np.abs(a - b) <= 2 * ADAM_LR * steps
+            if not (close | (mask & bounded)).all():
                 raise AssertionError(
                     f"{net.label} {optimizer}: after {steps} steps {name}'s parameter {i} "
-                    f"differs from the floor's (max abs diff {np.max(np.abs(a - b)):.2e})"
+                    f"differs from {other}'s (max abs diff {np.max(np.abs(a - b)):.2e})"
                 )
-            err = max(err, float(np.max(np.abs(a - b))))
-        worst[name] = err
-    # the same two must also agree with each other, not just with the floor
-    for a, b in zip(runs["theta"][1], runs["torch"][1], strict=True):
-        if not np.allclose(a, b, rtol=1e-4, atol=1e-6):
-            raise AssertionError(f"{net.label} {optimizer}: theta and torch disagree")
-    return worst
+            if (~mask).any():
+                err = max(err, float(np.max(np.abs(a - b)[~mask])))
+            loose = mask & ~close
+            if loose.any():
+                n_loose[name, other] = n_loose.get((name, other), 0) + int(loose.sum())
+                tiny_err = max(tiny_err, float(np.max(np.abs(a - b)[loose])))
+        worst[f"{name} vs {other}"] = err
+    n = sum(a.size for a in p["params"])
+    summary = (
+        f"parameters and losses after {steps} steps allclose (rtol 1e-4, atol 1e-6), "
+        "pairwise; max abs diff " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
+    )
+    if optimizer == "Adam":
+        loose = ", ".join(f"{a} vs {b} {k}" for (a, b), k in n_loose.items()) or "none"
+        summary += (
+            f" (elements with a normal gradient); {n_tiny} of {n} elements had a "
+            f"rounding-level gradient (|g| < {TINY_GRAD:g}) in some step, and of those these "
+            f"many were not allclose: {loose} (max abs diff {tiny_err:.1e}, within the "
+            f"{2 * ADAM_LR * steps:g} allowed)"
+        )
+    return {"summary": summary, "tiny": str(n_tiny)}
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -530,12 +590,8 @@ def register(suite: Suite) -> dict[str, str]:
     notes = {}
     for net in (LARGE, SMALL):
         for optimizer in OPTIMIZERS:
-            worst = check_training(net, optimizer)
-            notes[f"training check, MLP {net.label} {optimizer}"] = (
-                f"parameters and losses after {CHECK_STEPS} steps allclose to the NumPy floor "
-                "(rtol 1e-4, atol 1e-6); max abs diff "
-                + ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
-            )
+            checked = check_training(net, optimizer)
+            notes[f"training check, MLP {net.label} {optimizer}"] = checked["summary"]
     for net in (LARGE, SMALL):
         p = problem(net)
         gemms = make_gemms(p) if net is LARGE else None

@@ -295,15 +295,17 @@ class CaseResult:
         return (q[2] - q[0]) / self.median(impl)
 
 
-def _time_once(fn: Callable[[], Any], number: int) -> float:
+def _time_once(
+    fn: Callable[[], Any], number: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """Seconds per call over ``number`` back-to-back calls, with the cyclic GC paused."""
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -334,6 +336,7 @@ class Suite:
         min_sample_s: float = 0.02,
         settle_s: float = 0.0,
         log: Callable[[str], None] | None = print,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> list[CaseResult]:
         """Time every case: ``warmup`` untimed calls, then ``rounds`` interleaved samples.
 
@@ -342,6 +345,10 @@ class Suite:
         similar resolution. ``settle_s`` is a pause before each sample, long enough for the
         previous implementation's idle thread pool to stop spinning (see
         :func:`blas_spin_seconds`); otherwise it steals cores from the next one.
+
+        ``clock`` is wall time by default. ``time.thread_time`` (the calling thread's CPU
+        time) is the robust choice on a crowded machine, but only with every library
+        single-threaded: work done in other threads is not counted.
         """
         results = []
         for case in self.cases:
@@ -350,7 +357,7 @@ class Suite:
             for impl, fn in case.impls.items():
                 if impl in case.reset:
                     case.reset[impl]()
-                per_call = min(_time_once(fn, 1) for _ in range(max(1, warmup)))
+                per_call = min(_time_once(fn, 1, clock) for _ in range(max(1, warmup)))
                 numbers[impl] = max(1, math.ceil(min_sample_s / max(per_call, 1e-9)))
             samples: dict[str, list[float]] = {impl: [] for impl in case.impls}
             for _ in range(rounds):
@@ -361,7 +368,7 @@ class Suite:
                         time.sleep(settle_s)
                     if case.prime:
                         fn()
-                    samples[impl].append(_time_once(fn, numbers[impl]))
+                    samples[impl].append(_time_once(fn, numbers[impl], clock))
             result = CaseResult(case, samples, numbers, watch.stop())
             results.append(result)
             if log is not None:

@@ -1,6 +1,8 @@
-"""Where does theta's time go? Phase splits, per-op costs, and profiles of both workloads.
+"""Where does theta's time go? Phase splits, per-op costs, and profiles of the workloads.
 
     python benchmarks/profile_theta.py                # all sections, cProfile
+    python benchmarks/profile_theta.py --training     # only the full training steps
+    python benchmarks/profile_theta.py --training --cpu-time  # CPU time, one thread (busy box)
     python benchmarks/profile_theta.py --pyinstrument # add pyinstrument call trees
 
 Not a benchmark (nothing is written to RESULTS.md): a tool for finding theta's overhead.
@@ -27,15 +29,22 @@ for _path in (HERE.parent / "src", HERE):
         sys.path.insert(0, str(_path))
 
 
+# Wall time by default; ``--cpu-time`` switches the training sections to the calling thread's
+# CPU time (with every library single-threaded), which time slicing on a busy machine leaves
+# alone.
+_CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
 def _us(fn: Callable[[], Any], number: int = 2000, repeat: int = 7) -> float:
     """Best-of-``repeat`` microseconds per call of ``fn`` (least disturbed by other load)."""
+    clock = _CLOCK[0]
     fn()
     samples = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        samples.append((time.perf_counter() - start) / number)
+        samples.append((clock() - start) / number)
     return min(samples) * 1e6
 
 
@@ -251,6 +260,288 @@ def mlp_phases(repeat: int = 40) -> str:
     return _table(rows, ("phase", "ms"))
 
 
+# --- full training steps (bench_training's workloads) ---------------------------------------
+
+
+def training_phases(net: Any, optimizer: str, steps: int) -> str:
+    """µs per training step by phase for theta, torch and the NumPy floor, steps interleaved.
+
+    Lower quartile over ``steps`` steps; the floor's forward includes its loss (one function).
+    """
+    import torch.nn.functional as F
+
+    import bench_training as T
+    from theta.losses import cross_entropy
+
+    p = T.problem(net)
+    th, tc, fl = (make(net, p, optimizer) for make in (T.make_theta, T.make_torch, T.make_floor))
+    clock = _CLOCK[0]
+
+    def theta_phases() -> tuple[float, ...]:
+        model, opt, x, t = (th.parts[k] for k in ("model", "optimizer", "x", "t"))
+        t0 = clock()
+        opt.zero_grad()
+        t1 = clock()
+        pred = model(x)
+        t2 = clock()
+        loss = cross_entropy(pred, t)
+        t3 = clock()
+        loss.backward()
+        t4 = clock()
+        opt.step()
+        t5 = clock()
+        return t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4
+
+    def torch_phases() -> tuple[float, ...]:
+        model, opt, x, t = (tc.parts[k] for k in ("model", "optimizer", "x", "t"))
+        t0 = clock()
+        opt.zero_grad()
+        t1 = clock()
+        pred = model(x)
+        t2 = clock()
+        loss = F.cross_entropy(pred, t)
+        t3 = clock()
+        loss.backward()
+        t4 = clock()
+        opt.step()
+        t5 = clock()
+        return t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4
+
+    def floor_phases() -> tuple[float, ...]:
+        params, x, t, rows, update = (fl.parts[k] for k in ("params", "x", "t", "rows", "update"))
+        t0 = clock()
+        _, cache = T._floor_forward(params, x, t, rows)
+        t1 = clock()
+        grads, _ = T._floor_backward(params, x, t, rows, cache)
+        t2 = clock()
+        update(grads)
+        t3 = clock()
+        return 0.0, t1 - t0, 0.0, t2 - t1, t3 - t2
+
+    runs = {"theta": theta_phases, "torch": torch_phases, "numpy floor": floor_phases}
+    samples: dict[str, list[list[float]]] = {k: [[] for _ in range(5)] for k in runs}
+    for trainee in (th, tc, fl):
+        trainee.reset()
+    for i in range(steps + 5):
+        for name, fn in runs.items():
+            phases = fn()
+            if i >= 5:  # warm-up: optimizer state, caches
+                for j, d in enumerate(phases):
+                    samples[name][j].append(d)
+    rows = []
+    for name, cols in samples.items():
+        q = [_q1(c) * 1e6 for c in cols]
+        total = _q1([sum(ph) for ph in zip(*cols, strict=True)]) * 1e6
+        cells = [f"{v:.1f}" for v in q]
+        if name == "numpy floor":
+            cells[0], cells[1], cells[2] = "—", f"{q[1]:.1f} (with loss)", "—"
+        rows.append((name, *cells, f"{total:.1f}"))
+    header = ("impl", "zero_grad", "forward", "loss", "backward", "update", "step (q1 of sums)")
+    return _table(rows, header)
+
+
+def _flat_adam(params: list[Any], grads: list[Any]) -> Callable[[], None]:
+    """The floor's Adam update, once over a flat copy of all parameters (each parameter a view
+    into it), after copying the gradients into one flat buffer: what a "foreach"/flat-buffer
+    optimizer would cost in NumPy. Works on copies; the real parameters are left alone."""
+    import math
+
+    import numpy as np
+
+    import bench_training as T
+
+    sizes = [a.size for a in params]
+    flat_p = np.concatenate([a.ravel() for a in params])
+    flat_g, m, v, buf = (np.zeros_like(flat_p) for _ in range(4))
+    offsets = np.cumsum([0, *sizes])
+    views = [
+        flat_g[a:b].reshape(g.shape)
+        for a, b, g in zip(offsets[:-1], offsets[1:], grads, strict=True)
+    ]
+    beta1, beta2 = T.BETAS
+    count = [0]
+
+    def update() -> None:
+        for view, g in zip(views, grads, strict=True):
+            np.copyto(view, g)  # in a real design backward would write here directly
+        count[0] += 1
+        step_size = T.ADAM_LR / (1.0 - beta1 ** count[0])
+        bc2_sqrt = math.sqrt(1.0 - beta2 ** count[0])
+        np.multiply(m, beta1, out=m)  # closures cannot rebind, so no augmented assignment
+        np.multiply(flat_g, 1.0 - beta1, out=buf)
+        np.add(m, buf, out=m)
+        np.multiply(v, beta2, out=v)
+        np.multiply(flat_g, flat_g, out=buf)
+        np.multiply(buf, 1.0 - beta2, out=buf)
+        np.add(v, buf, out=v)
+        np.sqrt(v, out=buf)
+        np.divide(buf, bc2_sqrt, out=buf)
+        np.add(buf, T.EPS, out=buf)
+        np.divide(m, buf, out=buf)
+        np.multiply(buf, step_size, out=buf)
+        np.subtract(flat_p, buf, out=flat_p)
+
+    return update
+
+
+def training_costs(net: Any) -> str:
+    """What the pieces of a theta Adam step cost next to the floor's and torch's (best of 7)."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    import bench_training as T
+    import theta
+    from theta.autograd import engine
+    from theta.autograd.function import Context
+    from theta.losses import _CrossEntropy, cross_entropy
+    from theta.nn.functional import Linear
+    from theta.optim import Adam
+
+    p = T.problem(net)
+    th, fl, tc = (make(net, p, "Adam") for make in (T.make_theta, T.make_floor, T.make_torch))
+    model, opt, x, t = (th.parts[k] for k in ("model", "optimizer", "x", "t"))
+    params, fx, ft, frows, fupdate = (fl.parts[k] for k in ("params", "x", "t", "rows", "update"))
+    tm, topt, tx, tt = (tc.parts[k] for k in ("model", "optimizer", "x", "t"))
+    for trainee in (th, fl, tc):
+        trainee.step()  # optimizer state made
+    opt_nocheck = Adam(list(model.parameters()), lr=T.ADAM_LR, skip_nonfinite=False)
+    layer = model.layers[0]
+    n = 200 if net is T.SMALL else 20
+    pred = model(x)  # a graph to hang losses on
+    y = t.reshape(-1)
+    loss_graph = cross_entropy(pred, t)
+    seed = np.ones((), np.float32)
+
+    def theta_grads() -> None:  # fresh gradients for the optimizer rows
+        opt.zero_grad()
+        cross_entropy(model(x), t).backward()
+
+    def torch_grads() -> None:
+        topt.zero_grad()
+        F.cross_entropy(tm(tx), tt).backward()
+
+    def theta_infer() -> Any:
+        with theta.no_grad():
+            return model(x)
+
+    def floor_fwd_bwd() -> None:
+        _, cache = T._floor_forward(params, fx, ft, frows)
+        T._floor_backward(params, fx, ft, frows, cache)
+
+    def engine_backward() -> None:  # re-runs every op's backward on the kept graph
+        opt.zero_grad()
+        engine.backward(loss_graph, seed)
+
+    _, fgrads, _ = T._floor_grads(params, fx, ft, frows)
+    flat_adam = _flat_adam(params, fgrads)
+    # (label, callable, calls per repeat, setup run once before timing)
+    rows: list[tuple[str, Callable[[], Any], int, Callable[[], Any] | None]] = [
+        ("theta model(x), graph recorded", lambda: model(x), n, None),
+        ("theta model(x) under no_grad", theta_infer, n, None),
+        ("numpy floor forward + loss", lambda: T._floor_forward(params, fx, ft, frows), n, None),
+        (
+            "theta Linear.apply(x, W, b), first layer",
+            lambda: Linear.apply(x, layer.weight, layer.bias),
+            n,
+            None,
+        ),
+        (
+            "theta Linear.forward alone (its NumPy work)",
+            lambda: Linear.forward(
+                Context(Linear, (x, layer.weight, layer.bias), {}),
+                x.data,
+                layer.weight.data,
+                layer.bias.data,
+            ),
+            n,
+            None,
+        ),
+        (
+            "theta Context(...) alone",
+            lambda: Context(Linear, (x, layer.weight, layer.bias), {}),
+            10 * n,
+            None,
+        ),
+        (
+            "theta cross_entropy(pred, t) (checks + apply)",
+            lambda: cross_entropy(pred, t),
+            10 * n,
+            None,
+        ),
+        (
+            "theta _CrossEntropy.apply alone (no checks)",
+            lambda: _CrossEntropy.apply(pred, y=y, valid=None, smoothing=0.0, reduction="mean"),
+            10 * n,
+            None,
+        ),
+        (
+            "theta forward + loss + backward",
+            lambda: cross_entropy(model(x), t).backward(),
+            n,
+            opt.zero_grad,
+        ),
+        ("theta engine.backward on a kept graph (+ zero_grad)", engine_backward, n, None),
+        (
+            "theta engine._count_uses of that graph",
+            lambda: engine._count_uses(loss_graph),
+            10 * n,
+            None,
+        ),
+        ("numpy floor forward + loss + backward", floor_fwd_bwd, n, None),
+        (
+            "torch forward + loss + backward",
+            lambda: F.cross_entropy(tm(tx), tt).backward(),
+            n,
+            topt.zero_grad,
+        ),
+        ("theta Adam optimizer.step() (default: skip_nonfinite=True)", opt.step, n, theta_grads),
+        ("theta Adam optimizer.step() (skip_nonfinite=False)", opt_nocheck.step, n, theta_grads),
+        ("theta optimizer._grads_finite() alone", opt._grads_finite, n, theta_grads),
+        ("numpy floor Adam update", lambda: fupdate(fgrads), n, None),
+        ("numpy Adam update on one flat buffer (+ gradient copy-in)", flat_adam, n, None),
+        ("torch Adam optimizer.step()", topt.step, n, torch_grads),
+        ("theta optimizer.zero_grad() (6 parameters)", opt.zero_grad, 10 * n, None),
+        ("theta model.train() (Trainer.step calls it every step)", model.train, 10 * n, None),
+        (
+            "theta list(model.parameters()) (module walk)",
+            lambda: list(model.parameters()),
+            10 * n,
+            None,
+        ),
+        ("torch optimizer.zero_grad()", topt.zero_grad, 10 * n, None),
+    ]
+    table = []
+    for label, fn, number, setup in rows:
+        if setup is not None:
+            setup()
+        table.append((label, f"{_us(fn, number):.1f}"))
+    for trainee in (th, fl, tc):
+        trainee.reset()
+    return _table(table, ("operation", "µs per call"))
+
+
+def training_profiles(top: int, pyinstrument: bool) -> None:
+    """cProfile (and optionally pyinstrument) of theta's Adam step on both MLPs."""
+    import bench_training as T
+
+    for net, steps in ((T.LARGE, 40), (T.SMALL, 1000)):
+        trainee = T.make_theta(net, T.problem(net), "Adam")
+        for _ in range(3):
+            trainee.step()
+
+        def many(trainee: Any = trainee, steps: int = steps) -> None:
+            trainee.reset()
+            for _ in range(steps):
+                trainee.step()
+
+        title = f"theta Adam step, MLP {net.label} batch {net.batch}, x {steps}"
+        print(f"## cProfile: {title} (sorted by own time)\n")
+        print(_cprofile(many, top, steps))
+        if pyinstrument:
+            print(f"## pyinstrument: {title}\n")
+            print(_pyinstrument(many))
+
+
 # --- profiles ----------------------------------------------------------------------------
 
 
@@ -283,12 +574,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pyinstrument", action="store_true", help="add pyinstrument trees")
     parser.add_argument("--threads", type=int, help="BLAS and torch threads")
     parser.add_argument("--top", type=int, default=25, help="rows of each cProfile table")
+    parser.add_argument(
+        "--training", action="store_true", help="only the full training steps (bench_training)"
+    )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time the training sections with thread CPU time (implies --threads 1)",
+    )
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        if args.threads not in (None, 1):
+            parser.error("--cpu-time counts one thread only; use it with --threads 1")
+        args.threads = 1
+        _CLOCK[0] = time.thread_time
 
     import bench_autograd as B
+    import bench_training as T
     from harness import configure_threads
 
     print("threads:", configure_threads(args.threads), "\n")
+    for net, steps in ((T.LARGE, 60), (T.SMALL, 600)):
+        for optimizer in T.OPTIMIZERS:
+            print(
+                f"## Training step by phase: MLP {net.label} batch {net.batch}, {optimizer} "
+                f"(µs, lower quartile of {steps} interleaved steps)\n"
+            )
+            print(training_phases(net, optimizer, steps), "\n")
+    for net in (T.LARGE, T.SMALL):
+        print(f"## Pieces of a theta Adam step, MLP {net.label} batch {net.batch} (best of 7)\n")
+        print(training_costs(net), "\n")
+    training_profiles(args.top, args.pyinstrument)
+    if args.training:
+        return 0
     print("## Chapter loop: time per step by phase (lower quartile of 3000 steps)\n")
     print(chapter_phases(), "\n")
     print("## Per-op costs (best of 7 repeats, µs per call)\n")

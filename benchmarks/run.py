@@ -1,6 +1,6 @@
 """Run every benchmark and write ``benchmarks/RESULTS.md``.
 
-    python benchmarks/run.py            # full run (about a minute), writes RESULTS.md
+    python benchmarks/run.py            # full run (about four minutes), writes RESULTS.md
     python benchmarks/run.py --quick    # smoke run for CI: a few rounds, prints only
     python benchmarks/run.py --threads 1 --out /tmp/one-thread.md
 
@@ -33,14 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few rounds only (smoke test)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per case")
     parser.add_argument(
-        "--threads", type=int, help="BLAS and torch threads (default: NumPy's BLAS setting)"
+        "--threads",
+        type=int,
+        help="BLAS and torch threads (default: NumPy's BLAS setting; 1 with --quick)",
     )
     parser.add_argument(
         "--settle",
         type=float,
-        default=0.15,
         help="seconds to pause before each sample so idle thread pools stop spinning "
-        "(default 0.15; OpenBLAS spins about 0.1 s after each call)",
+        "(default 0.15, or 0 with --quick; OpenBLAS spins about 0.1 s after each call)",
+    )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time with the calling thread's CPU time instead of wall time (implies and "
+        "needs --threads 1): robust on a crowded machine, where time slicing inflates wall time",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        action="append",
+        help="time only the cases whose name contains TEXT (repeatable; all checks still "
+        "run); writes nothing unless given --out",
     )
     parser.add_argument(
         "--out",
@@ -52,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     _use_working_tree()
 
     import bench_autograd
+    import bench_encoder
+    import bench_gpt
+    import bench_rl
+    import bench_training
     from harness import (
         Suite,
         blas_spin_seconds,
@@ -61,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         write_atomic,
     )
 
+    if args.cpu_time:
+        if args.threads not in (None, 1):
+            parser.error("--cpu-time counts one thread only; use it with --threads 1")
+        args.threads = 1
+    if args.quick and args.threads is None:
+        # one thread: with no pauses, idle-spinning BLAS and OpenMP pools would fight over
+        # the cores and stretch a smoke run from seconds to tens of seconds on a busy machine
+        args.threads = 1
+    if args.settle is None:
+        args.settle = 0.0 if args.quick else 0.15
     rounds = args.rounds or (3 if args.quick else 40)
     warmup = 1 if args.quick else 3
     min_sample_s = 0.005 if args.quick else 0.03
@@ -74,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         "pause before each sample": f"{args.settle:.2f} s (thread pools go idle), then one "
         "untimed priming call where the case asks for it",
         "statistic": "median seconds per call; ratio = ratio of medians",
+        "clock": "CPU time of the calling thread (time.thread_time; every library single-threaded)"
+        if args.cpu_time
+        else "wall time (time.perf_counter)",
         **{k.replace("_", " "): v for k, v in threads.items()},
     }
     facts = machine_facts()
@@ -91,13 +122,26 @@ def main(argv: list[str] | None = None) -> int:
     suite = Suite()
     started = time.perf_counter()
     checks = bench_autograd.register(suite)
+    checks.update(bench_training.register(suite))
+    checks.update(bench_gpt.register(suite))
+    checks.update(bench_encoder.register(suite))
+    checks.update(bench_rl.register(suite))
     settings.update(checks)
+    if args.only:
+        suite.cases = [case for case in suite.cases if any(t in case.name for t in args.only)]
+        settings["cases"] = "only those whose name contains " + " or ".join(map(repr, args.only))
     for key, value in checks.items():
         print(f"{key}: {value}")
     print()
     results = suite.run(
-        rounds=rounds, warmup=warmup, min_sample_s=min_sample_s, settle_s=args.settle
+        rounds=rounds,
+        warmup=warmup,
+        min_sample_s=min_sample_s,
+        settle_s=args.settle,
+        clock=time.thread_time if args.cpu_time else time.perf_counter,
     )
+    memory = bench_training.memory_markdown() + "\n" + bench_gpt.throughput_markdown(results)
+    print(memory)
     elapsed = time.perf_counter() - started
     settings["wall time of the run"] = f"{elapsed:.0f} s"
     if hasattr(os, "getloadavg"):
@@ -106,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"done in {elapsed:.1f} s")
 
-    out = args.out if args.out is not None else (None if args.quick else HERE / "RESULTS.md")
+    default_out = None if args.quick or args.only else HERE / "RESULTS.md"
+    out = args.out if args.out is not None else default_out
     if out is not None:
         text = render_markdown(
             results,
@@ -115,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             title="theta benchmarks",
             preamble="Written by `python benchmarks/run.py`; do not edit by hand. Times "
             "from a shared machine are meaningful only as ratios within one run.",
+            appendix=memory,
         )
         write_atomic(out, text)
         print(f"wrote {out}")

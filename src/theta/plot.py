@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from theta.tensorfile import atomic_write_bytes
 from theta.train import History
 
-__all__ = ["loss_curve"]
+__all__ = ["loss_curve", "reward_curve"]
 
 
 def _pyplot() -> Any:
@@ -44,6 +47,41 @@ def loss_curve(history: History, path: str | Path) -> Path:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title("forward → loss → gradient → update")
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    path = Path(path)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def reward_curve(returns: Sequence[float], path: str | Path, *, window: int = 20,
+                 title: str = "return per episode") -> Path:  # fmt: skip
+    """Draw each episode's return and its moving average over ``window`` episodes to ``path``.
+
+    Returns the path written. The learning curve of a reinforcement-learning agent: the
+    reward it collected, episode after episode, while it learned.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     reward_curve([1.0, 3.0, 2.0, 5.0], os.path.join(d, "returns.png")).name
+    'returns.png'
+    """
+    plt = _pyplot()
+    values = np.asarray(returns, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    episodes = np.arange(1, len(values) + 1)
+    ax.plot(episodes, values, linewidth=0.8, alpha=0.5, label="return")
+    if len(values) >= window > 1:
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")  # (n - window + 1,)
+        ax.plot(episodes[window - 1 :], smooth, linewidth=2, label=f"mean of last {window}")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("return")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     buffer = io.BytesIO()

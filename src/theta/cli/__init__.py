@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from theta.cli import predict, train
+from theta.cli import embed, generate, predict, rl, train
 from theta.cli.config import ConfigError
 
 __all__ = ["main"]
@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     train.add_parser(subparsers)
     predict.add_parser(subparsers)
+    generate.add_parser(subparsers)
+    rl.add_parser(subparsers)
+    embed.add_parsers(subparsers)
     return parser
 
 

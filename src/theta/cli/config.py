@@ -15,12 +15,17 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRESETS", "ConfigError", "TrainConfig", "load_toml", "resolve"]
+__all__ = ["MODEL_PRESETS", "PRESETS", "ConfigError", "TrainConfig", "load_toml", "resolve"]
 
 # Defaults that differ by data set: the chapter's line is learned the chapter's way.
 PRESETS: dict[str, dict[str, Any]] = {
     "line": {"model": "linear", "optimizer": "sgd", "lr": 0.05, "steps": 1000, "batch_size": 0,
              "val_split": 0.0, "standardize": False},
+}  # fmt: skip
+# Defaults that differ by model: a GPT learns text, nanoGPT's CPU configuration.
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    "gpt": {"data": "tinyshakespeare", "optimizer": "adamw", "lr": 1e-3, "steps": 2000,
+            "batch_size": 12, "val_split": 0.1, "standardize": False},
 }  # fmt: skip
 
 _TASK_LOSSES = {"classification": "cross_entropy", "regression": "mse"}
@@ -39,7 +44,7 @@ class TrainConfig:
     """
 
     data: str = "line"  # a data set from `theta datasets`
-    model: str = "mlp"  # "mlp" or "linear"
+    model: str = "mlp"  # "mlp", "linear" or "gpt" (a character-level language model)
     hidden: tuple[int, ...] = (64,)  # hidden layer sizes of the MLP
     activation: str = "relu"
     dropout: float = 0.0
@@ -53,10 +58,17 @@ class TrainConfig:
     standardize: bool = True  # scale features to zero mean, unit variance (train statistics)
     seed: int = 0
     checkpoint_every: int = 100
+    # GPT only (see theta.models.GPTConfig); val_split is then the text's last fraction
+    block_size: int = 64  # the longest context, in characters
+    n_layer: int = 4
+    n_heads: int = 4
+    n_embd: int = 128  # must be divisible by n_heads
+    eval_every: int = 100  # steps between validation losses (metrics.csv, loss curve)
+    eval_windows: int = 256  # validation windows of block_size characters per evaluation
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _choice(self, "model", ("mlp", "linear"))
+        _choice(self, "model", ("mlp", "linear", "gpt"))
         _choice(self, "activation", ("relu", "gelu", "tanh", "sigmoid"))
         _choice(self, "optimizer", ("sgd", "adam", "adamw", "rmsprop"))
         _range(self, "lr", self.lr > 0, "> 0")
@@ -67,6 +79,13 @@ class TrainConfig:
         _range(self, "val_split", 0 <= self.val_split < 1, "in [0, 1)")
         _range(self, "checkpoint_every", self.checkpoint_every >= 1, ">= 1")
         _range(self, "hidden", all(n >= 1 for n in self.hidden), "a list of sizes >= 1")
+        for key in ("block_size", "n_layer", "n_heads", "n_embd", "eval_every", "eval_windows"):
+            _range(self, key, getattr(self, key) >= 1, ">= 1")
+        if self.n_embd % self.n_heads:
+            _fail("n_embd", f"must be divisible by n_heads ({self.n_embd} and {self.n_heads})")
+        if self.model == "gpt":
+            _range(self, "val_split", self.val_split > 0, "in (0, 1) for a GPT")
+            _range(self, "batch_size", self.batch_size >= 1, ">= 1 for a GPT")
 
     def loss_for(self, task: str) -> str:
         return self.loss or _TASK_LOSSES[task]
@@ -135,5 +154,8 @@ def resolve(values: dict[str, Any], base: TrainConfig | None = None) -> TrainCon
             )
     cleaned = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
     if base is None:
-        base = dataclasses.replace(TrainConfig(), **PRESETS.get(cleaned.get("data", "line"), {}))
+        preset = MODEL_PRESETS.get(cleaned.get("model", ""))
+        if preset is None:
+            preset = PRESETS.get(cleaned.get("data", "line"), {})
+        base = dataclasses.replace(TrainConfig(), **preset)
     return dataclasses.replace(base, **cleaned)

@@ -5,6 +5,10 @@ A run folder holds the resolved config (``config.json``), the per-epoch metrics
 (``preprocessing.safetensors``), a resumable checkpoint (``checkpoint.safetensors``), a
 loss-curve picture (``loss_curve.png``, with the ``plot`` extra) and a summary
 (``summary.json``). Every file is written atomically.
+
+A GPT run (``--model gpt``) keeps the same layout, with the character vocabulary
+(``tokenizer.json``) in place of the feature scaling, and ``metrics.csv`` holding the
+validation loss every ``eval_every`` steps; ``theta generate`` samples from it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +27,15 @@ import numpy as np
 from theta import data, io
 from theta.autograd import no_grad, tensor
 from theta.cli.config import TrainConfig
+from theta.models import GPT, CharTokenizer, lm_loss, next_token_windows
 from theta.nn import MLP, Linear, Module
 from theta.plot import loss_curve
-from theta.tensorfile import atomic_write_text, read_tensors, write_tensors
-from theta.train import History, fit
+from theta.tensorfile import atomic_write_bytes, atomic_write_text, read_tensors, write_tensors
+from theta.train import Callback, History, fit
 
-__all__ = ["Run", "load_run", "train_run"]
+__all__ = ["Run", "load_gpt_run", "load_run", "train_gpt_run", "train_run"]
+
+TOKENIZER_FORMAT = "theta.char_tokenizer"
 
 
 @dataclass
@@ -64,7 +72,9 @@ class Run:
 def _load_data(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
     loaded = data.load(name)
     if isinstance(loaded, str):
-        raise ValueError(f"data set {name!r} is a text corpus; theta train needs (X, y) data.")
+        raise ValueError(
+            f"data set {name!r} is a text corpus; train a language model on it with --model gpt."
+        )
     X, y = (loaded.X, loaded.y) if isinstance(loaded, data.Dataset) else loaded
     task = "classification" if np.asarray(y).dtype.kind in "iub" else "regression"
     names = list(getattr(loaded, "target_names", None) or [])
@@ -83,6 +93,8 @@ def _build_model(config: TrainConfig, n_in: int, n_out: int) -> Module:
 def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
               out: TextIO) -> History:  # fmt: skip
     """Train as ``config`` says and write the run folder; return the history."""
+    if config.model == "gpt":
+        return train_gpt_run(config, run_dir, resume=resume, quiet=quiet, out=out)
     X, y, task, target_names = _load_data(config.data)
     if config.val_split > 0:
         X, X_val, y, y_val = data.train_val_split(X, y, val_fraction=config.val_split,
@@ -159,8 +171,173 @@ def load_run(run_dir: str | Path) -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"run folder not found: {path}")
+    if (path / "tokenizer.json").is_file():
+        raise ValueError(
+            f"{path} holds a GPT language model; sample from it with "
+            f"`theta generate {path} --prompt TEXT`."
+        )
     model = io.load(path / "model")
     arrays, meta = read_tensors(path / "preprocessing.safetensors")
     names: list[Any] = json.loads(meta.get("target_names", "[]"))
     return Run(path, model, arrays["mean"], arrays["scale"], meta.get("task", "regression"),
                [str(n) for n in names])  # fmt: skip
+
+
+# --- GPT runs ----------------------------------------------------------------------------------
+
+
+class _ValidationEvery(Callback):
+    """The validation loss at step 0, every ``every`` steps and at the last step.
+
+    Each row is ``[step, mean training loss since the previous row, validation loss]``; the
+    rows live in the checkpoint, so a resumed run continues the same table.
+    """
+
+    def __init__(self, every: int, total: int, X_val: np.ndarray, y_val: np.ndarray) -> None:
+        self.every, self.total, self.val = every, total, (X_val, y_val)
+        self.rows: list[list[Any]] = []
+
+    def _evaluate(self, trainer: Any) -> None:
+        step = trainer.step_count
+        since = int(self.rows[-1][0]) if self.rows else 0
+        recent = trainer.history.step_loss[since:step]
+        train = float(np.mean(recent)) if recent else None
+        self.rows.append([step, train, trainer.evaluate(*self.val)["loss"]])
+
+    def on_train_begin(self, trainer: Any) -> None:
+        if trainer.step_count == 0 and not self.rows:
+            self._evaluate(trainer)
+
+    def on_step_end(self, trainer: Any, result: Any) -> None:
+        if trainer.step_count % self.every == 0 or trainer.step_count == self.total:
+            self._evaluate(trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": [list(row) for row in self.rows]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rows = [list(row) for row in state["rows"]]
+
+
+def _load_text(name: str) -> str:
+    """A text corpus by data-set name, or the contents of a ``.txt`` file."""
+    path = Path(name)
+    if path.suffix == ".txt" and path.is_file():
+        return path.read_text(encoding="utf-8")
+    loaded = data.load(name)
+    if not isinstance(loaded, str):
+        raise ValueError(
+            f"data set {name!r} is not text; --model gpt needs a text corpus such as "
+            "tinyshakespeare, or a .txt file."
+        )
+    return loaded
+
+
+def train_gpt_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
+                  out: TextIO) -> History:  # fmt: skip
+    """Train a character-level GPT as ``config`` says and write the run folder.
+
+    The text's first ``1 - val_split`` is for training, on every window of ``block_size``
+    characters in random order; the rest is for validation, on up to ``eval_windows``
+    non-overlapping windows spread evenly over it.
+    """
+    text = _load_text(config.data)
+    tokenizer = CharTokenizer.from_text(text)
+    ids = tokenizer.encode(text)
+    split, T = int(len(ids) * (1 - config.val_split)), config.block_size
+    for part, name in ((ids[:split], "training"), (ids[split:], "validation")):
+        if len(part) < T + 1:
+            raise ValueError(
+                f"the {name} text has {len(part)} characters; block_size {T} needs at least "
+                f"{T + 1}. Use more text or a smaller --block-size."
+            )
+    # every training window as a view (no copy): inputs and the same shifted by one, (N, T)
+    X = np.lib.stride_tricks.sliding_window_view(ids[: split - 1], T)
+    y = np.lib.stride_tricks.sliding_window_view(ids[1:split], T)
+    X_val, y_val = next_token_windows(ids[split:], T, stride=T)
+    spread = np.linspace(0, len(X_val) - 1, min(config.eval_windows, len(X_val))).round()
+    X_val, y_val = X_val[spread.astype(int)], y_val[spread.astype(int)]
+    steps = config.steps or config.epochs * math.ceil(len(X) / config.batch_size)
+
+    model = GPT(tokenizer.vocab_size, T, config.n_layer, config.n_heads, config.n_embd,
+                config.dropout, rng=config.seed)  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    vocab = {"format": TOKENIZER_FORMAT, "chars": tokenizer.chars}
+    atomic_write_text(run_dir / "tokenizer.json", json.dumps(vocab, ensure_ascii=False) + "\n")
+    evals = _ValidationEvery(config.eval_every, steps, X_val, y_val)
+    started = time.perf_counter()
+    history = fit(
+        model, X, y, loss=lm_loss, optimizer=config.optimizer, lr=config.lr, steps=steps,
+        batch_size=config.batch_size, seed=config.seed, callbacks=[evals],
+        progress=None if not quiet else False, checkpoint=str(run_dir / "checkpoint.safetensors"),
+        checkpoint_every=config.checkpoint_every, resume=resume,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    io.save(model, run_dir / "model", overwrite=True)
+    buffer = _io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["step", "loss", "val_loss"])
+    for step, train, val in evals.rows:
+        writer.writerow([step, "" if train is None else f"{train:.8g}", f"{val:.8g}"])
+    atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
+    last = evals.rows[-1]
+    summary = {"data": config.data, "model": "gpt", "steps": history.n_steps,
+               "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
+               "vocab_size": tokenizer.vocab_size, "final": {"loss": last[1], "val_loss": last[2]},
+               "stopped_reason": history.stopped_reason}  # fmt: skip
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    picture = _try_gpt_curve(history, evals.rows, config.eval_every, run_dir / "loss_curve.png")
+    print(f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
+          f"{history.n_steps} steps, val_loss {last[2]:.4g}", file=out)  # fmt: skip
+    print(f"run saved to {run_dir}" + ("" if picture else " (pip install 'theta-ml[plot]' "
+                                       "for loss_curve.png)"), file=out)  # fmt: skip
+    return history
+
+
+def _try_gpt_curve(history: History, rows: list[list[Any]], every: int, path: Path) -> bool:
+    """Training loss per step and validation loss per interval, if matplotlib is installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; never needs a display
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(history.step_loss, linewidth=0.6, alpha=0.7, label="training loss (per step)")
+    ax.plot([r[0] for r in rows], [r[2] for r in rows], "o-",
+            label=f"validation loss (every {every} steps)")  # fmt: skip
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.set_title("forward → loss → gradient → update")
+    ax.legend()
+    fig.tight_layout()
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return True
+
+
+def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:
+    """The GPT and its character vocabulary from a run folder of ``theta train --model gpt``."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run folder not found: {path}")
+    if not (path / "tokenizer.json").is_file():
+        raise ValueError(
+            f"{path} is not a GPT run (it has no tokenizer.json); train one with "
+            "`theta train --model gpt`."
+        )
+    vocab = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
+    if vocab.get("format") != TOKENIZER_FORMAT or not isinstance(vocab.get("chars"), list):
+        raise ValueError(f"{path / 'tokenizer.json'} is not a theta character vocabulary.")
+    model = io.load(path / "model")
+    tokenizer = CharTokenizer(vocab["chars"])
+    if not isinstance(model, GPT) or model.config.vocab_size != tokenizer.vocab_size:
+        raise ValueError(
+            f"{path}: the model ({type(model).__name__}) does not fit the vocabulary of "
+            f"{tokenizer.vocab_size} characters in tokenizer.json."
+        )
+    return model, tokenizer

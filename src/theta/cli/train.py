@@ -50,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "pred = w*x + b to y = 2x + 1 by gradient descent, as in the chapter, and print the "
         "loss and parameters.",
         epilog="examples:\n  theta train\n  theta train --data iris --hidden 32 --epochs 50\n"
-        "  theta train --config run.toml --out runs/iris --overwrite",
+        "  theta train --config run.toml --out runs/iris --overwrite\n"
+        "  theta train --model gpt --out runs/shakespeare   # then: theta generate RUN",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="FILE.toml", help="read hyperparameters from TOML")

@@ -1,5 +1,16 @@
-"""Whole models built from ``theta.nn``: a GPT language model."""
+"""Whole models built from ``theta.nn``: a GPT language model, and a BERT sentence encoder that
+runs the pretrained all-MiniLM-L6-v2 weights."""
 
+from theta.models.encoder import (
+    BertConfig,
+    BertEncoder,
+    SentenceEncoder,
+    WordPieceTokenizer,
+    load_minilm,
+)  # fmt: skip
 from theta.models.transformer import GPT, CharTokenizer, GPTConfig, lm_loss, next_token_windows
 
-__all__ = ["GPT", "CharTokenizer", "GPTConfig", "lm_loss", "next_token_windows"]
+__all__ = [
+    "GPT", "BertConfig", "BertEncoder", "CharTokenizer", "GPTConfig", "SentenceEncoder",
+    "WordPieceTokenizer", "lm_loss", "load_minilm", "next_token_windows",
+]  # fmt: skip

@@ -138,6 +138,12 @@ class GPT(Module):
                 f"GPT.forward: sequence length {T} exceeds block_size {self.config.block_size}; "
                 f"crop the context to the last {self.config.block_size} tokens."
             )
+        V = self.config.vocab_size
+        if idx.size and idx.dtype.kind in "iu" and (idx.min() < 0 or idx.max() >= V):
+            raise ValueError(
+                f"GPT.forward: token ids must be in [0, {V}) for vocab_size {V} "
+                f"(got ids from {idx.min()} to {idx.max()})."
+            )
         x = self.drop(self.wte(idx) + self.wpe(np.arange(T)))  # (B, T, C)
         for block in self.blocks:
             x = block(x)  # (B, T, C)

@@ -1,0 +1,80 @@
+"""``theta generate``: continue a prompt with a GPT from a run folder, in a fresh process.
+
+The run folder is the one ``theta train --model gpt`` writes: the model (``model/``) and its
+character vocabulary (``tokenizer.json``). Sampling is the forward pass alone, repeated: each
+new character is drawn from the model's next-character distribution and appended.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from theta.cli.config import ConfigError
+from theta.cli.runs import load_gpt_run
+
+
+def _count(text: str) -> int:
+    value = _number(text, int, "an integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, int, "an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text, float, "a number")
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be > 0 (got {value})")
+    return value
+
+
+def _number(text: str, kind: type, what: str) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})") from None
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="sample text from a GPT run",
+        description="Continue PROMPT with characters sampled from the GPT in the run folder RUN "
+        "(written by theta train --model gpt) and print the prompt with its continuation.",
+        epilog="examples:\n  theta train --model gpt --out runs/shakespeare\n"
+        "  theta generate runs/shakespeare --prompt 'ROMEO:' --max-new-tokens 300\n"
+        "  theta generate runs/shakespeare --prompt 'To be' --temperature 0.8 --top-k 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", metavar="RUN", help="run folder of theta train --model gpt")
+    parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    parser.add_argument("--max-new-tokens", type=_count, default=200, metavar="N",
+                        help="characters to sample (default 200)")  # fmt: skip
+    parser.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
+                        help="below 1 sharpens the distribution, above 1 flattens it")  # fmt: skip
+    parser.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
+                        help="sample only among the K likeliest characters")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="the same seed gives the same text (default 0)")  # fmt: skip
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.prompt:
+        raise ConfigError("argument --prompt: must not be empty; the model continues a text")
+    model, tokenizer = load_gpt_run(args.run_dir)
+    try:
+        prompt = tokenizer.encode(args.prompt)
+    except ValueError as exc:
+        raise ConfigError(f"argument --prompt: {exc}") from None
+    ids = model.generate(prompt, args.max_new_tokens, temperature=args.temperature,
+                         top_k=args.top_k, seed=args.seed)  # fmt: skip
+    print(tokenizer.decode(ids), file=out)
+    return 0

@@ -1,0 +1,189 @@
+"""``theta train --model gpt`` writes a GPT run folder; ``theta generate`` samples from it.
+
+Tiny settings (one layer of width 16, 20 steps) keep every run to seconds; the learning
+itself is tested in tests/models/test_gpt.py.
+"""
+
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from theta import io
+from theta.autograd import no_grad
+from theta.cli import main
+from theta.cli.runs import load_gpt_run
+from theta.data import load_tinyshakespeare
+
+TINY = ["--n-layer", "1", "--n-heads", "2", "--n-embd", "16", "--block-size", "16",
+        "--eval-every", "10", "--eval-windows", "16", "--quiet"]  # fmt: skip
+
+
+def _theta(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def _in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``theta ARGS`` in this process (no interpreter start-up): exit code, stdout, stderr."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def gpt_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "gpt"
+    result = _theta("train", "--model", "gpt", "--steps", "20", *TINY, "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    return run, result
+
+
+def test_train_gpt_writes_a_complete_run_folder(gpt_run):
+    run, result = gpt_run
+    for name in ("config.json", "metrics.csv", "summary.json", "checkpoint.safetensors",
+                 "tokenizer.json", "model/config.json", "model/model.safetensors"):  # fmt: skip
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    # the GPT defaults: tiny-shakespeare, AdamW; the flags: the architecture
+    assert config["model"] == "gpt" and config["data"] == "tinyshakespeare"
+    assert config["optimizer"] == "adamw" and config["n_embd"] == 16 and config["steps"] == 20
+    vocab = json.loads((run / "tokenizer.json").read_text(encoding="utf-8"))
+    assert vocab["chars"] == sorted(set(load_tinyshakespeare())) and len(vocab["chars"]) == 65
+    with (run / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == [0, 10, 20]
+    val = [float(r["val_loss"]) for r in rows]
+    assert abs(val[0] - math.log(65)) < 0.1  # an untrained model is about uniform
+    assert val[-1] < val[0] and rows[0]["loss"] == "" and float(rows[-1]["loss"]) > 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 20 and summary["final"]["val_loss"] == pytest.approx(val[-1])
+    assert "trained gpt" in result.stdout and "run saved to" in result.stdout
+    pytest.importorskip("matplotlib")
+    assert (run / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_generate_in_a_fresh_process_matches_the_saved_model(gpt_run):
+    run, _ = gpt_run
+    result = _theta("generate", str(run), "--prompt", "ROMEO:", "--max-new-tokens", "30",
+                    "--seed", "3")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = result.stdout[:-1]  # print's newline
+    assert text.startswith("ROMEO:") and len(text) == 36
+    model, tokenizer = load_gpt_run(run)
+    expected = tokenizer.decode(model.generate(tokenizer.encode("ROMEO:"), 30, seed=3))
+    assert text == expected
+
+
+def test_generate_is_deterministic_for_a_seed_and_greedy_with_top_k_1(gpt_run, capsys):
+    run, _ = gpt_run
+    args = ("generate", str(run), "--prompt", "To be", "--max-new-tokens", "20")
+    a, b = _in_process(capsys, *args, "--seed", "1"), _in_process(capsys, *args, "--seed", "1")
+    c = _in_process(capsys, *args, "--seed", "2")
+    assert a[0] == 0 and a == b and a[1] != c[1]
+    greedy = [_in_process(capsys, *args, "--top-k", "1", "--seed", s)[1] for s in ("1", "2")]
+    assert greedy[0] == greedy[1]
+    model, tokenizer = load_gpt_run(run)
+    ids = tokenizer.encode("To be")
+    for _ in range(20):
+        with no_grad():
+            nxt = model(ids[None, -16:]).numpy()[0, -1].argmax()
+        ids = np.append(ids, nxt)
+    assert greedy[0] == tokenizer.decode(ids) + "\n"
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, capsys):
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    gpt = ("train", "--model", "gpt", *TINY)
+    assert _in_process(capsys, *gpt, "--steps", "20", "--out", str(whole))[0] == 0
+    assert _in_process(capsys, *gpt, "--steps", "10", "--out", str(part))[0] == 0
+    code, _, err = _in_process(capsys, *gpt, "--steps", "20", "--out", str(part), "--resume")
+    assert code == 0, err
+    a, b = io.load(whole / "model"), io.load(part / "model")
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    assert (whole / "metrics.csv").read_text() == (part / "metrics.csv").read_text()
+
+
+def test_train_gpt_on_a_text_file(tmp_path, capsys):
+    corpus = tmp_path / "poem.txt"
+    corpus.write_text("the cat sat on the mat; " * 40, encoding="utf-8")
+    run = tmp_path / "poem"
+    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--data", str(corpus),
+                               "--steps", "10", *TINY, "--out", str(run))  # fmt: skip
+    assert code == 0, err
+    vocab = json.loads((run / "tokenizer.json").read_text(encoding="utf-8"))["chars"]
+    assert vocab == sorted(set("the cat sat on the mat; "))
+    code, out, _ = _in_process(capsys, "generate", str(run), "--prompt", "the",
+                               "--max-new-tokens", "5")  # fmt: skip
+    assert code == 0 and len(out) == 9 and set(out[:-1]) <= set(vocab)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--n-embd", "10", "--n-heads", "3"], "config key 'n_embd': must be divisible by n_heads"),
+        (["--block-size", "0"], "config key 'block_size': must be >= 1"),
+        (["--n-layer", "two"], "argument --n-layer: invalid int value"),
+        (["--eval-every", "0"], "config key 'eval_every': must be >= 1"),
+        (["--batch-size", "0"], "config key 'batch_size': must be >= 1 for a GPT"),
+        (["--val-split", "0"], "config key 'val_split': must be in (0, 1) for a GPT"),
+        (["--n-embd", "1.5"], "argument --n-embd: invalid int value"),
+    ],
+)
+def test_bad_train_flags_are_usage_errors_naming_the_flag(args, needle, capsys):
+    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--dry-run", *args)
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err
+
+
+def test_gpt_needs_text_and_enough_of_it(tmp_path, capsys):
+    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--data", "iris", "--out",
+                               str(tmp_path / "a"))  # fmt: skip
+    assert code == 1 and "--model gpt needs a text corpus" in err
+    short = tmp_path / "short.txt"
+    short.write_text("abcdefghij" * 10, encoding="utf-8")  # 100 chars: 10 for validation
+    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--data", str(short), *TINY,
+                               "--out", str(tmp_path / "b"))  # fmt: skip
+    assert code == 1
+    assert "validation text has 10 characters; block_size 16 needs at least 17" in err
+    code, _, err = _in_process(capsys, "train", "--data", "tinyshakespeare", "--out",
+                               str(tmp_path / "c"))  # fmt: skip
+    assert code == 1 and "train a language model on it with --model gpt" in err
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--temperature", "0"], "argument --temperature: must be > 0"),
+        (["--temperature", "hot"], "argument --temperature: expected a number"),
+        (["--top-k", "0"], "argument --top-k: must be >= 1"),
+        (["--max-new-tokens", "-1"], "argument --max-new-tokens: must be >= 0"),
+        (["--seed", "x"], "argument --seed: invalid int value"),
+        (["--prompt", ""], "argument --prompt: must not be empty"),
+        (["--prompt", "Ω"], "argument --prompt: CharTokenizer: characters ['Ω']"),
+        (["--tokens", "3"], "unrecognized arguments: --tokens"),
+    ],
+)
+def test_bad_generate_flags_are_usage_errors_naming_the_flag(gpt_run, args, needle, capsys):
+    run, _ = gpt_run
+    code, _, err = _in_process(capsys, "generate", str(run), *args)
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err
+
+
+def test_generate_and_predict_refuse_the_wrong_kind_of_run(gpt_run, tmp_path, capsys):
+    run, _ = gpt_run
+    code, _, err = _in_process(capsys, "generate", str(tmp_path / "nope"))
+    assert code == 1 and "run folder not found" in err
+    code, _, err = _in_process(capsys, "generate", str(tmp_path))
+    assert code == 1 and "is not a GPT run" in err
+    code, _, err = _in_process(capsys, "predict", str(run), "1,2")
+    assert code == 1 and "holds a GPT language model" in err and "theta generate" in err
