@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import bench_autograd
     import bench_encoder
+    import bench_estimators
     import bench_gpt
     import bench_rl
     import bench_training
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     checks.update(bench_gpt.register(suite))
     checks.update(bench_encoder.register(suite))
     checks.update(bench_rl.register(suite))
+    checks.update(bench_estimators.register(suite, quick=args.quick))
     settings.update(checks)
     if args.only:
         suite.cases = [case for case in suite.cases if any(t in case.name for t in args.only)]

@@ -2,6 +2,7 @@
 
 import io
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_readme_commands_run_in_order(tmp_path):
     """The `theta ...` lines of the README, run one after another in a fresh folder."""
     (tmp_path / "run.toml").write_text('data = "moons"\nhidden = [8]\n')
     for command in _commands():
-        args = command.split()[1:]
+        args = shlex.split(command)[1:]
         result = subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True,
                                 text=True, timeout=300, cwd=tmp_path)  # fmt: skip
         assert result.returncode == 0, f"{command}: {result.stderr}"
