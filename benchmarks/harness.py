@@ -184,7 +184,12 @@ def machine_facts() -> dict[str, Any]:
     try:
         import theta
 
-        facts["theta"] = f"{theta.__version__} ({os.path.dirname(theta.__file__)})"
+        here = os.path.dirname(theta.__file__)
+        try:  # a checkout's path is machine-specific: record it relative to the repository
+            where = os.path.relpath(here, os.path.dirname(os.path.dirname(__file__)))
+        except ValueError:
+            where = "installed"
+        facts["theta"] = f"{theta.__version__} ({where})"
     except ImportError:
         pass
     pools = []
