@@ -26,26 +26,31 @@ def _pyplot() -> Any:
     return plt
 
 
-def loss_curve(history: History, path: str | Path) -> Path:
+def loss_curve(history: History, path: str | Path, *,
+               validation: tuple[Sequence[int], Sequence[float], str] | None = None,
+               ylabel: str = "loss") -> Path:  # fmt: skip
     """Draw the training loss per step, and the epochs' validation loss if any, to ``path``.
 
     Returns the path written. The loss axis is logarithmic when the loss spans more than two
-    orders of magnitude (the chapter's loss goes from 33 to nearly 0).
+    orders of magnitude (the chapter's loss goes from 33 to nearly 0). ``validation`` gives
+    validation points measured elsewhere than at epoch ends: (steps, losses, label).
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     steps = range(len(history.step_loss))
     ax.plot(steps, history.step_loss, label="training loss (per step)", linewidth=1)
     val = history.epochs.get("val_loss")
-    if val:
+    if validation is None and val:
         per_epoch = max(1, len(history.step_loss) // len(val))
-        ax.plot([per_epoch * (i + 1) - 1 for i in range(len(val))], val, "o-",
-                label="validation loss (per epoch)")  # fmt: skip
+        steps_at = [per_epoch * (i + 1) - 1 for i in range(len(val))]
+        validation = (steps_at, val, "validation loss (per epoch)")
+    if validation is not None:
+        ax.plot(validation[0], validation[1], "o-", label=validation[2])
     positive = [v for v in history.step_loss if v > 0]
     if positive and max(positive) / min(positive) > 100:
         ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(ylabel)
     ax.set_title("forward → loss → gradient → update")
     ax.legend()
     fig.tight_layout()

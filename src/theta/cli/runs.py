@@ -30,7 +30,7 @@ from theta.cli.config import TrainConfig
 from theta.models import GPT, CharTokenizer, lm_loss, next_token_windows
 from theta.nn import MLP, Linear, Module
 from theta.plot import loss_curve
-from theta.tensorfile import atomic_write_bytes, atomic_write_text, read_tensors, write_tensors
+from theta.tensorfile import atomic_write_text, read_tensors, write_tensors
 from theta.train import Callback, History, fit
 
 __all__ = ["Run", "load_gpt_run", "load_run", "train_gpt_run", "train_run"]
@@ -157,10 +157,10 @@ def _write_metrics(path: Path, history: History) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def _try_loss_curve(history: History, path: Path) -> bool:
+def _try_loss_curve(history: History, path: Path, **options: Any) -> bool:
     """Draw the loss curve if matplotlib is installed (the ``plot`` extra)."""
     try:
-        loss_curve(history, path)
+        loss_curve(history, path, **options)
     except ImportError:
         return False
     return True
@@ -287,37 +287,15 @@ def train_gpt_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bo
                "vocab_size": tokenizer.vocab_size, "final": {"loss": last[1], "val_loss": last[2]},
                "stopped_reason": history.stopped_reason}  # fmt: skip
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    picture = _try_gpt_curve(history, evals.rows, config.eval_every, run_dir / "loss_curve.png")
+    validation = ([r[0] for r in evals.rows], [r[2] for r in evals.rows],
+                  f"validation loss (every {config.eval_every} steps)")  # fmt: skip
+    picture = _try_loss_curve(history, run_dir / "loss_curve.png", validation=validation,
+                              ylabel="cross-entropy (nats per character)")  # fmt: skip
     print(f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
           f"{history.n_steps} steps, val_loss {last[2]:.4g}", file=out)  # fmt: skip
     print(f"run saved to {run_dir}" + ("" if picture else " (pip install 'theta-ml[plot]' "
                                        "for loss_curve.png)"), file=out)  # fmt: skip
     return history
-
-
-def _try_gpt_curve(history: History, rows: list[list[Any]], every: int, path: Path) -> bool:
-    """Training loss per step and validation loss per interval, if matplotlib is installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only; never needs a display
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(history.step_loss, linewidth=0.6, alpha=0.7, label="training loss (per step)")
-    ax.plot([r[0] for r in rows], [r[2] for r in rows], "o-",
-            label=f"validation loss (every {every} steps)")  # fmt: skip
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats per character)")
-    ax.set_title("forward → loss → gradient → update")
-    ax.legend()
-    fig.tight_layout()
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return True
 
 
 def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:

@@ -179,6 +179,11 @@ def _fitted_attributes(estimator: Any) -> list[str]:
     return [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]
 
 
+def as_float(X: np.ndarray) -> np.ndarray:
+    """float32 stays float32 (as in scikit-learn); every other dtype becomes float64."""
+    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+
+
 def check_is_fitted(estimator: Any) -> None:
     """Raise scikit-learn's ``NotFittedError`` sentence if ``fit`` has not run."""
     if not _fitted_attributes(estimator):

@@ -33,6 +33,7 @@ from theta.estimators.base import (
     Interval,
     Options,
     TransformerMixin,
+    as_float,
     check_is_fitted,
 )  # fmt: skip
 from theta.rng import check_random_state
@@ -71,11 +72,6 @@ def _for_each_chunk(work: Callable[[int], None], n_rows: int, step: int) -> None
         pool = _POOL.setdefault(os.getpid(), ThreadPoolExecutor(min(n_cpus, 8)))
     for _ in pool.map(work, starts):  # re-raises the first error
         pass
-
-
-def _as_float(X: np.ndarray) -> np.ndarray:
-    """float32 stays float32 (as in scikit-learn); every other dtype becomes float64."""
-    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
 
 
 def _row_norms_sq(X: np.ndarray) -> np.ndarray:
@@ -361,7 +357,7 @@ default="k-means++"
         self : KMeans
         """
         self._validate_params()
-        X = _as_float(check_array(X, caller=self))
+        X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
         if n_samples < self.n_clusters:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
@@ -439,7 +435,7 @@ default="k-means++"
 
     def _check_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        return _as_float(self._validate_data(X, reset=False))
+        return as_float(self._validate_data(X, reset=False))
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre of each sample.

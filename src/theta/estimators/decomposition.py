@@ -21,8 +21,10 @@ from theta.estimators.base import (
     Interval,
     Options,
     TransformerMixin,
+    as_float,
     check_is_fitted,
 )  # fmt: skip
+from theta.estimators.preprocessing import constant_features
 from theta.nn import MLP, Module, Sequential
 from theta.rng import check_random_state
 from theta.train import fit as train_fit
@@ -31,11 +33,6 @@ from theta.validation import check_array
 __all__ = ["PCA", "Autoencoder"]
 
 _ROWS_PER_CHUNK = 4096
-
-
-def _as_float(X: np.ndarray) -> np.ndarray:
-    """float32 stays float32 (as in scikit-learn); every other dtype becomes float64."""
-    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
 
 
 def _flip_signs(Vt: np.ndarray) -> np.ndarray:
@@ -177,7 +174,7 @@ class PCA(TransformerMixin, BaseEstimator):
             If an integer ``n_components`` exceeds ``min(n_samples, n_features)``.
         """
         self._validate_params()
-        X = _as_float(check_array(X, caller=self))
+        X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
         solver = self.svd_solver
         if solver == "auto":
@@ -235,7 +232,7 @@ class PCA(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_components_)
         """
         check_is_fitted(self)
-        X = _as_float(self._validate_data(X, reset=False))
+        X = as_float(self._validate_data(X, reset=False))
         components = self.components_.astype(X.dtype, copy=False)
         # project first, centre after: no centred copy of X is made
         Z = X @ components.T
@@ -256,7 +253,7 @@ class PCA(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        Z = _as_float(check_array(X, caller=self))
+        Z = as_float(check_array(X, caller=self))
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but PCA.inverse_transform is expecting "
@@ -275,12 +272,6 @@ class PCA(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _constant_features(var: np.ndarray, mean: np.ndarray, n_samples: int) -> np.ndarray:
-    """Features whose variance is rounding noise (scikit-learn's StandardScaler rule)."""
-    eps = np.finfo(np.float64).eps
-    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
 
 
 class Autoencoder(TransformerMixin, BaseEstimator):
@@ -393,13 +384,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         hidden = self._hidden_sizes()
-        X = _as_float(check_array(X, caller=self))
+        X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
         rng = check_random_state(self.random_state)
         mean = X.mean(axis=0)
         var = X.var(axis=0)
         scale = np.sqrt(var)
-        scale[_constant_features(var, mean, n_samples)] = 1.0
+        scale[constant_features(var, mean, n_samples)] = 1.0
         Xs = (X - mean) / scale
 
         sizes = [n_features, *hidden, int(self.n_components)]
@@ -434,7 +425,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        X = _as_float(self._validate_data(X, reset=False))
+        X = as_float(self._validate_data(X, reset=False))
         return _forward(self.encoder_, (X - self.mean_) / self.scale_)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -449,7 +440,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        Z = _as_float(check_array(X, caller=self))
+        Z = as_float(check_array(X, caller=self))
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but Autoencoder.inverse_transform is expecting "
@@ -470,7 +461,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         float
             Higher is better; 0 is a perfect reconstruction.
         """
-        X = _as_float(check_array(X, caller=self))
+        X = as_float(check_array(X, caller=self))
         reconstruction = self.inverse_transform(self.transform(X))
         return -float(np.mean((reconstruction - X) ** 2))
 

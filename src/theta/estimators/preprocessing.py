@@ -76,6 +76,14 @@ def _update_mean_var(X, weights, mean, var, count, with_var) -> tuple:
     return new_mean, m2 / new_total, new_total
 
 
+def constant_features(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.ndarray:
+    """Features whose variance is rounding noise, judged against the error bound of its
+    computation (scikit-learn's rule); they keep scale 1, since dividing by noise would blow
+    them up."""
+    eps = np.finfo(np.float64).eps
+    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+
+
 class StandardScaler(_OneToOneNames, TransformerMixin, BaseEstimator):
     """Standardize features: subtract the mean, divide by the standard deviation.
 
@@ -176,11 +184,7 @@ class StandardScaler(_OneToOneNames, TransformerMixin, BaseEstimator):
         self.n_samples_seen_ = count[0]
         self.scale_ = None
         if self.with_std:
-            # Near-constant features, judged on the variance against the rounding error bound
-            # of its computation, keep scale 1: dividing by a tiny noise would blow them up.
-            eps = np.finfo(np.float64).eps
-            n = self.n_samples_seen_
-            constant = self.var_ <= n * eps * self.var_ + (n * self.mean_ * eps) ** 2
+            constant = constant_features(self.var_, self.mean_, self.n_samples_seen_)
             self.scale_ = np.where(constant, 1.0, np.sqrt(self.var_))
         return self
 
