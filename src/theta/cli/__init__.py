@@ -10,10 +10,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from theta.cli import embed, generate, predict, rl, train
+from theta.cli import bench, datasets, embed, generate, predict, rl, train
 from theta.cli.config import ConfigError
 
 __all__ = ["main"]
+
+EXAMPLES = """\
+examples (one per command; `theta COMMAND --help` shows more):
+  theta train                              the chapter's line, learned by gradient descent
+  theta train --data iris --out runs/iris  an MLP on iris, written to a run folder
+  theta predict runs/iris 5.1,3.5,1.4,0.2  inference with a trained run
+  theta tune examples/tune_iris.toml       a hyperparameter search from one TOML file
+  theta rl --env CliffWalking-v1 --agent q_learning
+  theta generate runs/shakespeare --max-new-tokens 200
+  theta embed "A cat sat on the mat."      sentence embeddings (all-MiniLM-L6-v2)
+  theta search faq.txt --query "reset my password"
+  theta report runs/iris                   one HTML page with the run's pictures
+  theta bench --quick                      theta against PyTorch and scikit-learn
+  theta datasets                           the data sets shipped inside theta
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="theta",
         description="theta: a model is parameters plus a forward function. Train one, "
         "use it, tune it.",
-        epilog="example:\n  theta train        # the chapter's line, learned by gradient descent",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -34,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_parser(subparsers)
     rl.add_parser(subparsers)
     embed.add_parsers(subparsers)
+    datasets.add_parser(subparsers)
+    bench.add_parser(subparsers)
     return parser
 
 

@@ -9,6 +9,7 @@ from theta.data.batching import BatchIterator, minibatches, train_test_split, tr
 from theta.data.datasets import (
     Dataset,
     DatasetInfo,
+    dataset_info,
     list_datasets,
     load,
     load_breast_cancer,
@@ -24,7 +25,7 @@ from theta.data.datasets import (
 
 __all__ = [
     "BatchIterator", "minibatches", "train_test_split", "train_val_split",
-    "Dataset", "DatasetInfo", "list_datasets", "load", "load_breast_cancer", "load_diabetes",
-    "load_digits", "load_iris", "load_tinyshakespeare", "make_blobs", "make_line", "make_moons",
-    "make_spirals",
+    "Dataset", "DatasetInfo", "dataset_info", "list_datasets", "load", "load_breast_cancer",
+    "load_diabetes", "load_digits", "load_iris", "load_tinyshakespeare", "make_blobs",
+    "make_line", "make_moons", "make_spirals",
 ]  # fmt: skip

@@ -27,6 +27,7 @@ from theta.validation import check_scalar
 __all__ = [
     "Dataset",
     "DatasetInfo",
+    "dataset_info",
     "list_datasets",
     "load",
     "load_breast_cancer",
@@ -675,11 +676,26 @@ def load(name: str, **kwargs: Any) -> Any:
     ValueError: Unknown data set 'irsi'. Did you mean 'iris'? Valid names: iris, digits, \
 breast_cancer, diabetes, tinyshakespeare, line, blobs, moons, spirals.
     """
+    fn, _ = _REGISTRY[_key(name)]
+    return fn(**kwargs)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The :func:`list_datasets` line of data set ``name`` (same names as :func:`load`).
+
+    Examples
+    --------
+    >>> dataset_info("Load_Iris").task
+    'classification'
+    """
+    return _REGISTRY[_key(name)][1]
+
+
+def _key(name: str) -> str:
     key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
     key = key.removeprefix("load_").removeprefix("make_")
     if key not in _REGISTRY:
         close = difflib.get_close_matches(key, list(_REGISTRY), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"Unknown data set {name!r}.{hint} Valid names: {', '.join(_REGISTRY)}.")
-    fn, _ = _REGISTRY[key]
-    return fn(**kwargs)
+    return key
