@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "theta"
 # DESIGN.md's layers; a module may import only from lower layers or from its own package.
 # L0 is ordered inside: exception types, then input checks, then what uses those checks.
 LAYERS = {
-    "errors": 0, "rng": 0.1, "validation": 0.1, "special": 0.1, "params": 0.1,
+    "errors": 0, "rng": 0.1, "validation": 0.1, "special": 0.1, "params": 0.1, "progress": 0.1,
     "pairwise": 0.15, "metrics": 0.2, "tensorfile": 0.2,
     "autograd": 1,
     "nn": 2, "losses": 2, "optim": 2, "data": 2,

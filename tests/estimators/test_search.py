@@ -14,7 +14,7 @@ WORDS = ["bread", "oven", "bake", "market", "stock", "football", "goal", "passwo
 class BagOfWords:
     """Unit-length word counts over a fixed vocabulary: a stand-in for a sentence encoder."""
 
-    def encode(self, texts, batch_size=32):
+    def encode(self, texts, batch_size=32, progress=None):
         vectors = np.array(
             [[t.lower().split().count(w) for w in WORDS] + [1e-3] for t in texts], np.float32
         )

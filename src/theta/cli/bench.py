@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="a few rounds only (smoke run)")
     parser.add_argument("--cpu-time", action="store_true",
-                        help="time single-threaded CPU time (robust on a busy machine)")  # fmt: skip
+                        help="time one thread's CPU time (robust on a busy machine)")  # fmt: skip
     parser.add_argument("--only", metavar="TEXT", action="append",
                         help="only cases whose name contains TEXT (repeatable)")  # fmt: skip
     parser.add_argument("--rounds", type=_positive, metavar="N", help="interleaved rounds")

@@ -39,6 +39,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     embed.add_argument(
         "--batch-size", type=_positive_int, default=32, help="texts per forward pass"
     )
+    embed.add_argument("--quiet", action="store_true", help="no progress bar")
     embed.set_defaults(run=run_embed)
 
     search = subparsers.add_parser(
@@ -65,6 +66,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument(
         "--batch-size", type=_positive_int, default=32, help="texts per forward pass"
     )
+    search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(run=run_search)
 
 
@@ -94,7 +96,8 @@ def run_embed(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError("give at least one TEXT or --file")
     from theta.models import load_minilm
 
-    vectors = load_minilm().encode(texts, batch_size=args.batch_size)
+    vectors = load_minilm().encode(texts, batch_size=args.batch_size,
+                                   progress=False if args.quiet else None)  # fmt: skip
     if args.json:
         records = [{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)]
         payload = {"model": "all-MiniLM-L6-v2", "dimension": vectors.shape[1],
@@ -153,7 +156,8 @@ def run_search(args: argparse.Namespace, out: TextIO) -> int:
     from theta.estimators.search import SemanticSearch
 
     documents, labels = read_corpus(args.corpus)
-    index = SemanticSearch(algorithm=args.algorithm, batch_size=args.batch_size).fit(documents)
+    index = SemanticSearch(algorithm=args.algorithm, batch_size=args.batch_size,
+                           progress=False if args.quiet else None).fit(documents)
     results = index.search(args.query, k=args.k)
     if args.json:
         payload = [

@@ -39,12 +39,15 @@ class SemanticSearch(Params):
     Parameters
     ----------
     encoder : SentenceEncoder, optional
-        Turns texts into unit vectors (anything with ``encode(texts, batch_size=...)``).
+        Turns texts into unit vectors (anything with ``encode(texts, batch_size=...,
+        progress=...)``).
         Default: ``theta.models.load_minilm()``, loaded by ``fit``.
     algorithm : {"brute", "hnsw"}, default="brute"
         Exact search, or faiss's approximate HNSW graph (the ``ann`` extra, ``faiss-cpu``).
     batch_size : int, default=32
         Texts embedded at a time.
+    progress : bool, optional
+        Show a progress bar while the corpus is embedded (default: only on a terminal).
 
     Attributes
     ----------
@@ -66,10 +69,11 @@ class SemanticSearch(Params):
     """
 
     def __init__(self, encoder: Any = None, *, algorithm: str = "brute",
-                 batch_size: int = 32) -> None:  # fmt: skip
+                 batch_size: int = 32, progress: bool | None = None) -> None:  # fmt: skip
         self.encoder = encoder
         self.algorithm = algorithm
         self.batch_size = batch_size
+        self.progress = progress
 
     def fit(self, documents: Iterable[str]) -> SemanticSearch:
         """Embed ``documents`` and build the neighbour index over them.
@@ -89,7 +93,8 @@ class SemanticSearch(Params):
         if not documents:
             raise ValueError("SemanticSearch.fit: the corpus has no documents.")
         self.encoder_ = load_minilm() if self.encoder is None else self.encoder
-        self.embeddings_ = self.encoder_.encode(documents, batch_size=self.batch_size)
+        self.embeddings_ = self.encoder_.encode(documents, batch_size=self.batch_size,
+                                                progress=self.progress)  # fmt: skip
         self.index_ = KNeighborsClassifier(
             n_neighbors=1, algorithm=self.algorithm, metric="cosine"
         ).fit(self.embeddings_, np.arange(len(documents)))

@@ -36,6 +36,7 @@ from theta.errors import CheckpointError
 from theta.models.wordpiece import WordPieceTokenizer
 from theta.nn import Embedding, LayerNorm, Linear, Module, scaled_dot_product_attention
 from theta.nn import attention_mask as make_attention_mask
+from theta.progress import progress_bar
 from theta.rng import check_random_state
 from theta.tensorfile import read_tensors
 
@@ -402,7 +403,8 @@ class SentenceEncoder:
         """Length of each embedding (384 for MiniLM)."""
         return self.model.config.n_embd
 
-    def encode(self, texts: Iterable[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Iterable[str], batch_size: int = 32, *,
+               progress: bool | None = None) -> np.ndarray:  # fmt: skip
         """Embed texts as unit vectors; the dot product of two is their cosine similarity.
 
         Texts are tokenized, sorted by length and run ``batch_size`` at a time, so each batch
@@ -413,6 +415,8 @@ class SentenceEncoder:
         texts : iterable of str
             A list of texts (a bare ``str`` is refused: wrap one text in a list).
         batch_size : int, default=32
+        progress : bool, optional
+            Show a progress bar over the texts (default: only when stderr is a terminal).
 
         Returns
         -------
@@ -440,12 +444,17 @@ class SentenceEncoder:
         sequences = [self.tokenizer.encode(t) for t in texts]
         order = np.argsort([len(s) for s in sequences], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=self.model.ln_embed.weight.dtype)
+        bar = progress_bar(len(texts), unit="text", enabled=progress)
         with no_grad():
             for start in range(0, len(texts), batch_size):
                 rows = order[start : start + batch_size]
                 ids, mask = self.tokenizer.pad([sequences[r] for r in rows])
                 pooled = mean_pool(self.model(ids, mask), mask)  # (B, C)
                 out[rows] = l2_normalize(pooled).numpy()
+                if bar is not None:
+                    bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return out
 
     def __repr__(self) -> str:

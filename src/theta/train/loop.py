@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from theta.losses import binary_cross_entropy, binary_cross_entropy_with_logits,
 from theta.metrics import get_metric
 from theta.nn import Module
 from theta.optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from theta.progress import progress_bar
 from theta.rng import check_random_state
 from theta.train import checkpoint
 from theta.train.callbacks import Callback, DivergenceGuard, ModelCheckpoint
@@ -240,7 +240,7 @@ class Trainer:
             raise ValueError(
                 f"fit: on_divergence must be 'raise' or 'stop' (got {on_divergence!r})."
             )
-        bar = _progress_bar(total, self.step_count, progress)
+        bar = progress_bar(total, unit="step", enabled=progress, initial=self.step_count)
         self.stop_training = self.diverged = False
         self.history.stopped_reason = None  # a resumed run's checkpoint may hold the last one
         for cb in self.callbacks:
@@ -435,16 +435,6 @@ def _generators(model: Module) -> list[tuple[str, np.random.Generator]]:
             if isinstance(value, np.random.Generator):
                 found.append((f"{name}.{attr}" if name else attr, value))
     return found
-
-
-def _progress_bar(total: int, start: int, progress: bool | None) -> Any:
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=start, unit="step", leave=False)
 
 
 @contextlib.contextmanager

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 from typing import Any
 
 import numpy as np
 
 from theta.errors import InvalidParameterError, NotFittedError
 from theta.params import Params
+from theta.progress import progress_bar
 from theta.rl.envs import _isfinite_obs, env_id
 from theta.rl.policies import SCHEDULES, make_schedule
 from theta.rng import check_random_state
@@ -166,16 +166,6 @@ def _check_budget(total_steps: Any, episodes: Any) -> tuple[float, float]:
     return limits[0], limits[1]
 
 
-def _progress_bar(total: float, unit: str, progress: bool | None) -> Any:
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=None if math.isinf(total) else int(total), unit=unit, leave=False)
-
-
 class Agent(Params):
     """Base class of the agents: ``learn``, ``predict`` and ``evaluate`` on the Gymnasium API.
 
@@ -234,10 +224,10 @@ class Agent(Params):
         self.n_steps_ = 0
         self._rng = rng
         run = self._setup(env, rng)
-        bar = _progress_bar(
+        bar = progress_bar(
             max_steps if max_episodes == math.inf else max_episodes,
-            "step" if max_episodes == math.inf else "episode",
-            progress,
+            unit="step" if max_episodes == math.inf else "episode",
+            enabled=progress,
         )
         returns, lengths = self.episode_returns_, self.episode_lengths_
         obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
