@@ -20,9 +20,10 @@ import numpy as np
 
 from harness import Suite
 
-__all__ = ["CHAPTER_STEPS", "check_chapter", "check_mlp", "register"]
+__all__ = ["CHAPTER_CASE", "CHAPTER_STEPS", "check_chapter", "check_mlp", "register"]
 
 CHAPTER_STEPS = 1000
+CHAPTER_CASE = f"Chapter loop: w*x + b on 5 points, {CHAPTER_STEPS} steps, float64"
 LR = 0.05
 SIZES = (784, 512, 512, 10)
 BATCH = 128
@@ -318,7 +319,7 @@ def register(suite: Suite) -> dict[str, str]:
     check_chapter()
     notes["chapter check"] = "theta and torch learn the NumPy loop's w, b (allclose 1e-12)"
     suite.add(
-        f"Chapter loop: w*x + b on 5 points, {CHAPTER_STEPS} steps, float64",
+        CHAPTER_CASE,
         {"theta": chapter_theta, "torch": chapter_torch, "numpy": chapter_numpy},
         baseline="torch",
         unit=f"{CHAPTER_STEPS} steps",

@@ -30,9 +30,12 @@ import numpy as np
 
 from harness import Suite
 
-__all__ = ["HYPERPARAMETERS", "STEPS", "check_update", "register"]
+__all__ = ["DQN_CASE", "HYPERPARAMETERS", "STEPS", "check_update", "register"]
 
 STEPS = 500
+DQN_CASE = (
+    f"DQN on CartPole-v1: {STEPS} environment steps with one update each, 4-64-64-2, batch 64"
+)
 HYPERPARAMETERS: dict[str, Any] = dict(
     learning_rate=1e-3, hidden_sizes=(64, 64), gamma=0.99, buffer_size=10_000, batch_size=64,
     learning_starts=64, train_freq=1, gradient_steps=1, target_update_interval=250,
@@ -216,7 +219,7 @@ def register(suite: Suite) -> dict[str, str]:
     """Check one update against PyTorch, then add the DQN case; returns check notes."""
     notes = {"DQN check": check_update()}
     suite.add(
-        f"DQN on CartPole-v1: {STEPS} environment steps with one update each, 4-64-64-2, batch 64",
+        DQN_CASE,
         make_impls(),
         baseline="torch",
         unit=f"{STEPS} env steps",

@@ -25,7 +25,10 @@ initial weights again (an untimed reset; optimizer state carries on), so that th
 steps on one batch never drift into a memorised, underflowing regime.
 
 :func:`memory_markdown` measures the memory one step allocates, with ``tracemalloc``
-(which sees NumPy's array buffers); PyTorch's allocator is invisible to it.
+(which sees NumPy's array buffers); PyTorch's allocator is invisible to it, so the peak memory
+of every implementation, PyTorch's included, is measured in fresh processes by
+``bench_memory``, which builds its workloads with :data:`MAKERS` and
+:func:`make_inference_impl`.
 """
 
 from __future__ import annotations
@@ -42,17 +45,23 @@ import numpy as np
 from harness import Suite
 
 __all__ = [
+    "INFERENCE_IMPLS",
     "LARGE",
+    "MAKERS",
     "OPTIMIZERS",
     "SMALL",
     "Net",
     "check_training",
+    "inference_case",
     "make_floor",
+    "make_inference",
+    "make_inference_impl",
     "make_theta",
     "make_torch",
     "memory_markdown",
     "problem",
     "register",
+    "training_case",
 ]
 
 SGD_LR = 0.01
@@ -346,6 +355,13 @@ def make_floor(net: Net, p: dict[str, Any], optimizer: str) -> Trainee:
     )
 
 
+MAKERS: dict[str, Callable[[Net, dict[str, Any], str], Trainee]] = {
+    "theta": make_theta,
+    "torch": make_torch,
+    "numpy floor": make_floor,
+}
+
+
 def make_gemms(p: dict[str, Any]) -> tuple[Callable[[], None], Callable[[], None]]:
     """The 8 matmuls of one step (3 forward, 5 backward: no dx for the input), NumPy and
     PyTorch, on operands taken from a real floor step."""
@@ -386,29 +402,41 @@ def make_gemms(p: dict[str, Any]) -> tuple[Callable[[], None], Callable[[], None
 # --- inference -----------------------------------------------------------------------------
 
 
-def make_inference(net: Net, p: dict[str, Any]) -> dict[str, Callable[[], np.ndarray]]:
-    """One example (batch 1) through the MLP: theta (eval, no_grad), torch (inference_mode),
-    NumPy. Each returns the logits as an ndarray."""
-    import torch
+INFERENCE_IMPLS = ("theta", "torch", "numpy floor")
 
-    import theta
 
+def make_inference_impl(net: Net, p: dict[str, Any], impl: str) -> Callable[[], Any]:
+    """One example (batch 1) through the MLP as ``impl`` runs it: theta (eval, no_grad),
+    torch (inference_mode) or NumPy; returns the logits in the library's own type. Imports
+    only ``impl``'s library (the memory probes run each in a process of its own)."""
     x1 = p["x"][:1].copy()
-    theta_model = _theta_model(net, p)
-    theta_model.eval()
-    theta_x = theta.tensor(x1)
-    torch_model = _torch_model(net, p)
-    torch_model.eval()
-    torch_x = torch.from_numpy(x1)
+    if impl == "theta":
+        import theta
+
+        theta_model = _theta_model(net, p)
+        theta_model.eval()
+        theta_x = theta.tensor(x1)
+
+        def theta_infer() -> Any:
+            with theta.no_grad():
+                return theta_model(theta_x)
+
+        return theta_infer
+    if impl == "torch":
+        import torch
+
+        torch_model = _torch_model(net, p)
+        torch_model.eval()
+        torch_x = torch.from_numpy(x1)
+
+        def torch_infer() -> Any:
+            with torch.inference_mode():
+                return torch_model(torch_x)
+
+        return torch_infer
+    if impl != "numpy floor":
+        raise ValueError(f"impl must be one of {INFERENCE_IMPLS}, got {impl!r}")
     W1, b1, W2, b2, W3, b3 = (a.copy() for a in p["params"])
-
-    def theta_infer() -> Any:
-        with theta.no_grad():
-            return theta_model(theta_x)
-
-    def torch_infer() -> Any:
-        with torch.inference_mode():
-            return torch_model(torch_x)
 
     def numpy_infer() -> np.ndarray:
         h = x1 @ W1.T
@@ -421,17 +449,19 @@ def make_inference(net: Net, p: dict[str, Any]) -> dict[str, Callable[[], np.nda
         z += b3
         return z
 
-    outputs = {
-        "theta": theta_infer().data,
-        "torch": torch_infer().numpy(),
-        "numpy floor": numpy_infer(),
-    }
+    return numpy_infer
+
+
+def make_inference(net: Net, p: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """Every implementation of :func:`make_inference_impl`, checked to give NumPy's logits."""
+    impls = {name: make_inference_impl(net, p, name) for name in INFERENCE_IMPLS}
+    outputs = {name: np.asarray(fn()) for name, fn in impls.items()}
     for name, out in outputs.items():
         if out.dtype != np.float32 or not np.allclose(
             out, outputs["numpy floor"], rtol=1e-4, atol=1e-6
         ):
             raise AssertionError(f"inference: {name}'s logits differ from NumPy's")
-    return {"theta": theta_infer, "torch": torch_infer, "numpy floor": numpy_infer}
+    return impls
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -542,7 +572,7 @@ def _mib(n: int) -> str:
 def memory_markdown() -> str:
     """A markdown section: memory allocated by one training step, per implementation."""
     lines = [
-        "## Memory of one training step",
+        "## Memory of one training step (tracemalloc: NumPy and theta only)",
         "",
         "Peak bytes allocated during one steady-state step (above what existed before it: "
         "parameters, optimizer state and the batch are not counted, gradients start cleared), "
@@ -559,11 +589,7 @@ def memory_markdown() -> str:
         p = problem(net)
         n_bytes = sum(a.nbytes for a in p["params"])
         for optimizer in OPTIMIZERS:
-            for name, make in (
-                ("theta", make_theta),
-                ("torch", make_torch),
-                ("numpy floor", make_floor),
-            ):
+            for name, make in MAKERS.items():
                 trainee = make(net, p, optimizer)
                 if name == "torch":
                     trainee.step()
@@ -581,6 +607,16 @@ def memory_markdown() -> str:
 # --- registration --------------------------------------------------------------------------
 
 
+def training_case(net: Net, optimizer: str) -> str:
+    """The name of the timed training-step case of ``net`` with ``optimizer``."""
+    return f"Training step: MLP {net.label}, batch {net.batch}, {optimizer}, float32"
+
+
+def inference_case(net: Net) -> str:
+    """The name of the timed one-example inference case of ``net``."""
+    return f"Inference: MLP {net.label}, one example (batch 1), float32"
+
+
 def _lr(optimizer: str) -> str:
     return f"lr {SGD_LR:g}, no momentum" if optimizer == "SGD" else f"lr {ADAM_LR:g}"
 
@@ -596,11 +632,7 @@ def register(suite: Suite) -> dict[str, str]:
         p = problem(net)
         gemms = make_gemms(p) if net is LARGE else None
         for optimizer in OPTIMIZERS:
-            trainees = {
-                "theta": make_theta(net, p, optimizer),
-                "torch": make_torch(net, p, optimizer),
-                "numpy floor": make_floor(net, p, optimizer),
-            }
+            trainees = {name: make(net, p, optimizer) for name, make in MAKERS.items()}
             impls: dict[str, Callable[[], Any]] = {k: v.step for k, v in trainees.items()}
             ratios = [("theta", "torch"), ("theta", "numpy floor"), ("torch", "numpy floor")]
             note = (
@@ -622,7 +654,7 @@ def register(suite: Suite) -> dict[str, str]:
                     "'numpy GEMMs only / theta' is the share of theta's step spent in BLAS."
                 )
             suite.add(
-                f"Training step: MLP {net.label}, batch {net.batch}, {optimizer}, float32",
+                training_case(net, optimizer),
                 impls,
                 baseline="torch",
                 unit="step",
@@ -634,7 +666,7 @@ def register(suite: Suite) -> dict[str, str]:
     infer = make_inference(SMALL, problem(SMALL))
     notes["inference check"] = "theta's and torch's batch-1 logits allclose to NumPy's"
     suite.add(
-        f"Inference: MLP {SMALL.label}, one example (batch 1), float32",
+        inference_case(SMALL),
         infer,
         baseline="torch",
         unit="call",

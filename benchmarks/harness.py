@@ -460,10 +460,15 @@ def render_markdown(
     title: str = "Benchmark results",
     preamble: str = "",
     appendix: str = "",
+    summary: str = "",
 ) -> str:
+    """The whole report: title, preamble, ``summary`` (e.g. goals), machine, settings, one
+    table per case, then ``appendix``."""
     parts = [f"# {title}", ""]
     if preamble:
         parts += [preamble, ""]
+    if summary:
+        parts += [summary.rstrip("\n"), ""]
     parts += ["## Machine", "", render_facts(facts), "", "## Settings", ""]
     parts += [render_facts(settings), "", "## Results", ""]
     for result in results:

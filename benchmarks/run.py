@@ -1,6 +1,6 @@
 """Run every benchmark and write ``benchmarks/RESULTS.md``.
 
-    python benchmarks/run.py            # full run (about four minutes), writes RESULTS.md
+    python benchmarks/run.py            # full run (about five minutes), writes RESULTS.md
     python benchmarks/run.py --quick    # smoke run for CI: a few rounds, prints only
     python benchmarks/run.py --threads 1 --out /tmp/one-thread.md
 
@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 
 
-def _use_working_tree() -> None:
+def use_working_tree() -> None:
     """Benchmark the theta in this checkout (src layout) rather than an installed copy."""
     if (SRC / "theta").is_dir() and str(SRC) not in sys.path:
         sys.path.insert(0, str(SRC))
@@ -63,14 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         "nothing for --quick)",
     )
     args = parser.parse_args(argv)
-    _use_working_tree()
+    use_working_tree()
 
     import bench_autograd
     import bench_encoder
     import bench_estimators
     import bench_gpt
+    import bench_memory
     import bench_rl
     import bench_training
+    import goals
     from harness import (
         Suite,
         blas_spin_seconds,
@@ -129,8 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     checks.update(bench_rl.register(suite))
     checks.update(bench_estimators.register(suite, quick=args.quick))
     settings.update(checks)
+
+    def selected(name: str) -> bool:
+        return not args.only or any(t in name for t in args.only)
+
     if args.only:
-        suite.cases = [case for case in suite.cases if any(t in case.name for t in args.only)]
+        suite.cases = [case for case in suite.cases if selected(case.name)]
         settings["cases"] = "only those whose name contains " + " or ".join(map(repr, args.only))
     for key, value in checks.items():
         print(f"{key}: {value}")
@@ -142,8 +148,24 @@ def main(argv: list[str] | None = None) -> int:
         settle_s=args.settle,
         clock=time.thread_time if args.cpu_time else time.perf_counter,
     )
-    memory = bench_training.memory_markdown() + "\n" + bench_gpt.throughput_markdown(results)
-    print(memory)
+    memory_steps = 2 if args.quick else None
+    settings["memory probes"] = "peak RSS of each implementation in a fresh process, " + (
+        "2 steps each" if args.quick else "each workload's own number of steps"
+    )
+    probes = bench_memory.run_probes(memory_steps, threads["numpy_blas_threads"], select=selected)
+    appendix = "\n".join(
+        part
+        for part in (
+            goals.gemm_limit_markdown(results),
+            bench_gpt.throughput_markdown(results),
+            bench_memory.memory_markdown(probes),
+            bench_training.memory_markdown(),
+        )
+        if part
+    )
+    summary = goals.render_goals(goals.collect_goals(results, probes))
+    print(appendix)
+    print(summary)
     elapsed = time.perf_counter() - started
     settings["wall time of the run"] = f"{elapsed:.0f} s"
     if hasattr(os, "getloadavg"):
@@ -162,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             title="theta benchmarks",
             preamble="Written by `python benchmarks/run.py`; do not edit by hand. Times "
             "from a shared machine are meaningful only as ratios within one run.",
-            appendix=memory,
+            appendix=appendix,
+            summary=summary,
         )
         write_atomic(out, text)
         print(f"wrote {out}")

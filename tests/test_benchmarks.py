@@ -1,0 +1,140 @@
+"""The benchmark suite's own logic: memory probes parse, goals are marked ✓ / ✗ correctly.
+
+No timing is asserted: the probes run one step of the small MLP each, in a fresh process,
+only to check that the figures come back as numbers (the full suite reports them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+HAS_PROC = Path("/proc/self/status").exists()
+
+
+@pytest.fixture(scope="module")
+def bench() -> dict[str, ModuleType]:
+    """The benchmark modules (they import each other by plain name, as run.py does)."""
+    added = str(BENCHMARKS) not in sys.path
+    if added:
+        sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return {
+            name: importlib.import_module(name) for name in ("bench_memory", "goals", "harness")
+        }
+    finally:
+        if added:
+            sys.path.remove(str(BENCHMARKS))
+
+
+def _small_mlp_workload(bench_memory: ModuleType) -> str:
+    (name,) = [n for n in bench_memory.WORKLOADS if "MLP 64-128-128-10, batch 32, SGD" in n]
+    return name
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="the memory probes read Linux's /proc")
+@pytest.mark.parametrize("impl", ["numpy floor", "theta"])
+def test_memory_probe_of_one_step_reports_positive_figures(bench, impl):
+    bench_memory = bench["bench_memory"]
+    workload = _small_mlp_workload(bench_memory)
+    probe = bench_memory.run_probe(workload, impl, steps=1, threads=1)
+    assert (probe.workload, probe.impl, probe.steps) == (workload, impl, 1)
+    assert probe.data_mib > 0 and probe.peak_mib > 0
+    assert probe.run_mib >= 0 and probe.setup_mib >= 0
+    assert probe.peak_mib >= probe.data_mib
+    assert probe.later_mib is None  # one step: there are no later steps
+    assert probe.torch_imported is False
+
+
+def test_parse_probe_takes_the_marked_line(bench):
+    bench_memory = bench["bench_memory"]
+    line = (
+        '{"workload": "w", "impl": "theta", "steps": 2, "data_mib": 40.5, "setup_mib": 1.0, '
+        '"run_mib": 3.25, "later_mib": 0.5, "peak_mib": 45.0, "torch_imported": false}'
+    )
+    probe = bench_memory.parse_probe(f"noise\n{bench_memory.MARKER}{line}\n")
+    assert probe == bench_memory.Probe("w", "theta", 2, 40.5, 1.0, 3.25, 0.5, 45.0, False)
+    with pytest.raises(ValueError, match="no line starting with"):
+        bench_memory.parse_probe("Traceback ...")
+
+
+def test_probe_rejects_unknown_workload_and_impl(bench):
+    bench_memory = bench["bench_memory"]
+    with pytest.raises(ValueError, match="workload must be one of"):
+        bench_memory.probe("no such workload", "theta", 1)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        bench_memory.probe(_small_mlp_workload(bench_memory), "jax", 1)
+
+
+def test_goal_marks_and_bounds(bench):
+    Goal = bench["goals"].Goal
+    assert Goal("a", 0.9, 1.0).met is True
+    assert Goal("a", 1.0, 1.0).met is True  # the bound is inclusive
+    assert Goal("a", 1.2, 1.0).met is False
+    assert Goal("a", 0.6, 0.7, at_least=True).met is False
+    assert Goal("a", 0.75, 0.7, at_least=True).met is True
+    assert Goal("a", None, 1.0).met is None
+    text = bench["goals"].render_goals(
+        [
+            Goal("fast", 0.47, 0.5),
+            Goal("slow", 1.26, 1.0),
+            Goal("share", 0.66, 0.7, at_least=True, percent=True),
+            Goal("absent", None, 1.0),
+        ]
+    )
+    assert "| fast | 0.47× | ≤ 0.50× | ✓ |" in text
+    assert "| slow | 1.26× | ≤ 1.00× | ✗ |" in text
+    assert "| share | 66% | ≥ 70% | ✗ |" in text
+    assert "| absent | not measured | ≤ 1.00× | – |" in text
+    assert "1 of 4 goals met; 1 not measured in this run." in text
+
+
+def _result(harness: ModuleType, name: str, medians: dict[str, float]):
+    impls = {impl: (lambda: None) for impl in medians}
+    case = harness.Case(name, impls, baseline=next(iter(medians)))
+    return harness.CaseResult(
+        case, {k: [v, v] for k, v in medians.items()}, dict.fromkeys(impls, 1)
+    )
+
+
+def test_collect_goals_from_hand_made_results(bench):
+    goals, harness, bench_memory = bench["goals"], bench["harness"], bench["bench_memory"]
+    large_sgd = goals.training_case(goals.LARGE, "SGD")
+    results = [
+        _result(
+            harness,
+            large_sgd,
+            {
+                "torch": 2.0,
+                "theta": 1.0,
+                "numpy floor": 0.5,
+                "numpy GEMMs only": 0.8,
+                "torch GEMMs only": 0.6,
+            },
+        ),
+        _result(harness, goals.DQN_CASE, {"torch": 2.0, "theta": 1.0}),
+        _result(harness, "Estimators: MLPClassifier tiny", {"sklearn": 1.0, "theta": 0.6}),
+        _result(harness, "Estimators: PCA tiny", {"sklearn": 1.0, "theta": 0.6}),
+    ]
+    gpt_memory = next(w for w in bench_memory.GOAL_WORKLOADS if "GPT" in w)
+    probes = [
+        bench_memory.Probe(gpt_memory, "theta", 2, 40.0, 5.0, 150.0, 20.0, 200.0, False),
+        bench_memory.Probe(gpt_memory, "torch", 2, 220.0, 80.0, 100.0, 9.0, 400.0, True),
+    ]
+    marks = {g.text: g.met for g in goals.collect_goals(results, probes)}
+    what = "MLP 784-512-512-10 step (SGD):"
+    assert marks[f"{what} theta / torch"] is True  # 0.5 <= 1.0
+    assert marks[f"{what} theta / NumPy floor"] is False  # 2.0 > 1.15
+    assert marks[f"{what} throughput share of the GEMM-only limit (numpy GEMMs only / theta)"]
+    assert marks["MLP 784-512-512-10 step (Adam): theta / torch"] is None  # not run
+    assert marks["DQN environment steps per second: theta / torch"] is True  # 2x the steps/s
+    assert marks["MLPClassifier tiny: theta / scikit-learn"] is False  # 0.6 > 0.5
+    assert marks["PCA tiny: theta / scikit-learn"] is True
+    gpt_marks = [m for text, m in marks.items() if "Peak memory" in text and "GPT" in text]
+    assert gpt_marks == [False]  # 150 MiB over torch's 100
+    assert "**80%**" in goals.gemm_limit_markdown(results)
