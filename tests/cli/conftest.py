@@ -15,7 +15,7 @@ def _run(*args: str, cwd=None, stdin: str | None = None,
     )  # fmt: skip
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def theta_cli() -> Callable[..., subprocess.CompletedProcess]:
     """``theta_cli("train", "--data", "iris")`` runs ``python -m theta train --data iris``."""
     return _run

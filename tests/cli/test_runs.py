@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -117,3 +118,15 @@ def test_dry_run_prints_the_resolved_config_and_flags_override_the_file(tmp_path
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
     assert resolved["data"] == "moons" and resolved["lr"] == 0.5 and resolved["hidden"] == [8, 8]
+
+
+def test_generated_data_is_drawn_with_the_run_seed_so_a_report_sees_the_same_points():
+    from theta.cli.runs import load_table
+
+    X0, y0, _, _ = load_table("moons", seed=0)
+    X0_again, y0_again, _, _ = load_table("moons", seed=0)
+    X1, _, _, _ = load_table("moons", seed=1)
+    np.testing.assert_array_equal(X0, X0_again)
+    np.testing.assert_array_equal(y0, y0_again)
+    assert not np.array_equal(X0, X1)
+    np.testing.assert_array_equal(load_table("iris", seed=3)[0], load_table("iris")[0])

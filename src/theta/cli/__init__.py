@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from theta.cli import bench, datasets, embed, generate, predict, rl, train
+from theta.cli import bench, datasets, embed, generate, predict, report, rl, train
 from theta.cli.config import ConfigError
 
 __all__ = ["main"]
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_parsers(subparsers)
     datasets.add_parser(subparsers)
     bench.add_parser(subparsers)
+    report.add_parser(subparsers)
     return parser
 
 

@@ -3,8 +3,9 @@
 The run folder holds ``config.json`` (environment, agent, hyperparameters, budget),
 ``returns.csv`` (every training episode's return and length), ``summary.json``, the trained
 agent (``agent/`` through :mod:`theta.io` when it can save agents, else ``agent.safetensors``
-written here: learned arrays and network parameters, with the hyperparameters as metadata)
-and ``reward_curve.png`` (with the ``plot`` extra). Every file is written atomically.
+written here: learned arrays and network parameters, with the hyperparameters as metadata),
+``reward_curve.png`` and, for a bandit, ``regret.png`` (with the ``plot`` extra). Every file
+is written atomically.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 
 from theta import io
 from theta.cli.config import ConfigError, load_toml
+from theta.cli.pictures import draw, regret_picture
+from theta.cli.runs import saved_note
 from theta.errors import InvalidParameterError
 from theta.nn import Module
 from theta.params import registry_name
@@ -61,7 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "rl",
         help="train a reinforcement-learning agent on a Gymnasium environment",
         description="Train an agent by trial and error, evaluate its greedy policy and write a "
-        "run folder (config, returns.csv, summary.json, the agent, reward_curve.png).",
+        "run folder (config, returns.csv, summary.json, the agent, reward_curve.png; regret.png "
+        "for a bandit).",
         epilog="examples:\n  theta rl --env CartPole-v1 --agent dqn --steps 50000\n"
         "  theta rl --env FrozenLake-v1 --agent q_learning --episodes 3000 --set gamma=0.99\n"
         "  theta rl --env CliffWalking-v1 --agent sarsa --render ansi\n"
@@ -241,9 +245,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if hasattr(agent, "regret_"):
         summary["final_regret"] = float(agent.regret_[-1])
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    picture = _try_reward_curve(
-        returns, run_dir / "reward_curve.png", f"{settings['agent']} on {name}"
-    )
+    title = f"{settings['agent']} on {name}"
+    drawn = bool(returns) and draw(reward_curve, returns, run_dir / "reward_curve.png",
+                                   title=title)  # fmt: skip
+    if hasattr(agent, "regret_"):
+        drawn = regret_picture(run_dir, {settings["agent"]: agent.regret_}, title) and drawn
     print(
         f"trained {settings['agent']} on {name}: {agent.n_steps_} steps, {len(returns)} "
         f"episodes, {seconds:.1f} s",
@@ -256,8 +262,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.render:
         _render(agent, name, settings["seed"], out)
-    note = "" if picture else " (pip install 'theta-ml[plot]' for reward_curve.png)"
-    print(f"run saved to {run_dir}{note}", file=out)
+    print(saved_note(run_dir, drawn), file=out)
     return 0
 
 
@@ -313,17 +318,6 @@ def _write_returns(path: Path, returns: list[float], lengths: list[int]) -> None
     for i, (r, n) in enumerate(zip(returns, lengths, strict=True), start=1):
         writer.writerow([i, f"{r:.8g}", n])
     atomic_write_text(path, buffer.getvalue())
-
-
-def _try_reward_curve(returns: list[float], path: Path, title: str) -> bool:
-    """Draw the reward curve if matplotlib is installed (the ``plot`` extra)."""
-    if not returns:
-        return False
-    try:
-        reward_curve(returns, path, title=title)
-    except ImportError:
-        return False
-    return True
 
 
 def _render(agent: Any, name: str, seed: int, out: TextIO, max_steps: int = 100) -> None:

@@ -2,9 +2,9 @@
 
 A run folder holds the resolved config (``config.json``), the per-epoch metrics
 (``metrics.csv``), the trained model (``model/``, see :mod:`theta.io`), the feature scaling
-(``preprocessing.safetensors``), a resumable checkpoint (``checkpoint.safetensors``), a
-loss-curve picture (``loss_curve.png``, with the ``plot`` extra) and a summary
-(``summary.json``). Every file is written atomically.
+(``preprocessing.safetensors``), a resumable checkpoint (``checkpoint.safetensors``),
+pictures (``loss_curve.png`` and more, with the ``plot`` extra; see :mod:`theta.cli.pictures`)
+and a summary (``summary.json``). Every file is written atomically.
 
 A GPT run (``--model gpt``) keeps the same layout, with the character vocabulary
 (``tokenizer.json``) in place of the feature scaling, and ``metrics.csv`` holding the
@@ -18,6 +18,7 @@ import io as _io
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +27,7 @@ import numpy as np
 
 from theta import data, io
 from theta.autograd import no_grad, tensor
+from theta.cli import pictures
 from theta.cli.config import TrainConfig
 from theta.models import GPT, CharTokenizer, lm_loss, next_token_windows
 from theta.nn import MLP, Linear, Module
@@ -33,7 +35,8 @@ from theta.plot import loss_curve
 from theta.tensorfile import atomic_write_text, read_tensors, write_tensors
 from theta.train import Callback, History, fit
 
-__all__ = ["Run", "load_gpt_run", "load_run", "train_gpt_run", "train_run"]
+__all__ = ["Run", "check_run_dir", "load_gpt_run", "load_run", "load_table", "train_gpt_run",
+           "train_run"]  # fmt: skip
 
 TOKENIZER_FORMAT = "theta.char_tokenizer"
 
@@ -69,8 +72,13 @@ class Run:
         return [f"{v:.6g}" for v in out[:, 0]]
 
 
-def _load_data(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
-    loaded = data.load(name)
+def load_table(name: str, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+    """A data set's features, targets, task and class names (text corpora are refused).
+
+    A generated data set is drawn with ``seed``, so a run and its report see the same points.
+    """
+    generated = data.dataset_info(name).generated
+    loaded = data.load(name, random_state=seed) if generated else data.load(name)
     if isinstance(loaded, str):
         raise ValueError(
             f"data set {name!r} is a text corpus; train a language model on it with --model gpt."
@@ -91,11 +99,16 @@ def _build_model(config: TrainConfig, n_in: int, n_out: int) -> Module:
 
 
 def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
-              out: TextIO) -> History:  # fmt: skip
-    """Train as ``config`` says and write the run folder; return the history."""
+              out: TextIO | None, model: Module | None = None,
+              callbacks: Sequence[Callback] = ()) -> History:  # fmt: skip
+    """Train as ``config`` says and write the run folder; return the history.
+
+    ``model`` replaces the one ``config`` describes (the chapter's starts at w = b = 0);
+    ``callbacks`` go to ``fit``. With ``out=None`` nothing is printed.
+    """
     if config.model == "gpt":
         return train_gpt_run(config, run_dir, resume=resume, quiet=quiet, out=out)
-    X, y, task, target_names = _load_data(config.data)
+    X, y, task, target_names = load_table(config.data, seed=config.seed)
     if config.val_split > 0:
         X, X_val, y, y_val = data.train_val_split(X, y, val_fraction=config.val_split,
                                                   rng=config.seed)  # fmt: skip
@@ -114,7 +127,10 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
     def target(y_: np.ndarray) -> np.ndarray:
         return y_ if task == "classification" else y_.reshape(-1, 1)
 
-    model = _build_model(config, X.shape[1], n_out)
+    if model is None:
+        model = _build_model(config, X.shape[1], n_out)
+    start = [p.data.copy() for p in model.parameters()]
+    two_parameters = model.n_parameters() == 2  # the chapter's w and b: draw their walk
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     started = time.perf_counter()
@@ -125,8 +141,8 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
         validation_data=None if validation is None else (scaled(validation[0]),
                                                          target(validation[1])),
         metrics=["accuracy"] if task == "classification" else ["r2"],
-        progress=None if not quiet else False,
-        checkpoint=str(run_dir / "checkpoint.safetensors"),
+        progress=None if not quiet else False, callbacks=callbacks,
+        checkpoint=str(run_dir / "checkpoint.safetensors"), record_params=two_parameters,
         checkpoint_every=config.checkpoint_every, resume=resume,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -139,12 +155,22 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
                "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
                "final": final, "stopped_reason": history.stopped_reason}  # fmt: skip
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    picture = _try_loss_curve(history, run_dir / "loss_curve.png")
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items())
-    print(f"trained {config.model} on {config.data}: {history.n_steps} steps, {shown}", file=out)
-    print(f"run saved to {run_dir}" + ("" if picture else " (pip install 'theta-ml[plot]' "
-                                       "for loss_curve.png)"), file=out)  # fmt: skip
+    trained = Run(run_dir, model, mean, scale, task, target_names)
+    drawn = pictures.table_pictures(run_dir, history, trained, train=(X, y),
+                                    validation=validation, loss=config.loss_for(task),
+                                    start=start)  # fmt: skip
+    if out is not None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items())
+        print(f"trained {config.model} on {config.data}: {history.n_steps} steps, {shown}",
+              file=out)  # fmt: skip
+        print(saved_note(run_dir, drawn), file=out)
     return history
+
+
+def saved_note(run_dir: Path, drawn: bool) -> str:
+    """The last line of a training command: where the run is, and how to get its pictures."""
+    return f"run saved to {run_dir}" + ("" if drawn else " (pip install 'theta-ml[plot]' "
+                                        "for its pictures)")  # fmt: skip
 
 
 def _write_metrics(path: Path, history: History) -> None:
@@ -157,20 +183,17 @@ def _write_metrics(path: Path, history: History) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def _try_loss_curve(history: History, path: Path, **options: Any) -> bool:
-    """Draw the loss curve if matplotlib is installed (the ``plot`` extra)."""
-    try:
-        loss_curve(history, path, **options)
-    except ImportError:
-        return False
-    return True
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as a Path; FileNotFoundError naming it when there is no such folder."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run folder not found: {path}")
+    return path
 
 
 def load_run(run_dir: str | Path) -> Run:
     """Read a run folder written by ``theta train`` in a fresh process."""
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run folder not found: {path}")
+    path = check_run_dir(run_dir)
     if (path / "tokenizer.json").is_file():
         raise ValueError(
             f"{path} holds a GPT language model; sample from it with "
@@ -234,7 +257,7 @@ def _load_text(name: str) -> str:
 
 
 def train_gpt_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
-                  out: TextIO) -> History:  # fmt: skip
+                  out: TextIO | None) -> History:  # fmt: skip
     """Train a character-level GPT as ``config`` says and write the run folder.
 
     The text's first ``1 - val_split`` is for training, on every window of ``block_size``
@@ -289,20 +312,19 @@ def train_gpt_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bo
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     validation = ([r[0] for r in evals.rows], [r[2] for r in evals.rows],
                   f"validation loss (every {config.eval_every} steps)")  # fmt: skip
-    picture = _try_loss_curve(history, run_dir / "loss_curve.png", validation=validation,
-                              ylabel="cross-entropy (nats per character)")  # fmt: skip
-    print(f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
-          f"{history.n_steps} steps, val_loss {last[2]:.4g}", file=out)  # fmt: skip
-    print(f"run saved to {run_dir}" + ("" if picture else " (pip install 'theta-ml[plot]' "
-                                       "for loss_curve.png)"), file=out)  # fmt: skip
+    drawn = pictures.draw(loss_curve, history, run_dir / "loss_curve.png", validation=validation,
+                          ylabel="cross-entropy (nats per character)")  # fmt: skip
+    drawn = drawn and pictures.attention_picture(run_dir, model, tokenizer, ids[split:])
+    if out is not None:
+        print(f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
+              f"{history.n_steps} steps, val_loss {last[2]:.4g}", file=out)  # fmt: skip
+        print(saved_note(run_dir, drawn), file=out)
     return history
 
 
 def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:
     """The GPT and its character vocabulary from a run folder of ``theta train --model gpt``."""
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run folder not found: {path}")
+    path = check_run_dir(run_dir)
     if not (path / "tokenizer.json").is_file():
         raise ValueError(
             f"{path} is not a GPT run (it has no tokenizer.json); train one with "

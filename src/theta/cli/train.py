@@ -12,7 +12,7 @@ import numpy as np
 
 from theta.autograd import no_grad, tensor
 from theta.cli.config import TrainConfig, load_toml, resolve
-from theta.cli.runs import train_run
+from theta.cli.runs import saved_note, train_run
 from theta.losses import mse
 from theta.nn import Linear
 from theta.optim import SGD
@@ -28,18 +28,46 @@ def chapter_example(out: TextIO) -> Linear:
     """
     X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
     y = 2.0 * X + 1.0  # the truth we're trying to recover
-    model = Linear(1, 1, dtype=np.float64)  # pred = w*x + b
-    model.load_state_dict({"weight": np.zeros((1, 1)), "bias": np.zeros(1)})  # knowing nothing
+    model = _knowing_nothing()  # pred = w*x + b, with w = b = 0
     optimizer = SGD(model.parameters(), lr=0.05)  # lr is a hyperparameter
-    log = PrintSteps((0, 200, 999), ["weight", "bias"], names=["w", "b"], out=out)
     fit(model, X, y, loss=mse, optimizer=optimizer, steps=1000, batch_size=None,
-        callbacks=[log], progress=False)  # fmt: skip
+        callbacks=[_chapter_log(out)], progress=False)  # fmt: skip
+    _print_learned(model, out)
+    return model
+
+
+def chapter_run(run_dir: Path, out: TextIO, *, resume: bool = False) -> Linear:
+    """The chapter's example, written to a run folder: ``theta train --out DIR``.
+
+    The "line" preset is the chapter's set-up (its five points, SGD with lr 0.05, 1000
+    full-batch steps, no scaling), so from the chapter's start at w = b = 0 the same numbers
+    are printed, and the folder keeps the config, the model (``theta predict DIR 10``), the
+    loss curve and the descent path of (w, b) to (2, 1).
+    """
+    model = _knowing_nothing()
+    train_run(resolve({}), run_dir, resume=resume, quiet=True, out=None, model=model,
+              callbacks=[_chapter_log(out)])  # fmt: skip
+    _print_learned(model, out)
+    print(saved_note(run_dir, (run_dir / "loss_curve.png").is_file()), file=out)
+    return model
+
+
+def _knowing_nothing() -> Linear:
+    model = Linear(1, 1, dtype=np.float64)  # float64 keeps the chapter's printed digits
+    model.load_state_dict({"weight": np.zeros((1, 1)), "bias": np.zeros(1)})
+    return model
+
+
+def _chapter_log(out: TextIO) -> PrintSteps:
+    return PrintSteps((0, 200, 999), ["weight", "bias"], names=["w", "b"], out=out)
+
+
+def _print_learned(model: Linear, out: TextIO) -> None:
     w, b = model.weight.item(), model.bias.item()
     print("learned:", round(w, 3), round(b, 3), file=out)
     with no_grad():  # inference: the forward pass alone
         prediction = model(tensor([[10.0]], dtype=np.float64)).item()
     print("prediction:", round(prediction, 3), file=out)  # rounded like "learned"
-    return model
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +77,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model and write a run folder. With no arguments, fit "
         "pred = w*x + b to y = 2x + 1 by gradient descent, as in the chapter, and print the "
         "loss and parameters.",
-        epilog="examples:\n  theta train\n  theta train --data iris --hidden 32 --epochs 50\n"
+        epilog="examples:\n  theta train\n"
+        "  theta train --out runs/chapter   # the same, kept as a run folder with its pictures\n"
+        "  theta train --data iris --hidden 32 --epochs 50\n"
         "  theta train --config run.toml --out runs/iris --overwrite\n"
         "  theta train --model gpt --out runs/shakespeare   # then: theta generate RUN",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,7 +96,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
             parser.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
-    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>)")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>); with "
+                        "no other flag, the chapter's example kept as a run")  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,8 +115,11 @@ def _sizes(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
              if getattr(args, f.name) is not None}  # fmt: skip
-    if not given and args.config is None and args.out is None and not args.dry_run:
-        chapter_example(out)
+    if not given and args.config is None and not args.dry_run:
+        if args.out is None:
+            chapter_example(out)
+        else:
+            chapter_run(_run_folder(Path(args.out), args), out, resume=args.resume)
         return 0
     values = load_toml(args.config) if args.config else {}
     values.update(given)
@@ -93,11 +127,16 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2), file=out)
         return 0
-    run_dir = Path(args.out or Path("runs") / config.data)
+    run_dir = _run_folder(Path(args.out or Path("runs") / config.data), args)
+    train_run(config, run_dir, resume=args.resume, quiet=args.quiet, out=out)
+    return 0
+
+
+def _run_folder(run_dir: Path, args: argparse.Namespace) -> Path:
+    """``run_dir``, unless it holds a run that neither --overwrite nor --resume lets us touch."""
     if run_dir.exists() and any(run_dir.iterdir()) and not (args.overwrite or args.resume):
         raise FileExistsError(
             f"run folder {run_dir} already exists; pass --overwrite to replace it or --resume "
             "to continue it"
         )
-    train_run(config, run_dir, resume=args.resume, quiet=args.quiet, out=out)
-    return 0
+    return run_dir

@@ -106,12 +106,16 @@ class DatasetInfo:
         their defaults give.
     summary : str
         One-line description.
+    generated : bool
+        Drawn by a generator (pass ``random_state`` to :func:`load` for the same points
+        every time) rather than read from a shipped file.
     """
 
     name: str
     task: str
     shape: tuple[int, ...]
     summary: str
+    generated: bool = False
 
 
 def _open(filename: str) -> Any:
@@ -614,13 +618,13 @@ _REGISTRY: dict[str, tuple[Callable[..., Any], DatasetInfo]] = {
         (load_tinyshakespeare, DatasetInfo("tinyshakespeare", "text", (1115394,),
                                            "Shakespeare's plays, 65 distinct characters")),
         (make_line, DatasetInfo("line", "regression", (5, 1),
-                                "The chapter's line y = 2x + 1 at x = 0..4 (synthetic)")),
+                                "The chapter's line y = 2x + 1 at x = 0..4 (synthetic)", True)),
         (make_blobs, DatasetInfo("blobs", "classification", (100, 2),
-                                 "Gaussian blobs, one class each (synthetic)")),
+                                 "Gaussian blobs, one class each (synthetic)", True)),
         (make_moons, DatasetInfo("moons", "classification", (100, 2),
-                                 "Two interleaving half circles (synthetic)")),
+                                 "Two interleaving half circles (synthetic)", True)),
         (make_spirals, DatasetInfo("spirals", "classification", (100, 2),
-                                   "Interleaved spiral arms, one class each (synthetic)")),
+                                   "Interleaved spiral arms, one class each (synthetic)", True)),
     ]
 }  # fmt: skip
 

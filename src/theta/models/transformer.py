@@ -129,6 +129,13 @@ class GPT(Module):
 
     def forward(self, idx: Any) -> Tensor:
         """Logits for the next token at every position: ids (B, T) → (B, T, V)."""
+        x = self._embed(idx)  # (B, T, C)
+        for block in self.blocks:
+            x = block(x)  # (B, T, C)
+        return F.linear(self.ln_f(x), self.wte.weight)  # (B, T, V): the head shares wte
+
+    def _embed(self, idx: Any) -> Tensor:
+        """Token plus position embeddings of ids (B, T), after checking the ids: (B, T, C)."""
         idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
         if idx.ndim != 2:
             raise ValueError(f"GPT.forward: expected token ids of shape (B, T), got {idx.shape}.")
@@ -144,10 +151,38 @@ class GPT(Module):
                 f"GPT.forward: token ids must be in [0, {V}) for vocab_size {V} "
                 f"(got ids from {idx.min()} to {idx.max()})."
             )
-        x = self.drop(self.wte(idx) + self.wpe(np.arange(T)))  # (B, T, C)
-        for block in self.blocks:
-            x = block(x)  # (B, T, C)
-        return F.linear(self.ln_f(x), self.wte.weight)  # (B, T, V): the head shares wte
+        return self.drop(self.wte(idx) + self.wpe(np.arange(T)))  # (B, T, C)
+
+    def attention_weights(self, idx: Any, layer: int = -1) -> np.ndarray:
+        """What block ``layer`` attends to for ids (B, T): weights of shape (B, nh, T, T).
+
+        Row ``t`` of head ``h`` is how much position ``t`` takes from each earlier position
+        (zeros after ``t``: the model may not look ahead). Computed in eval mode, outside any
+        graph; for pictures such as ``theta.plot.attention_map``.
+
+        Examples
+        --------
+        >>> model = GPT(vocab_size=10, block_size=8, n_layer=2, n_heads=2, n_embd=8, rng=0)
+        >>> weights = model.attention_weights(np.array([[1, 2, 3]]))
+        >>> weights.shape, weights[0, 0, 0].round(3).tolist()
+        ((1, 2, 3, 3), [1.0, 0.0, 0.0])
+        """
+        n = len(self.blocks)
+        if not -n <= layer < n:
+            raise IndexError(f"GPT.attention_weights: layer {layer} is out of range for {n} "
+                             "blocks.")  # fmt: skip
+        layer %= n
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                x = self._embed(idx)  # (B, T, C)
+                for block in self.blocks[:layer]:
+                    x = block(x)
+                block = self.blocks[layer]
+                return block.attn.attention_weights(block.ln1(x))
+        finally:
+            self.train(was_training)
 
     def generate(self, prompt: Any, max_new_tokens: int, *, temperature: float = 1.0,
                  top_k: int | None = None, seed: Any = None) -> np.ndarray:  # fmt: skip

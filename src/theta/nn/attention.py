@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd import Context, Function, Tensor, gelu, softmax, tensor, where
+from theta.autograd import Context, Function, Tensor, gelu, no_grad, softmax, tensor, where
 from theta.nn import functional as F
 from theta.nn.layers import Dropout, LayerNorm, Linear
 from theta.nn.module import Module
@@ -271,6 +271,22 @@ class MultiHeadAttention(Module):
             keep=keep,
         )
         return self.resid_dropout(self.proj(y))  # (B, T, C)
+
+    def attention_weights(self, x: Any, key_padding: np.ndarray | None = None) -> np.ndarray:
+        """The weights ``forward`` mixes the values with, for input ``x`` of shape (B, T, C).
+
+        Row ``t`` of head ``h`` is how much position ``t`` takes from each position: shape
+        (B, nh, T, T), rows summing to 1. Computed outside any graph, without dropout (for
+        pictures such as ``theta.plot.attention_map``).
+        """
+        x = x if isinstance(x, Tensor) else tensor(x)
+        B, T, C = x.shape
+        with no_grad():
+            qkv = F.linear(x, self.qkv.weight, self.qkv.bias).numpy()  # (B, T, 3C)
+        heads = qkv.reshape(B, T, 3, self.n_heads, C // self.n_heads).transpose(2, 0, 3, 1, 4)
+        mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
+        scale = 1.0 / math.sqrt(C // self.n_heads)
+        return _attend(heads[0], heads[1], heads[2], mask, scale, None)[1]  # (B, nh, T, T)
 
 
 class TransformerBlock(Module):

@@ -1,0 +1,142 @@
+"""Pictures of matrices: what a classifier confuses, where a transformer looks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from theta import metrics
+from theta.plot._figure import Picture, new_figure, save
+
+__all__ = ["attention_map", "confusion_matrix"]
+
+# Characters that would print as nothing on an axis, shown by a visible stand-in.
+_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "\\r"}
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, path: str | Path, *, labels: Any = None,
+                     title: str = "confusion matrix") -> Picture:  # fmt: skip
+    """Draw the counts of (true class, predicted class) pairs, one cell each, to ``path``.
+
+    The diagonal holds the right answers; every other cell is a mistake of one kind. Counts
+    come from :func:`theta.metrics.confusion_matrix`.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels (numbers or strings).
+    path : str or path-like
+        Where the PNG goes.
+    labels : array-like of shape (n_classes,), optional
+        Labels and their order (default: the sorted labels of both inputs).
+
+    Returns
+    -------
+    Picture
+        Row ``i`` is true class ``labels[i]``; each cell's count is written in it
+        (``figure.axes[0].texts``, row by row).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     picture = confusion_matrix(["cat", "dog", "dog"], ["cat", "cat", "dog"],
+    ...                                os.path.join(d, "confusion_matrix.png"))
+    >>> [t.get_text() for t in picture.figure.axes[0].texts]
+    ['1', '0', '1', '1']
+    """
+    counts = metrics.confusion_matrix(y_true, y_pred, labels=labels)  # (n_classes, n_classes)
+    if labels is None:
+        labels = np.unique(np.concatenate([np.asarray(y_true).ravel(),
+                                           np.asarray(y_pred).ravel()]))  # fmt: skip
+    names = [str(label) for label in np.asarray(labels).ravel()]
+    n = len(names)
+    side = max(4.0, 0.55 * n + 2.5)
+    figure, axes = new_figure(side + 1.0, side)
+    ax = axes[0, 0]
+    image = ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(int(counts.max()), 1))
+    figure.colorbar(image, ax=ax, label="samples")
+    half = counts.max() / 2
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
+                    color="white" if counts[i, j] > half else "black")  # fmt: skip
+    ax.set_xticks(range(n), names, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center")
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    total = int(counts.sum())
+    accuracy = f" (accuracy {np.trace(counts) / total:.3f})" if total else ""
+    ax.set_title(title + accuracy)
+    return save(figure, path)
+
+
+def attention_map(weights: Any, tokens: Sequence[str], path: str | Path, *,
+                  title: str = "attention") -> Picture:  # fmt: skip
+    """Draw attention weights, one panel per head: row = query token, column = key token.
+
+    Each row is a probability distribution: how much that position takes from each other
+    when it mixes their values. A causal language model's rows end at the diagonal (it may
+    not look ahead).
+
+    Parameters
+    ----------
+    weights : array-like of shape (T, T) or (n_heads, T, T)
+        Attention weights, e.g. ``GPT.attention_weights(ids)[0]``.
+    tokens : sequence of str of length T
+        The tokens at the positions (characters for a character-level model).
+    path : str or path-like
+        Where the PNG goes.
+
+    Returns
+    -------
+    Picture
+        Head ``h`` is ``figure.axes[h].images[0]``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> weights = np.array([[1.0, 0.0], [0.25, 0.75]])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     picture = attention_map(weights, ["h", "i"], os.path.join(d, "attention_map.png"))
+    >>> picture.figure.axes[0].images[0].get_array().tolist()
+    [[1.0, 0.0], [0.25, 0.75]]
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    tokens = [str(t) for t in tokens]
+    if weights.ndim == 2:
+        weights = weights[None]
+    T = len(tokens)
+    if weights.ndim != 3 or weights.shape[1:] != (T, T):
+        raise ValueError(
+            f"attention_map: weights must have shape (T, T) or (n_heads, T, T) with T = "
+            f"{T} tokens (got {np.shape(weights)})."
+        )
+    if not np.isfinite(weights).all():
+        raise ValueError("attention_map: weights must be finite.")
+    n_heads = weights.shape[0]
+    ncols = min(n_heads, 4)
+    nrows = math.ceil(n_heads / ncols)
+    panel = max(3.0, 0.16 * T + 1.5)
+    figure, axes = new_figure(panel * ncols + 1.0, panel * nrows + 0.5, nrows=nrows, ncols=ncols)
+    shown = [_VISIBLE.get(t, t) for t in tokens]
+    image = None
+    for h, ax in enumerate(axes.ravel()):
+        if h >= n_heads:
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(weights[h], cmap="viridis", vmin=0.0, vmax=1.0)
+        if T <= 48:
+            ax.set_xticks(range(T), shown, fontsize=7)
+            ax.set_yticks(range(T), shown, fontsize=7)
+        ax.set_title(f"head {h}" if n_heads > 1 else title, fontsize=9)
+        ax.set_xlabel("key (looked at)")
+        ax.set_ylabel("query (looking)")
+    figure.colorbar(image, ax=axes.ravel().tolist(), label="weight", shrink=0.8)
+    if n_heads > 1:
+        figure.suptitle(title)
+    return save(figure, path)

@@ -1,0 +1,227 @@
+"""``theta report RUN``: one self-contained HTML page per run folder, for every kind of run."""
+
+import base64
+import csv
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from theta.cli import main
+
+SECTIONS = ["Hyperparameters", "Parameters", "Pictures", "Final metrics", "Predictions"]
+
+
+class Page(HTMLParser):
+    """What a browser would need from the page: headings, images, table cells, links."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.headings: dict[str, list[str]] = {"h1": [], "h2": []}
+        self.images: list[str] = []
+        self.cells: list[str] = []
+        self.external: list[str] = []
+        self._open: str | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("h1", "h2", "td", "pre"):
+            self._open = tag
+        if tag == "img":
+            self.images.append(attrs["src"])
+        for key in ("src", "href"):
+            if key in attrs and not attrs[key].startswith("data:"):
+                self.external.append(attrs[key])
+        if tag in ("script", "link", "iframe"):
+            self.external.append(tag)
+
+    def handle_endtag(self, tag):
+        self._open = None
+
+    def handle_data(self, data):
+        if self._open in self.headings:
+            self.headings[self._open].append(data)
+        elif self._open in ("td", "pre"):
+            self.cells.append(data)
+
+
+def _in_process(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _pngs_inlined(page: Page) -> list[bytes]:
+    prefix = "data:image/png;base64,"
+    assert all(src.startswith(prefix) for src in page.images)
+    return [base64.b64decode(src[len(prefix):]) for src in page.images]
+
+
+def _theta(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "iris"
+    result = _theta("train", "--data", "iris", "--epochs", "5", "--hidden", "8", "--out",
+                    str(run), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_report_of_a_training_run_end_to_end(iris_run):
+    result = _theta("report", str(iris_run))
+    assert result.returncode == 0, result.stderr
+    target = iris_run / "report.html"
+    assert result.stdout == f"report saved to {target}\n"
+    page = Page(target.read_text(encoding="utf-8"))
+    assert page.headings["h1"] == ["iris"] and page.headings["h2"] == SECTIONS
+    assert page.external == []  # nothing to fetch: no network, no scripts
+    pictures = sorted(p.read_bytes() for p in iris_run.glob("*.png"))
+    if pictures:  # with the plot extra: every picture of the folder, inlined
+        assert sorted(_pngs_inlined(page)) == pictures
+    # hyperparameters, learned parameters (shapes of the saved model) and final metrics
+    cells = page.cells
+    assert cells[cells.index("hidden") + 1] == "[8]" and cells[cells.index("epochs") + 1] == "5"
+    assert cells[cells.index("layers.0.weight") + 1] == "8×4"
+    assert cells[cells.index("layers.2.bias") + 1] == "3"
+    summary = json.loads((iris_run / "summary.json").read_text())
+    accuracy = summary["final"]["val_accuracy"]
+    assert cells[cells.index("final.val_accuracy") + 1] == f"{accuracy:.6g}"
+    # predictions: ten rows of iris, truth against what `theta predict` says
+    predicted = _theta("predict", str(iris_run), "5.1,3.5,1.4,0.2").stdout.strip()
+    row0 = cells.index("5.1, 3.5, 1.4, 0.2")
+    assert cells[row0 - 1] == "0" and cells[row0 + 1 : row0 + 3] == ["setosa", predicted]
+    assert sum(c in ("setosa", "versicolor", "virginica") for c in cells) == 20
+
+
+def test_missing_run_is_a_one_line_error(tmp_path):
+    result = _theta("report", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert result.stderr == f"theta: error: run folder not found: {tmp_path / 'nope'}\n"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--outt", "x.html"], "unrecognized arguments: --outt"),
+        ([], "the following arguments are required: RUN"),
+        (["--overwrite=yes"], "argument --overwrite: ignored explicit argument 'yes'"),
+    ],
+)
+def test_bad_flags_are_usage_errors(args, needle, iris_run):
+    run = [str(iris_run)] if args else []
+    result = _theta("report", *run, *args)
+    assert result.returncode == 2
+    assert needle in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_existing_page_needs_overwrite_and_out_goes_anywhere(iris_run, tmp_path, capsys):
+    target = tmp_path / "pages" / "iris.html"
+    target.parent.mkdir()
+    assert _in_process(capsys, "report", str(iris_run), "--out", str(target))[0] == 0
+    code, _, err = _in_process(capsys, "report", str(iris_run), "--out", str(target))
+    assert code == 1
+    assert err == f"theta: error: report {target} already exists; pass --overwrite to replace " \
+                  "it\n"
+    target.write_text("old")
+    assert _in_process(capsys, "report", str(iris_run), "--out", str(target), "--overwrite")[0] == 0
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in target.parent.iterdir()] == ["iris.html"]  # written atomically
+
+
+def test_a_folder_that_is_not_a_run(tmp_path, capsys):
+    code, _, err = _in_process(capsys, "report", str(tmp_path))
+    assert code == 1
+    assert "is not a run folder: it has neither config.json nor summary.json" in err
+
+
+def test_report_of_a_gpt_run_shows_a_generated_sample(tmp_path, capsys):
+    run = tmp_path / "gpt"
+    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--steps", "3", "--n-layer",
+                               "1", "--n-heads", "2", "--n-embd", "16", "--block-size", "16",
+                               "--eval-every", "3", "--eval-windows", "4", "--quiet",
+                               "--out", str(run))  # fmt: skip
+    assert code == 0, err
+    assert _in_process(capsys, "report", str(run))[0] == 0
+    page = Page((run / "report.html").read_text(encoding="utf-8"))
+    assert page.headings["h2"] == SECTIONS
+    assert "wte.weight" in page.cells and "blocks.0.attn.qkv.weight" in page.cells
+    from theta.cli.runs import load_gpt_run
+
+    model, tokenizer = load_gpt_run(run)
+    sample = tokenizer.decode(model.generate(tokenizer.encode("\n"), 300, seed=0)[1:])
+    assert sample in page.cells
+
+
+def test_report_of_a_bandit_run_shows_the_last_episodes(tmp_path, capsys):
+    pytest.importorskip("gymnasium")
+    run = tmp_path / "bandit"
+    assert _in_process(capsys, "rl", "--env", "Bandit-v0", "--agent", "ucb1", "--steps", "50",
+                       "--eval-episodes", "2", "--out", str(run), "--quiet")[0] == 0  # fmt: skip
+    assert _in_process(capsys, "report", str(run))[0] == 0
+    page = Page((run / "report.html").read_text(encoding="utf-8"))
+    assert page.headings["h2"] == SECTIONS
+    assert "agent/state.safetensors" in (run / "report.html").read_text(encoding="utf-8")
+    assert "counts_" in page.cells and "values_" in page.cells
+    assert "hyperparameters.c" in page.cells  # the agent's hyperparameters, flattened
+    with (run / "returns.csv").open() as fh:
+        last = list(csv.reader(fh))[-10:]
+    assert page.cells[-30:] == [value for row in last for value in row]
+
+
+def test_report_of_a_search_shows_the_leaderboard_and_best_parameters(tmp_path, capsys):
+    run = tmp_path / "search"
+    run.mkdir()
+    columns = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time",
+               "param_alpha", "param_solver", "params", "split0_test_score",
+               "split1_test_score", "split2_test_score", "mean_test_score", "std_test_score",
+               "rank_test_score"]  # fmt: skip
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        score = 0.5 + 0.03 * i
+        rows.append([0.01, 0.001, 0.002, 0.0001, 10.0 ** -i, "cholesky", "{}", score, score,
+                     score, score, 0.01, 12 - i])  # fmt: skip
+    rng.shuffle(rows)
+    with (run / "results.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows([columns, *rows])
+    (run / "config.json").write_text(json.dumps({"estimator": "Ridge", "cv": 3}))
+    (run / "summary.json").write_text(json.dumps({"best_params": {"alpha": 1e-11},
+                                                  "best_score": 0.83}))  # fmt: skip
+    pytest.importorskip("matplotlib")
+    from theta.plot import search_scores
+
+    search_scores({"param_alpha": [r[4] for r in rows], "mean_test_score": [r[10] for r in rows]},
+                  run / "scores.png")  # fmt: skip
+    assert _in_process(capsys, "report", str(run))[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    page = Page(html)
+    assert page.headings["h1"] == ["search"] and page.headings["h2"] == SECTIONS
+    assert len(page.images) == 1 and "hyperparameter search (theta tune)" in html
+    assert page.cells[page.cells.index("alpha") + 1] == "1e-11"  # best parameters
+    # the leaderboard: the ten best by rank, only the columns a reader wants (not 13)
+    assert "<th>rank_test_score</th>" in html and "split0_test_score" not in html
+    board = page.cells[-60:]  # param_alpha, param_solver, params, mean, std, rank
+    assert board[5::6] == [str(r) for r in range(1, 11)]
+    assert board[0::6] == [f"{10.0 ** -i}" for i in range(11, 1, -1)]
+
+
+def test_text_from_the_run_folder_is_escaped(tmp_path, capsys):
+    run = tmp_path / "odd"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"note": "<script>alert(1)</script> & more"}))
+    assert _in_process(capsys, "report", str(run))[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+    page = Page(html)
+    assert page.external == [] and page.headings["h2"] == SECTIONS
