@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from theta.cli import bench, datasets, embed, generate, predict, report, rl, train
+from theta.cli import bench, datasets, embed, generate, predict, report, rl, train, tune
 from theta.cli.config import ConfigError
 
 __all__ = ["main"]
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_parser(subparsers)
     generate.add_parser(subparsers)
     rl.add_parser(subparsers)
+    tune.add_parser(subparsers)
     embed.add_parsers(subparsers)
     datasets.add_parser(subparsers)
     bench.add_parser(subparsers)

@@ -1,0 +1,250 @@
+"""Run a search's trials: in this process, on joblib's local worker processes, or on Dask.
+
+``run_tasks`` yields ``(index, result)`` as each task finishes, in whatever order, so callers
+file results by index and the outcome never depends on the backend or on ``n_jobs``.
+
+A worker that dies (a segfault, the kernel's out-of-memory killer) takes its tasks with it,
+but never the finished ones. Locally, joblib's process pool (loky) breaks as a whole, so no
+one knows which of the running tasks was the culprit: each of them is run again alone, and a
+task whose worker dies while it runs alone more than ``max_retries`` times is reported failed
+as :class:`WorkerDied`; every other task still gets its result. On Dask the scheduler itself
+knows which task was running on the dead worker (it retries it on others, then raises
+``KilledWorker``); that task is resubmitted ``max_retries`` times before it is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from theta.progress import progress_bar
+
+__all__ = ["WorkerDied", "check_backend", "effective_n_jobs", "run_tasks"]
+
+BACKENDS = ("loky", "dask")
+
+
+class WorkerDied:
+    """The result of a task whose worker process died every time it ran (not an exception:
+    it is a finished, failed trial)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"WorkerDied({self.message!r})"
+
+
+def check_backend(backend: str, n_jobs: Any, scheduler: Any) -> None:
+    """Refuse an unknown backend, a bad ``n_jobs`` or scheduler, before any trial runs."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0
+    ):
+        raise ValueError(
+            f"n_jobs must be None, a positive int, or -1 for all cores; got {n_jobs!r}."
+        )
+    if (
+        scheduler is not None
+        and not isinstance(scheduler, str)
+        and not hasattr(scheduler, "submit")
+    ):
+        raise TypeError(
+            "scheduler must be an address such as 'tcp://127.0.0.1:8786' or a "
+            f"distributed.Client; got {scheduler!r}."
+        )
+    if scheduler is not None and backend != "dask":
+        raise ValueError(f"scheduler={scheduler!r} needs backend='dask' (got {backend!r}).")
+
+
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """``None`` → 1; ``-1`` → every core; ``-2`` → all but one; like joblib."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return n_jobs
+
+
+def run_tasks(
+    fn: Callable[[Any, Any], Any],
+    shared: Any,
+    tasks: Sequence[Any],
+    *,
+    n_jobs: int | None = None,
+    backend: str = "loky",
+    scheduler: Any = None,
+    max_retries: int = 1,
+    progress: bool | None = None,
+    desc: str = "trials",
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, fn(shared, tasks[i]))`` for every task, as each finishes.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (so it pickles), called as ``fn(shared, task)``.
+    shared : object
+        What every task needs (estimator, data); shipped with every task to local workers,
+        once to the Dask scheduler (workers then fetch it from each other).
+    tasks : sequence
+    n_jobs : int, optional
+        Worker processes for ``backend="loky"``; ``None`` or 1 runs here, in order.
+    backend : {"loky", "dask"}
+    scheduler : str or distributed.Client, optional
+        The Dask scheduler's address; default: the current ``distributed`` client.
+    max_retries : int, default=1
+        Extra runs of a task whose worker died, before it is reported as ``WorkerDied``.
+    progress : bool, optional
+        A progress bar over the tasks (default: only when stderr is a terminal).
+
+    Raises
+    ------
+    Exception
+        Whatever ``fn`` raises (callers catch trial errors inside ``fn``; what escapes is
+        meant to stop the search, e.g. ``error_score="raise"``).
+    """
+    bar = progress_bar(len(tasks), unit="fit", enabled=progress) if tasks else None
+    if bar is not None:
+        bar.set_description(desc)
+    if backend == "dask":
+        runner = _run_dask(fn, shared, tasks, scheduler, max_retries)
+    elif effective_n_jobs(n_jobs) == 1:
+        runner = ((i, fn(shared, task)) for i, task in enumerate(tasks))
+    else:
+        runner = _run_loky(fn, shared, tasks, effective_n_jobs(n_jobs), max_retries)
+    try:
+        for item in runner:
+            if bar is not None:
+                bar.update()
+            yield item
+    finally:
+        runner.close()
+        if bar is not None:
+            bar.close()
+
+
+def _died(exc: BaseException) -> str:
+    codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(exc))
+    detail = f"exit code {codes.group(1)}" if codes else type(exc).__name__
+    return f"worker process died ({detail})"
+
+
+def _run_loky(
+    fn: Callable, shared: Any, tasks: Sequence[Any], n_jobs: int, max_retries: int
+) -> Iterator[tuple[int, Any]]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        from joblib.externals.loky import get_reusable_executor
+    except ImportError:
+        raise ImportError(
+            "n_jobs > 1 runs trials on joblib's worker processes: pip install joblib "
+            "(or pip install 'theta-ml[dask]', which includes it)"
+        ) from None
+
+    # each worker's BLAS gets its share of the cores, as joblib.Parallel arranges
+    threads = str(max(1, (os.cpu_count() or 1) // n_jobs))
+    env = {k: threads for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    pending, suspects = deque(range(len(tasks))), deque()  # suspects run one at a time
+    deaths: dict[int, int] = {}
+    running: dict[Any, int] = {}
+    alone = False  # True while a single suspect runs: a crash is then its own doing
+    try:
+        while pending or suspects or running:
+            executor = get_reusable_executor(max_workers=n_jobs, env=env)
+            if suspects and not running:
+                i = suspects.popleft()
+                running[executor.submit(fn, shared, tasks[i])] = i
+                alone = True
+            elif not suspects:
+                while pending and len(running) < n_jobs:
+                    i = pending.popleft()
+                    running[executor.submit(fn, shared, tasks[i])] = i
+                alone = False
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                done, _ = wait(running)  # the pool is broken: every running task ends now
+            for future in sorted(done, key=running.__getitem__):
+                i = running.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    yield i, future.result()
+                elif not isinstance(exc, BrokenProcessPool):
+                    raise exc
+                elif not alone:
+                    suspects.append(i)
+                else:
+                    deaths[i] = deaths.get(i, 0) + 1
+                    if deaths[i] > max_retries:
+                        yield i, WorkerDied(_died(exc))
+                    else:
+                        suspects.appendleft(i)
+    finally:
+        for future in running:
+            future.cancel()
+
+
+def _dask_client(scheduler: Any) -> tuple[Any, bool]:
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(
+            "backend='dask' needs Dask's distributed scheduler: pip install 'theta-ml[dask]'"
+        ) from None
+    if scheduler is None:
+        try:
+            return distributed.get_client(), False
+        except ValueError:
+            raise ValueError(
+                "backend='dask' needs scheduler='tcp://host:port' (the address of a running "
+                "Dask scheduler) or an active distributed.Client."
+            ) from None
+    if isinstance(scheduler, str):
+        return distributed.Client(scheduler), True
+    return scheduler, False
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _run_dask(
+    fn: Callable, shared: Any, tasks: Sequence[Any], scheduler: Any, max_retries: int
+) -> Iterator[tuple[int, Any]]:
+    from distributed import KilledWorker, as_completed
+
+    client, owned = _dask_client(scheduler)
+    futures: dict[Any, int] = {}
+    try:
+        # a task, not scattered data: if the workers holding it die, the scheduler rebuilds it
+        remote = client.submit(_identity, shared, pure=False)
+        for i, task in enumerate(tasks):
+            futures[client.submit(fn, remote, task, pure=False)] = i
+        deaths: dict[int, int] = {}
+        queue = as_completed(list(futures))
+        for future in queue:
+            i = futures.pop(future)
+            if future.status != "error":
+                yield i, future.result()
+                continue
+            exc = future.exception()
+            if not isinstance(exc, KilledWorker):
+                raise exc
+            deaths[i] = deaths.get(i, 0) + 1
+            if deaths[i] > max_retries:
+                yield i, WorkerDied(f"worker process died (KilledWorker: {exc})")
+            else:
+                again = client.submit(fn, remote, tasks[i], pure=False)
+                futures[again] = i
+                queue.add(again)
+    finally:
+        for future in futures:
+            future.cancel()
+        if owned:
+            client.close()
