@@ -3,6 +3,7 @@
 import io
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,7 @@ def _commands() -> list[str]:
 def test_readme_commands_run_in_order(tmp_path):
     """The `theta ...` lines of the README, run one after another in a fresh folder."""
     (tmp_path / "run.toml").write_text('data = "moons"\nhidden = [8]\n')
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")
     for command in _commands():
         args = shlex.split(command)[1:]
         result = subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True,

@@ -17,7 +17,9 @@ from theta.errors import CheckpointError, InvalidParameterError
 from theta.rng import check_random_state
 from theta.validation import check_consistent_length
 
-__all__ = ["BatchIterator", "minibatches", "train_test_split", "train_val_split"]
+__all__ = [
+    "BatchIterator", "minibatches", "train_test_sizes", "train_test_split", "train_val_split",
+]
 
 
 def _check_int(value: object, name: str, caller: str, *, min_val: int) -> int:
@@ -210,8 +212,9 @@ def _split_size(value: object, name: str) -> None:
     )
 
 
-def _train_test_sizes(n: int, test_size: Any, train_size: Any) -> tuple[int, int]:
-    """scikit-learn's ``_validate_shuffle_split``: test sizes round up, train sizes down."""
+def train_test_sizes(n: int, test_size: Any, train_size: Any) -> tuple[int, int]:
+    """Train and test sizes of ``n`` samples, as scikit-learn computes them (its
+    ``_validate_shuffle_split``): test sizes round up, train sizes down."""
     if test_size is None and train_size is None:
         test_size = 0.25
     for value, name in ((test_size, "test_size"), (train_size, "train_size")):
@@ -305,7 +308,7 @@ def train_test_split(
     _split_size(train_size, "train_size")
     arrays = tuple(np.asarray(a) for a in arrays)
     check_consistent_length(*arrays, stratify)
-    n_train, n_test = _train_test_sizes(len(arrays[0]), test_size, train_size)
+    n_train, n_test = train_test_sizes(len(arrays[0]), test_size, train_size)
     n_used = n_train + n_test
     rng = check_random_state(random_state)
     if stratify is not None:
