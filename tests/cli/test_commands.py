@@ -84,3 +84,25 @@ def test_bench_quick_runs_the_suite_and_writes_ratios(theta_cli, tmp_path):
     assert "## Machine" in text
     assert "Chapter loop" in text
     assert "theta / torch" in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_unknown_flag_is_a_usage_error_without_traceback(theta_cli, command):
+    result = theta_cli(command, "--frobnicate")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: theta")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "nope", "1"], "run folder not found: nope"),
+    (["generate", "nope"], "run folder not found: nope"),
+    (["report", "nope"], "run folder not found: nope"),
+    (["tune", "nope.toml"], "No such file or directory: nope.toml"),
+    (["train", "--config", "nope.toml"], "No such file or directory: nope.toml"),
+    (["search", "nope.txt", "--query", "x"], "CORPUS nope.txt does not exist"),
+])  # fmt: skip
+def test_a_missing_run_or_file_is_one_line_naming_it(theta_cli, tmp_path, args, message):
+    result = theta_cli(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == f"theta: error: {message}\n"

@@ -79,5 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
         if args.debug:
             raise
-        print(f"theta: error: {exc}", file=sys.stderr)
+        print(f"theta: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _one_line(exc: Exception) -> str:
+    """The reason of a failure in one line; an OS error names its file without ``[Errno N]``."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}"
+    return " ".join(str(exc).split()) or type(exc).__name__
