@@ -1,5 +1,9 @@
 """Fixtures shared by the whole test suite."""
 
+import subprocess
+import sys
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -8,3 +12,19 @@ import pytest
 def rng() -> np.random.Generator:
     """A freshly seeded generator, so every test draws the same numbers on every run."""
     return np.random.default_rng(0)
+
+
+def _run_theta(*args: str, cwd=None, stdin: str | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess:  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "theta", *args], capture_output=True, text=True, cwd=cwd,
+        input=stdin, timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def theta_cli() -> Callable[..., subprocess.CompletedProcess]:
+    """The command as a user runs it, in a child process: ``theta_cli("train", "--data",
+    "iris", cwd=tmp_path)`` runs ``python -m theta train --data iris`` and returns the
+    CompletedProcess (exit code, stdout and stderr as text)."""
+    return _run_theta

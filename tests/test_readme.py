@@ -48,14 +48,13 @@ def _commands() -> list[str]:
     return commands
 
 
-def test_readme_commands_run_in_order(tmp_path):
+def test_readme_commands_run_in_order(theta_cli, tmp_path):
     """The `theta ...` lines of the README, run one after another in a fresh folder."""
     (tmp_path / "run.toml").write_text('data = "moons"\nhidden = [8]\n')
     shutil.copytree(README.parent / "examples", tmp_path / "examples")
     for command in _commands():
         args = shlex.split(command)[1:]
-        result = subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True,
-                                text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+        result = theta_cli(*args, cwd=tmp_path)
         assert result.returncode == 0, f"{command}: {result.stderr}"
 
 

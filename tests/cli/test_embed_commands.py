@@ -2,8 +2,6 @@
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,16 +20,6 @@ CORPUS = [
 ]
 
 
-def _theta(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "theta", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        input=stdin,
-    )
-
-
 @pytest.fixture
 def corpus_file(tmp_path):
     path = tmp_path / "corpus.txt"
@@ -40,8 +28,8 @@ def corpus_file(tmp_path):
 
 
 @needs_weights
-def test_embed_prints_a_summary_per_text():
-    result = _theta("embed", "A cat sat on the mat.", "Stock prices fell.")
+def test_embed_prints_a_summary_per_text(theta_cli):
+    result = theta_cli("embed", "A cat sat on the mat.", "Stock prices fell.")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2
@@ -50,10 +38,10 @@ def test_embed_prints_a_summary_per_text():
 
 
 @needs_weights
-def test_embed_json_is_machine_readable(tmp_path):
+def test_embed_json_is_machine_readable(theta_cli, tmp_path):
     extra = tmp_path / "more.txt"
     extra.write_text("naïve café\n", encoding="utf-8")
-    result = _theta("embed", "--json", "hello world", "hello world", "", "--file", str(extra))
+    result = theta_cli("embed", "--json", "hello world", "hello world", "", "--file", str(extra))
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["dimension"] == 384
@@ -66,9 +54,9 @@ def test_embed_json_is_machine_readable(tmp_path):
 
 
 @needs_weights
-def test_search_ranks_the_relevant_line_first(corpus_file):
-    result = _theta("search", str(corpus_file), "--query", "how hot should the oven be?",
-                    "--query", "I forgot my login", "--k", "10")  # fmt: skip
+def test_search_ranks_the_relevant_line_first(theta_cli, corpus_file):
+    result = theta_cli("search", str(corpus_file), "--query", "how hot should the oven be?",
+                       "--query", "I forgot my login", "--k", "10")  # fmt: skip
     assert result.returncode == 0, result.stderr
     blocks = result.stdout.split("query: ")[1:]
     assert len(blocks) == 2
@@ -79,13 +67,13 @@ def test_search_ranks_the_relevant_line_first(corpus_file):
 
 
 @needs_weights
-def test_search_json_and_folder_corpus(tmp_path):
+def test_search_json_and_folder_corpus(theta_cli, tmp_path):
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)
     (folder / "bread.txt").write_text("Knead the dough and let it rise overnight.\n")
     (folder / "sub" / "match.txt").write_text("The striker scored twice in the final.\n")
     (folder / "ignored.md").write_text("not a .txt file")
-    result = _theta("search", str(folder), "--query", "soccer game", "--k", "2", "--json")
+    result = theta_cli("search", str(folder), "--query", "soccer game", "--k", "2", "--json")
     assert result.returncode == 0, result.stderr
     (answer,) = json.loads(result.stdout)
     assert answer["query"] == "soccer game"
@@ -95,33 +83,33 @@ def test_search_json_and_folder_corpus(tmp_path):
 
 
 @needs_weights
-def test_search_with_hnsw(corpus_file):
+def test_search_with_hnsw(theta_cli, corpus_file):
     pytest.importorskip("faiss")
-    result = _theta("search", str(corpus_file), "--query", "sports", "--k", "1",
-                    "--algorithm", "hnsw")  # fmt: skip
+    result = theta_cli("search", str(corpus_file), "--query", "sports", "--k", "1",
+                       "--algorithm", "hnsw")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "football" in result.stdout
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_2(theta_cli):
     for args in (
         ["search", "corpus.txt"],  # no --query
         ["search", "corpus.txt", "--query", "x", "--k", "0"],
         ["search", "corpus.txt", "--query", "x", "--algorithm", "kdtree"],
         ["embed", "--batch-size", "0", "x"],
     ):
-        result = _theta(*args)
+        result = theta_cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
 
 
-def test_failures_exit_1_with_one_line(tmp_path):
-    missing = _theta("search", str(tmp_path / "nope.txt"), "--query", "x")
+def test_failures_exit_1_with_one_line(theta_cli, tmp_path):
+    missing = theta_cli("search", str(tmp_path / "nope.txt"), "--query", "x")
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"theta: error: CORPUS {tmp_path / 'nope.txt'} does not exist"
     blank = tmp_path / "blank.txt"
     blank.write_text("\n  \n")
-    empty = _theta("search", str(blank), "--query", "x")
+    empty = theta_cli("search", str(blank), "--query", "x")
     assert empty.returncode == 1 and "has no non-blank lines" in empty.stderr
-    nothing = _theta("embed")
+    nothing = theta_cli("embed")
     assert nothing.returncode == 1 and "give at least one TEXT" in nothing.stderr

@@ -7,8 +7,6 @@ itself is tested in tests/models/test_gpt.py.
 import csv
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -23,11 +21,6 @@ TINY = ["--n-layer", "1", "--n-heads", "2", "--n-embd", "16", "--block-size", "1
         "--eval-every", "10", "--eval-windows", "16", "--quiet"]  # fmt: skip
 
 
-def _theta(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
-
-
 def _in_process(capsys, *args: str) -> tuple[int, str, str]:
     """``theta ARGS`` in this process (no interpreter start-up): exit code, stdout, stderr."""
     try:
@@ -39,9 +32,9 @@ def _in_process(capsys, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def gpt_run(tmp_path_factory):
+def gpt_run(theta_cli, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "gpt"
-    result = _theta("train", "--model", "gpt", "--steps", "20", *TINY, "--out", str(run))
+    result = theta_cli("train", "--model", "gpt", "--steps", "20", *TINY, "--out", str(run))
     assert result.returncode == 0, result.stderr
     return run, result
 
@@ -70,10 +63,10 @@ def test_train_gpt_writes_a_complete_run_folder(gpt_run):
     assert (run / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_generate_in_a_fresh_process_matches_the_saved_model(gpt_run):
+def test_generate_in_a_fresh_process_matches_the_saved_model(theta_cli, gpt_run):
     run, _ = gpt_run
-    result = _theta("generate", str(run), "--prompt", "ROMEO:", "--max-new-tokens", "30",
-                    "--seed", "3")  # fmt: skip
+    result = theta_cli("generate", str(run), "--prompt", "ROMEO:", "--max-new-tokens", "30",
+                       "--seed", "3")  # fmt: skip
     assert result.returncode == 0, result.stderr
     text = result.stdout[:-1]  # print's newline
     assert text.startswith("ROMEO:") and len(text) == 36

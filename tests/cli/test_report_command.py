@@ -3,8 +3,6 @@
 import base64
 import csv
 import json
-import subprocess
-import sys
 from html.parser import HTMLParser
 
 import numpy as np
@@ -64,22 +62,17 @@ def _pngs_inlined(page: Page) -> list[bytes]:
     return [base64.b64decode(src[len(prefix):]) for src in page.images]
 
 
-def _theta(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def iris_run(tmp_path_factory):
+def iris_run(theta_cli, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "iris"
-    result = _theta("train", "--data", "iris", "--epochs", "5", "--hidden", "8", "--out",
-                    str(run), "--quiet")  # fmt: skip
+    result = theta_cli("train", "--data", "iris", "--epochs", "5", "--hidden", "8", "--out",
+                       str(run), "--quiet")  # fmt: skip
     assert result.returncode == 0, result.stderr
     return run
 
 
-def test_report_of_a_training_run_end_to_end(iris_run):
-    result = _theta("report", str(iris_run))
+def test_report_of_a_training_run_end_to_end(theta_cli, iris_run):
+    result = theta_cli("report", str(iris_run))
     assert result.returncode == 0, result.stderr
     target = iris_run / "report.html"
     assert result.stdout == f"report saved to {target}\n"
@@ -98,14 +91,14 @@ def test_report_of_a_training_run_end_to_end(iris_run):
     accuracy = summary["final"]["val_accuracy"]
     assert cells[cells.index("final.val_accuracy") + 1] == f"{accuracy:.6g}"
     # predictions: ten rows of iris, truth against what `theta predict` says
-    predicted = _theta("predict", str(iris_run), "5.1,3.5,1.4,0.2").stdout.strip()
+    predicted = theta_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2").stdout.strip()
     row0 = cells.index("5.1, 3.5, 1.4, 0.2")
     assert cells[row0 - 1] == "0" and cells[row0 + 1 : row0 + 3] == ["setosa", predicted]
     assert sum(c in ("setosa", "versicolor", "virginica") for c in cells) == 20
 
 
-def test_missing_run_is_a_one_line_error(tmp_path):
-    result = _theta("report", str(tmp_path / "nope"))
+def test_missing_run_is_a_one_line_error(theta_cli, tmp_path):
+    result = theta_cli("report", str(tmp_path / "nope"))
     assert result.returncode == 1
     assert result.stderr == f"theta: error: run folder not found: {tmp_path / 'nope'}\n"
 
@@ -118,9 +111,9 @@ def test_missing_run_is_a_one_line_error(tmp_path):
         (["--overwrite=yes"], "argument --overwrite: ignored explicit argument 'yes'"),
     ],
 )
-def test_bad_flags_are_usage_errors(args, needle, iris_run):
+def test_bad_flags_are_usage_errors(theta_cli, args, needle, iris_run):
     run = [str(iris_run)] if args else []
-    result = _theta("report", *run, *args)
+    result = theta_cli("report", *run, *args)
     assert result.returncode == 2
     assert needle in result.stderr and "Traceback" not in result.stderr
 

@@ -2,8 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -20,13 +18,7 @@ def _main(argv: list[str]) -> int:
         return int(exc.code)
 
 
-def _theta(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "theta", *args], capture_output=True, text=True, timeout=300, cwd=cwd
-    )
-
-
-def test_dqn_on_cartpole_end_to_end(tmp_path):
+def test_dqn_on_cartpole_end_to_end(theta_cli, tmp_path):
     out = tmp_path / "cart"
     args = (
         "rl",
@@ -48,7 +40,7 @@ def test_dqn_on_cartpole_end_to_end(tmp_path):
         str(out),
         "--quiet",
     )
-    result = _theta(*args)
+    result = theta_cli(*args)
     assert result.returncode == 0, result.stderr
     assert "trained dqn on CartPole-v1: 600 steps" in result.stdout
     assert "evaluation over 3 episodes" in result.stdout
@@ -67,10 +59,10 @@ def test_dqn_on_cartpole_end_to_end(tmp_path):
 
     agent = io.load(out / "agent")
     assert agent.predict([0.0, 0.0, 0.0, 0.0]) in (0, 1)
-    again = _theta(*args)  # the folder exists now
+    again = theta_cli(*args)  # the folder exists now
     assert again.returncode == 1 and "--overwrite" in again.stderr
     assert "Traceback" not in again.stderr
-    assert _theta(*args, "--overwrite").returncode == 0
+    assert theta_cli(*args, "--overwrite").returncode == 0
 
 
 def test_render_ansi_prints_a_rollout_of_a_tabular_agent(tmp_path, capsys):
@@ -165,7 +157,7 @@ def test_unknown_config_key_names_it(tmp_path, capsys):
     assert "'bufer_size'; did you mean 'buffer_size'" in capsys.readouterr().err
 
 
-def test_bad_flag_in_a_subprocess_is_a_usage_error():
-    result = _theta("rl", "--agent", "dqn", "--epsiodes", "5")
+def test_bad_flag_in_a_subprocess_is_a_usage_error(theta_cli):
+    result = theta_cli("rl", "--agent", "dqn", "--epsiodes", "5")
     assert result.returncode == 2
     assert "--epsiodes" in result.stderr and "Traceback" not in result.stderr

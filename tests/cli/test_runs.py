@@ -2,23 +2,16 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 
-def _theta(*args: str, cwd=None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "theta", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, input=stdin)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def iris_run(tmp_path_factory):
+def iris_run(theta_cli, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "iris"
-    result = _theta("train", "--data", "iris", "--epochs", "30", "--hidden", "16", "--out",
-                    str(run), "--quiet")  # fmt: skip
+    result = theta_cli("train", "--data", "iris", "--epochs", "30", "--hidden", "16", "--out",
+                       str(run), "--quiet")  # fmt: skip
     assert result.returncode == 0, result.stderr
     return run, result
 
@@ -46,39 +39,39 @@ def test_train_writes_a_complete_run_folder(iris_run):
     assert (run / "loss_curve.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_predict_from_a_run_in_a_fresh_process(iris_run):
+def test_predict_from_a_run_in_a_fresh_process(theta_cli, iris_run):
     run, _ = iris_run
-    result = _theta("predict", str(run), "5.1,3.5,1.4,0.2", "6.7,3.0,5.2,2.3")
+    result = theta_cli("predict", str(run), "5.1,3.5,1.4,0.2", "6.7,3.0,5.2,2.3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["setosa", "virginica"]
 
 
-def test_predict_reads_rows_from_stdin(iris_run):
+def test_predict_reads_rows_from_stdin(theta_cli, iris_run):
     run, _ = iris_run
-    result = _theta("predict", str(run), "--file", "-", stdin="5.0,3.4,1.5,0.2\n")
+    result = theta_cli("predict", str(run), "--file", "-", stdin="5.0,3.4,1.5,0.2\n")
     assert result.stdout.split() == ["setosa"]
 
 
-def test_predict_errors_are_one_line(iris_run, tmp_path):
+def test_predict_errors_are_one_line(theta_cli, iris_run, tmp_path):
     run, _ = iris_run
-    wrong = _theta("predict", str(run), "1,2")
+    wrong = theta_cli("predict", str(run), "1,2")
     assert wrong.returncode == 1
     assert "X has 2 features, but the model" in wrong.stderr and "expecting 4" in wrong.stderr
-    missing = _theta("predict", str(tmp_path / "nope"), "1")
+    missing = theta_cli("predict", str(tmp_path / "nope"), "1")
     assert missing.returncode == 1 and "run folder not found" in missing.stderr
     assert "Traceback" not in wrong.stderr + missing.stderr
 
 
-def test_the_chapter_line_as_a_run(tmp_path):
+def test_the_chapter_line_as_a_run(theta_cli, tmp_path):
     run = tmp_path / "line"
-    assert _theta("train", "--data", "line", "--out", str(run), "--quiet").returncode == 0
-    result = _theta("predict", str(run), "10")
+    assert theta_cli("train", "--data", "line", "--out", str(run), "--quiet").returncode == 0
+    result = theta_cli("predict", str(run), "10")
     assert result.stdout.strip() == "21"
 
 
-def test_existing_run_folder_needs_overwrite(iris_run):
+def test_existing_run_folder_needs_overwrite(theta_cli, iris_run):
     run, _ = iris_run
-    result = _theta("train", "--data", "iris", "--out", str(run), "--quiet")
+    result = theta_cli("train", "--data", "iris", "--out", str(run), "--quiet")
     assert result.returncode == 1
     assert "--overwrite" in result.stderr
 
@@ -93,28 +86,28 @@ def test_existing_run_folder_needs_overwrite(iris_run):
         (["--hidden", "a,b"], "expected sizes like 64,64"),
     ],
 )
-def test_bad_flags_are_usage_errors_naming_the_flag(args, needle):
-    result = _theta("train", "--data", "iris", "--dry-run", *args)
+def test_bad_flags_are_usage_errors_naming_the_flag(theta_cli, args, needle):
+    result = theta_cli("train", "--data", "iris", "--dry-run", *args)
     assert result.returncode == 2
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_toml_config_unknown_key_and_wrong_type(tmp_path):
+def test_toml_config_unknown_key_and_wrong_type(theta_cli, tmp_path):
     bad_key = tmp_path / "a.toml"
     bad_key.write_text('data = "iris"\nlearning_rate = 0.1\n')
-    result = _theta("train", "--config", str(bad_key), "--dry-run")
+    result = theta_cli("train", "--config", str(bad_key), "--dry-run")
     assert result.returncode == 2 and "unknown config key 'learning_rate'" in result.stderr
     bad_type = tmp_path / "b.toml"
     bad_type.write_text('epochs = "many"\n')
-    result = _theta("train", "--config", str(bad_type), "--dry-run")
+    result = theta_cli("train", "--config", str(bad_type), "--dry-run")
     assert result.returncode == 2 and "config key 'epochs': expected an integer" in result.stderr
 
 
-def test_dry_run_prints_the_resolved_config_and_flags_override_the_file(tmp_path):
+def test_dry_run_prints_the_resolved_config_and_flags_override_the_file(theta_cli, tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('data = "moons"\nlr = 0.1\nhidden = [8, 8]\n')
-    result = _theta("train", "--config", str(config), "--lr", "0.5", "--dry-run")
+    result = theta_cli("train", "--config", str(config), "--lr", "0.5", "--dry-run")
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
     assert resolved["data"] == "moons" and resolved["lr"] == 0.5 and resolved["hidden"] == [8, 8]

@@ -2,8 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,14 +24,9 @@ def _write(tmp_path, text, name="search.toml"):
     return path
 
 
-def test_the_example_runs_end_to_end(tmp_path):
+def test_the_example_runs_end_to_end(theta_cli, tmp_path):
     out = tmp_path / "iris"
-    result = subprocess.run(
-        [sys.executable, "-m", "theta", "tune", str(EXAMPLE), "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = theta_cli("tune", str(EXAMPLE), "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
@@ -49,12 +42,7 @@ def test_the_example_runs_end_to_end(tmp_path):
         "C": [0.01, 0.1, 1.0, 10.0, 100.0]
     }
     # the folder is refused the second time, and replaced with --overwrite
-    again = subprocess.run(
-        [sys.executable, "-m", "theta", "tune", str(EXAMPLE), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = theta_cli("tune", str(EXAMPLE), "--out", str(out))
     assert again.returncode == 1 and "already exists; pass --overwrite" in again.stderr
 
 
