@@ -72,6 +72,34 @@ def test_linear_gradcheck(bias, rng):
     assert report.ops == ("Linear",)  # one fused op, not a composed chain
 
 
+@pytest.mark.parametrize("x_shape", LINEAR_SHAPES, ids=str)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+def test_linear_relu_fused_matches_composed(x_shape, bias, rng):
+    arrays = [
+        rng.standard_normal(x_shape),
+        rng.standard_normal((3, 5)),
+        rng.standard_normal(3) if bias else None,
+    ]
+    fused, composed = run_both(F.linear_relu, F.linear_relu_composed, arrays, rng)
+    assert (fused[0].data == 0).any() and (fused[0].data > 0).any()  # both sides of the kink
+    assert_same(fused, composed)
+
+
+def test_linear_relu_gradcheck(rng):
+    x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    report = theta.gradcheck(F.linear_relu, x, w, b)
+    assert report.ok, str(report)
+    assert report.ops == ("Linear",)
+
+
+def test_mlp_runs_linear_relu_pairs_fused_and_keeps_other_activations(rng):
+    x = Tensor(rng.standard_normal((4, 3)))
+    relu_net = theta.nn.MLP((3, 5, 5, 2), rng=0, dtype=np.float64)
+    tanh_net = theta.nn.MLP((3, 5, 2), activation="tanh", rng=0, dtype=np.float64)
+    assert theta.gradcheck(relu_net, x.data).ops == ("Linear",) * 3
+    assert theta.gradcheck(tanh_net, x.data).ops == ("Linear", "Tanh", "Linear")
+
+
 def test_linear_computes_only_requested_gradients(rng):
     x = leaf(rng.standard_normal((4, 3)))
     w = Tensor(rng.standard_normal((2, 3)))

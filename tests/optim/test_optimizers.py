@@ -395,7 +395,16 @@ def test_scratch_buffers_are_shared_between_same_shaped_params():
     for w in ws:
         w.grad = np.ones(50)
     opt.step()
-    assert len(opt._buffers) == 1 and len(opt._buffers[((50,), "<f8")]) == 2
+    assert len(opt._buffers) == 1 and len(opt._buffers[((50,), np.dtype(np.float64))]) == 2
+
+
+def test_plain_sgd_keeps_one_scratch_array_per_shape():
+    """``p -= lr * g`` needs one temporary: the optimizer's memory stays at one copy."""
+    w = leaf(np.ones(50))
+    opt = SGD([w], lr=0.1)
+    w.grad = np.ones(50)
+    opt.step()
+    assert [len(b) for b in opt._buffers.values()] == [1]
 
 
 # --- non-finite gradients --------------------------------------------------------------------

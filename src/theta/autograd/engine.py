@@ -158,18 +158,23 @@ def backward(root: Tensor, grad: np.ndarray) -> None:
             if g is not None and node._requires_grad:
                 _store_leaf_grad(node, g, handed_out)
             continue
-        input_grads = ctx.fn.backward(ctx, g) if g is not None else ()
-        for i, parent in enumerate(ctx.parents):
-            if not ctx.needs_grad[i]:
+        parents = ctx.parents
+        input_grads = ctx.fn.backward(ctx, g) if g is not None else (None,) * len(parents)
+        for i, (parent, needed, pg) in enumerate(
+            zip(parents, ctx.needs_grad, input_grads, strict=True)
+        ):
+            if not needed:
                 continue
             key = id(parent)
-            pg = input_grads[i] if input_grads else None
             if pg is not None:
-                pg = _fit_to(pg, parent.data, ctx, i)
+                data = parent.data
+                if pg.shape != data.shape or pg.dtype != data.dtype or _Mode.anomaly:
+                    pg = _fit_to(pg, data, ctx, i)
                 previous = grads.get(key)
                 grads[key] = pg if previous is None else previous + pg
-            uses[key] -= 1
-            if uses[key] == 0:
+            left = uses[key] - 1
+            uses[key] = left
+            if left == 0:
                 ready.append(parent)
 
 

@@ -173,6 +173,25 @@ class PCA(TransformerMixin, BaseEstimator):
         ValueError
             If an integer ``n_components`` exceeds ``min(n_samples, n_features)``.
         """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` and return its projection (``X`` is checked once, not twice).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components_)
+        """
+        return self._project(self._fit(X))
+
+    def _fit(self, X: Any) -> np.ndarray:
+        """Fit, and return ``X`` as checked and converted (what ``_project`` takes)."""
         self._validate_params()
         X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
@@ -218,7 +237,7 @@ class PCA(TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.n_samples_ = n_samples
         self.n_features_in_ = n_features
-        return self
+        return X
 
     def transform(self, X: Any) -> np.ndarray:
         """Project ``X`` on the components.
@@ -232,7 +251,9 @@ class PCA(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_components_)
         """
         check_is_fitted(self)
-        X = as_float(self._validate_data(X, reset=False))
+        return self._project(as_float(self._validate_data(X, reset=False)))
+
+    def _project(self, X: np.ndarray) -> np.ndarray:
         components = self.components_.astype(X.dtype, copy=False)
         # project first, centre after: no centred copy of X is made
         Z = X @ components.T

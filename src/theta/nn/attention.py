@@ -62,43 +62,52 @@ def _attend(
     mask: np.ndarray | None,
     scale: float,
     keep: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forward on arrays: returns (output, softmax weights, weights after dropout)."""
-    scores = q @ k.swapaxes(-1, -2)  # (B, nh, T, S)
-    scores *= scale
+) -> tuple[np.ndarray, ...]:
+    """Forward on arrays; returns (output, what ``_attend_backward`` needs after ``grad``).
+
+    The scale is applied to q (hs columns) rather than to the scores (S columns), and the
+    (B, nh, T, S) scores are normalised in place: one such array is made, plus the dropped
+    copy when ``keep`` is given.
+    """
+    qs = q * float(scale)  # (B, nh, T, hs); a Python float keeps q's dtype
+    scores = qs @ k.swapaxes(-1, -2)  # (B, nh, T, S)
     if mask is not None:
-        scores[np.broadcast_to(mask, scores.shape)] = -np.inf
+        np.copyto(scores, -np.inf, where=mask)
     peak = scores.max(axis=-1, keepdims=True)
     peak[~np.isfinite(peak)] = 0.0  # a query with every key masked gets zero weights
     np.subtract(scores, peak, out=scores)
     weights = np.exp(scores, out=scores)
-    total = weights.sum(axis=-1, keepdims=True)
+    total = weights @ np.ones(weights.shape[-1], weights.dtype)  # row sums, as a GEMV
     total[total == 0] = 1.0
-    weights /= total
+    weights /= total[..., None]
     mixed = weights if keep is None else weights * keep
-    return mixed @ v, weights, mixed  # (B, nh, T, hs)
+    out = mixed @ v  # (B, nh, T, hs)
+    return out, qs, k, v, weights, out, keep, scale
 
 
 def _attend_backward(
     grad: np.ndarray,
-    q: np.ndarray,
+    qs: np.ndarray,
     k: np.ndarray,
     v: np.ndarray,
     weights: np.ndarray,
-    mixed: np.ndarray,
-    scale: float,
+    out: np.ndarray,
     keep: np.ndarray | None,
+    scale: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward on arrays: gradients of q, k and v from the output's gradient."""
+    mixed = weights if keep is None else weights * keep
     grad_v = mixed.swapaxes(-1, -2) @ grad
-    d_mixed = grad @ v.swapaxes(-1, -2)  # (B, nh, T, S)
+    d_scores = grad @ v.swapaxes(-1, -2)  # (B, nh, T, S), d loss / d mixed
     if keep is not None:
-        d_mixed *= keep
-    # softmax backward, w * (d - sum(d * w)), then the score scale
-    d_scores = d_mixed * weights
-    d_scores -= weights * d_scores.sum(axis=-1, keepdims=True)
-    d_scores *= scale
-    return d_scores @ k, d_scores.swapaxes(-1, -2) @ q, grad_v
+        d_scores *= keep
+    # softmax backward, w * (d - sum(d * w)); that row sum equals sum(grad * out) over hs
+    # (FlashAttention's identity), a pass over (B, nh, T, hs) instead of (B, nh, T, S)
+    d_scores -= np.einsum("...i,...i->...", grad, out)[..., None]
+    d_scores *= weights
+    grad_q = d_scores @ k
+    grad_q *= scale
+    return grad_q, d_scores.swapaxes(-1, -2) @ qs, grad_v
 
 
 class ScaledDotProductAttention(Function):
@@ -115,14 +124,13 @@ class ScaledDotProductAttention(Function):
         scale: float,
         keep: np.ndarray | None,
     ) -> np.ndarray:
-        out, weights, mixed = _attend(q, k, v, mask, scale, keep)
-        ctx.save(q, k, v, weights, mixed)
+        out, *saved = _attend(q, k, v, mask, scale, keep)
+        ctx.save(*saved)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        kw = ctx.kwargs
-        return _attend_backward(grad, *ctx.saved, kw["scale"], kw["keep"])
+        return _attend_backward(grad, *ctx.saved)
 
 
 class PackedSelfAttention(Function):
@@ -145,17 +153,15 @@ class PackedSelfAttention(Function):
         B, T, C3 = qkv.shape
         heads = qkv.reshape(B, T, 3, n_heads, C3 // (3 * n_heads)).transpose(2, 0, 3, 1, 4)
         q, k, v = heads[0], heads[1], heads[2]  # each (B, nh, T, hs), views
-        out, weights, mixed = _attend(q, k, v, mask, scale, keep)
-        ctx.save(q, k, v, weights, mixed)
+        out, *saved = _attend(q, k, v, mask, scale, keep)
+        ctx.save(*saved)
         return out.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        q, k, v, weights, mixed = ctx.saved
-        B, nh, T, hs = q.shape
+        B, nh, T, hs = ctx.saved[0].shape
         g = grad.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
-        grads = _attend_backward(g, q, k, v, weights, mixed, ctx.kwargs["scale"],
-                                 ctx.kwargs["keep"])  # fmt: skip
+        grads = _attend_backward(g, *ctx.saved)
         packed = np.empty((B, T, 3, nh, hs), dtype=grad.dtype)
         for i, g_i in enumerate(grads):
             packed[:, :, i] = g_i.transpose(0, 2, 1, 3)

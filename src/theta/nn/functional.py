@@ -1,10 +1,10 @@
 """Layer math as functions on tensors, with fused ops where the composed chain is slow.
 
-``linear`` and ``layer_norm`` are fused primitives (one ``Function`` each): composed from
-matmul, transpose, add, mean, var and friends they cost several passes over memory and many
-Python calls per layer, and these are the hot paths of every network. Their composed forms
-(``linear_composed``, ``layer_norm_composed``) stay here as the test oracles.
-"""
+``linear`` (also followed by a ReLU: ``linear_relu``) and ``layer_norm`` are fused primitives
+(one ``Function`` each): composed from matmul, transpose, add, mean, var and friends they cost
+several passes over memory and many Python calls per layer, and these are the hot paths of
+every network. Their composed forms (``linear_composed``, ``linear_relu_composed``,
+``layer_norm_composed``) stay here as the test oracles."""
 
 from __future__ import annotations
 
@@ -15,38 +15,57 @@ from theta.rng import check_random_state
 
 __all__ = [
     "dropout", "embedding", "layer_norm", "layer_norm_composed", "linear", "linear_composed",
+    "linear_relu", "linear_relu_composed",
 ]  # fmt: skip
 
 Grads = tuple[np.ndarray | None, ...]
 
 
 class Linear(Function):
-    """``x @ weight.T + bias`` over the last axis of ``x``, fused.
+    """``x @ weight.T + bias`` over the last axis of ``x``, fused, optionally with a ReLU.
 
     The batch axes of ``x`` are folded into the rows, so forward is one GEMM plus an in-place
-    bias add, and backward is two GEMMs plus a column sum.
+    bias add (and an in-place ``max(., 0)``), and backward is two GEMMs plus a column sum.
     """
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray) -> np.ndarray:
+    def forward(
+        ctx: Context, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray, relu: bool = False
+    ) -> np.ndarray:
         x2 = x.reshape(-1, x.shape[-1])  # (N, in)
         out = x2 @ weight.T  # (N, out)
         if bias:
             out += bias[0]
-        ctx.save(x2, weight)
+        if relu:
+            np.maximum(out, 0, out=out)
+            ctx.save(x2, weight, out)
+        else:
+            ctx.save(x2, weight)
         return out.reshape(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        x2, weight = ctx.saved
+        x2, weight, *relu_out = ctx.saved
         g2 = grad.reshape(-1, weight.shape[0])  # (N, out)
-        grad_x = (
-            (g2 @ weight).reshape(*grad.shape[:-1], weight.shape[1]) if ctx.needs_grad[0] else None
-        )
-        grad_w = g2.T @ x2 if ctx.needs_grad[1] else None
-        if len(ctx.needs_grad) == 2:
+        if relu_out:
+            g2 = g2 * (relu_out[0] > 0)  # the ReLU's gradient is 0 at 0, as in relu()
+        needs_grad = ctx.needs_grad
+        grad_x = (g2 @ weight).reshape(*grad.shape[:-1], weight.shape[1]) if needs_grad[0] else None
+        grad_w = g2.T @ x2 if needs_grad[1] else None
+        if len(needs_grad) == 2:
             return grad_x, grad_w
-        return grad_x, grad_w, (g2.sum(axis=0) if ctx.needs_grad[2] else None)
+        return grad_x, grad_w, (g2.sum(axis=0) if needs_grad[2] else None)
+
+
+def _check_linear(x: Tensor, weight: Tensor, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = tensor(x)
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(
+            f"{name}: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
+            f"the last axis of the input must be in_features={weight.shape[1]}."
+        )
+    return x
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -63,16 +82,28 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     -------
     Tensor of shape (..., out_features)
     """
-    if not isinstance(x, Tensor):
-        x = tensor(x)
-    if x.shape[-1:] != weight.shape[1:]:
-        raise ValueError(
-            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
-            f"the last axis of the input must be in_features={weight.shape[1]}."
-        )
+    x = _check_linear(x, weight, "linear")
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
+
+
+def linear_relu(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``relu(linear(x, weight, bias))`` as one op: the hidden layer of an MLP.
+
+    Saves a graph node, a pass over the output and its copy; shapes as in :func:`linear`.
+
+    Examples
+    --------
+    >>> import theta
+    >>> w = theta.tensor([[1.0, -1.0]])
+    >>> linear_relu(theta.tensor([[1.0, 2.0], [3.0, 1.0]]), w).tolist()
+    [[0.0], [2.0]]
+    """
+    x = _check_linear(x, weight, "linear_relu")
+    if bias is None:
+        return Linear.apply(x, weight, relu=True)
+    return Linear.apply(x, weight, bias, relu=True)
 
 
 def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -81,10 +112,20 @@ def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Te
     return out if bias is None else out + bias
 
 
+def linear_relu_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``linear_relu`` from primitives; the oracle for the fused form."""
+    return linear_composed(x, weight, bias).relu()
+
+
 class LayerNorm(Function):
     """Normalise over the trailing ``n_axes`` axes, then scale and shift; fused because the
     composed form (mean, subtract, square, mean, add, sqrt, divide, multiply, add) makes nine
-    passes forward and more backward."""
+    passes forward and more backward.
+
+    Works on the (N, D) view, D the normalised size: row sums are GEMVs with a ones vector
+    (NumPy's row ``sum`` is several times slower) and row dot products are ``einsum``s, so
+    forward and backward allocate two full-size arrays each.
+    """
 
     @staticmethod
     def forward(
@@ -96,27 +137,38 @@ class LayerNorm(Function):
         n_axes: int,
         eps: float,
     ) -> np.ndarray:
-        axes = tuple(range(-n_axes, 0))
-        mean = x.mean(axis=axes, keepdims=True)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
+        D = weight.size
+        x2 = x.reshape(-1, D)  # (N, D)
+        ones = np.ones(D, dtype=x.dtype)
+        x_hat = x2 - ((x2 @ ones) / D)[:, None]  # centred
+        var = np.einsum("nd,nd->n", x_hat, x_hat) / D  # (N,)
         rstd = 1.0 / np.sqrt(var + eps)
-        x_hat = centred * rstd
-        ctx.save(x_hat, rstd, weight)
-        return x_hat * weight + bias
+        x_hat *= rstd[:, None]
+        ctx.save(x_hat, rstd, weight, ones)
+        out = x_hat * weight.reshape(-1)
+        out += bias.reshape(-1)
+        return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        x_hat, rstd, weight = ctx.saved
-        axes = tuple(range(-ctx.kwargs["n_axes"], 0))
+        x_hat, rstd, weight, ones = ctx.saved
+        g2 = grad.reshape(x_hat.shape)  # (N, D)
         grad_x = None
         if ctx.needs_grad[0]:
-            g_hat = grad * weight
-            mean_g = g_hat.mean(axis=axes, keepdims=True)
-            mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
-            grad_x = rstd * (g_hat - mean_g - x_hat * mean_gx)
-        grad_w = grad * x_hat if ctx.needs_grad[1] else None  # the engine sums the batch axes
-        return grad_x, grad_w, (grad if ctx.needs_grad[2] else None)
+            g_hat = g2 * weight.reshape(-1)
+            D = x_hat.shape[1]
+            mean_g = (g_hat @ ones) / D  # (N,)
+            mean_gx = np.einsum("nd,nd->n", g_hat, x_hat) / D
+            grad_x = x_hat * -mean_gx[:, None]
+            grad_x += g_hat
+            grad_x -= mean_g[:, None]
+            grad_x *= rstd[:, None]
+            grad_x = grad_x.reshape(grad.shape)
+        grad_w = (
+            np.einsum("nd,nd->d", g2, x_hat).reshape(weight.shape) if ctx.needs_grad[1] else None
+        )
+        grad_b = g2.sum(axis=0).reshape(weight.shape) if ctx.needs_grad[2] else None
+        return grad_x, grad_w, grad_b
 
 
 def _check_norm_shape(x: Tensor, weight: Tensor) -> int:

@@ -199,9 +199,7 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x: Any) -> Any:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        return _run_layers(self.layers, x)
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
@@ -257,6 +255,19 @@ class MLP(Module):
         self.layers = layers
 
     def forward(self, x: Tensor) -> Tensor:
-        for layer in self.layers:
+        return _run_layers(self.layers, x)
+
+
+def _run_layers(layers: list[Module], x: Any) -> Any:
+    """Apply ``layers`` in order, running each ``Linear`` followed by a ``ReLU`` as one fused
+    op (``F.linear_relu``); subclasses of either keep their own ``forward``."""
+    i, n = 0, len(layers)
+    while i < n:
+        layer = layers[i]
+        if type(layer) is Linear and i + 1 < n and type(layers[i + 1]) is ReLU:
+            x = F.linear_relu(x, layer.weight, layer.bias)
+            i += 2
+        else:
             x = layer(x)
-        return x
+            i += 1
+    return x

@@ -122,12 +122,7 @@ def _all_finite(g: np.ndarray) -> bool:
     # g.g is finite only if every element is (inf and NaN propagate; squares cannot cancel),
     # so one BLAS dot (twice as fast as a sum for float32) decides. Only a non-finite result,
     # which finite values above ~1e19 (float32) reach by overflowing, needs the exact check.
-    if g.flags.c_contiguous or g.flags.f_contiguous:
-        r = g.ravel(order="K")  # a view
-        reduced = np.dot(r, r)
-    else:
-        reduced = g.sum()
-    return math.isfinite(reduced) or bool(np.isfinite(g).all())
+    return math.isfinite(np.vdot(g, g)) or bool(np.isfinite(g).all())
 
 
 class Optimizer:
@@ -195,7 +190,7 @@ class Optimizer:
         self.skip_nonfinite = _check_bool(self._name, "skip_nonfinite", skip_nonfinite)
         self.step_count = 0
         self.skipped_steps = 0
-        self._buffers: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
+        self._buffers: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
         groups, as_dicts = _as_groups(self._name, params)
         for i, group in enumerate(groups):
             self._add_group(group, f"params[{i}]['params']" if as_dicts else "params")
@@ -327,21 +322,23 @@ class Optimizer:
         if self.skip_nonfinite and not self._grads_finite():
             self.skipped_steps += 1
             return False
+        states, update = self.state, self._update
         for group in self.param_groups:
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
-                if g.shape != p.data.shape:
+                data = p.data
+                if g.shape != data.shape:
                     raise ValueError(
                         f"{self._name}.step: a gradient has shape {g.shape} but its parameter "
-                        f"has shape {p.data.shape}; they must match."
+                        f"has shape {data.shape}; they must match."
                     )
-                state = self.state.get(p)
+                state = states.get(p)
                 if state is None:
-                    state = self.state[p] = {"step": 0, **self._init_state(p.data, group)}
+                    state = states[p] = {"step": 0, **self._init_state(data, group)}
                 state["step"] += 1
-                self._update(p.data, g, state, group)
+                update(data, g, state, group)
         self.step_count += 1
         return True
 
@@ -367,7 +364,7 @@ class Optimizer:
 
     def _scratch(self, p: np.ndarray, n: int) -> list[np.ndarray]:
         """Return ``n`` scratch arrays shaped like ``p``, made once per (shape, dtype)."""
-        key = (p.shape, p.dtype.str)
+        key = (p.shape, p.dtype)
         buffers = self._buffers.get(key)
         if buffers is None or len(buffers) < n:
             buffers = self._buffers[key] = [np.empty(p.shape, p.dtype) for _ in range(n)]

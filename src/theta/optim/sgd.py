@@ -110,15 +110,20 @@ class SGD(Optimizer):
     def _update(
         self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
-        d, t = self._scratch(p, 2)
+        lr, momentum = group["lr"], group["momentum"]
+        wd, maximize = group["weight_decay"], group["maximize"]
+        # plain SGD needs one scratch array (lr * g); decay or maximize one more for d
+        scratch = self._scratch(p, 2 if wd != 0 or maximize else 1)
+        t = scratch[0]
         if wd != 0:
+            d = scratch[1]
             np.multiply(p, wd, out=d)
-            if group["maximize"]:
+            if maximize:
                 d -= g
             else:
                 d += g
-        elif group["maximize"]:
+        elif maximize:
+            d = scratch[1]
             np.negative(g, out=d)
         else:
             d = g  # read only from here on

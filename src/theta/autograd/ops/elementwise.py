@@ -305,9 +305,20 @@ class GELU(Function):
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
         x, saved = ctx.saved
         if ctx.kwargs["approximate"] == "tanh":
+            # 0.5 (1 + t + x (1 - t²) d_inner), d_inner = c (1 + 3 a x²): two arrays, in place
             t = saved
-            d_inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-            return (grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner),)
+            d_inner = x * x
+            d_inner *= _SQRT_2_OVER_PI * 3 * 0.044715
+            d_inner += _SQRT_2_OVER_PI
+            d = t * t
+            np.subtract(1.0, d, out=d)
+            d *= d_inner
+            d *= x
+            d += t
+            d += 1.0
+            d *= 0.5
+            d *= grad
+            return (d,)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return (grad * (saved + x * pdf),)
 
