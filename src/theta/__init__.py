@@ -5,7 +5,19 @@ alone. This package builds every later idea (tensors, layers, learners, tuning) 
 skeleton, on NumPy.
 """
 
-from theta import autograd, data, estimators, io, losses, metrics, models, nn, optim, train
+from theta import (
+    autograd,
+    data,
+    estimators,
+    io,
+    losses,
+    metrics,
+    models,
+    nn,
+    optim,
+    train,
+    tune,  # model selection (L5), over the learners above
+)
 from theta.autograd import (
     Context,
     Function,
@@ -70,6 +82,7 @@ from theta.autograd import (
 
 __all__ = [
     "autograd", "data", "estimators", "io", "losses", "metrics", "models", "nn", "optim", "train",
+    "tune",
     "Context", "Function",
     "GradcheckReport", "Mismatch", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to",
     "clip", "concatenate", "cos", "detect_anomaly", "div", "enable_grad", "exp", "expand_dims",

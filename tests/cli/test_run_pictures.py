@@ -40,7 +40,7 @@ def drawn(monkeypatch):
     """Every Picture drawn through theta.plot during the test, by function name."""
     pictures: dict[str, list[plot.Picture]] = {}
     for name in ("descent_path", "decision_boundary", "confusion_matrix", "attention_map",
-                 "regret_curve", "loss_curve"):  # fmt: skip
+                 "regret_curve", "loss_curve", "projection"):  # fmt: skip
         original = getattr(plot, name)
 
         def spy(*args, _original=original, _name=name, **kwargs):
@@ -103,7 +103,7 @@ def test_the_confusion_matrix_is_the_saved_model_on_the_validation_split(tmp_pat
     code, _, err = _in_process(capsys, "train", "--data", "iris", "--epochs", "2", "--out",
                                str(run), "--quiet")  # fmt: skip
     assert code == 0, err
-    assert _pngs(run) == {"loss_curve.png", "confusion_matrix.png"}  # 4 features: no regions
+    assert _pngs(run) == {"loss_curve.png", "confusion_matrix.png", "projection.png"}
     trained = load_run(run)
     iris = data.load_iris()
     _, X_val, _, y_val = data.train_val_split(iris.X, iris.y, val_fraction=0.2, rng=0)
@@ -113,6 +113,10 @@ def test_the_confusion_matrix_is_the_saved_model_on_the_validation_split(tmp_pat
     texts = [int(t.get_text()) for t in matrix.figure.axes[0].texts]
     np.testing.assert_array_equal(np.reshape(texts, (3, 3)), expected)
     assert int(expected.sum()) == 30 and "validation data" in matrix.figure.axes[0].get_title()
+    # 4 features: no decision regions, but the training data on its principal plane
+    (shown,) = drawn["projection"]
+    points = np.concatenate([c.get_offsets() for c in shown.figure.axes[0].collections])
+    assert points.shape == (120, 2)
 
 
 def test_two_features_draw_the_saved_models_decision_regions(tmp_path, capsys, drawn):

@@ -4,7 +4,8 @@ What a run shows depends on what was trained:
 
 - every run: ``loss_curve.png`` (``reward_curve.png`` for an agent);
 - a classifier: ``confusion_matrix.png`` on the validation data (the training data when
-  there is none), and ``decision_boundary.png`` when the data has two features;
+  there is none), and ``decision_boundary.png`` when the data has two features or
+  ``projection.png`` (the data on its first two principal components) when it has more;
 - a two-parameter model (``linear`` on ``line``, the chapter's): ``descent_path.png``;
 - a GPT: ``attention_map.png``, the last block's attention on a validation snippet;
 - a bandit agent: ``regret.png``.
@@ -59,6 +60,9 @@ def table_pictures(run_dir: Path, history: History, trained: Any, *,
         if train[0].shape[1] == 2:
             plot.decision_boundary(trained, train[0], names[train[1]],
                                    run_dir / "decision_boundary.png")  # fmt: skip
+        else:
+            plot.projection(train[0], names[train[1]], run_dir / "projection.png",
+                            title="training data, first two principal components")  # fmt: skip
     walk = _walk(history, start)
     if walk is not None:
         X = (train[0] - trained.mean) / trained.scale  # what the model saw

@@ -292,7 +292,8 @@ class MultiHeadAttention(Module):
         heads = qkv.reshape(B, T, 3, self.n_heads, C // self.n_heads).transpose(2, 0, 3, 1, 4)
         mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
         scale = 1.0 / math.sqrt(C // self.n_heads)
-        return _attend(heads[0], heads[1], heads[2], mask, scale, None)[1]  # (B, nh, T, T)
+        _, _, _, _, weights, *_ = _attend(heads[0], heads[1], heads[2], mask, scale, None)
+        return weights  # (B, nh, T, T)
 
 
 class TransformerBlock(Module):
