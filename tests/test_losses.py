@@ -336,7 +336,7 @@ def test_backward_twice_accumulates_and_does_not_corrupt_saved_state(rng):
     for fn, target in [(cross_entropy, y), (binary_cross_entropy_with_logits, np.ones((4, 3)))]:
         x.grad = None
         loss = fn(x, target, reduction="sum")
-        loss.backward()
+        loss.backward(retain_graph=True)
         once = x.grad.copy()
         loss.backward()
         np.testing.assert_allclose(x.grad, 2 * once, **TOL)

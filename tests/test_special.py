@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from theta.special import erf
+from theta.special import erf, gelu, gelu_grad
 
 RTOL = 1e-14
 
@@ -86,3 +86,52 @@ def test_shape_preserved(shape: tuple[int, ...]) -> None:
 def test_non_contiguous_input() -> None:
     x = np.linspace(-8.0, 8.0, 120).reshape(4, 6, 5)[:, ::2, ::-1]
     np.testing.assert_array_equal(erf(x), erf(np.ascontiguousarray(x)))
+
+
+# --- float32: one rational approximation, accurate to float32 rounding -----------------------
+
+
+def test_float32_erf_within_2e7_of_exact_on_a_dense_grid_and_tails() -> None:
+    x = np.concatenate(
+        [np.linspace(-10.0, 10.0, 400_001), np.linspace(-1e-3, 1e-3, 2_001), [3.9, 4.0, 1e30]]
+    ).astype(np.float32)
+    ref = np.array([math.erf(v) for v in x.astype(np.float64).tolist()])
+    got = erf(x)
+    assert got.dtype == np.float32
+    assert np.max(np.abs(got - ref)) <= 2e-7
+    assert np.all(np.abs(got) <= 1.0)
+    tiny = np.abs(x) < 1e-3  # relative accuracy where erf(x) ~ 2x / sqrt(pi)
+    np.testing.assert_allclose(got[tiny], ref[tiny], rtol=1e-6, atol=1e-30)
+
+
+def test_float32_erf_limits_and_nan() -> None:
+    got = erf(np.array([np.inf, -np.inf, np.nan, 0.0], dtype=np.float32))
+    np.testing.assert_array_equal(got[[0, 1, 3]], [1.0, -1.0, 0.0])
+    assert np.isnan(got[2])
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_float32_gelu_and_gradient_match_float64(approximate: str) -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((70, 999)) * 3).astype(np.float32)  # several blocks
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    np.testing.assert_allclose(gelu(x, approximate), gelu(x64, approximate), atol=1e-6, rtol=1e-6)
+    # float32's own cancellation in 1 + t (t -> -1 in the negative tail) bounds the tanh form
+    np.testing.assert_allclose(
+        gelu_grad(x, g, approximate), gelu_grad(x64, g64, approximate), atol=5e-6, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_grad_is_the_derivative(approximate: str) -> None:
+    x = np.linspace(-6.0, 6.0, 241)
+    eps = 1e-6
+    numeric = (gelu(x + eps, approximate) - gelu(x - eps, approximate)) / (2 * eps)
+    np.testing.assert_allclose(gelu_grad(x, np.ones_like(x), approximate), numeric, atol=1e-8)
+
+
+def test_exact_gelu_matches_its_definition() -> None:
+    x = np.linspace(-8.0, 8.0, 161)
+    ref = [0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x.tolist()]
+    np.testing.assert_allclose(gelu(x), ref, rtol=1e-14, atol=1e-300)

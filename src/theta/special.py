@@ -1,8 +1,13 @@
-"""Vectorised error function in pure NumPy: NumPy has no ``erf``, and the exact GELU needs one."""
+"""Vectorised error function and GELU kernels in pure NumPy: NumPy has no ``erf``, and the
+GELU of a transformer is hot enough to be worth cache-sized blocks (a chain of whole-array
+passes streams every step through main memory, several times slower)."""
+
+import math
+from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["erf"]
+__all__ = ["erf", "gelu", "gelu_grad"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function",
 # Math. Comp. 23 (1969), coefficients as in his CALERF routine (lowest order last).
@@ -27,11 +32,24 @@ _P = (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1,
 _Q = (1.0, 2.56852019228982242e0, 1.87295284992346725e0, 5.27905102951428412e-1,
       6.05183413124413191e-2, 2.33520497626869185e-3)  # fmt: skip
 
-_INV_SQRT_PI = 5.6418958354775628695e-1
 _THRESH = 0.46875
 # erfc(6) ~ 2e-17 is below half an ulp of 1.0, so erf rounds to exactly 1 from here on.
 _ONE_FROM = 6.0
 _BLOCK = 32768
+
+# float32 erf(z) = z * P(z^2) / Q(z^2) on |z| <= 4 (beyond it erf rounds to +-1 in float32):
+# the rational minimax approximation of Eigen's and XLA's float erf, highest order first.
+# Evaluated in float64 (in float32 its rounding reaches 4e-7), its error is below 1e-7.
+_P32 = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+        -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+        -1.60960333262415e-02)  # fmt: skip
+_Q32 = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+        -7.37332916720468e-03, -1.42647390514189e-02)  # fmt: skip
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_TANH_A = 0.044715  # GPT-2's tanh GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + A x^3)))
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
 def _rational(t: np.ndarray, num: tuple[float, ...], den: tuple[float, ...]) -> np.ndarray:
@@ -89,7 +107,9 @@ def erf(x: np.ndarray) -> np.ndarray:
 
     Uses W. J. Cody's rational Chebyshev approximations on the ranges
     ``|x| < 0.46875``, ``0.46875 <= |x| < 4`` and ``|x| >= 4``; each range is
-    evaluated only on the elements that fall in it.
+    evaluated only on the elements that fall in it. float32 input takes a single
+    rational approximation instead, ten times faster and within 1e-7 of the exact
+    value (float32's own rounding near 1 is 6e-8).
 
     Parameters
     ----------
@@ -100,8 +120,8 @@ def erf(x: np.ndarray) -> np.ndarray:
     -------
     np.ndarray
         ``erf(x)`` with the shape of ``x`` and its floating dtype (float64 for
-        non-floating input), computed in float64. Exactly ``±1`` for large ``|x|``
-        and ``±inf``; NaN for NaN.
+        non-floating input), computed in float64. ``±1`` for large ``|x|`` and
+        ``±inf``; NaN for NaN.
 
     Examples
     --------
@@ -111,6 +131,13 @@ def erf(x: np.ndarray) -> np.ndarray:
     dtype('float32')
     """
     x = np.asarray(x)
+    if x.dtype == np.float32:
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape, np.float32)
+        erf32 = _Erf32()
+        for o, xb in _blocks(out, x):
+            o[...] = erf32(xb, 1.0)[0]
+        return out
     if np.issubdtype(x.dtype, np.floating):
         dtype = x.dtype
     elif np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
@@ -126,3 +153,138 @@ def erf(x: np.ndarray) -> np.ndarray:
         _erf_abs(y[start : start + _BLOCK], out[start : start + _BLOCK])
     np.copysign(out, x.ravel(), out=out)
     return out.reshape(x.shape).astype(dtype, copy=False)
+
+
+def _blocks(*arrays: np.ndarray) -> Iterator[list[np.ndarray]]:
+    """Matching cache-sized 1-D blocks of same-size C-contiguous arrays."""
+    flat = [a.reshape(-1) for a in arrays]
+    for start in range(0, flat[0].size, _BLOCK):
+        yield [f[start : start + _BLOCK] for f in flat]
+
+
+def _horner(t: np.ndarray, coefs: tuple[float, ...], out: np.ndarray) -> np.ndarray:
+    """``out = poly(t)``, coefficients highest order first."""
+    np.multiply(t, coefs[0], out=out)
+    for c in coefs[1:-1]:
+        out += c
+        out *= t
+    out += coefs[-1]
+    return out
+
+
+class _Erf32:
+    """float64 scratch for the float32 erf of one block at a time, allocated once per call."""
+
+    def __init__(self) -> None:
+        self.z, self.z2, self.p, self.q = (np.empty(_BLOCK) for _ in range(4))
+
+    def __call__(self, x: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """``erf(z)`` and ``z**2`` in float64 for a float32 block ``x``, ``z = scale * x``
+        (views of the scratch, valid until the next call)."""
+        n = x.size
+        z, z2, p, q = self.z[:n], self.z2[:n], self.p[:n], self.q[:n]
+        np.multiply(x, scale, out=z, dtype=np.float64)
+        np.multiply(z, z, out=z2)
+        np.clip(z, -4.0, 4.0, out=z)  # NaN stays NaN
+        zc2 = np.minimum(z2, 16.0, out=q)
+        _horner(zc2, _P32, out=p)
+        p *= z
+        p /= _horner(zc2, _Q32, out=z)  # z's last use was just above
+        np.clip(p, -1.0, 1.0, out=p)  # the fit overshoots 1 by ~1e-8 at the ends
+        return p, z2
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """GELU ``x * Phi(x)`` on an array: exact (erf) or GPT-2's tanh approximation.
+
+    Parameters
+    ----------
+    x : np.ndarray of floating dtype, any shape
+    approximate : {"none", "tanh"}
+
+    Returns
+    -------
+    np.ndarray of the shape and dtype of ``x``
+
+    Examples
+    --------
+    >>> gelu(np.array([-1.0, 0.0, 2.0])).round(4)
+    array([-0.1587,  0.    ,  1.9545])
+    """
+    x = np.ascontiguousarray(x)
+    if approximate == "none" and x.dtype != np.float32:
+        return x * (0.5 * (1.0 + erf(x * _INV_SQRT_2)))
+    out = np.empty(x.shape, x.dtype)
+    if approximate == "tanh":
+        t = np.empty(min(x.size, _BLOCK), x.dtype)
+        for o, xb in _blocks(out, x):
+            tb = _tanh_part(xb, t[: xb.size])
+            np.add(tb, 1.0, out=o)
+            o *= xb
+            o *= 0.5
+        return out
+    erf32 = _Erf32()
+    for o, xb in _blocks(out, x):
+        cdf, _ = erf32(xb, _INV_SQRT_2)
+        cdf += 1.0
+        cdf *= xb
+        np.multiply(cdf, 0.5, out=o)
+    return out
+
+
+def gelu_grad(x: np.ndarray, grad: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """``grad * d gelu(x) / dx`` from ``x`` alone, so a forward pass need not save anything.
+
+    Parameters
+    ----------
+    x, grad : np.ndarray of the same shape and floating dtype
+    approximate : {"none", "tanh"}
+
+    Returns
+    -------
+    np.ndarray of the shape and dtype of ``x``
+    """
+    x, grad = np.ascontiguousarray(x), np.ascontiguousarray(grad)
+    if approximate == "none" and x.dtype != np.float32:
+        cdf = 0.5 * (1.0 + erf(x * _INV_SQRT_2))
+        return grad * (cdf + x * (_INV_SQRT_2 * _INV_SQRT_PI) * np.exp(-0.5 * x * x))
+    out = np.empty(x.shape, x.dtype)
+    if approximate == "tanh":
+        # 0.5 (1 + t + x (1 - t^2) c (1 + 3 a x^2)), t = tanh(c (x + a x^3))
+        t, d = np.empty((2, min(x.size, _BLOCK)), x.dtype)
+        for o, xb, gb in _blocks(out, x, grad):
+            tb, db = _tanh_part(xb, t[: xb.size]), d[: xb.size]
+            np.multiply(xb, xb, out=db)
+            db *= _SQRT_2_OVER_PI * 3 * _TANH_A
+            db += _SQRT_2_OVER_PI
+            db *= xb
+            np.multiply(tb, tb, out=o)
+            np.subtract(1.0, o, out=o)
+            o *= db
+            o += tb
+            o += 1.0
+            o *= 0.5
+            o *= gb
+        return out
+    erf32 = _Erf32()
+    for o, xb, gb in _blocks(out, x, grad):
+        # Phi + x phi = 0.5 (1 + erf(z) + 2 x exp(-z^2) / sqrt(2 pi)), z = x / sqrt(2)
+        cdf, z2 = erf32(xb, _INV_SQRT_2)
+        pdf = np.exp(np.negative(z2, out=z2), out=z2)
+        pdf *= xb
+        pdf *= _INV_SQRT_2 * _INV_SQRT_PI * 2.0
+        cdf += 1.0
+        cdf += pdf
+        cdf *= gb
+        np.multiply(cdf, 0.5, out=o)
+    return out
+
+
+def _tanh_part(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``tanh(sqrt(2/pi) (x + 0.044715 x^3))`` into ``out``, in place (float32 ``x**3`` would
+    go through a slow pow)."""
+    np.multiply(x, x, out=out)
+    out *= _SQRT_2_OVER_PI * _TANH_A
+    out += _SQRT_2_OVER_PI
+    out *= x
+    return np.tanh(out, out=out)

@@ -558,3 +558,54 @@ def test_a_backward_returning_the_wrong_shape_is_named():
     x = theta.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"backward of BadT: gradient of shape \(3, 2\)"):
         BadT.apply(x).sum().backward()
+
+
+# --- freeing the graph during backward (PyTorch's default; retain_graph keeps it) ------------
+
+
+def test_backward_frees_what_each_op_saved():
+    x = leaf([1.0, 2.0])
+    y = x * x
+    ctx = y._ctx
+    assert ctx.saved is not None
+    y.sum().backward()
+    assert ctx.saved is None and ctx.parents is None
+
+
+def test_intermediate_tensors_are_released_during_backward():
+    import weakref
+
+    x = leaf([1.0, 2.0])
+    h = x * 2.0
+    alive = weakref.ref(h)
+    loss = (h * h).sum()
+    del h
+    assert alive() is not None  # the graph holds it until its backward has run
+    loss.backward()
+    assert alive() is None  # freed while `loss` is still referenced
+    np.testing.assert_allclose(x.grad, 8.0 * x.data)
+
+
+def test_second_backward_through_a_freed_graph_raises_clearly():
+    x = leaf([1.0, 2.0])
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        loss.backward()
+    np.testing.assert_allclose(x.grad, 2.0 * x.data)  # the failed call changed nothing
+
+
+def test_a_new_graph_on_a_freed_node_raises_too():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="Exp node"):
+        (y * 2.0).sum().backward()
+
+
+def test_retain_graph_allows_another_backward_and_accumulates():
+    x = leaf([1.0, -3.0])
+    loss = (x * x * x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * 3.0 * x.data**2)

@@ -5,7 +5,9 @@ that made it, its parent tensors, which of them need a gradient, and what ``forw
 ``backward`` sorts the graph once (iteratively, so a 100,000-op chain needs no recursion),
 then visits nodes from the output back, asking each op for its input gradients. The engine
 alone reduces broadcast gradients to each input's shape and dtype and sums the gradients of a
-tensor used more than once; ops never do either.
+tensor used more than once; ops never do either. As in PyTorch, a node lets go of its saved
+arrays and its parents once its backward has run (unless ``retain_graph``), so activations
+are freed during the walk rather than when the whole graph is dropped.
 """
 
 from __future__ import annotations
@@ -100,6 +102,12 @@ def _count_uses(root: Tensor) -> dict[int, int]:
         ctx = stack.pop()._ctx
         if ctx is None:
             continue
+        if ctx.parents is None:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time: the "
+                f"{ctx.fn.__name__} node already ran its backward and freed its saved arrays. "
+                "Specify retain_graph=True in the first backward to walk a graph again."
+            )
         for parent, needed in zip(ctx.parents, ctx.needs_grad, strict=True):
             if needed:
                 key = id(parent)
@@ -140,11 +148,13 @@ def _store_leaf_grad(node: Tensor, g: np.ndarray, handed_out: set[int]) -> None:
     node.grad = g
 
 
-def backward(root: Tensor, grad: np.ndarray) -> None:
+def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf), seeded with ``grad``, into every leaf's ``.grad``.
 
     Kahn's algorithm: a node's gradient is complete, and its backward runs, once every use
-    of the node has sent its share back; counting the uses first makes that exact.
+    of the node has sent its share back; counting the uses first makes that exact. Unless
+    ``retain_graph``, each node then drops its saved arrays and parents, and a gradient is
+    dropped as soon as its node has used it.
     """
     uses = _count_uses(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
@@ -176,6 +186,9 @@ def backward(root: Tensor, grad: np.ndarray) -> None:
             uses[key] = left
             if left == 0:
                 ready.append(parent)
+        if not retain_graph:
+            ctx.saved = ctx.parents = None
+        input_grads = pg = None  # not held through the next node's backward
 
 
 def _fit_to(pg: np.ndarray, data: np.ndarray, ctx: Context, i: int) -> np.ndarray:

@@ -27,9 +27,9 @@ class Context:
 
     def __init__(self, fn: type[Function], parents: tuple[Tensor, ...], kwargs: dict) -> None:
         self.fn = fn
-        self.parents = parents
+        self.parents: tuple[Tensor, ...] | None = parents
         self.needs_grad = tuple([p._requires_grad for p in parents])
-        self.saved: tuple[Any, ...] = ()
+        self.saved: tuple[Any, ...] | None = ()  # both None once backward has freed them
         self.kwargs = kwargs
 
     def save(self, *values: Any) -> None:

@@ -173,7 +173,7 @@ def gradcheck(
     r = rng.standard_normal(out.shape)
     ops = ()
     if out.requires_grad:
-        out.backward(r)
+        out.backward(r, retain_graph=True)  # _locate walks the graph again
         ops = tuple(n._ctx.fn.__name__ for n in _topological_order(out) if n._ctx is not None)
 
     def projected(arrays: list[np.ndarray]) -> float:

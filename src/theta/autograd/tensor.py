@@ -140,7 +140,7 @@ class Tensor:
         """True for tensors created by the user rather than by an op."""
         return self._ctx is None
 
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Add the gradient of this tensor with respect to every leaf into the leaves' ``.grad``.
 
         Parameters
@@ -148,11 +148,16 @@ class Tensor:
         grad : array-like, optional
             The seed d(something)/d(self), of this tensor's shape. Needed unless the tensor
             has one element (a loss), where it defaults to 1.
+        retain_graph : bool, default=False
+            Keep the graph for another backward. By default, as in PyTorch, each op frees
+            what it saved for backward (and its link to its inputs) as soon as its backward
+            has run, so the activations of a training step are released during the walk.
 
         Raises
         ------
         RuntimeError
-            If the tensor does not require a gradient, or has several elements and no seed.
+            If the tensor does not require a gradient, has several elements and no seed, or
+            part of its graph was freed by an earlier backward.
         ValueError
             If ``grad`` has the wrong shape.
         """
@@ -175,7 +180,7 @@ class Tensor:
                     f"backward: gradient has shape {seed.shape} but the tensor has shape "
                     f"{self.data.shape}; they must match."
                 )
-        engine.backward(self, seed)
+        engine.backward(self, seed, retain_graph)
 
     def detach(self) -> Tensor:
         """Return a tensor sharing this one's data but outside the graph (no gradient)."""

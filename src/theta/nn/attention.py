@@ -67,7 +67,7 @@ def _attend(
 
     The scale is applied to q (hs columns) rather than to the scores (S columns), and the
     (B, nh, T, S) scores are normalised in place: one such array is made, plus the dropped
-    copy when ``keep`` is given.
+    copy when ``keep`` is given. Only the weights are saved beyond the inputs and the output.
     """
     qs = q * float(scale)  # (B, nh, T, hs); a Python float keeps q's dtype
     scores = qs @ k.swapaxes(-1, -2)  # (B, nh, T, S)
@@ -82,12 +82,12 @@ def _attend(
     weights /= total[..., None]
     mixed = weights if keep is None else weights * keep
     out = mixed @ v  # (B, nh, T, hs)
-    return out, qs, k, v, weights, out, keep, scale
+    return out, q, k, v, weights, out, keep, scale
 
 
 def _attend_backward(
     grad: np.ndarray,
-    qs: np.ndarray,
+    q: np.ndarray,
     k: np.ndarray,
     v: np.ndarray,
     weights: np.ndarray,
@@ -107,7 +107,9 @@ def _attend_backward(
     d_scores *= weights
     grad_q = d_scores @ k
     grad_q *= scale
-    return grad_q, d_scores.swapaxes(-1, -2) @ qs, grad_v
+    grad_k = d_scores.swapaxes(-1, -2) @ q
+    grad_k *= scale
+    return grad_q, grad_k, grad_v
 
 
 class ScaledDotProductAttention(Function):
@@ -151,11 +153,15 @@ class PackedSelfAttention(Function):
         keep: np.ndarray | None,
     ) -> np.ndarray:
         B, T, C3 = qkv.shape
-        heads = qkv.reshape(B, T, 3, n_heads, C3 // (3 * n_heads)).transpose(2, 0, 3, 1, 4)
+        hs = C3 // (3 * n_heads)
+        heads = qkv.reshape(B, T, 3, n_heads, hs).transpose(2, 0, 3, 1, 4)
         q, k, v = heads[0], heads[1], heads[2]  # each (B, nh, T, hs), views
         out, *saved = _attend(q, k, v, mask, scale, keep)
+        y = out.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
+        # save ``out`` as a view of y (kept anyway by the next op), not as a copy of its own
+        saved[4] = y.reshape(B, T, n_heads, hs).transpose(0, 2, 1, 3)
         ctx.save(*saved)
-        return out.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
+        return y
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:

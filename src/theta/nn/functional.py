@@ -140,34 +140,38 @@ class LayerNorm(Function):
         D = weight.size
         x2 = x.reshape(-1, D)  # (N, D)
         ones = np.ones(D, dtype=x.dtype)
-        x_hat = x2 - ((x2 @ ones) / D)[:, None]  # centred
+        mean = (x2 @ ones) / D  # (N,)
+        x_hat = x2 - mean[:, None]  # centred
         var = np.einsum("nd,nd->n", x_hat, x_hat) / D  # (N,)
         rstd = 1.0 / np.sqrt(var + eps)
         x_hat *= rstd[:, None]
-        ctx.save(x_hat, rstd, weight, ones)
-        out = x_hat * weight.reshape(-1)
-        out += bias.reshape(-1)
-        return out.reshape(x.shape)
+        ctx.save(x2, mean, rstd, weight, ones)  # not x_hat: x is alive anyway, as in PyTorch
+        x_hat *= weight.reshape(-1)
+        x_hat += bias.reshape(-1)
+        return x_hat.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        x_hat, rstd, weight, ones = ctx.saved
+        x2, mean, rstd, weight, ones = ctx.saved
+        x_hat = x2 - mean[:, None]
+        x_hat *= rstd[:, None]
         g2 = grad.reshape(x_hat.shape)  # (N, D)
+        grad_w = (
+            np.einsum("nd,nd->d", g2, x_hat).reshape(weight.shape) if ctx.needs_grad[1] else None
+        )
+        grad_b = g2.sum(axis=0).reshape(weight.shape) if ctx.needs_grad[2] else None
         grad_x = None
         if ctx.needs_grad[0]:
             g_hat = g2 * weight.reshape(-1)
             D = x_hat.shape[1]
             mean_g = (g_hat @ ones) / D  # (N,)
             mean_gx = np.einsum("nd,nd->n", g_hat, x_hat) / D
-            grad_x = x_hat * -mean_gx[:, None]
+            grad_x = x_hat  # x_hat is not needed after this: reuse its memory
+            grad_x *= -mean_gx[:, None]
             grad_x += g_hat
             grad_x -= mean_g[:, None]
             grad_x *= rstd[:, None]
             grad_x = grad_x.reshape(grad.shape)
-        grad_w = (
-            np.einsum("nd,nd->d", g2, x_hat).reshape(weight.shape) if ctx.needs_grad[1] else None
-        )
-        grad_b = g2.sum(axis=0).reshape(weight.shape) if ctx.needs_grad[2] else None
         return grad_x, grad_w, grad_b
 
 

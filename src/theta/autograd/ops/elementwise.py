@@ -6,14 +6,13 @@ input's shape. Scalars in backward rules are Python floats so float32 stays floa
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from theta import special as _special
 from theta.autograd.function import Context, Function
 from theta.autograd.tensor import Tensor, as_tensor
-from theta.special import erf as _erf
 
 __all__ = [
     "abs", "add", "astype", "clip", "compare", "cos", "div", "exp", "gelu", "leaky_relu", "log",
@@ -271,56 +270,22 @@ class LeakyReLU(Function):
         return (np.where(ctx.saved[0], grad, grad * ctx.kwargs["negative_slope"]),)
 
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
 class GELU(Function):
     """Gaussian error linear unit ``x * Phi(x)``, exact (erf) or with the tanh approximation.
 
-    A primitive for speed: the composed tanh form is about ten passes over memory.
+    A primitive for speed (the composed tanh form is about ten passes over memory) and for
+    memory: like PyTorch it saves only its input, which the graph keeps anyway, and the
+    backward recomputes the rest (cheaply, in cache-sized blocks: see ``theta.special``).
     """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, *, approximate: str) -> np.ndarray:
-        if approximate == "tanh":
-            # x * (1 + 0.044715 x²) in place: float32 ``x**3`` goes through a slow pow
-            inner = x * x
-            inner *= 0.044715
-            inner += 1.0
-            inner *= x
-            inner *= _SQRT_2_OVER_PI
-            t = np.tanh(inner, out=inner)
-            ctx.save(x, t)
-            out = t + 1.0
-            out *= x
-            out *= 0.5
-            return out
-        cdf = 0.5 * (1.0 + _erf(x * _INV_SQRT_2))
-        ctx.save(x, cdf)
-        return x * cdf
+        ctx.save(x)
+        return _special.gelu(x, approximate)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        x, saved = ctx.saved
-        if ctx.kwargs["approximate"] == "tanh":
-            # 0.5 (1 + t + x (1 - t²) d_inner), d_inner = c (1 + 3 a x²): two arrays, in place
-            t = saved
-            d_inner = x * x
-            d_inner *= _SQRT_2_OVER_PI * 3 * 0.044715
-            d_inner += _SQRT_2_OVER_PI
-            d = t * t
-            np.subtract(1.0, d, out=d)
-            d *= d_inner
-            d *= x
-            d += t
-            d += 1.0
-            d *= 0.5
-            d *= grad
-            return (d,)
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return (grad * (saved + x * pdf),)
+        return (_special.gelu_grad(ctx.saved[0], grad, ctx.kwargs["approximate"]),)
 
 
 class Maximum(Function):
