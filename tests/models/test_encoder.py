@@ -20,12 +20,10 @@ from theta.models.encoder import (
     BertConfig,
     BertEncoder,
     WordPieceTokenizer,
-    _gelu_float32,
     checkpoint_names,
     load_minilm,
     minilm_path,
 )
-from theta.special import erf
 from theta.tensorfile import read_tensors, write_tensors
 
 SENTENCES = [
@@ -292,19 +290,7 @@ def test_model_rejects_long_sequences_and_unknown_ids():
         BertConfig(n_embd=10, n_heads=3)
 
 
-# --- the forward pass is theta's own: differentiable, and the fast GELU is exact enough ---------
-
-
-def test_fast_gelu_matches_exact_erf_gelu():
-    x = np.linspace(-12.0, 12.0, 200_001)
-    exact = x * 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
-    fast = _gelu_float32(x.astype(np.float32))
-    assert fast.dtype == np.float32
-    assert np.abs(fast - exact).max() < 2e-6  # float32 spacing at 12 is 1e-6
-    inner = np.abs(x) < 3
-    assert np.abs(fast - exact)[inner].max() < 6e-7
-    grid = x[:-1].astype(np.float32).reshape(-1, 8)[:, ::2].T  # not contiguous
-    assert np.array_equal(_gelu_float32(grid), _gelu_float32(grid.copy()))
+# --- the forward pass is theta's own: differentiable, the same with or without a graph ------
 
 
 def test_training_mode_forward_is_differentiable_and_agrees_with_inference():
@@ -315,9 +301,9 @@ def test_training_mode_forward_is_differentiable_and_agrees_with_inference():
         np.array([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]]),
     )
     with theta.no_grad():
-        inference = model(ids, mask).numpy()  # fast float32 GELU
-    hidden = model(ids, mask)  # theta's exact gelu, recorded for backward
-    assert np.abs(hidden.numpy() - inference).max() < 1e-5
+        inference = model(ids, mask).numpy()  # the forward pass alone
+    hidden = model(ids, mask)  # the same pass, recorded for backward
+    np.testing.assert_array_equal(hidden.numpy(), inference)
     hidden.sum().backward()
     assert model.layers[0].fc.weight.grad is not None
     assert np.abs(model.word_embeddings.weight.grad[[2, 7, 9, 5]]).sum() > 0

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd import Tensor, gelu, is_grad_enabled, no_grad
+from theta.autograd import Tensor, gelu, no_grad
 from theta.errors import CheckpointError
 from theta.models.wordpiece import WordPieceTokenizer
 from theta.nn import Embedding, LayerNorm, Linear, Module, scaled_dot_product_attention
@@ -96,49 +96,6 @@ class BertConfig:
         return cls(**{ours: config[theirs] for ours, theirs in keys.items() if theirs in config})
 
 
-# erf(x) ~ x P(x^2) / Q(x^2) on [-4, 4] (beyond, float32's erf is +-1): the rational
-# approximation Eigen and XLA use for float32, highest order first; max abs error 4e-7.
-_ERF_P = np.array([-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
-                   -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
-                   -1.60960333262415e-02], dtype=np.float32)  # fmt: skip
-_ERF_Q = np.array([-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
-                   -7.37332916720468e-03, -1.42647390514189e-02], dtype=np.float32)  # fmt: skip
-_BLOCK = 16384  # elements per chunk: the dozen passes below then stay in the CPU's cache
-
-
-def _gelu_float32(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU of a float32 array to float32 precision, for inference.
-
-    theta's ``gelu`` evaluates erf in float64 by Cody's piecewise method, exact but about six
-    times slower than this, and in an encoder forward pass the GELU then costs as much as all
-    the matrix products together.
-    """
-    x = np.ascontiguousarray(x)
-    out = np.empty(x.shape, dtype=x.dtype)
-    flat, flat_out = x.reshape(-1), out.reshape(-1)  # views, written block by block
-    for start in range(0, flat.size, _BLOCK):
-        xb, erf = flat[start : start + _BLOCK], flat_out[start : start + _BLOCK]
-        np.multiply(xb, np.float32(1.0 / np.sqrt(2.0)), out=erf)
-        np.clip(erf, -4.0, 4.0, out=erf)
-        z2 = erf * erf
-        p = z2 * _ERF_P[0]
-        for c in _ERF_P[1:-1]:
-            p += c
-            p *= z2
-        p += _ERF_P[-1]
-        p *= erf
-        q = z2 * _ERF_Q[0]
-        for c in _ERF_Q[1:-1]:
-            q += c
-            q *= z2
-        q += _ERF_Q[-1]
-        np.divide(p, q, out=erf)
-        erf += 1.0  # x * Phi(x) = x * (1 + erf(x / sqrt 2)) / 2
-        erf *= xb
-        erf *= 0.5
-    return out
-
-
 class BertLayer(Module):
     """One post-norm BERT layer: ``x = LN(x + attn(x))``, then ``x = LN(x + FFN(x))``.
 
@@ -169,13 +126,8 @@ class BertLayer(Module):
         y = y.transpose(0, 2, 1, 3).reshape(B, T, C)  # (B, T, C)
         x = self.ln_attn(x + self.attn_out(y))  # (B, T, C)
         h = self.fc(x)  # (B, T, F)
-        h = Tensor(_gelu_float32(h.data)) if _inference(h) else gelu(h, "none")  # (B, T, F)
+        h = gelu(h, "none")  # (B, T, F); exact (erf) GELU, as BERT
         return self.ln_ffn(x + self.proj(h))  # (B, T, C)
-
-
-def _inference(t: Tensor) -> bool:
-    """No graph is being recorded and the data is float32: the fast GELU may be used."""
-    return not is_grad_enabled() and t.dtype == np.float32
 
 
 class BertEncoder(Module):
