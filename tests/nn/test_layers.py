@@ -22,6 +22,7 @@ from theta.nn import (
     Sigmoid,
     Softmax,
     Tanh,
+    init,
 )  # fmt: skip
 
 torch = pytest.importorskip("torch")
@@ -245,3 +246,15 @@ def test_layers_accept_plain_arrays():
     x = np.array([[10.0, 1.0]], dtype=np.float32)
     assert Linear(2, 1, rng=0)(x).shape == (1, 1)
     assert LayerNorm(2)(x).shape == (1, 2)
+
+
+def test_skip_init_draws_nothing_and_ends_with_the_block():
+    rng = np.random.default_rng(0)
+    with init.skip_init():
+        Linear(4, 3, rng=rng)
+        Embedding(5, 2, rng=rng)
+        norm = LayerNorm(3)
+    assert rng.random() == np.random.default_rng(0).random()  # the generator was not used
+    assert norm.weight.data.tolist() == [1.0, 1.0, 1.0]  # constant inits are kept
+    after = Linear(4, 3, rng=0)
+    np.testing.assert_array_equal(after.weight.data, Linear(4, 3, rng=0).weight.data)

@@ -36,6 +36,7 @@ from theta.errors import CheckpointError
 from theta.models.wordpiece import WordPieceTokenizer
 from theta.nn import Embedding, LayerNorm, Linear, Module, scaled_dot_product_attention
 from theta.nn import attention_mask as make_attention_mask
+from theta.nn.init import skip_init
 from theta.progress import progress_bar
 from theta.rng import check_random_state
 from theta.tensorfile import read_tensors
@@ -480,6 +481,7 @@ def load_minilm(path: str | os.PathLike | None = None, *,
     tokenizer = WordPieceTokenizer.from_file(folder / "vocab.txt", lowercase=lowercase,
                                              max_length=max_length)  # fmt: skip
     tensors, _ = read_tensors(folder / "model.safetensors")
-    model = BertEncoder(**asdict(config), rng=0, dtype=np.float32)
+    with skip_init():  # every weight comes from the file; a failed load drops the model
+        model = BertEncoder(**asdict(config), dtype=np.float32)
     load_bert_weights(model, tensors, source=str(folder / "model.safetensors"))
     return SentenceEncoder(model, tokenizer)

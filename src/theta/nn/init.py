@@ -2,17 +2,48 @@
 
 The defaults match PyTorch's, so a theta layer starts from the same distribution as its
 PyTorch twin: ``Linear`` draws weight and bias from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+Under :func:`skip_init` they only allocate, for models whose every weight is then loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 import numpy as np
 
 from theta.autograd import get_default_dtype
 
-__all__ = ["kaiming_uniform", "normal", "ones", "uniform", "xavier_uniform", "zeros"]
+__all__ = ["kaiming_uniform", "normal", "ones", "skip_init", "uniform", "xavier_uniform", "zeros"]
+
+_skipping: ContextVar[bool] = ContextVar("skip_init", default=False)
+
+
+@contextlib.contextmanager
+def skip_init() -> Iterator[None]:
+    """Inside the block, the random initialisers only allocate (``np.empty``), drawing nothing.
+
+    For building a model whose weights all come from a checkpoint next: drawing random
+    weights only to overwrite them is most of the time such a load takes. Load with a strict
+    check that every parameter is in the file, and never hand out the model if it fails.
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> from theta.nn import Linear
+    >>> with skip_init():
+    ...     layer = Linear(2, 1)
+    >>> _ = layer.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
+    >>> layer(theta.tensor([[1.0, 2.0]])).tolist()
+    [[3.0]]
+    """
+    token = _skipping.set(True)
+    try:
+        yield
+    finally:
+        _skipping.reset(token)
 
 
 def _dtype(dtype: np.dtype | type | None) -> np.dtype:
@@ -28,6 +59,8 @@ def uniform(
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
     """Draw from ``U(low, high)``."""
+    if _skipping.get():
+        return np.empty(shape, dtype=_dtype(dtype))
     return rng.uniform(low, high, size=shape).astype(_dtype(dtype))
 
 
@@ -39,6 +72,8 @@ def normal(
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
     """Draw from ``N(0, std²)``."""
+    if _skipping.get():
+        return np.empty(shape, dtype=_dtype(dtype))
     return (rng.standard_normal(size=shape) * std).astype(_dtype(dtype))
 
 
