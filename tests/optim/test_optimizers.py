@@ -391,11 +391,44 @@ def test_a_gradient_of_the_wrong_shape_is_refused():
 
 def test_scratch_buffers_are_shared_between_same_shaped_params():
     ws = [leaf(np.ones(50)) for _ in range(4)]
-    opt = Adam(ws, lr=0.1)
+    opt = RMSprop(ws, lr=0.1)
     for w in ws:
         w.grad = np.ones(50)
     opt.step()
     assert len(opt._buffers) == 1 and len(opt._buffers[((50,), np.dtype(np.float64))]) == 2
+
+
+class _OneByOne:
+    """Adam or AdamW forced to update parameter by parameter: the oracle of the flat path."""
+
+    def _step_group(self, group):
+        return False
+
+
+@pytest.mark.parametrize("cls, kwargs", [(Adam, dict(lr=0.05, weight_decay=0.1)),
+                                         (AdamW, dict(lr=0.05, weight_decay=0.1)),
+                                         (Adam, dict(lr=0.05))])  # fmt: skip
+def test_adam_flat_group_update_equals_the_per_parameter_update(cls, kwargs, rng):
+    shapes = [(3, 4), (4,), (4, 2), (2,)]
+    inits = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(6)]
+    runs = []
+    for make in (cls, type("OneByOne", (_OneByOne, cls), {})):
+        ps = [leaf(a, np.float32) for a in inits]
+        data_ids = [id(p.data) for p in ps]
+        opt = make([{"params": ps[:2]}, {"params": ps[2:], "weight_decay": 0.0}], **kwargs)
+        for i, step_grads in enumerate(grads):
+            for j, (p, g) in enumerate(zip(ps, step_grads, strict=True)):
+                p.grad = None if (i == 2 and j == 3) else g  # one step without a gradient
+            opt.step()
+        assert [id(p.data) for p in ps] == data_ids
+        runs.append(([p.data.copy() for p in ps], opt.state_dict()))
+    (flat, flat_sd), (one, one_sd) = runs
+    for a, b in zip(flat, one, strict=True):
+        assert np.array_equal(a, b)
+    for k, s in flat_sd["state"].items():
+        assert s["step"] == one_sd["state"][k]["step"]
+        assert all(np.array_equal(s[n], one_sd["state"][k][n]) for n in ("exp_avg", "exp_avg_sq"))
 
 
 def test_plain_sgd_keeps_one_scratch_array_per_shape():

@@ -324,6 +324,8 @@ class Optimizer:
             return False
         states, update = self.state, self._update
         for group in self.param_groups:
+            if self._step_group(group):
+                continue
             for p in group["params"]:
                 g = p.grad
                 if g is None:
@@ -351,6 +353,14 @@ class Optimizer:
                     if g is not None and not _all_finite(g):
                         return False
         return True
+
+    def _step_group(self, group: dict[str, Any]) -> bool:
+        """Update a whole group at once and return True, or return False to go per parameter.
+
+        A hook for multi-tensor updates (many small arrays cost one NumPy call per array per
+        operation otherwise); it must also count each parameter's ``"step"``.
+        """
+        return False
 
     def _init_state(self, p: np.ndarray, group: dict[str, Any]) -> dict[str, np.ndarray]:
         """Return the state arrays of parameter ``p`` (called once, before its first update)."""
