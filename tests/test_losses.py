@@ -446,6 +446,13 @@ def test_cross_entropy_validation():
         cross_entropy(logits, np.zeros(4))
     with pytest.raises(ValueError, match=r"in \[0, 3\).*\[3, -1\]"):
         cross_entropy(logits, np.array([0, 3, -1, 1]))
+    for dtype in (np.int8, np.int32, np.uint8, np.uint64):  # one unsigned max checks both ends
+        y = np.array([0, 2, 1, 0], dtype=dtype)
+        assert np.isfinite(cross_entropy(logits, y).item())
+        with pytest.raises(ValueError, match=r"in \[0, 3\).*\[3\]"):
+            cross_entropy(logits, np.array([0, 3, 1, 0], dtype=dtype))
+    with pytest.raises(ValueError, match=r"in \[0, 3\).*\[-128\]"):
+        cross_entropy(logits, np.array([0, -128, 1, 0], dtype=np.int8)[::-1])
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         cross_entropy(logits, np.zeros(4, dtype=int), label_smoothing=1.0)
 

@@ -575,7 +575,8 @@ def _class_targets(logits: Tensor, target: Any, ignore_index: int | None) -> tup
         if not keep.all():
             valid = keep.astype(logits.dtype)
             y = np.where(keep, y, 0)  # any in-range index; the mask zeroes its contribution
-    if y.size and (y.min() < 0 or y.max() >= C):
+    # One reduction checks both ends: read as unsigned, a negative index is a huge number
+    if y.size and y.view(f"u{y.itemsize}").max() >= C:
         bad = y[(y < 0) | (y >= C)]
         raise ValueError(
             f"cross_entropy: target values must be class indices in [0, {C}) for logits with "

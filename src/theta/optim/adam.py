@@ -10,7 +10,7 @@ and Hutter), which is what large models are trained with.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -174,7 +174,7 @@ class Adam(Optimizer):
         saved = [state.get(p) for p in params]
         if len({None if s is None else s["step"] for s in saved}) != 1:
             return None
-        flat = _Flat(group, datas)
+        flat = _Flat(group, datas, self._scratch)
         for p, s, m, v in zip(params, saved, flat.m_views, flat.v_views, strict=True):
             if s is None:
                 state[p] = {"step": 0, "exp_avg": m, "exp_avg_sq": v}
@@ -192,13 +192,13 @@ class Adam(Optimizer):
 class _Flat:
     """A group's first and second moments, gradient and step as flat arrays, with views."""
 
-    def __init__(self, group: dict[str, Any], datas: list[np.ndarray]) -> None:
+    def __init__(self, group: dict[str, Any], datas: list[np.ndarray],
+                 scratch: Callable[[np.ndarray, int], list[np.ndarray]]) -> None:  # fmt: skip
         self.group, self.params = group, group["params"]
         sizes = [a.size for a in datas]
         ends = np.cumsum(sizes).tolist()
-        total, dtype = (ends[-1], datas[0].dtype)
-        self.m, self.v = np.zeros(total, dtype), np.zeros(total, dtype)
-        self.d, self.t = np.empty(total, dtype), np.empty(total, dtype)
+        self.m, self.v = np.zeros(ends[-1], datas[0].dtype), np.zeros(ends[-1], datas[0].dtype)
+        self.d, self.t = scratch(self.m, 2)[:2]  # the optimizer's, shared by equal sizes
 
         def views(flat: np.ndarray) -> list[np.ndarray]:
             pieces = zip(datas, sizes, ends, strict=True)
