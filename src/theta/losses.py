@@ -505,7 +505,7 @@ class _CrossEntropy(Function):
             x = np.moveaxis(x, 1, -1).reshape(-1, C)  # (N * d..., C)
         N = x.shape[0]
         rows = np.arange(N)
-        shifted = x - x.max(axis=1, keepdims=True)  # (N, C), <= 0: exp cannot overflow
+        shifted = x - _row_max(x)[:, None]  # (N, C), <= 0: exp cannot overflow
         picked = shifted[rows, y]  # (N,)
         class_sum = shifted.sum(axis=1) if smoothing else None  # (N,)
         e = np.exp(shifted, out=shifted)  # (N, C); softmax = e / norm, divided in backward
@@ -543,6 +543,17 @@ class _CrossEntropy(Function):
         if len(shape) > 2:  # back from (N * d..., C) to (N, C, d...)
             g = np.moveaxis(g.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
         return (g,)
+
+
+def _row_max(x: np.ndarray) -> np.ndarray:
+    """The largest entry of each row: (N, C) -> (N,).
+
+    NumPy reduces short rows one row at a time; up to 64 columns, reducing a transposed copy
+    down its columns is 2-10x faster, and a max is exact either way.
+    """
+    if x.shape[1] <= 64:
+        return np.ascontiguousarray(x.T).max(axis=0)
+    return x.max(axis=1)
 
 
 def _class_targets(logits: Tensor, target: Any, ignore_index: int | None) -> tuple:
