@@ -431,6 +431,18 @@ def test_adam_flat_group_update_equals_the_per_parameter_update(cls, kwargs, rng
         assert all(np.array_equal(s[n], one_sd["state"][k][n]) for n in ("exp_avg", "exp_avg_sq"))
 
 
+def test_adam_takes_a_parameter_appended_to_its_group_list():
+    w, b = leaf([1.0, 2.0]), leaf([3.0])
+    opt = Adam([w], lr=0.1)
+    w.grad = np.ones(2)
+    opt.step()
+    opt.param_groups[0]["params"].append(b)
+    w.grad, b.grad = np.ones(2), np.ones(1)
+    opt.step()  # steps differ (2 and 1): parameter by parameter
+    assert opt.state[w]["step"] == 2 and opt.state[b]["step"] == 1
+    np.testing.assert_allclose(b.data, [2.9])  # a first Adam step moves by lr
+
+
 def test_plain_sgd_keeps_one_scratch_array_per_shape():
     """``p -= lr * g`` needs one temporary: the optimizer's memory stays at one copy."""
     w = leaf(np.ones(50))

@@ -209,8 +209,8 @@ class _Flat:
 
     def current(self, state: dict[Any, dict[str, Any]]) -> bool:
         """Whether every parameter has a gradient and state still held in these arrays."""
-        if self.group["params"] is not self.params:
-            return False
+        if self.group["params"] is not self.params or len(self.params) != len(self.m_views):
+            return False  # the group's list was replaced or grown in place
         step = None
         for p, m, v in zip(self.params, self.m_views, self.v_views, strict=True):
             s = state.get(p)
