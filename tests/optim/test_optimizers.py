@@ -431,6 +431,19 @@ def test_adam_flat_group_update_equals_the_per_parameter_update(cls, kwargs, rng
         assert all(np.array_equal(s[n], one_sd["state"][k][n]) for n in ("exp_avg", "exp_avg_sq"))
 
 
+def test_adam_updates_groups_of_large_arrays_one_by_one(monkeypatch):
+    from theta.optim import adam
+
+    monkeypatch.setattr(adam, "FLAT_MEAN_SIZE", 4)
+    small, large = [leaf(np.ones(3)), leaf(np.ones(2))], [leaf(np.ones(9)), leaf(np.ones(5))]
+    opt = Adam([{"params": small}, {"params": large}], lr=0.1)
+    for p in small + large:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    assert len(opt._flats) == 1  # only the small arrays' group went flat
+    assert all(p.data[0] == pytest.approx(0.9) for p in small + large)
+
+
 def test_adam_takes_a_parameter_appended_to_its_group_list():
     w, b = leaf([1.0, 2.0]), leaf([3.0])
     opt = Adam([w], lr=0.1)
