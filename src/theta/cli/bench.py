@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from theta.cli.argtypes import positive_int
+
 __all__ = ["add_parser", "find_benchmarks", "run"]
 
 
@@ -34,20 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="time one thread's CPU time (robust on a busy machine)")  # fmt: skip
     parser.add_argument("--only", metavar="TEXT", action="append",
                         help="only cases whose name contains TEXT (repeatable)")  # fmt: skip
-    parser.add_argument("--rounds", type=_positive, metavar="N", help="interleaved rounds")
-    parser.add_argument("--threads", type=_positive, metavar="N", help="BLAS and torch threads")
+    parser.add_argument("--rounds", type=positive_int, metavar="N", help="interleaved rounds")
+    parser.add_argument("--threads", type=positive_int, metavar="N", help="BLAS and torch threads")
     parser.add_argument("--out", metavar="FILE.md", help="where to write the results")
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {value})")
-    return value
 
 
 def find_benchmarks() -> Path:

@@ -14,6 +14,8 @@ from typing import TextIO
 
 import numpy as np
 
+from theta.cli.argtypes import positive_int
+
 __all__ = ["add_parsers", "read_corpus"]
 
 _SHOWN = 4  # leading values printed per vector in the human-readable summary
@@ -37,7 +39,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     embed.add_argument("--file", metavar="FILE", help="more texts, one per line ('-': stdin)")
     embed.add_argument("--json", action="store_true", help="print every number, as JSON")
     embed.add_argument(
-        "--batch-size", type=_positive_int, default=32, help="texts per forward pass"
+        "--batch-size", type=positive_int, default=32, help="texts per forward pass"
     )
     embed.add_argument("--quiet", action="store_true", help="no progress bar")
     embed.set_defaults(run=run_embed)
@@ -55,7 +57,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     search.add_argument("corpus", metavar="CORPUS", help="a .txt file or a folder of them")
     search.add_argument("--query", action="append", required=True, help="repeat for several")
-    search.add_argument("--k", type=_positive_int, default=5, help="results per query (default 5)")
+    search.add_argument("--k", type=positive_int, default=5, help="results per query (default 5)")
     search.add_argument(
         "--algorithm",
         choices=("brute", "hnsw"),
@@ -64,21 +66,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     search.add_argument("--json", action="store_true", help="print the results as JSON")
     search.add_argument(
-        "--batch-size", type=_positive_int, default=32, help="texts per forward pass"
+        "--batch-size", type=positive_int, default=32, help="texts per forward pass"
     )
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(run=run_search)
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: a bad value is a usage error (exit 2) naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def _short(text: str, width: int = _WIDTH) -> str:

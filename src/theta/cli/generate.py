@@ -10,36 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from theta.cli.argtypes import count, positive_float, positive_int
 from theta.cli.config import ConfigError
 from theta.cli.runs import load_gpt_run
-
-
-def _count(text: str) -> int:
-    value = _number(text, int, "an integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _number(text, int, "an integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _number(text, float, "a number")
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be > 0 (got {value})")
-    return value
-
-
-def _number(text: str, kind: type, what: str) -> int | float:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})") from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,11 +28,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_dir", metavar="RUN", help="run folder of theta train --model gpt")
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    parser.add_argument("--max-new-tokens", type=_count, default=200, metavar="N",
+    parser.add_argument("--max-new-tokens", type=count, default=200, metavar="N",
                         help="characters to sample (default 200)")  # fmt: skip
-    parser.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
+    parser.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                         help="below 1 sharpens the distribution, above 1 flattens it")  # fmt: skip
-    parser.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
+    parser.add_argument("--top-k", type=positive_int, default=None, metavar="K",
                         help="sample only among the K likeliest characters")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="the same seed gives the same text (default 0)")  # fmt: skip

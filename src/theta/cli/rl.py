@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from theta import io
+from theta.cli.argtypes import count, positive_int
 from theta.cli.config import ConfigError, load_toml
 from theta.cli.pictures import draw, regret_picture
 from theta.cli.runs import saved_note
@@ -75,12 +76,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", metavar="ID", help="environment id (default CartPole-v1)")
     parser.add_argument("--agent", choices=sorted(AGENTS), help="the learner (default dqn)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=_positive, metavar="N", help="environment steps")
-    budget.add_argument("--episodes", type=_positive, metavar="N", help="episodes")
-    parser.add_argument("--seed", type=_non_negative, metavar="S", help="random seed (default 0)")
+    budget.add_argument("--steps", type=positive_int, metavar="N", help="environment steps")
+    budget.add_argument("--episodes", type=positive_int, metavar="N", help="episodes")
+    parser.add_argument("--seed", type=count, metavar="S", help="random seed (default 0)")
     parser.add_argument(
         "--eval-episodes",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         dest="eval_episodes",
         help="greedy evaluation episodes (default 100)",
@@ -104,23 +105,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--render", choices=["ansi"], help="print a text rollout of the result")
     parser.add_argument("--dry-run", action="store_true", help="check the config, print it, exit")
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    value = _non_negative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {text})")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {text})")
-    return value
 
 
 def _parse_value(text: str) -> Any:
