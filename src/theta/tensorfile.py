@@ -47,6 +47,7 @@ __all__ = [
     "atomic_directory",
     "atomic_write_bytes",
     "atomic_write_text",
+    "jsonable",
     "open_regular_file",
     "read_tensors",
     "refuse_pickle",
@@ -602,6 +603,27 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = T
     '{}\\n'
     """
     atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON values, for the JSON files written beside tensors: NumPy
+    scalars and 0-d arrays become Python numbers, tuples lists, keys strings, and anything
+    else its ``repr``.
+
+    Examples
+    --------
+    >>> jsonable({"lr": np.float32(0.5), 1: (np.int64(2), None), "f": len})
+    {'lr': 0.5, '1': [2, None], 'f': '<built-in function len>'}
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
 
 
 def _temporary_name(path: str, suffix: str = ".tmp") -> str:

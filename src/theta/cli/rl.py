@@ -43,7 +43,7 @@ from theta.rl import (
     make,
 )  # fmt: skip
 from theta.rl.envs import env_id
-from theta.tensorfile import atomic_write_text, write_tensors
+from theta.tensorfile import atomic_write_text, jsonable, write_tensors
 
 __all__ = ["AGENTS", "add_parser", "run"]
 
@@ -189,7 +189,7 @@ def _make_env(name: str, **kwargs: Any) -> Any:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     settings, hyperparameters = resolve(args)
     agent = _build_agent(settings, hyperparameters)
-    config = {**settings, "hyperparameters": _jsonable(agent.get_params(deep=False))}
+    config = {**settings, "hyperparameters": jsonable(agent.get_params(deep=False))}
     if args.dry_run:
         print(json.dumps(config, indent=2), file=out)
         return 0
@@ -254,18 +254,6 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)
-
-
 def _save_agent(agent: Any, run_dir: Path) -> str:
     """Save with ``theta.io.save`` if it takes agents; otherwise write ``agent.safetensors``."""
     try:
@@ -288,7 +276,7 @@ def _save_agent(agent: Any, run_dir: Path) -> str:
             scalars[key] = value
     meta = {
         "class": registry_name(type(agent)),
-        "hyperparameters": json.dumps(_jsonable(agent.get_params(deep=False))),
+        "hyperparameters": json.dumps(jsonable(agent.get_params(deep=False))),
         "scalars": json.dumps(scalars),
     }
     write_tensors(run_dir / "agent.safetensors", tensors, meta)

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 
 from theta import data
 from theta.cli.config import ConfigError, load_toml
-from theta.cli.rl import AGENTS, _jsonable
+from theta.cli.rl import AGENTS
 from theta.estimators import all_estimators
-from theta.tensorfile import atomic_directory, atomic_write_text
+from theta.tensorfile import atomic_directory, atomic_write_text, jsonable
 from theta.tune import (
     BayesSearch,
     Choice,
@@ -369,17 +369,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         "n_trials_run": search.n_trials_run_,
         "seconds": round(seconds, 3),
         "best_index": getattr(search, "best_index_", None),
-        "best_params": _jsonable(getattr(search, "best_params_", None)),
+        "best_params": jsonable(getattr(search, "best_params_", None)),
         "best_score": getattr(search, "best_score_", None),
         "failed_trials": [
-            {"index": i, "params": _jsonable(p), "error": e} for i, p, e in search.failed_trials_
+            {"index": i, "params": jsonable(p), "error": e} for i, p, e in search.failed_trials_
         ],
     }
     if hasattr(search, "budget_used_"):
         summary["budget_used"] = int(search.budget_used_)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     with atomic_directory(run_dir, overwrite=args.overwrite or run_dir.exists()) as staging:
-        atomic_write_text(staging / "config.json", json.dumps(_jsonable(shown), indent=2) + "\n")
+        atomic_write_text(staging / "config.json", json.dumps(jsonable(shown), indent=2) + "\n")
         search.to_csv(staging / "results.csv")
         atomic_write_text(staging / "summary.json", json.dumps(summary, indent=2) + "\n")
         picture = _try_scores(results, staging / "scores.png")

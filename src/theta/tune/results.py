@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from theta.tensorfile import atomic_write_text
+from theta.tensorfile import atomic_write_text, jsonable
 
 __all__ = ["build_cv_results", "failed_record", "leaderboard", "rank_min", "write_csv"]
 
@@ -119,17 +119,9 @@ def _cell(value: Any) -> str:
     if value is np.ma.masked:
         return ""
     if isinstance(value, dict):
-        return json.dumps({k: _plain(v) for k, v in value.items()}, sort_keys=True)
-    value = _plain(value)
+        return json.dumps(jsonable(value), sort_keys=True)
+    value = jsonable(value)
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)
 
 
 def write_csv(cv_results: dict[str, Any], path: Any) -> None:
@@ -174,5 +166,5 @@ def leaderboard(cv_results: dict[str, Any], *, metric: str = "score", top: int =
 
 
 def _short(value: Any) -> str:
-    value = _plain(value)
+    value = jsonable(value)
     return f"{value:.4g}" if isinstance(value, float) else str(value)

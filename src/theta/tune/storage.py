@@ -16,22 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from theta.tensorfile import atomic_write_text
+from theta.tensorfile import atomic_write_text, jsonable
 from theta.tune.trials import Task
 
 __all__ = ["TrialStore"]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)
 
 
 class TrialStore:
@@ -50,7 +38,7 @@ class TrialStore:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def key(self, task: Task) -> str:
-        params = json.dumps(_jsonable(task.params), sort_keys=True)
+        params = json.dumps(jsonable(task.params), sort_keys=True)
         digest = hashlib.sha256(
             f"{self.context}|{params}|{task.fold}|{task.resource}".encode()
         ).hexdigest()[:16]
@@ -70,7 +58,7 @@ class TrialStore:
             "candidate": task.candidate,
             "fold": task.fold,
             "resource": task.resource,
-            "params": _jsonable(task.params),
-            "result": _jsonable(result),
+            "params": jsonable(task.params),
+            "result": jsonable(result),
         }
         atomic_write_text(self.folder / f"{self.key(task)}.json", json.dumps(record) + "\n")
