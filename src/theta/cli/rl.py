@@ -27,7 +27,7 @@ from theta import io
 from theta.cli.argtypes import count, positive_int
 from theta.cli.config import ConfigError, load_toml
 from theta.cli.pictures import draw, regret_picture
-from theta.cli.runs import saved_note
+from theta.cli.runs import claim_run_dir, saved_note
 from theta.errors import InvalidParameterError
 from theta.nn import Module
 from theta.params import registry_name
@@ -194,11 +194,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(config, indent=2), file=out)
         return 0
     name = settings["env"]
-    run_dir = Path(args.out or Path("runs") / f"{settings['agent']}-{_slug(name)}")
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())) and not args.overwrite:
-        raise FileExistsError(
-            f"run folder {run_dir} already exists; pass --overwrite to replace it"
-        )
+    run_dir = claim_run_dir(args.out or Path("runs") / f"{settings['agent']}-{_slug(name)}",
+                            overwrite=args.overwrite)
     env = _make_env(name)
     if args.render and "ansi" not in env.metadata.get("render_modes", []):
         modes = ", ".join(env.metadata.get("render_modes", [])) or "none"

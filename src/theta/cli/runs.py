@@ -35,8 +35,8 @@ from theta.plot import loss_curve
 from theta.tensorfile import atomic_write_text, read_tensors, write_tensors
 from theta.train import Callback, History, fit
 
-__all__ = ["Run", "check_run_dir", "load_gpt_run", "load_run", "load_table", "train_gpt_run",
-           "train_run"]  # fmt: skip
+__all__ = ["Run", "check_run_dir", "claim_run_dir", "load_gpt_run", "load_run", "load_table",
+           "train_gpt_run", "train_run"]  # fmt: skip
 
 TOKENIZER_FORMAT = "theta.char_tokenizer"
 
@@ -188,6 +188,19 @@ def check_run_dir(run_dir: str | Path) -> Path:
     path = Path(run_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"run folder not found: {path}")
+    return path
+
+
+def claim_run_dir(run_dir: str | Path, *, overwrite: bool, resume: bool | None = None) -> Path:
+    """``run_dir`` as a Path, unless it already holds something that neither ``--overwrite``
+    nor (for resumable runs, where ``resume`` is not None) ``--resume`` lets a job touch."""
+    path = Path(run_dir)
+    taken = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    if taken and not (overwrite or resume):
+        hint = "" if resume is None else " or --resume to continue it"
+        raise FileExistsError(
+            f"run folder {path} already exists; pass --overwrite to replace it{hint}"
+        )
     return path
 
 

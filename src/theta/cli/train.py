@@ -12,7 +12,7 @@ import numpy as np
 
 from theta.autograd import no_grad, tensor
 from theta.cli.config import TrainConfig, load_toml, resolve
-from theta.cli.runs import saved_note, train_run
+from theta.cli.runs import claim_run_dir, saved_note, train_run
 from theta.losses import mse
 from theta.nn import Linear
 from theta.optim import SGD
@@ -119,7 +119,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if args.out is None:
             chapter_example(out)
         else:
-            chapter_run(_run_folder(Path(args.out), args), out, resume=args.resume)
+            run_dir = claim_run_dir(args.out, overwrite=args.overwrite, resume=args.resume)
+            chapter_run(run_dir, out, resume=args.resume)
         return 0
     values = load_toml(args.config) if args.config else {}
     values.update(given)
@@ -127,16 +128,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2), file=out)
         return 0
-    run_dir = _run_folder(Path(args.out or Path("runs") / config.data), args)
+    run_dir = claim_run_dir(args.out or Path("runs") / config.data,
+                            overwrite=args.overwrite, resume=args.resume)
     train_run(config, run_dir, resume=args.resume, quiet=args.quiet, out=out)
     return 0
 
-
-def _run_folder(run_dir: Path, args: argparse.Namespace) -> Path:
-    """``run_dir``, unless it holds a run that neither --overwrite nor --resume lets us touch."""
-    if run_dir.exists() and any(run_dir.iterdir()) and not (args.overwrite or args.resume):
-        raise FileExistsError(
-            f"run folder {run_dir} already exists; pass --overwrite to replace it or --resume "
-            "to continue it"
-        )
-    return run_dir

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from theta import data
 from theta.cli.config import ConfigError, load_toml
 from theta.cli.rl import AGENTS
+from theta.cli.runs import claim_run_dir
 from theta.estimators import all_estimators
 from theta.tensorfile import atomic_directory, atomic_write_text, jsonable
 from theta.tune import (
@@ -347,12 +348,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(shown, indent=2), file=out)
         return 0
     name = config["estimator"]["name"]
-    run_dir = Path(args.out or Path("runs") / f"tune-{name}")
-    exists = run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir()))
-    if exists and not args.overwrite:
-        raise FileExistsError(
-            f"run folder {run_dir} already exists; pass --overwrite to replace it"
-        )
+    run_dir = claim_run_dir(args.out or Path("runs") / f"tune-{name}", overwrite=args.overwrite)
     search = build_search(config, args.quiet)
     X, y, fit_params = _load(config)
     started = time.perf_counter()
