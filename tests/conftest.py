@@ -28,3 +28,20 @@ def theta_cli() -> Callable[..., subprocess.CompletedProcess]:
     "iris", cwd=tmp_path)`` runs ``python -m theta train --data iris`` and returns the
     CompletedProcess (exit code, stdout and stderr as text)."""
     return _run_theta
+
+
+@pytest.fixture
+def theta_main(capsys) -> Callable[..., tuple[int, str, str]]:
+    """The command in this process (no interpreter start-up): ``theta_main("report", run)``
+    returns the exit code (argparse's usage errors included) and the captured stdout, stderr."""
+    from theta.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -13,22 +13,11 @@ import pytest
 
 from theta import io
 from theta.autograd import no_grad
-from theta.cli import main
 from theta.cli.runs import load_gpt_run
 from theta.data import load_tinyshakespeare
 
 TINY = ["--n-layer", "1", "--n-heads", "2", "--n-embd", "16", "--block-size", "16",
         "--eval-every", "10", "--eval-windows", "16", "--quiet"]  # fmt: skip
-
-
-def _in_process(capsys, *args: str) -> tuple[int, str, str]:
-    """``theta ARGS`` in this process (no interpreter start-up): exit code, stdout, stderr."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +64,13 @@ def test_generate_in_a_fresh_process_matches_the_saved_model(theta_cli, gpt_run)
     assert text == expected
 
 
-def test_generate_is_deterministic_for_a_seed_and_greedy_with_top_k_1(gpt_run, capsys):
+def test_generate_is_deterministic_for_a_seed_and_greedy_with_top_k_1(theta_main, gpt_run):
     run, _ = gpt_run
     args = ("generate", str(run), "--prompt", "To be", "--max-new-tokens", "20")
-    a, b = _in_process(capsys, *args, "--seed", "1"), _in_process(capsys, *args, "--seed", "1")
-    c = _in_process(capsys, *args, "--seed", "2")
+    a, b = theta_main(*args, "--seed", "1"), theta_main(*args, "--seed", "1")
+    c = theta_main(*args, "--seed", "2")
     assert a[0] == 0 and a == b and a[1] != c[1]
-    greedy = [_in_process(capsys, *args, "--top-k", "1", "--seed", s)[1] for s in ("1", "2")]
+    greedy = [theta_main(*args, "--top-k", "1", "--seed", s)[1] for s in ("1", "2")]
     assert greedy[0] == greedy[1]
     model, tokenizer = load_gpt_run(run)
     ids = tokenizer.encode("To be")
@@ -92,12 +81,12 @@ def test_generate_is_deterministic_for_a_seed_and_greedy_with_top_k_1(gpt_run, c
     assert greedy[0] == tokenizer.decode(ids) + "\n"
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path, capsys):
+def test_resumed_run_equals_an_uninterrupted_one(theta_main, tmp_path):
     whole, part = tmp_path / "whole", tmp_path / "part"
     gpt = ("train", "--model", "gpt", *TINY)
-    assert _in_process(capsys, *gpt, "--steps", "20", "--out", str(whole))[0] == 0
-    assert _in_process(capsys, *gpt, "--steps", "10", "--out", str(part))[0] == 0
-    code, _, err = _in_process(capsys, *gpt, "--steps", "20", "--out", str(part), "--resume")
+    assert theta_main(*gpt, "--steps", "20", "--out", str(whole))[0] == 0
+    assert theta_main(*gpt, "--steps", "10", "--out", str(part))[0] == 0
+    code, _, err = theta_main(*gpt, "--steps", "20", "--out", str(part), "--resume")
     assert code == 0, err
     a, b = io.load(whole / "model"), io.load(part / "model")
     for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
@@ -105,16 +94,16 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, capsys):
     assert (whole / "metrics.csv").read_text() == (part / "metrics.csv").read_text()
 
 
-def test_train_gpt_on_a_text_file(tmp_path, capsys):
+def test_train_gpt_on_a_text_file(theta_main, tmp_path):
     corpus = tmp_path / "poem.txt"
     corpus.write_text("the cat sat on the mat; " * 40, encoding="utf-8")
     run = tmp_path / "poem"
-    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--data", str(corpus),
+    code, _, err = theta_main("train", "--model", "gpt", "--data", str(corpus),
                                "--steps", "10", *TINY, "--out", str(run))  # fmt: skip
     assert code == 0, err
     vocab = json.loads((run / "tokenizer.json").read_text(encoding="utf-8"))["chars"]
     assert vocab == sorted(set("the cat sat on the mat; "))
-    code, out, _ = _in_process(capsys, "generate", str(run), "--prompt", "the",
+    code, out, _ = theta_main("generate", str(run), "--prompt", "the",
                                "--max-new-tokens", "5")  # fmt: skip
     assert code == 0 and len(out) == 9 and set(out[:-1]) <= set(vocab)
 
@@ -131,23 +120,23 @@ def test_train_gpt_on_a_text_file(tmp_path, capsys):
         (["--n-embd", "1.5"], "argument --n-embd: invalid int value"),
     ],
 )
-def test_bad_train_flags_are_usage_errors_naming_the_flag(args, needle, capsys):
-    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--dry-run", *args)
+def test_bad_train_flags_are_usage_errors_naming_the_flag(theta_main, args, needle):
+    code, _, err = theta_main("train", "--model", "gpt", "--dry-run", *args)
     assert code == 2, err
     assert needle in err and "Traceback" not in err
 
 
-def test_gpt_needs_text_and_enough_of_it(tmp_path, capsys):
-    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--data", "iris", "--out",
+def test_gpt_needs_text_and_enough_of_it(theta_main, tmp_path):
+    code, _, err = theta_main("train", "--model", "gpt", "--data", "iris", "--out",
                                str(tmp_path / "a"))  # fmt: skip
     assert code == 1 and "--model gpt needs a text corpus" in err
     short = tmp_path / "short.txt"
     short.write_text("abcdefghij" * 10, encoding="utf-8")  # 100 chars: 10 for validation
-    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--data", str(short), *TINY,
+    code, _, err = theta_main("train", "--model", "gpt", "--data", str(short), *TINY,
                                "--out", str(tmp_path / "b"))  # fmt: skip
     assert code == 1
     assert "validation text has 10 characters; block_size 16 needs at least 17" in err
-    code, _, err = _in_process(capsys, "train", "--data", "tinyshakespeare", "--out",
+    code, _, err = theta_main("train", "--data", "tinyshakespeare", "--out",
                                str(tmp_path / "c"))  # fmt: skip
     assert code == 1 and "train a language model on it with --model gpt" in err
 
@@ -165,18 +154,18 @@ def test_gpt_needs_text_and_enough_of_it(tmp_path, capsys):
         (["--tokens", "3"], "unrecognized arguments: --tokens"),
     ],
 )
-def test_bad_generate_flags_are_usage_errors_naming_the_flag(gpt_run, args, needle, capsys):
+def test_bad_generate_flags_are_usage_errors_naming_the_flag(theta_main, gpt_run, args, needle):
     run, _ = gpt_run
-    code, _, err = _in_process(capsys, "generate", str(run), *args)
+    code, _, err = theta_main("generate", str(run), *args)
     assert code == 2, err
     assert needle in err and "Traceback" not in err
 
 
-def test_generate_and_predict_refuse_the_wrong_kind_of_run(gpt_run, tmp_path, capsys):
+def test_generate_and_predict_refuse_the_wrong_kind_of_run(theta_main, gpt_run, tmp_path):
     run, _ = gpt_run
-    code, _, err = _in_process(capsys, "generate", str(tmp_path / "nope"))
+    code, _, err = theta_main("generate", str(tmp_path / "nope"))
     assert code == 1 and "run folder not found" in err
-    code, _, err = _in_process(capsys, "generate", str(tmp_path))
+    code, _, err = theta_main("generate", str(tmp_path))
     assert code == 1 and "is not a GPT run" in err
-    code, _, err = _in_process(capsys, "predict", str(run), "1,2")
+    code, _, err = theta_main("predict", str(run), "1,2")
     assert code == 1 and "holds a GPT language model" in err and "theta generate" in err

@@ -8,8 +8,6 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from theta.cli import main
-
 SECTIONS = ["Hyperparameters", "Parameters", "Pictures", "Final metrics", "Predictions"]
 
 
@@ -45,15 +43,6 @@ class Page(HTMLParser):
             self.headings[self._open].append(data)
         elif self._open in ("td", "pre"):
             self.cells.append(data)
-
-
-def _in_process(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _pngs_inlined(page: Page) -> list[bytes]:
@@ -118,34 +107,34 @@ def test_bad_flags_are_usage_errors(theta_cli, args, needle, iris_run):
     assert needle in result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_existing_page_needs_overwrite_and_out_goes_anywhere(iris_run, tmp_path, capsys):
+def test_an_existing_page_needs_overwrite_and_out_goes_anywhere(theta_main, iris_run, tmp_path):
     target = tmp_path / "pages" / "iris.html"
     target.parent.mkdir()
-    assert _in_process(capsys, "report", str(iris_run), "--out", str(target))[0] == 0
-    code, _, err = _in_process(capsys, "report", str(iris_run), "--out", str(target))
+    assert theta_main("report", str(iris_run), "--out", str(target))[0] == 0
+    code, _, err = theta_main("report", str(iris_run), "--out", str(target))
     assert code == 1
     assert err == f"theta: error: report {target} already exists; pass --overwrite to replace " \
                   "it\n"
     target.write_text("old")
-    assert _in_process(capsys, "report", str(iris_run), "--out", str(target), "--overwrite")[0] == 0
+    assert theta_main("report", str(iris_run), "--out", str(target), "--overwrite")[0] == 0
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in target.parent.iterdir()] == ["iris.html"]  # written atomically
 
 
-def test_a_folder_that_is_not_a_run(tmp_path, capsys):
-    code, _, err = _in_process(capsys, "report", str(tmp_path))
+def test_a_folder_that_is_not_a_run(theta_main, tmp_path):
+    code, _, err = theta_main("report", str(tmp_path))
     assert code == 1
     assert "is not a run folder: it has neither config.json nor summary.json" in err
 
 
-def test_report_of_a_gpt_run_shows_a_generated_sample(tmp_path, capsys):
+def test_report_of_a_gpt_run_shows_a_generated_sample(theta_main, tmp_path):
     run = tmp_path / "gpt"
-    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--steps", "3", "--n-layer",
+    code, _, err = theta_main("train", "--model", "gpt", "--steps", "3", "--n-layer",
                                "1", "--n-heads", "2", "--n-embd", "16", "--block-size", "16",
                                "--eval-every", "3", "--eval-windows", "4", "--quiet",
                                "--out", str(run))  # fmt: skip
     assert code == 0, err
-    assert _in_process(capsys, "report", str(run))[0] == 0
+    assert theta_main("report", str(run))[0] == 0
     page = Page((run / "report.html").read_text(encoding="utf-8"))
     assert page.headings["h2"] == SECTIONS
     assert "wte.weight" in page.cells and "blocks.0.attn.qkv.weight" in page.cells
@@ -156,12 +145,12 @@ def test_report_of_a_gpt_run_shows_a_generated_sample(tmp_path, capsys):
     assert sample in page.cells
 
 
-def test_report_of_a_bandit_run_shows_the_last_episodes(tmp_path, capsys):
+def test_report_of_a_bandit_run_shows_the_last_episodes(theta_main, tmp_path):
     pytest.importorskip("gymnasium")
     run = tmp_path / "bandit"
-    assert _in_process(capsys, "rl", "--env", "Bandit-v0", "--agent", "ucb1", "--steps", "50",
+    assert theta_main("rl", "--env", "Bandit-v0", "--agent", "ucb1", "--steps", "50",
                        "--eval-episodes", "2", "--out", str(run), "--quiet")[0] == 0  # fmt: skip
-    assert _in_process(capsys, "report", str(run))[0] == 0
+    assert theta_main("report", str(run))[0] == 0
     page = Page((run / "report.html").read_text(encoding="utf-8"))
     assert page.headings["h2"] == SECTIONS
     assert "agent/state.safetensors" in (run / "report.html").read_text(encoding="utf-8")
@@ -172,7 +161,7 @@ def test_report_of_a_bandit_run_shows_the_last_episodes(tmp_path, capsys):
     assert page.cells[-30:] == [value for row in last for value in row]
 
 
-def test_report_of_a_search_shows_the_leaderboard_and_best_parameters(tmp_path, capsys):
+def test_report_of_a_search_shows_the_leaderboard_and_best_parameters(theta_main, tmp_path):
     run = tmp_path / "search"
     run.mkdir()
     columns = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time",
@@ -196,7 +185,7 @@ def test_report_of_a_search_shows_the_leaderboard_and_best_parameters(tmp_path, 
 
     search_scores({"param_alpha": [r[4] for r in rows], "mean_test_score": [r[10] for r in rows]},
                   run / "scores.png")  # fmt: skip
-    assert _in_process(capsys, "report", str(run))[0] == 0
+    assert theta_main("report", str(run))[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     page = Page(html)
     assert page.headings["h1"] == ["search"] and page.headings["h2"] == SECTIONS
@@ -209,11 +198,11 @@ def test_report_of_a_search_shows_the_leaderboard_and_best_parameters(tmp_path, 
     assert board[0::6] == [f"{10.0 ** -i}" for i in range(11, 1, -1)]
 
 
-def test_text_from_the_run_folder_is_escaped(tmp_path, capsys):
+def test_text_from_the_run_folder_is_escaped(theta_main, tmp_path):
     run = tmp_path / "odd"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"note": "<script>alert(1)</script> & more"}))
-    assert _in_process(capsys, "report", str(run))[0] == 0
+    assert theta_main("report", str(run))[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     page = Page(html)

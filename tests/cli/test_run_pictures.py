@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from theta import data, metrics, plot
-from theta.cli import main
 from theta.cli.runs import load_run
 
 pytest.importorskip("matplotlib")
@@ -24,15 +23,6 @@ step  999  loss   0.0000  w 2.0000  b 1.0000
 learned: 2.0 1.0
 prediction: 21.0
 """
-
-
-def _in_process(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -74,8 +64,8 @@ def test_theta_train_out_alone_is_the_chapter_as_a_run_folder(tmp_path, theta_cl
     assert again.returncode == 1 and "--overwrite" in again.stderr
 
 
-def test_the_chapter_runs_descent_path_ends_at_2_1(tmp_path, capsys, drawn):
-    code, out, _ = _in_process(capsys, "train", "--out", str(tmp_path / "chapter"))
+def test_the_chapter_runs_descent_path_ends_at_2_1(theta_main, tmp_path, drawn):
+    code, out, _ = theta_main("train", "--out", str(tmp_path / "chapter"))
     assert code == 0 and out.startswith(CHAPTER_OUTPUT)
     (picture,) = drawn["descent_path"]
     (walk,) = [ln for ln in picture.figure.axes[0].lines if ln.get_label() == "descent path"]
@@ -85,9 +75,9 @@ def test_the_chapter_runs_descent_path_ends_at_2_1(tmp_path, capsys, drawn):
     np.testing.assert_allclose(xy[-1], [2.0, 1.0], atol=1e-3)
 
 
-def test_a_linear_model_on_the_line_from_a_random_start_walks_to_2_1(tmp_path, capsys, drawn):
+def test_a_linear_model_on_the_line_from_a_random_start_walks_to_2_1(theta_main, tmp_path, drawn):
     run = tmp_path / "line"
-    code, out, _ = _in_process(capsys, "train", "--data", "line", "--out", str(run), "--quiet")
+    code, out, _ = theta_main("train", "--data", "line", "--out", str(run), "--quiet")
     assert code == 0 and out.startswith("trained linear on line: 1000 steps")
     assert _pngs(run) == {"loss_curve.png", "descent_path.png"}
     (walk,) = [ln for ln in drawn["descent_path"][0].figure.axes[0].lines
@@ -97,10 +87,10 @@ def test_a_linear_model_on_the_line_from_a_random_start_walks_to_2_1(tmp_path, c
     np.testing.assert_allclose(walk.get_xydata()[-1], [2.0, 1.0], atol=1e-2)
 
 
-def test_the_confusion_matrix_is_the_saved_model_on_the_validation_split(tmp_path, capsys,
+def test_the_confusion_matrix_is_the_saved_model_on_the_validation_split(theta_main, tmp_path,
                                                                          drawn):  # fmt: skip
     run = tmp_path / "iris"
-    code, _, err = _in_process(capsys, "train", "--data", "iris", "--epochs", "2", "--out",
+    code, _, err = theta_main("train", "--data", "iris", "--epochs", "2", "--out",
                                str(run), "--quiet")  # fmt: skip
     assert code == 0, err
     assert _pngs(run) == {"loss_curve.png", "confusion_matrix.png", "projection.png"}
@@ -119,9 +109,9 @@ def test_the_confusion_matrix_is_the_saved_model_on_the_validation_split(tmp_pat
     assert points.shape == (120, 2)
 
 
-def test_two_features_draw_the_saved_models_decision_regions(tmp_path, capsys, drawn):
+def test_two_features_draw_the_saved_models_decision_regions(theta_main, tmp_path, drawn):
     run = tmp_path / "moons"
-    code, _, err = _in_process(capsys, "train", "--data", "moons", "--epochs", "3", "--out",
+    code, _, err = theta_main("train", "--data", "moons", "--epochs", "3", "--out",
                                str(run), "--quiet")  # fmt: skip
     assert code == 0, err
     assert _pngs(run) == {"loss_curve.png", "confusion_matrix.png", "decision_boundary.png"}
@@ -139,16 +129,16 @@ def test_two_features_draw_the_saved_models_decision_regions(tmp_path, capsys, d
     assert len(ax.collections[0].get_offsets()) == 80  # the training points (80% of 100)
 
 
-def test_regression_draws_only_the_loss(tmp_path, capsys):
+def test_regression_draws_only_the_loss(theta_main, tmp_path):
     run = tmp_path / "diabetes"
-    assert _in_process(capsys, "train", "--data", "diabetes", "--epochs", "1", "--out",
+    assert theta_main("train", "--data", "diabetes", "--epochs", "1", "--out",
                        str(run), "--quiet")[0] == 0  # fmt: skip
     assert _pngs(run) == {"loss_curve.png"}
 
 
-def test_a_gpt_run_draws_the_last_blocks_attention(tmp_path, capsys, drawn):
+def test_a_gpt_run_draws_the_last_blocks_attention(theta_main, tmp_path, drawn):
     run = tmp_path / "gpt"
-    code, _, err = _in_process(capsys, "train", "--model", "gpt", "--steps", "4", "--n-layer",
+    code, _, err = theta_main("train", "--model", "gpt", "--steps", "4", "--n-layer",
                                "2", "--n-heads", "2", "--n-embd", "16", "--block-size", "16",
                                "--eval-every", "2", "--eval-windows", "4", "--quiet",
                                "--out", str(run))  # fmt: skip
@@ -178,11 +168,11 @@ def test_a_bandit_run_draws_its_regret(tmp_path, theta_cli):
     assert summary["final_regret"] > 0
 
 
-def test_without_matplotlib_a_run_has_no_pictures_and_says_why(tmp_path, capsys, monkeypatch):
+def test_without_matplotlib_a_run_has_no_pictures_and_says_why(theta_main, tmp_path, monkeypatch):
     for module in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
         monkeypatch.setitem(sys.modules, module, None)
     run = tmp_path / "moons"
-    code, out, _ = _in_process(capsys, "train", "--data", "moons", "--epochs", "1", "--out",
+    code, out, _ = theta_main("train", "--data", "moons", "--epochs", "1", "--out",
                                str(run), "--quiet")  # fmt: skip
     assert code == 0
     assert _pngs(run) == set() and (run / "model").is_dir()
