@@ -30,9 +30,9 @@ def _examples() -> list[tuple[str, str | None]]:
 
 
 @pytest.mark.parametrize("code, expected", _examples(), ids=lambda v: str(v)[:30])
-def test_readme_example_runs_and_prints_what_it_shows(code, expected):
+def test_readme_example_runs_and_prints_what_it_shows(code, expected, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     if expected is not None:
