@@ -245,8 +245,12 @@ def test_early_stopping_writes_the_final_checkpoint(tmp_path):
     path = tmp_path / "run.ckpt"
     model, history = _overfit([EarlyStopping(patience=5)], checkpoint=str(path))
     saved = checkpoint.load(str(path))
-    assert saved["step_count"] == history.n_steps
-    _assert_params_equal(saved["model"], _params(model))  # the restored best parameters
+    assert saved["step_count"] == history.n_steps and saved["stop_training"]
+    # the loop as it stopped (the optimizer's state fits these parameters); the best ones,
+    # which the model holds now, are early stopping's to restore when a resumed run ends
+    _assert_params_equal(saved["model"], {k: v[-1] for k, v in history.params.items()})
+    stopper = dict(saved["callbacks"])["EarlyStopping"]
+    _assert_params_equal(stopper["best_state"], _params(model))
 
 
 def test_early_stopping_needs_the_monitored_value(line, chapter_model):
@@ -270,8 +274,12 @@ def test_early_stopping_max_mode_on_accuracy(blobs):
 def test_early_stopping_checks_its_arguments():
     with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
         EarlyStopping(mode="lowest")
-    with pytest.raises(ValueError, match=r"patience must be >= 0 \(got -1\)"):
+    with pytest.raises(ValueError, match="patience == -1, must be >= 0"):
         EarlyStopping(patience=-1)
+    with pytest.raises(ValueError, match="min_delta == nan, must be a number, not NaN"):
+        EarlyStopping(min_delta=float("nan"))
+    with pytest.raises(ValueError, match="factor == nan, must be a number, not NaN"):
+        DivergenceGuard(factor=float("nan"))
 
 
 def test_model_checkpoint_checks_its_arguments(tmp_path):

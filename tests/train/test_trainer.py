@@ -154,6 +154,15 @@ def test_run_continues_from_the_current_step(blobs):
     _assert_same_parameters(a, b)
 
 
+def test_run_to_the_same_step_again_logs_the_partial_epoch_once(blobs):
+    X, y = blobs
+    trainer = Trainer(_mlp(), X, y, loss="cross_entropy", batch_size=16, seed=3)
+    first = trainer.run(steps=6)  # 4 steps per epoch: one whole epoch and half of one
+    assert len(first.epochs["loss"]) == 2
+    again = trainer.run(steps=6)
+    assert trainer.step_count == 6 and again.epochs == first.epochs
+
+
 def test_data_takes_the_models_dtype(blobs):
     X, y = blobs
     model = MLP((4, 8, 3), rng=0)  # float32, the default

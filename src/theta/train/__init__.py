@@ -9,9 +9,9 @@ from theta.train.callbacks import (
     PrintSteps,
 )  # fmt: skip
 from theta.train.history import History
-from theta.train.loop import StepResult, Trainer, fit
+from theta.train.loop import StepResult, Trainer, deferred_interrupt, fit
 
 __all__ = [
     "Callback", "DivergenceGuard", "EarlyStopping", "History", "LRScheduler", "ModelCheckpoint",
-    "PrintSteps", "StepResult", "Trainer", "fit",
+    "PrintSteps", "StepResult", "Trainer", "deferred_interrupt", "fit",
 ]  # fmt: skip

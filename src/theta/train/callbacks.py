@@ -10,12 +10,15 @@ with state to resume implement ``state_dict`` / ``load_state_dict``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from theta.errors import DivergenceError
+from theta.train.checkpoint import check, check_arrays, check_dict, check_int, is_number
+from theta.validation import check_scalar
 
 if TYPE_CHECKING:
     from theta.train.loop import StepResult, Trainer
@@ -62,8 +65,8 @@ class EarlyStopping(Callback):
     ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max' (got {mode!r}).")
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0 (got {patience}).")
+        check_scalar(patience, "patience", numbers.Integral, min_val=0)
+        check_scalar(min_delta, "min_delta", numbers.Real, min_val=0)
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
         self.mode, self.restore_best = mode, restore_best
         self.best = math.inf if mode == "min" else -math.inf
@@ -111,18 +114,28 @@ class EarlyStopping(Callback):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
-        self._best_state = state.get("best_state")
+        where = "EarlyStopping state"
+        check_dict(where, "state", state, ("best", "wait", "best_epoch"))
+        best = check(where, "best", state["best"], is_number(state["best"]), "a number")
+        wait = check_int(where, "wait", state["wait"])
+        best_epoch = check_int(where, "best_epoch", state["best_epoch"], low=-1)
+        best_state = state.get("best_state")
+        if best_state is not None:
+            check_arrays(where, "best_state", best_state)
+        self.best, self.wait, self.best_epoch = best, wait, best_epoch
+        self._best_state = best_state
 
 
 class ModelCheckpoint(Callback):
-    """Write a resumable checkpoint every ``every_n_steps`` steps and at the end of training
-    (unless it diverged).
+    """Write a resumable checkpoint every ``every_n_steps`` steps, at the end of training
+    (unless it diverged) and on Ctrl-C.
 
     The file holds everything ``fit(resume=True)`` needs to continue with the identical next
-    step (see :mod:`theta.train.checkpoint`). Writes are atomic. With ``save_best_only`` a
-    checkpoint is written only when ``monitor`` improves, so a diverged run never replaces
-    the best one.
+    step (see :mod:`theta.train.checkpoint`); the trainer writes it once a step is complete,
+    its epoch's end included, and at the end before the end-of-run work (a last partial
+    epoch, early stopping's restoring of the best parameters), which a resumed run redoes.
+    Writes are atomic. With ``save_best_only`` a checkpoint is written only when ``monitor``
+    improves, so a diverged run never replaces the best one.
     """
 
     def __init__(
@@ -150,21 +163,21 @@ class ModelCheckpoint(Callback):
             self.best = value
             trainer.save_checkpoint(self.path)
 
-    def on_train_end(self, trainer: Trainer) -> None:
-        # Early stopping ends a run normally; a diverged run rolled back its parameters but
-        # not its optimizer state, so it has no consistent state to resume from.
-        if not self.save_best_only and not trainer.diverged:
-            trainer.save_checkpoint(self.path)
-
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = state["best"]
+        check_dict("ModelCheckpoint state", "state", state, ("best",))
+        best = state["best"]
+        self.best = check("ModelCheckpoint state", "best", best, is_number(best), "a number")
 
 
 class LRScheduler(Callback):
-    """Set every parameter group's learning rate to ``schedule(step)`` before each step."""
+    """Set every parameter group's learning rate to ``schedule(step)`` before each step.
+
+    The schedule is a pure function of the step count, so a resumed run needs no state of
+    its own: the step count and the rate the optimizer holds are in the checkpoint.
+    """
 
     def __init__(self, schedule: Callable[[int], float]) -> None:
         self.schedule = schedule
@@ -178,19 +191,31 @@ class LRScheduler(Callback):
 class DivergenceGuard(Callback):
     """Stop when the loss turns NaN/inf or explodes, and keep the last good parameters.
 
-    "Exploding" means the loss exceeds ``factor`` times the first loss. On either, the
-    parameters that last gave a finite, non-exploded loss are restored and a
-    :class:`~theta.errors.DivergenceError` explains which hyperparameter to change.
+    "Exploding" means the loss exceeds ``factor`` times the first loss. On either, or when
+    an update makes a parameter NaN/inf, the parameters that last gave a finite,
+    non-exploded loss are restored and a :class:`~theta.errors.DivergenceError` explains
+    which hyperparameter to change, before a checkpoint of that step is written. A
+    gradient that is NaN/inf while the loss is finite makes the optimizer skip the step
+    (parameters unchanged); ``max_skipped_steps`` such steps in a row stop training too.
+
+    Its state (the reference loss, the recent losses, the last good parameters, the skip
+    count) is part of a checkpoint, so a resumed run judges its losses as the uninterrupted
+    one would.
     """
 
-    def __init__(self, factor: float = 1e4) -> None:
-        self.factor = factor
+    def __init__(self, factor: float = 1e4, *, max_skipped_steps: int = 10) -> None:
+        check_scalar(factor, "factor", numbers.Real, min_val=1, include_boundaries="neither")
+        check_scalar(max_skipped_steps, "max_skipped_steps", numbers.Integral, min_val=1)
+        self.factor, self.max_skipped_steps = factor, max_skipped_steps
         self._reference: float | None = None
         self._pending: dict[str, np.ndarray] = {}
         self._good: dict[str, np.ndarray] = {}
         self._recent: list[float] = []
+        self._skipped = 0  # consecutive steps the optimizer skipped for a non-finite gradient
+        self._skipped_before = 0  # the optimizer's count at the start of this step
 
     def on_step_begin(self, trainer: Trainer) -> None:
+        self._skipped_before = trainer.optimizer.skipped_steps
         for name, p in trainer.model.named_parameters():
             buf = self._pending.get(name)
             if buf is None or buf.shape != p.shape:
@@ -206,11 +231,58 @@ class DivergenceGuard(Callback):
         exploded = self._reference is not None and abs(loss) > self.factor * self._reference
         if math.isfinite(loss) and not exploded:
             self._good, self._pending = self._pending, self._good  # params that gave this loss
+            bad = [name for name, p in trainer.model.named_parameters()
+                   if not np.isfinite(p.data).all()]  # fmt: skip
+            if bad:  # caught now, before a checkpoint of this step can hold them
+                trainer.model.load_state_dict(self._good)
+                trainer.stop_training = True
+                lr = trainer.optimizer.param_groups[0]["lr"]
+                raise DivergenceError(
+                    f"fit: the update of step {result.step} made parameters NaN/inf "
+                    f"({', '.join(bad)}; last finite loss {loss:.6g}). The learning rate "
+                    f"lr={lr:g} may be too large: try lr={lr / 10:g} or smaller, or clip "
+                    "gradients. The parameters from before that update were kept."
+                )
+            skipped = trainer.optimizer.skipped_steps > self._skipped_before
+            self._skipped = self._skipped + 1 if skipped else 0
+            if self._skipped >= self.max_skipped_steps:
+                trainer.stop_training = True
+                raise DivergenceError(
+                    f"fit: the gradient was NaN/inf in {self._skipped} steps in a row (steps "
+                    f"{result.step - self._skipped + 1} to {result.step}; last finite loss "
+                    f"{loss:.6g}). The optimizer skipped them, so the parameters are those "
+                    "before the first; look for an operation with an infinite slope (sqrt or "
+                    "log at 0, a division by 0) in the model or the loss."
+                )
             return
         if self._good:
             trainer.model.load_state_dict(self._good)
         trainer.stop_training = True
         raise DivergenceError(self._diagnosis(trainer, result.step, exploded))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self._reference,
+            "recent": list(self._recent),
+            "good": {name: value.copy() for name, value in self._good.items()},
+            "skipped": self._skipped,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state == {}:  # format version 1 kept no guard state: judge from here on
+            return
+        where = "DivergenceGuard state"
+        check_dict(where, "state", state, ("reference", "recent", "good", "skipped"))
+        reference, recent = state["reference"], state["recent"]
+        ok = reference is None or (is_number(reference) and reference > 0)
+        check(where, "reference", reference, ok, "a number > 0 or null")
+        ok = isinstance(recent, list) and len(recent) <= 5 and all(map(is_number, recent))
+        check(where, "recent", recent, ok, "a list of at most 5 losses")
+        good = check_arrays(where, "good", state["good"])
+        skipped = check_int(where, "skipped", state["skipped"])
+        self._reference, self._recent, self._skipped = reference, list(recent), skipped
+        self._good = {name: value.copy() for name, value in good.items()}
+        self._pending = {}
 
     def _diagnosis(self, trainer: Trainer, step: int, exploded: bool) -> str:
         finite = [v for v in self._recent[:-1] if math.isfinite(v)]  # an exploded one is not

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +21,7 @@ import numpy as np
 
 from theta.autograd import Tensor, no_grad, tensor
 from theta.data import BatchIterator, train_val_split
-from theta.errors import DivergenceError
+from theta.errors import CheckpointError, DivergenceError
 from theta.losses import binary_cross_entropy, binary_cross_entropy_with_logits, get_loss, hinge
 from theta.metrics import get_metric
 from theta.nn import Module
@@ -32,7 +33,7 @@ from theta.train.callbacks import Callback, DivergenceGuard, ModelCheckpoint
 from theta.train.history import History
 from theta.validation import check_consistent_length
 
-__all__ = ["StepResult", "Trainer", "fit"]
+__all__ = ["StepResult", "Trainer", "deferred_interrupt", "fit"]
 
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 # Where a binary loss's prediction turns from class 0 to class 1 (see _decision).
@@ -128,6 +129,11 @@ class Trainer:
         self.epoch = 0
         self.stop_training = False
         self.diverged = False
+        # per checkpoint path: how much of its history file is written, and up to which values
+        self._history_logs: dict[str, tuple[checkpoint.HistoryLog, dict[str, int]]] = {}
+        self._deferred: list[str] | None = None  # checkpoints asked for during a step of run()
+        self._stopped_when_saved = False  # loaded from a checkpoint of a run that had stopped
+        self._partial_end: int | None = None  # the step where run() ended a partial epoch
 
     @property
     def steps_per_epoch(self) -> int:
@@ -192,7 +198,17 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue with the identical next step."""
+        """Everything needed to continue with the identical next step.
+
+        The model's parameters and random generators (e.g. dropout's), the optimizer's state,
+        the batch order and position, the step and epoch counters, the history and every
+        callback's state (the divergence guard's reference loss, early stopping's patience
+        count, best-so-far values).
+        """
+        return {**self._loop_state(), "history": self.history.to_dict()}
+
+    def _loop_state(self) -> dict[str, Any]:
+        """``state_dict`` without the history, whose size grows with the run."""
         return {
             "model": self.model.state_dict(),
             "model_rngs": {k: g.bit_generator.state for k, g in _generators(self.model)},
@@ -200,31 +216,109 @@ class Trainer:
             "batches": self.batches.state_dict(),
             "step_count": self.step_count,
             "epoch": self.epoch,
-            "history": self.history.to_dict(),
+            "stop_training": self.stop_training,
             "callbacks": [[type(cb).__name__, cb.state_dict()] for cb in self.callbacks],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Raises
+        ------
+        CheckpointError
+            Naming the field, if ``state`` is malformed (checked before anything is
+            applied) or does not fit this trainer's model, optimizer, data or callbacks.
+            Nothing is changed then.
+        """
+        where = "Trainer.load_state_dict"
+        _check_state(state, where, history_file=False)
+        self._apply_state(state, where)
+        self._history_logs = {}
+
+    def _apply_state(self, state: dict[str, Any], where: str) -> None:
+        """Apply a checked state; if any part does not fit, put the previous state back."""
+        snapshot, field = self.state_dict(), [""]
+        flags = self._stopped_when_saved, self._partial_end
+        try:
+            self._set_state(state, field)
+        except Exception as exc:
+            self._set_state(snapshot, [""])
+            self._stopped_when_saved, self._partial_end = flags
+            raise CheckpointError(
+                f"{where}: field {field[0]!r} does not fit this trainer: {exc}"
+            ) from exc
+
+    def _set_state(self, state: dict[str, Any], field: list[str]) -> None:
+        """Apply ``state`` part by part, naming the part in ``field[0]`` as it goes."""
+        field[0] = "model"
         self.model.load_state_dict(state["model"])
+        field[0] = "model_rngs"
         for key, gen in _generators(self.model):
             gen.bit_generator.state = state["model_rngs"][key]
+        field[0] = "optimizer"
         self.optimizer.load_state_dict(state["optimizer"])
+        field[0] = "batches"
         self.batches.load_state_dict(state["batches"])
         self._epoch_iter = None
         self.step_count, self.epoch = state["step_count"], state["epoch"]
+        self._partial_end = None  # a checkpoint holds the loop before that end-of-run work
+        # a callback (early stopping) had ended the run; absent from format version 1
+        self.stop_training = self._stopped_when_saved = state.get("stop_training", False)
         self.history = History.from_dict(state["history"])
         saved: dict[str, list[dict[str, Any]]] = {}
         for kind, cb_state in state["callbacks"]:
             saved.setdefault(kind, []).append(cb_state)
-        for cb in self.callbacks:  # matched by kind: a resumed run may add or drop callbacks
+        for i, cb in enumerate(self.callbacks):  # by kind: a resumed run may add or drop some
+            field[0] = f"callbacks/{i} ({type(cb).__name__})"
             if saved.get(type(cb).__name__):
                 cb.load_state_dict(saved[type(cb).__name__].pop(0))
 
     def save_checkpoint(self, path: str) -> None:
-        checkpoint.save(path, self.state_dict())
+        """Write a resumable checkpoint to ``path`` and its history to ``<path>.history``.
+
+        Asked for during a step of :meth:`run` (by a callback), the files are written once
+        that step is complete, its epoch's end included.
+        """
+        if self._deferred is not None:
+            self._deferred.append(os.fspath(path))
+        else:
+            self._write_checkpoint(os.fspath(path))
+
+    def _write_checkpoint(self, path: str) -> None:
+        # the history file first, durably: the checkpoint then counts rows that are on disk
+        now = self.history.lengths()
+        log, written = self._history_logs.get(path, (None, {}))
+        if log is not None and all(now.get(k, 0) >= n for k, n in written.items()):
+            log = checkpoint.append_history(path, log, self.history.rows_since(written))
+        if log is None:  # the first write of this run, or the history was replaced
+            log = checkpoint.write_history(path, self.history.rows_since({}))
+        record = {"rows": log.rows, "bytes": log.size, "crc32": log.crc32,
+                  "stopped_reason": self.history.stopped_reason}  # fmt: skip
+        checkpoint.save(path, {**self._loop_state(), "history": record})
+        self._history_logs[path] = (log, now)
 
     def load_checkpoint(self, path: str) -> None:
-        self.load_state_dict(checkpoint.load(path))
+        """Continue from the checkpoint at ``path`` (and its history file).
+
+        Raises
+        ------
+        CheckpointError
+            Naming the file and the field, if either file is damaged or does not fit this
+            trainer; nothing is changed then.
+        """
+        path = os.fspath(path)
+        state = checkpoint.load(path)
+        record = state.get("history") if isinstance(state, dict) else None
+        inline = isinstance(record, dict) and "step_loss" in record  # format version 1
+        _check_state(state, path, history_file=not inline)
+        log = None
+        if not inline:
+            log = checkpoint.HistoryLog(record["rows"], record["bytes"], record["crc32"])
+            rows = checkpoint.read_history(path, log)
+            history = History.from_rows(rows, record["stopped_reason"])
+            state = {**state, "history": history.to_dict()}
+        self._apply_state(state, path)
+        self._history_logs = {} if log is None else {path: (log, self.history.lengths())}
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -241,40 +335,62 @@ class Trainer:
                 f"fit: on_divergence must be 'raise' or 'stop' (got {on_divergence!r})."
             )
         bar = progress_bar(total, unit="step", enabled=progress, initial=self.step_count)
-        self.stop_training = self.diverged = False
-        self.history.stopped_reason = None  # a resumed run's checkpoint may hold the last one
+        self.diverged = False
+        if not self._stopped_when_saved:  # a run that had stopped stays stopped when resumed
+            self.stop_training = False
+            self.history.stopped_reason = None  # the checkpoint may hold an interruption's
+        self._stopped_when_saved = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        with _deferred_interrupt() as interrupted:
+        with deferred_interrupt() as interrupted:
             try:
                 while self.step_count < total and not self.stop_training:
+                    self._deferred = []
                     result = self.step()
                     self._record(record_params, record_grad_norm)
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{result.loss:.4g}", refresh=False)
-                    end_of_epoch = self.step_count % self.steps_per_epoch == 0
-                    if end_of_epoch or self.step_count == total:
+                    if self.step_count % self.steps_per_epoch == 0:
                         self._end_epoch(validation_data, metrics)
-                    if interrupted():
+                    # checkpoints asked for during the step: now that its epoch end is done
+                    paths, self._deferred = self._deferred, None
+                    for path in dict.fromkeys(paths):
+                        self._write_checkpoint(path)
+                    # Ctrl-C in the last step of a run that ends anyway lets it end normally
+                    if interrupted() and self.step_count < total and not self.stop_training:
                         self._stop_interrupted()
+                # The final checkpoints hold the loop as it stands, before the end-of-run work
+                # (a last, partial epoch's end; on_train_end, e.g. early stopping's restoring
+                # the best parameters): a resumed run redoes that work, or goes on without it.
+                for path in self._resumable_paths():
+                    self._write_checkpoint(path)
+                partial = self.step_count % self.steps_per_epoch
+                if self.step_count == total and partial and self._partial_end != total:
+                    self._partial_end = total  # a second run() to the same step logs it once
+                    self._end_epoch(validation_data, metrics)
             except DivergenceError as exc:
                 self.diverged = True
                 self.history.stopped_reason = str(exc)
                 if on_divergence == "raise":
                     raise
             finally:
+                self._deferred = None
                 if bar is not None:
                     bar.close()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
 
+    def _resumable_paths(self) -> list[str]:
+        """The files of the ModelCheckpoints that follow the run (a best-only file keeps its
+        best state, never the one at Ctrl-C or at the end)."""
+        return [str(cb.path) for cb in self.callbacks
+                if isinstance(cb, ModelCheckpoint) and not cb.save_best_only]  # fmt: skip
+
     def _stop_interrupted(self) -> None:
         """After Ctrl-C: save the resumable checkpoints, then raise saying where they are."""
-        # a best-only file keeps its best state, never the one at Ctrl-C
-        paths = [str(cb.path) for cb in self.callbacks
-                 if isinstance(cb, ModelCheckpoint) and not cb.save_best_only]  # fmt: skip
+        paths = self._resumable_paths()
         where = f"; checkpoint saved to {', '.join(paths)}" if paths else ""
         self.history.stopped_reason = f"interrupted at step {self.step_count}{where}"
         for path in paths:
@@ -338,7 +454,7 @@ def fit(
         Keep every step's parameter values / gradient norm in the history.
     checkpoint : str, optional
         Path of a resumable checkpoint, written every ``checkpoint_every`` steps, at the end,
-        and on Ctrl-C.
+        and on Ctrl-C; the history goes to ``<checkpoint>.history`` beside it.
     resume : bool, default=False
         Continue from ``checkpoint`` (which must be given) if that file exists: the next step
         is identical to the one an uninterrupted run would take.
@@ -437,8 +553,67 @@ def _generators(model: Module) -> list[tuple[str, np.random.Generator]]:
     return found
 
 
+def _check_state(state: Any, where: str, *, history_file: bool) -> None:
+    """Check the types and ranges of a trainer state (from ``state_dict`` or a checkpoint,
+    whose history is a record of its history file) before any of it is applied."""
+    check, check_dict, check_int = checkpoint.check, checkpoint.check_dict, checkpoint.check_int
+    keys = ("model", "model_rngs", "optimizer", "batches", "step_count", "epoch", "history",
+            "callbacks")  # fmt: skip
+    check_dict(where, "state", state, keys)
+    checkpoint.check_arrays(where, "model", state["model"])
+    for key, rng in check_dict(where, "model_rngs", state["model_rngs"]).items():
+        check_dict(where, f"model_rngs/{key}", rng, ("bit_generator", "state"))
+    optimizer = check_dict(where, "optimizer", state["optimizer"], ("state", "param_groups"))
+    groups = optimizer["param_groups"]
+    ok = isinstance(groups, list) and all(
+        isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups
+    )
+    check(where, "optimizer/param_groups", groups, ok, "a list of dicts with a 'params' list")
+    for key, entry in check_dict(where, "optimizer/state", optimizer["state"]).items():
+        check_dict(where, f"optimizer/state/{key}", entry)
+    for key in ("step_count", "skipped_steps"):
+        if key in optimizer:
+            check_int(where, f"optimizer/{key}", optimizer[key])
+    batches = check_dict(where, "batches", state["batches"], ("epoch", "position", "rng_state"))
+    check_int(where, "batches/epoch", batches["epoch"])
+    check_int(where, "batches/position", batches["position"])
+    check_dict(where, "batches/rng_state", batches["rng_state"], ("bit_generator", "state"))
+    steps = check_int(where, "step_count", state["step_count"])
+    epoch = check_int(where, "epoch", state["epoch"])
+    check(where, "epoch", epoch, epoch <= steps, f"an int <= step_count ({steps})")
+    stop = state.get("stop_training", False)
+    check(where, "stop_training", stop, isinstance(stop, bool), "true or false")
+    history = state["history"]
+    if history_file:
+        check_dict(where, "history", history, ("rows", "bytes", "crc32", "stopped_reason"))
+        check_int(where, "history/rows", history["rows"])
+        check_int(where, "history/bytes", history["bytes"])
+        crc = history["crc32"]
+        check_int(where, "history/crc32", crc)
+        check(where, "history/crc32", crc, crc < 2**32, "a CRC-32, below 2**32")
+    else:
+        check_dict(
+            where, "history", history, ("step_loss", "epochs", "grad_norm", "stopped_reason")
+        )
+        series = {"step_loss": history["step_loss"], "grad_norm": history["grad_norm"]}
+        epochs = check_dict(where, "history/epochs", history["epochs"])
+        series.update({f"epochs/{k}": v for k, v in epochs.items()})
+        for name, values in series.items():
+            ok = isinstance(values, list) and all(map(checkpoint.is_number, values))
+            check(where, f"history/{name}", values, ok, "a list of numbers")
+    reason = history["stopped_reason"]
+    check(where, "history/stopped_reason", reason, reason is None or isinstance(reason, str),
+          "a string or null")  # fmt: skip
+    callbacks = state["callbacks"]
+    ok = isinstance(callbacks, list) and all(
+        isinstance(c, list) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], dict)
+        for c in callbacks
+    )
+    check(where, "callbacks", callbacks, ok, "a list of [callback name, state dict] pairs")
+
+
 @contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
     """Turn the first Ctrl-C into a flag read between steps, so no update is left half-done.
 
     A second Ctrl-C interrupts at once. Only the main thread can install signal handlers;
