@@ -16,7 +16,13 @@ or newlines. Pickles, PyTorch zip files and ``.npy`` files are recognised and re
 
 Writing is atomic: the bytes go to a uniquely named temporary file in the same folder, are
 flushed and fsynced, and are renamed over the target in one step, so a reader (or a process
-killed mid-write, or a second writer) sees the old file or the new one, never a mixture.
+killed mid-write, or a second writer) sees the old file or the new one, never a mixture. The
+temporary's name records its writer (pid, host, boot and process start time), and the next
+write of the same path deletes the temporaries of writers that no longer run
+(``remove_stale_temporaries``), so a kill -9 leaves nothing behind for long. ``write_tensors``
+records the SHA-256 of the data section in the metadata (``theta.sha256``; other readers,
+PyTorch's included, ignore it) and ``read_tensors`` verifies it, so a flipped bit is an error,
+not a silently different weight.
 ``atomic_directory`` does the same for a folder of files, and ``read_tensors(...,
 dir_fd=...)`` reads several files of one such folder even while another process replaces it.
 """
@@ -27,11 +33,14 @@ import contextlib
 import ctypes
 import errno
 import functools
+import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
+import socket
 import stat
 import struct
 import sys
@@ -45,12 +54,15 @@ from theta.errors import CheckpointError
 
 __all__ = [
     "atomic_directory",
+    "remove_folder",
+    "temporary_base",
     "atomic_write_bytes",
     "atomic_write_text",
     "jsonable",
     "open_regular_file",
     "read_tensors",
     "refuse_pickle",
+    "remove_stale_temporaries",
     "write_tensors",
 ]
 
@@ -67,6 +79,7 @@ _NAMES = {(dt.kind, dt.itemsize): name for name, dt in _DTYPES.items()}
 _UNREPRESENTABLE = {"F8_E4M3", "F8_E4M3FNUZ", "F8_E5M2", "F8_E5M2FNUZ", "F8_E8M0", "E8M0",
                     "F4", "F6_E2M3", "F6_E3M2"}  # fmt: skip
 _MAX_HEADER = 100_000_000  # the safetensors reference reader's own limit
+_CHECKSUM = "theta.sha256"  # __metadata__ key: hex SHA-256 of the data section
 _MAX_NDIM = 32  # NumPy 1.x's limit, so a file theta writes loads under every supported NumPy
 _FOREIGN = (
     (b"\x80", "a Python pickle (e.g. torch.save's legacy format or joblib)"),
@@ -134,7 +147,7 @@ def refuse_pickle(path: str | os.PathLike, prefix: bytes | None = None) -> None:
 
 
 def read_tensors(
-    path: str | os.PathLike, *, dir_fd: int | None = None
+    path: str | os.PathLike, *, dir_fd: int | None = None, checksum: bool = True
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read a safetensors file after validating every byte of its structure.
 
@@ -144,6 +157,12 @@ def read_tensors(
         The file.
     dir_fd : int, optional
         An open descriptor of ``path``'s folder; see ``open_regular_file``.
+    checksum : bool, default=True
+        Verify the SHA-256 of the data section that ``write_tensors`` records in the
+        metadata (``theta.sha256``), which catches flipped or overwritten bytes that the
+        format's structure cannot. A file without one (written by PyTorch or the
+        ``safetensors`` package) is read as it is. False skips the hashing (about 1 s per
+        GB) for very large files.
 
     Returns
     -------
@@ -152,13 +171,14 @@ def read_tensors(
         alone (they share one private buffer, never a memory map of the file). ``BF16``
         tensors are widened to float32, which is exact.
     metadata : dict of str to str
-        The header's ``__metadata__`` (empty if there is none).
+        The header's ``__metadata__`` (empty if there is none), without ``theta.sha256``.
 
     Raises
     ------
     CheckpointError
         If the file is not a well-formed safetensors file (the message names the file and
-        the first problem found), or is a pickle, zip or ``.npy`` file.
+        the first problem found), is a pickle, zip or ``.npy`` file, or its data does not
+        match its checksum.
     FileNotFoundError, IsADirectoryError, PermissionError
         With the path, when it cannot be opened as a file.
 
@@ -208,8 +228,22 @@ def read_tensors(
         data = bytearray(size - 8 - n_header)
         if f.readinto(data) != len(data):
             raise _fail(name, "the file shrank while it was being read")
+    recorded = metadata.pop(_CHECKSUM, None)
+    if checksum and recorded is not None:
+        _verify_checksum(name, data, recorded)
     return {key: _to_array(data, begin, dtype, shape, name, key)
             for key, (begin, dtype, shape) in entries.items()}, metadata  # fmt: skip
+
+
+def _verify_checksum(name: str, data: bytearray, recorded: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != recorded:
+        raise CheckpointError(
+            f"{name} is corrupted: the SHA-256 checksum of its {len(data)}-byte data section "
+            f"is {actual}, not the {_short(recorded)} recorded when it was written "
+            f"(__metadata__ {_CHECKSUM!r}); restore it from a copy, or pass checksum=False "
+            "to read it anyway."
+        )
 
 
 def open_regular_file(path: str | os.PathLike, *, dir_fd: int | None = None) -> BinaryIO:
@@ -458,6 +492,7 @@ def write_tensors(
     metadata: Mapping[str, str] | None = None,
     *,
     overwrite: bool = True,
+    checksum: bool = True,
 ) -> None:
     """Write ``tensors`` (and string ``metadata``) to a safetensors file, atomically.
 
@@ -476,11 +511,16 @@ def write_tensors(
     overwrite : bool, default=True
         Replace an existing file. If False and ``path`` exists, ``FileExistsError``; the check
         and the creation are one atomic step where the filesystem supports hard links.
+    checksum : bool, default=True
+        Record the SHA-256 of the data section in the metadata (``theta.sha256``), which
+        ``read_tensors`` verifies; other readers ignore it.
 
     Raises
     ------
     TypeError
         If a name, array or metadata value has a type safetensors cannot store (named).
+    ValueError
+        If ``metadata`` uses the reserved key ``theta.sha256``.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     OSError
@@ -497,7 +537,7 @@ def write_tensors(
     ...     read_tensors(path)[0]["w"].dtype
     dtype('float32')
     """
-    header, arrays = _encode(tensors, metadata)
+    header, arrays = _encode(tensors, metadata, checksum)
 
     def write(f: BinaryIO) -> None:
         f.write(struct.pack("<Q", len(header)))
@@ -510,7 +550,7 @@ def write_tensors(
 
 
 def _encode(
-    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None
+    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None, checksum: bool
 ) -> tuple[bytes, list[np.ndarray]]:
     """Validate ``tensors`` and ``metadata``; return the padded header and the ordered arrays."""
     if not isinstance(tensors, Mapping):
@@ -547,7 +587,15 @@ def _encode(
             raise TypeError(
                 f"write_tensors: metadata must map strings to strings (got {_short(metadata)})."
             )
+        if _CHECKSUM in metadata:
+            raise ValueError(f"write_tensors: the metadata key {_CHECKSUM!r} is theta's own.")
         header["__metadata__"] = dict(metadata)
+    if checksum:
+        digest = hashlib.sha256()
+        for _, _, array in items:
+            if array.size:
+                digest.update(array.reshape(-1).view(np.uint8))
+        header["__metadata__"] = {**header.get("__metadata__", {}), _CHECKSUM: digest.hexdigest()}
     offset = 0
     for dtype_name, key, array in items:
         header[key] = {"dtype": dtype_name, "shape": list(array.shape),
@@ -627,9 +675,130 @@ def jsonable(value: Any) -> Any:
 
 
 def _temporary_name(path: str, suffix: str = ".tmp") -> str:
-    """A hidden name beside ``path``, unique to this process and call."""
+    """A hidden name beside ``path``, unique to this process and call, that says who made it.
+
+    ``.{base}.{pid}.{machine}-{start}.{random}{suffix}``: ``machine`` hashes the host name
+    and boot, ``start`` is the process's start time, so ``remove_stale_temporaries`` can
+    tell a killed writer's leftovers from a live writer's file even after a pid is reused.
+    """
     folder, base = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+    name = f".{base}.{os.getpid()}.{_writer_stamp(os.getpid())}.{secrets.token_hex(4)}{suffix}"
+    return os.path.join(folder, name)
+
+
+@functools.cache
+def _machine() -> str:
+    """8 hex digits: 4 of the host name, then 4 of this boot (``0000`` where unknown)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            boot = hashlib.sha256(f.read().strip()).hexdigest()[:4]
+    except OSError:
+        boot = "0000"
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:4] + boot
+
+
+def _process_start(pid: int) -> str | None:
+    """``pid``'s start time in clock ticks since boot, "0" where unknowable, None if it is
+    gone or a zombie (either way it writes nothing more)."""
+    if not os.path.isdir("/proc/self"):
+        if sys.platform == "win32":
+            return "0"  # never probe: os.kill(pid, 0) would terminate the process there
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            pass  # alive, another user's
+        return "0"
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == b"Z" else fields[19].decode()
+
+
+def _writer_stamp(pid: int) -> str:
+    start = _process_start(pid)
+    return f"{_machine()}-{start}"
+
+
+_TEMPORARY = re.compile(r"(\d+)\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{8}\.(tmp|old)")
+_ANY_TEMPORARY = re.compile(r"\.(?P<base>.+)\." + _TEMPORARY.pattern)
+
+
+def temporary_base(name: str) -> str | None:
+    """The name whose atomic write made the temporary ``name``, or None if ``name`` is not
+    one of theta's temporaries (e.g. ``".model.12.0a1b2c3d-9.0a1b2c3d.tmp"`` -> ``"model"``)."""
+    match = _ANY_TEMPORARY.fullmatch(name)
+    return None if match is None else match["base"]
+
+
+def remove_folder(path: str | os.PathLike) -> None:
+    """Delete the folder ``path`` so that it is whole or gone, never half-deleted: it is
+    renamed to a hidden temporary in one step, then deleted; what a kill leaves of that
+    temporary goes with the next write of ``path`` (``remove_stale_temporaries``)."""
+    doomed = _temporary_name(os.fspath(path))
+    os.rename(path, doomed)
+    _remove(doomed)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
+    """Delete the temporaries that killed writers of ``path`` left beside it.
+
+    ``write_tensors``, ``atomic_write_bytes``/``_text`` and ``atomic_directory`` call this
+    before they write, and ``theta.io.load`` before it reads, so a write killed by SIGKILL
+    or a power cut leaves its hidden temporary file or folder only until the next write or
+    load of the same path. A temporary counts as stale only when it was made on this host
+    and its writer has exited (or the machine has rebooted since): a live writer's files,
+    including another process's saving now, are never touched. A folder kept aside under a
+    ``.old`` name while it was being replaced is renamed back to ``path`` if ``path`` is
+    missing. Failures (a read-only folder) are ignored: a leftover is only wasted space.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file or folder whose temporaries to remove; only names made for it are looked at.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     leftover = os.path.join(d, ".w.safetensors.999999999.%s-1.0a1b2c3d.tmp" % _machine())
+    ...     open(leftover, "wb").close()  # as if pid 999999999 had been killed mid-write
+    ...     remove_stale_temporaries(os.path.join(d, "w.safetensors"))
+    ...     os.listdir(d)
+    []
+    """
+    target = os.path.abspath(os.fspath(path))
+    folder, base = os.path.split(target)
+    prefix = f".{base}."
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(prefix)]
+    except OSError:
+        return
+    boot = _machine()
+    for name in names:
+        match = _TEMPORARY.fullmatch(name, len(prefix))
+        if match is None or not _is_stale(int(match[1]), match[2], match[3], boot):
+            continue
+        leftover = os.path.join(folder, name)
+        if match[4] == "old" and not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                os.rename(leftover, target)  # killed between its two renames: put it back
+            if not os.path.lexists(target):
+                continue  # never delete the only copy
+        if os.path.lexists(leftover):
+            _remove(leftover)
+
+
+def _is_stale(pid: int, machine: str, start: str, ours: str) -> bool:
+    if machine[:4] != ours[:4]:
+        return False  # another host's (a shared folder): its processes are not ours to see
+    if machine != ours:
+        return True  # made before this host last booted
+    alive = _process_start(pid)
+    return alive is None or (start != "0" and alive not in ("0", start))
 
 
 def _named_os_error(exc: OSError, path: str, doing: str) -> OSError:
@@ -641,6 +810,7 @@ def _named_os_error(exc: OSError, path: str, doing: str) -> OSError:
 
 
 def _atomic_write(path: str, write: Callable[[BinaryIO], Any], overwrite: bool) -> None:
+    remove_stale_temporaries(path)
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "File exists; pass overwrite=True to replace it", path)
     temporary = _temporary_name(path)
@@ -781,6 +951,7 @@ def atomic_directory(
     (['run'], ['a.txt'])
     """
     target = os.path.abspath(os.fspath(path))
+    remove_stale_temporaries(target)
     if os.path.lexists(target):
         if not overwrite:
             raise FileExistsError(errno.EEXIST, "Exists; pass overwrite=True to replace it",

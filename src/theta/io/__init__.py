@@ -40,11 +40,23 @@ Guarantees:
   carries in its metadata, and a learner's config records each sub-model's ``weights_id``, so
   a folder whose files come from different saves is refused, not loaded (a hand-written
   ``config.json`` without these ids is accepted as it is).
-- An existing ``path`` is refused unless ``overwrite=True``, and even then only a folder
-  holding nothing but what ``save`` writes is replaced.
+- An existing ``path`` is refused unless ``overwrite=True``, and even then only what a save
+  wrote is replaced: an empty folder, or one whose ``config.json`` carries theta's ``format``
+  and which holds only that format's files and, for a learner, exactly the model folders its
+  config lists. Anything else (another saved model in a subfolder, a user's own
+  ``config.json``, a stray file) is refused, named, and left untouched.
+- The tensor files carry the SHA-256 of their data, checked on load (``checksum=False`` skips
+  it), so damaged bytes are refused. A save killed mid-way leaves hidden temporaries that the
+  next ``save`` or ``load`` of that path removes.
 - The tensor file is validated completely before use (see ``theta.tensorfile``); pickles and
   PyTorch ``.pt`` files are refused by name. An object is built and filled only once every
-  name, shape and dtype fits, so a bad file never leaves a half-loaded model behind.
+  name, shape and dtype fits, so a bad file never leaves a half-loaded model behind. A model
+  is built without drawing random weights (every one comes from the file), and its shapes are
+  checked against the file before any array is touched, so a ``config.json`` that describes a
+  far larger model than its weights is refused without allocating it.
+- A learner's fitted state restores only attribute names that end in ``_`` or that its class
+  lists in ``__theta_state_names__``, never one that hides a method or property, and a
+  function or class only where the class lists the attribute in ``__theta_callables__``.
 - NaN or infinite values load with a warning, or raise with ``check_finite=True``.
 - A folder from a newer format version is refused, naming both versions.
 
@@ -66,6 +78,7 @@ from theta.io import learner_loader, learners, models
 from theta.io.models import FORMAT_VERSION, load_state_dict_file, save_state_dict
 from theta.nn import Module
 from theta.params import Params
+from theta.tensorfile import remove_stale_temporaries
 
 __all__ = ["FORMAT_VERSION", "load", "load_state_dict_file", "save", "save_state_dict"]
 
@@ -121,7 +134,13 @@ def save(obj: Module | Params, path: str | os.PathLike, *, overwrite: bool = Fal
         )
 
 
-def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = False) -> Any:
+def load(
+    path: str | os.PathLike,
+    *,
+    strict: bool = True,
+    check_finite: bool = False,
+    checksum: bool = True,
+) -> Any:
     """Rebuild the model or learner saved in the folder ``path``.
 
     Parameters
@@ -135,6 +154,10 @@ def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = F
         For a learner this applies to the models it holds; its own state is always strict.
     check_finite : bool, default=False
         Raise on NaN or infinite values instead of warning.
+    checksum : bool, default=True
+        Verify every tensor file against the SHA-256 of its data that ``save`` records, so
+        a file damaged on disk or in transit is refused rather than loaded; False skips the
+        hashing (about 1 s per GB) for very large models.
 
     Returns
     -------
@@ -145,9 +168,10 @@ def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = F
     Raises
     ------
     CheckpointError
-        If a file is malformed or not safetensors (pickles are refused unread), the format
-        version is newer than this theta reads, the class is unknown, the hyperparameters do
-        not rebuild it, or names, shapes or dtypes do not fit (all listed).
+        If a file is malformed, not safetensors (pickles are refused unread) or fails its
+        checksum, the format version is newer than this theta reads, the class is unknown,
+        the hyperparameters do not rebuild it, or names, shapes or dtypes do not fit (all
+        listed).
     FileNotFoundError, NotADirectoryError, PermissionError
         Naming the path, if it is missing, is a file, or cannot be read.
 
@@ -184,14 +208,17 @@ def load(path: str | os.PathLike, *, strict: bool = True, check_finite: bool = F
     ((1.0, -1.0), array([2., 2.]))
     """
     folder = os.fspath(path)
+    remove_stale_temporaries(folder)  # what a save killed mid-way left beside it
     models.check_folder(folder)
     for attempt in range(5):
-        config, tensors = models.read_folder(folder)
+        config, tensors = models.read_folder(folder, checksum=checksum)
         options = {"strict": strict, "check_finite": check_finite, "stacklevel": 3}
         if config["format"] == models.FORMAT:
             return models.build_model(folder, config, tensors, **options)
         try:
-            return learner_loader.build_learner(folder, config, tensors, **options)
+            return learner_loader.build_learner(
+                folder, config, tensors, checksum=checksum, **options
+            )
         except (learner_loader.TornRead, FileNotFoundError):
             # a concurrent save(overwrite=True) replaced the folder between two reads
             if attempt == 4:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from theta.errors import CheckpointError
-from theta.io import models
+from theta.io import learners, models
 from theta.io.learners import RESERVED, hook_class, learner_class, named_type, theta_function
 from theta.io.models import CONFIG_FILE, STATE_FILE
 from theta.nn import Module
@@ -45,11 +45,12 @@ def build_learner(
     strict: bool,
     check_finite: bool,
     stacklevel: int,
+    checksum: bool = True,
 ) -> Params:
     """The learner ``config`` describes, its arrays taken from ``tensors`` (``read_folder``)."""
     state_path = os.path.join(folder, STATE_FILE)
     models.check_finite_tensors(tensors, state_path, check_finite, stacklevel + 1)
-    reader = _Reader(folder, tensors, strict=strict, check_finite=check_finite)
+    reader = _Reader(folder, tensors, checksum, strict=strict, check_finite=check_finite)
     try:
         learner = reader.learner(config, "config")
     except RecursionError:
@@ -65,8 +66,11 @@ def build_learner(
 class _Reader:
     """Rebuilds values from ``config.json``'s tree; every malformed part is a CheckpointError."""
 
-    def __init__(self, folder: str, tensors: dict[str, np.ndarray], **load_options: bool):
+    def __init__(
+        self, folder: str, tensors: dict[str, np.ndarray], checksum: bool, **load_options: bool
+    ):
         self.folder = folder
+        self.checksum = checksum  # verify each model folder's weights (read_tensors)
         self.config_path = os.path.join(folder, CONFIG_FILE)
         self.tensors = tensors
         self.load_options = load_options
@@ -109,11 +113,15 @@ class _Reader:
             learner = cls(**values)
         except (TypeError, ValueError) as exc:
             raise self.fail(where, f"cannot rebuild {name} from its params: {exc}") from None
-        names = set(cls._get_param_names())
         for key, value in state.items():
-            if not key.isidentifier() or key.startswith("__") or key in names:
-                raise self.fail(f"{where}.state", f"{key!r} is not a fitted attribute name")
-            vars(learner)[key] = self.value(value, f"{where}.state.{key}")
+            problem = learners.state_name_problem(cls, key)
+            if problem:
+                raise self.fail(f"{where}.state", problem)
+            decoded = self.value(value, f"{where}.state.{key}")
+            problem = learners.callable_problem(cls, key, value)
+            if problem:
+                raise self.fail(f"{where}.state.{key}", problem)
+            vars(learner)[key] = decoded
         return learner
 
     def value(self, node: Any, where: str) -> Any:
@@ -243,7 +251,7 @@ class _Reader:
             return self._modules[folder]
         path = os.path.join(self.folder, folder)
         models.check_folder(path)
-        config, tensors = models.read_folder(path)
+        config, tensors = models.read_folder(path, checksum=self.checksum)
         if config["format"] != models.FORMAT:
             raise self.fail(where, f"{path} is not a model folder")
         if weights_id is not None and config.get("weights_id") != weights_id:

@@ -28,6 +28,13 @@ everything JSON cannot hold exactly is an object tagged with its ``"type"``:
                      ``__theta_restore__(state)`` hooks
 ===================  =====================================================================
 
+Fitted state is every attribute whose name ends in ``_``, plus the private names a class lists
+in a ``__theta_state_names__`` tuple (``("_fit_X",)``; bases' lists count too). A state
+attribute may hold a function or a class only if the class lists its name in
+``__theta_callables__``, and no state name may hide a method or property of the class, so a
+crafted file cannot replace ``predict``. Functions and classes are looked up only in theta's
+numerical packages (``_CALLABLE_PACKAGES``), never in ``theta.cli``, ``theta.io`` and the like.
+
 A class of one's own joins in with two hooks: ``__theta_state__(self)`` returns a value made
 of the kinds above, and the classmethod ``__theta_restore__(cls, state)`` returns a new object
 from it. An array or module held twice is written once and loads as one object. Anything else
@@ -68,6 +75,11 @@ from theta.tensorfile import atomic_directory, atomic_write_text, write_tensors
 __all__: list[str] = []  # reached through theta.io.save and theta.io.load
 
 RESERVED = {CONFIG_FILE, STATE_FILE, WEIGHTS_FILE}  # never a sub-model folder's name
+# The packages whose functions and classes a file may name as a value (loss=theta.losses.mse):
+# theta's numerical code, never one that runs commands or writes files (cli, io, train, tune).
+_CALLABLE_PACKAGES = ("theta.losses", "theta.metrics", "theta.pairwise", "theta.special",
+                      "theta.nn", "theta.models", "theta.estimators", "theta.optim",
+                      "theta.rl")  # fmt: skip
 # types a hyperparameter may name (``dtype=np.float64``), by registry name ("numpy.float64")
 _TYPES = {registry_name(t): t for t in {*np.sctypeDict.values(), bool, int, float, complex, str,
                                         bytes, object}}  # fmt: skip
@@ -129,13 +141,24 @@ class _Writer:
                 "top level of a module."
             )
         params = learner.get_params(deep=False)
-        state = {k: v for k, v in vars(learner).items() if k not in params}
         prefix = f"{path}." if path else ""
         self._open.add(id(learner))
+        state = {}
+        for key, value in vars(learner).items():
+            if key in params:
+                continue
+            node = self.value(value, prefix + key)
+            problem = state_name_problem(cls, key) or callable_problem(cls, key, node)
+            if problem:
+                raise TypeError(
+                    f"save: {self._where(prefix + key)}: {problem}; load would refuse it, "
+                    "so declare it there or do not keep it on the learner."
+                )
+            state[key] = node
         return {
             "class": name,
             "params": {k: self.value(v, prefix + k) for k, v in params.items()},
-            "state": {k: self.value(v, prefix + k) for k, v in state.items()},
+            "state": state,
         }
 
     def value(self, value: Any, path: str) -> Any:
@@ -319,17 +342,74 @@ def hook_class(name: str) -> type | None:
 
 
 def named_type(name: str) -> type | None:
-    """The type ``name``: a NumPy scalar type, a builtin number/str type or a theta class."""
+    """The type ``name``: a NumPy scalar type, a builtin number/str type or a class from one
+    of theta's modelling packages (``_CALLABLE_PACKAGES``)."""
     if name in _TYPES:
         return _TYPES[name]
-    found = _find(name) if name.startswith("theta.") else None
+    found = _find(name) if _in_callable_package(name) else None
     return found if isinstance(found, type) else None
 
 
 def theta_function(name: str) -> types.FunctionType | None:
-    """The function ``name`` if it is theta's own (see ``_find``)."""
-    found = _find(name) if name.startswith("theta.") else None
+    """The function ``name`` if it is in one of theta's modelling packages (see ``_find``)."""
+    found = _find(name) if _in_callable_package(name) else None
     return found if isinstance(found, types.FunctionType) else None
+
+
+def _in_callable_package(name: str) -> bool:
+    return any(name.startswith(package + ".") for package in _CALLABLE_PACKAGES)
+
+
+def declared(cls: type, attribute: str) -> frozenset[str]:
+    """The names ``cls`` and its bases list in the class attribute ``attribute``
+    (``__theta_state_names__`` or ``__theta_callables__``)."""
+    names = (vars(c).get(attribute, ()) for c in cls.__mro__)
+    return frozenset(name for group in names for name in group if isinstance(name, str))
+
+
+def state_name_problem(cls: type, key: str) -> str | None:
+    """Why ``key`` may not be saved or restored as fitted state of a ``cls``; None if it may.
+
+    Fitted state is what ``vars(learner)`` holds besides the hyperparameters: names that end
+    in ``_``, plus those the class lists in ``__theta_state_names__``; never a name the
+    class itself defines (a method or property, which the attribute would hide).
+    """
+    if not key.isidentifier() or key.startswith("__") or key in cls._get_param_names():
+        return f"{key!r} is not a fitted attribute name"
+    if not (key.endswith("_") or key in declared(cls, "__theta_state_names__")):
+        return (
+            f"{key!r} is not fitted state of {cls.__qualname__}: fitted attributes end in '_' "
+            f"or are listed in {cls.__qualname__}.__theta_state_names__"
+        )
+    if hasattr(cls, key):
+        return f"{key!r} would hide {cls.__qualname__}.{key}, which the class defines"
+    return None
+
+
+def callable_problem(cls: type, key: str, node: Any) -> str | None:
+    """Why the encoded state value ``node`` of attribute ``key`` may not be restored: it
+    holds a function or class (other than a NumPy or builtin type) and ``cls`` does not list
+    ``key`` in ``__theta_callables__``."""
+    found = _held_callable(node)
+    if found is None or key in declared(cls, "__theta_callables__"):
+        return None
+    return (
+        f"{key!r} holds {found!r}, but a function or class may be fitted state only where "
+        f"{cls.__qualname__}.__theta_callables__ lists the attribute"
+    )
+
+
+def _held_callable(node: Any) -> str | None:
+    """The name of the first function or non-builtin type in a JSON value tree, skipping
+    nested learners (whose own class rules their state)."""
+    if isinstance(node, list):
+        return next(filter(None, map(_held_callable, node)), None)
+    if not isinstance(node, dict) or node.get("type") == "learner":
+        return None
+    kind, name = node.get("type"), node.get("name")
+    if kind == "function" or (kind == "type" and name not in _TYPES):
+        return str(name)
+    return next(filter(None, map(_held_callable, node.values())), None)
 
 
 def _find(name: str) -> Any:

@@ -8,6 +8,7 @@ shared parts for learner folders.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import inspect
 import json
@@ -24,7 +25,8 @@ import numpy as np
 
 from theta.autograd import Tensor
 from theta.errors import CheckpointError
-from theta.nn import Module, registry_name
+from theta.nn import IncompatibleKeys, Module, registry_name
+from theta.nn.init import skip_init
 from theta.tensorfile import (
     atomic_directory,
     atomic_write_text,
@@ -133,30 +135,85 @@ def _encode(value: Any, where: str) -> Any:
 
 
 def check_replaceable(path: str) -> None:
-    """Refuse to replace anything but a folder holding only what ``save`` writes: a model
-    folder, or a learner folder (``config.json``, ``state.safetensors`` and model folders)."""
-    if not os.path.isdir(path):
+    """Refuse to replace anything but what ``save`` wrote at ``path``.
+
+    That is an empty folder, or one whose ``config.json`` carries theta's ``format`` stamp and
+    which holds nothing but that format's files: a model folder's ``model.safetensors``, or a
+    learner folder's ``state.safetensors`` and exactly the model folders its config lists
+    (each a model folder itself). Anything else is someone else's, and named.
+    """
+    if os.path.islink(path) or not os.path.isdir(path):
         raise FileExistsError(
             errno.EEXIST, "Exists and is not a model folder, so save will not replace it", path
         )
-    others = sorted(name for name in os.listdir(path) if not _written_by_save(path, name))
-    if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+    foreign = _foreign_entry(path)
+    if foreign is not None:
+        name, why = foreign
         raise FileExistsError(
             errno.EEXIST,
-            f"Exists and holds files save did not write ({shown}); overwrite replaces a model "
-            "folder as a whole, so move them or choose another path",
+            f"Exists and holds {name!r}, which save did not write ({why}); overwrite replaces "
+            "only a folder that save wrote, so move it or choose another path",
             path,
         )
 
 
-def _written_by_save(folder: str, name: str) -> bool:
-    path = os.path.join(folder, name)
-    if name in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE):
-        return not os.path.isdir(path)
-    if os.path.islink(path) or not os.path.isdir(path):
-        return False
-    return set(os.listdir(path)) <= {CONFIG_FILE, WEIGHTS_FILE}  # a learner's sub-model
+def _foreign_entry(folder: str, expected: str | None = None) -> tuple[str, str] | None:
+    """The first entry of ``folder`` that ``save`` did not write, and why; None if none.
+
+    ``expected`` is the format a learner's sub-model folder must have.
+    """
+    names = sorted(os.listdir(folder))
+    if not names:
+        return None if expected is None else ("", "an empty folder")
+    config_path = os.path.join(folder, CONFIG_FILE)
+    config = _stamped_config(config_path)
+    if config is None:
+        name = CONFIG_FILE if CONFIG_FILE in names else names[0]
+        return name, f"{CONFIG_FILE} with theta's format field is missing"
+    if expected is not None and config["format"] != expected:
+        return CONFIG_FILE, f"its format is {config['format']!r}, not {expected!r}"
+    tensor_file = FORMATS[config["format"]][1]
+    try:
+        folders = set() if config["format"] == FORMAT else _listed_folders(config)
+    except RecursionError:
+        return CONFIG_FILE, "nested too deeply"
+    for name in names:
+        path = os.path.join(folder, name)
+        if name in (CONFIG_FILE, tensor_file):
+            if os.path.islink(path) or not os.path.isfile(path):
+                return name, "not a regular file"
+        elif name not in folders:
+            return name, f"{CONFIG_FILE} does not list it"
+        elif os.path.islink(path) or not os.path.isdir(path):
+            return name, "not a folder"
+        else:
+            inner = _foreign_entry(path, FORMAT)
+            if inner is not None:
+                return os.path.join(name, inner[0]), inner[1]
+    return None
+
+
+def _stamped_config(path: str) -> dict[str, Any] | None:
+    """``path`` parsed as a JSON object whose ``format`` is one of theta's, else None."""
+    try:
+        with open_regular_file(path) as f:
+            raw = f.read(_MAX_CONFIG_BYTES + 1)
+        config = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError, CheckpointError):
+        return None
+    ok = isinstance(config, dict) and isinstance(config.get("format"), str)
+    return config if ok and config["format"] in FORMATS else None
+
+
+def _listed_folders(node: Any) -> set[str]:
+    """The ``folder`` of every ``{"type": "module"}`` value in a learner config's tree."""
+    if isinstance(node, list):
+        return set().union(*map(_listed_folders, node))
+    if not isinstance(node, dict):
+        return set()
+    if node.get("type") == "module" and isinstance(node.get("folder"), str):
+        return {node["folder"]}
+    return set().union(*map(_listed_folders, node.values()))
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -189,8 +246,22 @@ def build_model(
     """The module ``config`` describes, filled with ``tensors`` (read by ``read_folder``)."""
     config_path = os.path.join(folder, CONFIG_FILE)
     weights_path = os.path.join(folder, WEIGHTS_FILE)
-    model = _build(config["class"], config["hyperparameters"], config_path, "config")
+    # Every weight comes from the file (strict), so none is drawn: the arrays are only
+    # allocated, lazily, and a config that implies far more than the file holds is refused
+    # below, by shape, before any of them is touched.
+    with skip_init() if strict else contextlib.nullcontext():
+        try:
+            model = _build(config["class"], config["hyperparameters"], config_path, "config")
+        except MemoryError:
+            size = sum(array.nbytes for array in tensors.values())
+            raise CheckpointError(
+                f"{config_path}: the model it describes does not fit in memory, so it cannot "
+                f"match {weights_path}, which holds {len(tensors)} tensors of {size} bytes; "
+                "the config does not belong to these weights."
+            ) from None
     params = dict(model.named_parameters())
+    if any(name in tensors and tensors[name].shape != p.shape for name, p in params.items()):
+        _load_into(model, tensors, strict, weights_path)  # raises, listing every mismatch
     not_float = [
         f"{k} ({tensors[k].dtype})" for k in params if k in tensors and tensors[k].dtype.kind != "f"
     ]
@@ -202,13 +273,11 @@ def build_model(
     check_finite_tensors(tensors, weights_path, check_finite, stacklevel + 1)
     for name, param in params.items():
         # Constructors record no dtype, so the model was built in the default dtype; it takes
-        # the saved one instead (casting first would round, or overflow, float64 values).
+        # the saved one instead (casting first would round, or overflow, float64 values). The
+        # values are the file's next, so the new array is only allocated.
         if name in tensors and tensors[name].dtype != param.dtype:
-            param.data = param.data.astype(tensors[name].dtype)
-    try:
-        result = model.load_state_dict(tensors, strict=strict)
-    except ValueError as exc:
-        raise CheckpointError(f"{weights_path}: {exc}") from None
+            param.data = np.empty(param.shape, tensors[name].dtype)
+    result = _load_into(model, tensors, strict, weights_path)
     if result.missing_keys or result.unexpected_keys:
         warnings.warn(
             f"load: {weights_path} does not match {config['class']} exactly (strict=False); "
@@ -219,8 +288,20 @@ def build_model(
     return model
 
 
-def read_folder(folder: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read ``config.json`` and the tensor file of its format, both of one and the same save."""
+def _load_into(
+    model: Module, tensors: dict[str, np.ndarray], strict: bool, weights_path: str
+) -> IncompatibleKeys:
+    try:
+        return model.load_state_dict(tensors, strict=strict)
+    except ValueError as exc:
+        raise CheckpointError(f"{weights_path}: {exc}") from None
+
+
+def read_folder(
+    folder: str, *, checksum: bool = True
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read ``config.json`` and the tensor file of its format, both of one and the same save
+    (``checksum``: see ``theta.tensorfile.read_tensors``)."""
     config_path = os.path.join(folder, CONFIG_FILE)
     # A concurrent save(overwrite=True) swaps a complete new folder into place, then deletes
     # the old one. Opening both files through one descriptor of the folder reads them from
@@ -231,7 +312,7 @@ def read_folder(folder: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             config = _read_config(config_path, dir_fd)
             _, tensor_file, id_key, metadata_key = FORMATS[config["format"]]
             tensor_path = os.path.join(folder, tensor_file)
-            tensors, metadata = read_tensors(tensor_path, dir_fd=dir_fd)
+            tensors, metadata = read_tensors(tensor_path, dir_fd=dir_fd, checksum=checksum)
         except FileNotFoundError:
             if attempt == 4:
                 raise
@@ -446,7 +527,7 @@ def save_state_dict(
 
 
 def load_state_dict_file(
-    path: str | os.PathLike, *, check_finite: bool = False
+    path: str | os.PathLike, *, check_finite: bool = False, checksum: bool = True
 ) -> dict[str, np.ndarray]:
     """Read a flat ``{name: array}`` state dict from one safetensors file.
 
@@ -459,6 +540,9 @@ def load_state_dict_file(
         The file.
     check_finite : bool, default=False
         Raise on NaN or infinite values instead of warning.
+    checksum : bool, default=True
+        Verify the data against the SHA-256 that theta records when it writes a file (a
+        file without one, such as PyTorch's, is read as it is); False skips it.
 
     Returns
     -------
@@ -468,8 +552,8 @@ def load_state_dict_file(
     Raises
     ------
     CheckpointError
-        If the file is malformed, is not safetensors (pickles are refused unread), or holds
-        non-finite values with ``check_finite``.
+        If the file is malformed, is not safetensors (pickles are refused unread), fails its
+        checksum, or holds non-finite values with ``check_finite``.
     FileNotFoundError, IsADirectoryError, PermissionError
         Naming the path.
 
@@ -490,6 +574,6 @@ def load_state_dict_file(
             "model.safetensors inside it",
             name,
         )
-    tensors, _ = read_tensors(name)
+    tensors, _ = read_tensors(name, checksum=checksum)
     check_finite_tensors(tensors, name, check_finite, 3)
     return tensors
