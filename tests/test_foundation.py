@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from theta.rng import check_random_state
-from theta.validation import check_array, check_consistent_length, check_scalar, check_X_y
+from theta.validation import (
+    check_array,
+    check_consistent_length,
+    check_scalar,
+    check_X_y,
+    feature_names,
+)
 
 
 def test_check_random_state_same_seed_same_stream():
@@ -55,3 +61,22 @@ def test_check_scalar_names_the_parameter_and_range():
         check_scalar(-1.0, "lr", float, min_val=0, include_boundaries="neither")
     with pytest.raises(TypeError, match="max_iter must be an instance of int, not str"):
         check_scalar("abc", "max_iter", int)
+
+
+@pytest.mark.parametrize("nan", [float("nan"), np.float32("nan"), np.float64("nan")])
+def test_check_scalar_refuses_nan_whatever_the_range(nan):
+    with pytest.raises(ValueError, match="p == nan, must be a number, not NaN"):
+        check_scalar(nan, "p", float | np.floating)
+
+
+def test_feature_names_are_string_column_names_only():
+    class Frame:  # duck-typed: what theta reads of a pandas or polars DataFrame
+        def __init__(self, columns):
+            self.columns = columns
+
+    assert feature_names(np.zeros((2, 2))) is None
+    assert feature_names(Frame([0, 1])) is None
+    names = feature_names(Frame(["a", "b"]))
+    assert names.dtype == object and names.tolist() == ["a", "b"]
+    with pytest.raises(TypeError, match=r"\['int', 'str'\] as feature name"):
+        feature_names(Frame(["a", 1]))

@@ -12,7 +12,7 @@ from theta.errors import DataConversionWarning, sklearn_twin
 
 __all__ = [
     "check_array", "check_consistent_length", "check_X_y", "check_sample_weight", "check_scalar",
-    "column_or_1d",
+    "column_or_1d", "feature_names",
 ]  # fmt: skip
 
 
@@ -128,6 +128,49 @@ def check_array(
     return arr
 
 
+def feature_names(X: object) -> np.ndarray | None:
+    """The column names of a DataFrame ``X`` when all are strings, else ``None``.
+
+    A DataFrame is recognised by its ``columns`` attribute (pandas, polars), so theta never
+    imports a DataFrame library. Names that are not strings (pandas' default ``0, 1, ...``)
+    are not names to check, as in scikit-learn.
+
+    Parameters
+    ----------
+    X : object
+        The input, DataFrame or not.
+
+    Returns
+    -------
+    ndarray of str objects, or None
+
+    Raises
+    ------
+    TypeError
+        If some column names are strings and others are not.
+
+    Examples
+    --------
+    >>> feature_names([[1.0, 2.0]]) is None
+    True
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray):
+        return None
+    names = np.fromiter(columns, dtype=object, count=len(columns))
+    types = sorted({type(name).__qualname__ for name in names})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {types} as feature name / column name types. If you want "
+            "feature names to be stored and validated, you must convert them all to strings, "
+            "by using X.columns = X.columns.astype(str) for example. Otherwise you can remove "
+            "feature / column names from your input data, or convert them all to a non-string "
+            "data type."
+        )
+    return names if types == ["str"] else None
+
+
 def check_consistent_length(*arrays: object) -> None:
     """Raise if the arrays (those not ``None``) differ in their number of samples.
 
@@ -222,7 +265,7 @@ def check_scalar(
     TypeError
         If ``value`` has the wrong type.
     ValueError
-        If ``value`` is outside the range.
+        If ``value`` is NaN or outside the range.
 
     Examples
     --------
@@ -235,6 +278,8 @@ def check_scalar(
     if isinstance(value, bool) or not isinstance(value, target_type):
         expected = getattr(target_type, "__name__", str(target_type))
         raise TypeError(f"{name} must be an instance of {expected}, not {type(value).__name__}.")
+    if value != value:  # NaN (of any float type) fails every comparison, so no range refuses it
+        raise ValueError(f"{name} == {value}, must be a number, not NaN.")
     low_ok = include_boundaries in ("both", "left")
     high_ok = include_boundaries in ("both", "right")
     if min_val is not None and (value < min_val or (value == min_val and not low_ok)):

@@ -28,3 +28,33 @@ with warnings.catch_warnings():
 @_checks
 def test_sklearn_check_estimator(estimator, check):
     check(estimator)
+
+
+# scikit-learn runs these in its own test_common only (``parametrize_with_checks`` does not
+# yield them): feature names recorded at fit and checked wherever X comes back.
+_name_checks = pytest.mark.parametrize(
+    "estimator", [cls() for cls in all_estimators()], ids=lambda e: type(e).__name__
+)
+
+
+@_name_checks
+def test_sklearn_dataframe_column_names_consistency(estimator):
+    pytest.importorskip("pandas")
+    from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency
+
+    check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [cls() for cls in all_estimators() if hasattr(cls, "get_feature_names_out")],
+    ids=lambda e: type(e).__name__,
+)
+def test_sklearn_get_feature_names_out(estimator):
+    pytest.importorskip("pandas")
+    from sklearn.utils import estimator_checks as checks
+
+    name = type(estimator).__name__
+    checks.check_get_feature_names_out_error(name, estimator)
+    checks.check_transformer_get_feature_names_out(name, estimator)
+    checks.check_transformer_get_feature_names_out_pandas(name, estimator)

@@ -14,18 +14,24 @@ from typing import Any
 import numpy as np
 
 from theta.estimators.base import BaseEstimator, Options, TransformerMixin, check_is_fitted
-from theta.validation import check_array
+from theta.validation import check_array, feature_names
 
 __all__ = ["OneHotEncoder"]
 
 
 def _input_names(estimator: Any, input_features: Any) -> np.ndarray:
-    """``input_features`` checked against ``n_features_in_``, or ``x0, x1, ...``."""
+    """``input_features`` checked against ``feature_names_in_`` and ``n_features_in_``; by
+    default the names seen in ``fit``, or ``x0, x1, ...``."""
     check_is_fitted(estimator)
     n = estimator.n_features_in_
+    fitted = getattr(estimator, "feature_names_in_", None)
     if input_features is None:
+        if fitted is not None:
+            return fitted
         return np.asarray([f"x{i}" for i in range(n)], dtype=object)
     names = np.asarray(input_features, dtype=object)
+    if fitted is not None and not np.array_equal(fitted, names):
+        raise ValueError("input_features is not equal to feature_names_in_")
     if len(names) != n:
         raise ValueError(
             f"input_features should have length equal to number of features ({n}), got {len(names)}"
@@ -112,6 +118,9 @@ class OneHotEncoder(TransformerMixin, BaseEstimator):
         Index in ``categories_[i]`` of the dropped category (None where nothing is dropped).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -142,9 +151,14 @@ class OneHotEncoder(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.handle_unknown = handle_unknown
 
-    def _columns(self, X: Any) -> list[np.ndarray]:
-        """Validate ``X`` without casting it to numbers; return its columns."""
-        arr = check_array(X, dtype=None, ensure_all_finite=False, caller=self)
+    def _columns(self, X: Any, *, fitted: bool) -> list[np.ndarray]:
+        """Validate ``X`` without casting it to numbers (and, once ``fitted``, against the
+        features of ``fit``); return its columns."""
+        check = {"dtype": None, "ensure_all_finite": False}
+        if fitted:
+            arr = self._validate_data(X, reset=False, **check)
+        else:
+            arr = check_array(X, caller=self, **check)
         if not hasattr(X, "dtype") and arr.dtype.kind == "U":
             arr = arr.astype(object)  # lists of str: no fixed-width truncation when setting
         if arr.dtype.kind == "f" and np.isinf(arr).any():
@@ -171,7 +185,8 @@ class OneHotEncoder(TransformerMixin, BaseEstimator):
                 "OneHotEncoder: sparse_output=True is not supported; theta returns dense "
                 "arrays. Pass sparse_output=False."
             )
-        columns = self._columns(X)
+        names = feature_names(X)
+        columns = self._columns(X, fitted=False)
         if self.categories != "auto" and len(self.categories) != len(columns):
             raise ValueError(
                 "Shape mismatch: if categories is an array, it has to be of shape (n_features,)."
@@ -186,7 +201,8 @@ class OneHotEncoder(TransformerMixin, BaseEstimator):
             drop_idx = np.zeros(len(cats), dtype=object)
         else:
             drop_idx = np.array([0 if len(c) == 2 else None for c in cats], dtype=object)
-        self.categories_, self.drop_idx_, self.n_features_in_ = cats, drop_idx, len(columns)
+        self.categories_, self.drop_idx_ = cats, drop_idx
+        self._set_features(len(columns), names)
         return self
 
     def _given(self, column: np.ndarray, i: int) -> np.ndarray:
@@ -238,12 +254,7 @@ class OneHotEncoder(TransformerMixin, BaseEstimator):
             categories ['x'] in column 0 during transform".
         """
         check_is_fitted(self)
-        columns = self._columns(X)
-        if len(columns) != self.n_features_in_:
-            raise ValueError(
-                f"X has {len(columns)} features, but OneHotEncoder is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        columns = self._columns(X, fitted=True)
         widths = [len(self._kept(i)) for i in range(len(columns))]
         offsets = np.concatenate([[0], np.cumsum(widths)])
         out = np.zeros((len(columns[0]), offsets[-1]), dtype=self.dtype)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from theta.errors import InvalidParameterError, NotFittedError, sklearn_twin
+from theta.errors import DivergenceError, InvalidParameterError, NotFittedError, sklearn_twin
 from theta.metrics import accuracy_score, r2_score
 from theta.params import Params
-from theta.validation import check_array, check_X_y, column_or_1d
+from theta.validation import check_array, check_X_y, column_or_1d, feature_names
 
 __all__ = [
     "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval", "Options", "RegressorMixin",
@@ -45,7 +46,7 @@ class Interval:
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.kind):
             return False
-        if isinstance(value, float) and math.isnan(value):
+        if value != value:  # NaN, of any float type: no comparison below would refuse it
             return False
         if self.left is not None:
             if value < self.left or (value == self.left and self.closed in ("right", "neither")):
@@ -145,11 +146,18 @@ class BaseEstimator(Params):
 
     def _validate_data(self, X: Any, y: Any = "no_validation", *, reset: bool = True,
                        **check_params: Any) -> Any:  # fmt: skip
-        """Check ``X`` (and ``y``); on ``reset`` record ``n_features_in_``, else compare."""
+        """Check ``X`` (and ``y``); on ``reset`` record the features, else compare with them.
+
+        A fit that must not change any state before its last check calls ``check_array`` or
+        ``check_X_y`` itself and records the features with :meth:`_set_features` at the end.
+        """
         if y is None and self.__sklearn_tags__().target_tags.required:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        names = feature_names(X)
+        if not reset:
+            self._check_feature_names(names)
         if isinstance(y, str) and y == "no_validation":
             X = check_array(X, caller=self, **check_params)
             out = X
@@ -157,13 +165,53 @@ class BaseEstimator(Params):
             X, y = check_X_y(X, y, caller=self, **check_params)
             out = (X, y)
         if reset:
-            self.n_features_in_ = X.shape[1]
+            self._set_features(X.shape[1], names)
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
         return out
+
+    def _set_features(self, n_features: int, names: np.ndarray | None) -> None:
+        """Record what ``fit`` saw: ``n_features_in_`` and, given ``names`` (those of
+        :func:`~theta.validation.feature_names`), ``feature_names_in_``; a later fit on data
+        without names forgets the earlier names."""
+        self.n_features_in_ = n_features
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = names
+
+    def _check_feature_names(self, names: np.ndarray | None) -> None:
+        """Refuse columns that are not those of ``fit``, in order (scikit-learn's sentences).
+
+        Data with names given to an estimator fitted without (or the reverse) only warns: the
+        columns may well be right, there is just nothing to check them against.
+        """
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None and names is None:
+            return
+        if fitted is None or names is None:
+            what = (
+                f"X has feature names, but {type(self).__name__} was fitted without"
+                if fitted is None
+                else f"X does not have valid feature names, but {type(self).__name__} was "
+                "fitted with"
+            )
+            warnings.warn(f"{what} feature names", UserWarning, stacklevel=4)
+            return
+        if len(fitted) == len(names) and (fitted == names).all():
+            return
+        unseen, missing = sorted(set(names) - set(fitted)), sorted(set(fitted) - set(names))
+        message = "The feature names should match those that were passed during fit.\n"
+        if unseen:
+            message += "Feature names unseen at fit time:\n" + _name_list(unseen)
+        if missing:
+            message += "Feature names seen at fit time, yet now missing:\n" + _name_list(missing)
+        if not unseen and not missing:
+            message += "Feature names must be in the same order as they were in fit.\n"
+        raise ValueError(message)
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags (imported only when scikit-learn itself asks for them)."""
@@ -175,6 +223,11 @@ class BaseEstimator(Params):
         return _fitted_attributes(self) != []
 
 
+def _name_list(names: list[str], limit: int = 5) -> str:
+    lines = [f"- {name}\n" for name in names[:limit]]
+    return "".join(lines) + ("- ...\n" if len(names) > limit else "")
+
+
 def _fitted_attributes(estimator: Any) -> list[str]:
     return [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]
 
@@ -182,6 +235,40 @@ def _fitted_attributes(estimator: Any) -> list[str]:
 def as_float(X: np.ndarray) -> np.ndarray:
     """float32 stays float32 (as in scikit-learn); every other dtype becomes float64."""
     return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+
+
+# Beyond these magnitudes, products of two entries (Gram and covariance matrices) overflow or
+# underflow float64 even after summing a billion of them.
+_SAFE_MAGNITUDES = (2.0**-255, 2.0**255)
+
+
+def safe_scale(A: np.ndarray) -> float:
+    """A power of two to divide ``A`` by (exactly) before forming products of its entries.
+
+    1.0 when ``A``'s largest magnitude is within ``2**±255``; otherwise the power of two just
+    above it, so that ``A / scale`` has entries of magnitude below 1 and ``X.T @ X`` neither
+    overflows (data near 1e300) nor underflows to zero (data near 1e-300).
+
+    Examples
+    --------
+    >>> safe_scale(np.array([1.0, -3.0])), 0.5 <= 3e300 / safe_scale(np.array([3e300])) < 1
+    (1.0, True)
+    """
+    amax = max(float(A.max(initial=0.0)), -float(A.min(initial=0.0)))
+    if amax == 0.0 or not math.isfinite(amax):
+        return 1.0
+    if _SAFE_MAGNITUDES[0] <= amax <= _SAFE_MAGNITUDES[1]:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(amax)[1])
+
+
+def diverged(where: str, exc: DivergenceError) -> ValueError:
+    """theta.train's divergence diagnosis as the ValueError an estimator's ``fit`` raises.
+
+    The estimator keeps nothing from the diverged run, whatever ``fit``'s message says.
+    """
+    why = str(exc).removesuffix(" The parameters from the last good step were kept.")
+    return ValueError(f"{where} diverged: {why}")
 
 
 def check_is_fitted(estimator: Any) -> None:

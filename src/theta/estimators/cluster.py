@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from theta.errors import ConvergenceWarning
+from theta.errors import ConvergenceWarning, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
     ClusterMixin,
@@ -35,9 +35,10 @@ from theta.estimators.base import (
     TransformerMixin,
     as_float,
     check_is_fitted,
+    safe_scale,
 )  # fmt: skip
 from theta.rng import check_random_state
-from theta.validation import check_array
+from theta.validation import check_array, feature_names
 
 __all__ = ["KMeans", "kmeans_plusplus"]
 
@@ -298,6 +299,9 @@ default="k-means++"
         Lloyd iterations of the kept run.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Warns
     -----
@@ -357,6 +361,7 @@ default="k-means++"
         self : KMeans
         """
         self._validate_params()
+        names = feature_names(X)
         X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
         if n_samples < self.n_clusters:
@@ -364,6 +369,12 @@ default="k-means++"
         given = None if isinstance(self.init, str) else self._initial_centers(X)
         n_init = self._n_runs(given is not None)
         rng = check_random_state(self.random_state)
+        # data near 1e±300 is clustered divided by a power of two (exact): squared distances
+        # would overflow or vanish; centres and inertia are scaled back at the end
+        unit = safe_scale(X)
+        if unit != 1.0:
+            X = X / unit
+            given = None if given is None else given / unit
         tol = float(np.mean(np.var(X, axis=0))) * self.tol if self.tol else 0.0
 
         # centring the data keeps ||x||² - 2x·c + ||c||² accurate far from the origin
@@ -388,7 +399,7 @@ default="k-means++"
             warnings.warn(
                 f"KMeans did not converge within max_iter={self.max_iter} iterations; "
                 "increase max_iter or tol.",
-                ConvergenceWarning,
+                sklearn_twin(ConvergenceWarning),
                 stacklevel=2,
             )
         distinct = len(np.unique(labels))
@@ -396,14 +407,14 @@ default="k-means++"
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
                 f"({self.n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning,
+                sklearn_twin(ConvergenceWarning),
                 stacklevel=2,
             )
-        self.cluster_centers_ = centers + mean
+        self.cluster_centers_ = (centers + mean) * unit
         self.labels_ = labels
-        self.inertia_ = inertia
+        self.inertia_ = inertia * unit * unit  # inf beyond float64, as it truly is
         self.n_iter_ = n_iter
-        self.n_features_in_ = n_features
+        self._set_features(n_features, names)
         return self
 
     def _initial_centers(self, X: np.ndarray) -> np.ndarray:
@@ -433,9 +444,17 @@ default="k-means++"
             return 1
         return int(self.n_init)
 
-    def _check_X(self, X: Any) -> np.ndarray:
+    def _check_X(self, X: Any) -> tuple[np.ndarray, np.ndarray, float]:
+        """Validated X and the centres, both divided by the scale of the centres (a power of
+        two: exact) so that squared distances of data near 1e±300 stay finite; and that
+        scale."""
         check_is_fitted(self)
-        return as_float(self._validate_data(X, reset=False))
+        X = as_float(self._validate_data(X, reset=False))
+        unit = safe_scale(self.cluster_centers_)
+        centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        if unit != 1.0:
+            X, centers = X / unit, centers / unit
+        return X, centers, unit
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest centre of each sample.
@@ -448,8 +467,8 @@ default="k-means++"
         -------
         ndarray of shape (n_samples,)
         """
-        X = self._check_X(X)
-        return _assign(_augment(X), self.cluster_centers_.astype(X.dtype, copy=False))
+        X, centers, _ = self._check_X(X)
+        return _assign(_augment(X), centers)
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance of each sample to each centre.
@@ -462,11 +481,12 @@ default="k-means++"
         -------
         ndarray of shape (n_samples, n_clusters)
         """
-        X = self._check_X(X)
+        X, centers, unit = self._check_X(X)
         # float64 products keep small distances accurate; the result takes X's dtype
         X64 = X.astype(np.float64, copy=False)
-        D = _squared_distances(X64, self.cluster_centers_.astype(np.float64), _row_norms_sq(X64))
-        return np.sqrt(D, out=D).astype(X.dtype, copy=False)
+        D = _squared_distances(X64, centers.astype(np.float64), _row_norms_sq(X64))
+        D = np.sqrt(D, out=D)
+        return (D * unit if unit != 1.0 else D).astype(X.dtype, copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Opposite of the inertia of ``X`` on the fitted centres (higher is better).
@@ -480,9 +500,8 @@ default="k-means++"
         -------
         float
         """
-        X = self._check_X(X)
-        centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        return -_inertia(X, centers, _assign(_augment(X), centers))
+        X, centers, unit = self._check_X(X)
+        return -_inertia(X, centers, _assign(_augment(X), centers)) * unit * unit
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from theta.autograd import no_grad, tensor
-from theta.errors import InvalidParameterError
+from theta.errors import DivergenceError, InvalidParameterError
 from theta.estimators.base import (
     BaseEstimator,
     Interval,
@@ -23,12 +23,14 @@ from theta.estimators.base import (
     TransformerMixin,
     as_float,
     check_is_fitted,
+    diverged,
+    safe_scale,
 )  # fmt: skip
 from theta.estimators.preprocessing import constant_features
 from theta.nn import MLP, Module, Sequential
 from theta.rng import check_random_state
 from theta.train import fit as train_fit
-from theta.validation import check_array
+from theta.validation import check_array, feature_names
 
 __all__ = ["PCA", "Autoencoder"]
 
@@ -120,6 +122,9 @@ class PCA(TransformerMixin, BaseEstimator):
         Number of training samples.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -193,6 +198,7 @@ class PCA(TransformerMixin, BaseEstimator):
     def _fit(self, X: Any) -> np.ndarray:
         """Fit, and return ``X`` as checked and converted (what ``_project`` takes)."""
         self._validate_params()
+        names = feature_names(X)
         X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
         solver = self.svd_solver
@@ -206,13 +212,17 @@ class PCA(TransformerMixin, BaseEstimator):
                 f"min(n_samples, n_features)={limit} with svd_solver={solver!r}"
             )
 
-        mean = X.mean(axis=0, dtype=np.float64)
+        # data near 1e±300 is fitted divided by a power of two (exact), so that squares neither
+        # overflow nor vanish; the results with units are scaled back at the end
+        scale = safe_scale(X)
+        Xs = X / scale if scale != 1.0 else X
+        mean = Xs.mean(axis=0, dtype=np.float64)
         dof = max(n_samples - 1, 1)  # one sample has zero variance, not 0/0
         if solver == "full":
-            _, S, Vt = np.linalg.svd(X - mean.astype(X.dtype), full_matrices=False)
+            _, S, Vt = np.linalg.svd(Xs - mean.astype(X.dtype), full_matrices=False)
             variance = (S.astype(np.float64) ** 2) / dof
         else:
-            eigvals, eigvecs = np.linalg.eigh(_scatter(X, mean) / dof)
+            eigvals, eigvecs = np.linalg.eigh(_scatter(Xs, mean) / dof)
             # ascending → descending; rounding can make zero eigenvalues slightly negative
             variance = np.maximum(eigvals[::-1], 0.0)
             S = np.sqrt(variance * dof)
@@ -228,6 +238,9 @@ class PCA(TransformerMixin, BaseEstimator):
         else:  # smallest k whose cumulated ratio exceeds the fraction (scikit-learn's rule)
             k = int(np.searchsorted(np.cumsum(ratio), self.n_components, side="right")) + 1
             k = min(k, limit)
+        with np.errstate(over="ignore"):  # a variance beyond float64 is inf, as it truly is
+            variance = variance * scale * scale
+        S, mean = S * scale, mean * scale
         self.noise_variance_ = float(variance[k:].mean()) if k < limit else 0.0
         self.components_ = np.ascontiguousarray(Vt[:k], dtype=X.dtype)
         self.explained_variance_ = variance[:k].astype(X.dtype)
@@ -236,7 +249,7 @@ class PCA(TransformerMixin, BaseEstimator):
         self.mean_ = mean.astype(X.dtype)
         self.n_components_ = k
         self.n_samples_ = n_samples
-        self.n_features_in_ = n_features
+        self._set_features(n_features, names)
         return X
 
     def transform(self, X: Any) -> np.ndarray:
@@ -337,6 +350,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Size of the code.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -405,13 +421,18 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         hidden = self._hidden_sizes()
+        names = feature_names(X)
         X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape
         rng = check_random_state(self.random_state)
-        mean = X.mean(axis=0)
-        var = X.var(axis=0)
+        # statistics of X / unit (exact), so that data near 1e±300 neither overflows nor
+        # vanishes when squared
+        unit = safe_scale(X)
+        X_unit = X / unit if unit != 1.0 else X
+        mean, var = X_unit.mean(axis=0), X_unit.var(axis=0)
         scale = np.sqrt(var)
         scale[constant_features(var, mean, n_samples)] = 1.0
+        mean, scale = mean * unit, scale * unit
         Xs = (X - mean) / scale
 
         sizes = [n_features, *hidden, int(self.n_components)]
@@ -419,11 +440,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         encoder = MLP(sizes, **common)
         decoder = MLP(sizes[::-1], **common)
         model = Sequential(encoder, decoder)
-        history = train_fit(
-            model, Xs, Xs, loss="mse", optimizer="adam", lr=float(self.lr),
-            epochs=int(self.epochs), batch_size=min(int(self.batch_size), n_samples), seed=rng,
-            progress=False,
-        )  # fmt: skip
+        try:
+            history = train_fit(
+                model, Xs, Xs, loss="mse", optimizer="adam", lr=float(self.lr),
+                epochs=int(self.epochs), batch_size=min(int(self.batch_size), n_samples),
+                seed=rng, progress=False,
+            )  # fmt: skip
+        except DivergenceError as exc:
+            raise diverged("Autoencoder", exc) from exc
         model.eval()
         self.encoder_ = encoder
         self.decoder_ = decoder
@@ -431,7 +455,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.scale_ = scale
         self.loss_curve_ = list(history.epochs["loss"])
         self.n_components_ = int(self.n_components)
-        self.n_features_in_ = n_features
+        self._set_features(n_features, names)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -446,8 +470,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        X = as_float(self._validate_data(X, reset=False))
+        return self._encode(as_float(self._validate_data(X, reset=False)))
+
+    def _encode(self, X: np.ndarray) -> np.ndarray:
         return _forward(self.encoder_, (X - self.mean_) / self.scale_)
+
+    def _decode(self, Z: np.ndarray) -> np.ndarray:
+        return _forward(self.decoder_, Z) * self.scale_ + self.mean_
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes back to the original feature space.
@@ -467,7 +496,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 f"X has {Z.shape[1]} features, but Autoencoder.inverse_transform is expecting "
                 f"{self.n_components_} features (n_components_) as input."
             )
-        return _forward(self.decoder_, Z) * self.scale_ + self.mean_
+        return self._decode(Z)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Opposite of the mean squared reconstruction error, in the original units.
@@ -482,8 +511,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         float
             Higher is better; 0 is a perfect reconstruction.
         """
-        X = as_float(check_array(X, caller=self))
-        reconstruction = self.inverse_transform(self.transform(X))
+        check_is_fitted(self)
+        X = as_float(self._validate_data(X, reset=False))
+        reconstruction = self._decode(self._encode(X))
         return -float(np.mean((reconstruction - X) ** 2))
 
     def __sklearn_tags__(self) -> Any:

@@ -32,13 +32,15 @@ from theta.estimators.base import (
     check_classification_targets,
     check_is_fitted,
     column_or_1d,
+    diverged,
+    safe_scale,
 )
 from theta.losses import mse
 from theta.nn import Linear
 from theta.optim import SGD
 from theta.rng import check_random_state
 from theta.train import fit as train_fit
-from theta.validation import check_X_y
+from theta.validation import check_X_y, feature_names
 
 __all__ = ["LinearRegression", "LogisticRegression", "Ridge"]
 
@@ -66,8 +68,13 @@ def _solve_least_squares(X: np.ndarray, Y: np.ndarray, alpha: float = 0.0) -> np
     Tall, well-conditioned X (the common case) solves the small (d, d) normal equations through
     an eigendecomposition, which is ~15x faster than an SVD of X on 100k x 50; otherwise, or
     when their condition number is too large for 1e-8 accuracy, an SVD of X (LAPACK's gelsd
-    route, as ``numpy.linalg.lstsq``) gives the numerically sound answer.
+    route, as ``numpy.linalg.lstsq``) gives the numerically sound answer. Data of magnitude
+    near 1e±300 is first divided by a power of two (exact), as LAPACK's own solvers do.
     """
+    x_scale, y_scale = safe_scale(X), safe_scale(Y)
+    if x_scale != 1.0 or y_scale != 1.0:  # data near 1e±300: X.T @ X would over/underflow
+        coef = _solve_least_squares(X / x_scale, Y / y_scale, alpha / x_scale / x_scale)
+        return coef * (y_scale / x_scale)
     n, d = X.shape
     if n >= d:
         gram = X.T @ X  # (d, d); NumPy computes X.T @ X with one symmetric rank-k update
@@ -100,19 +107,22 @@ def _gradient_descent(
 class _LinearRegressor(RegressorMixin, BaseEstimator):
     """Shared by the least-squares regressors: data checks, prediction and tags."""
 
-    def _check_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Validated X and 2-D Y, and whether y was 1-D (a (n, 1) y stays 2-D)."""
+    def _check_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, bool, Any]:
+        """Validated X and 2-D Y, whether y was 1-D (a (n, 1) y stays 2-D), X's column
+        names."""
+        names = feature_names(X)
         y_arr = None if y is None else np.asarray(y)
         column = y_arr is not None and y_arr.ndim == 2 and y_arr.shape[1] == 1
         X, y = check_X_y(X, y_arr[:, 0] if column else y, y_numeric=True, caller=self)
         one_d = y.ndim == 1 and not column
-        return X, y.reshape(len(y), -1), one_d
+        return X, y.reshape(len(y), -1), one_d, names
 
-    def _store(self, coef: np.ndarray, intercept: np.ndarray, one_d: bool, X: np.ndarray) -> None:
+    def _store(self, coef: np.ndarray, intercept: np.ndarray, one_d: bool, X: np.ndarray,
+               names: Any) -> None:  # fmt: skip
         """Set the learned state; ``coef`` is (n_targets, n_features)."""
         self.coef_ = coef[0] if one_d else coef
         self.intercept_ = float(intercept[0]) if one_d else intercept
-        self.n_features_in_ = X.shape[1]
+        self._set_features(X.shape[1], names)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict with the fitted line: ``X @ coef_.T + intercept_``.
@@ -166,6 +176,9 @@ class LinearRegression(_LinearRegressor):
         step's update (the chapter's convention).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Raises
     ------
@@ -215,7 +228,7 @@ class LinearRegression(_LinearRegressor):
         """Learn ``coef_`` and ``intercept_`` from ``X`` of shape (n_samples, n_features)
         and ``y`` of shape (n_samples,) or (n_samples, n_targets); returns ``self``."""
         self._validate_params()
-        X, Y, one_d = self._check_fit_data(X, y)
+        X, Y, one_d, names = self._check_fit_data(X, y)
         if self.solver == "gd":
             X64 = X.astype(np.float64, copy=False)
             try:
@@ -225,17 +238,15 @@ class LinearRegression(_LinearRegressor):
                     rng=check_random_state(self.random_state),
                 )  # fmt: skip
             except DivergenceError as exc:
-                # the estimator keeps nothing from a diverged run, whatever fit's message says
-                why = str(exc).removesuffix(" The parameters from the last good step were kept.")
-                raise ValueError(f"LinearRegression(solver='gd') diverged: {why}") from exc
-            self._store(coef, intercept, one_d, X)
+                raise diverged("LinearRegression(solver='gd')", exc) from exc
+            self._store(coef, intercept, one_d, X, names)
             self.loss_curve_ = losses
             return self
         Xc, Yc, x_mean, y_mean = _center(X, Y, self.fit_intercept)
         coef = _solve_least_squares(Xc, Yc).T  # (n_targets, n_features)
         intercept = y_mean - coef @ x_mean
         self.__dict__.pop("loss_curve_", None)  # forget a previous gd fit
-        self._store(coef.astype(X.dtype), intercept.astype(X.dtype), one_d, X)
+        self._store(coef.astype(X.dtype), intercept.astype(X.dtype), one_d, X, names)
         return self
 
 
@@ -260,6 +271,9 @@ class Ridge(_LinearRegressor):
         Learned bias (0.0 when ``fit_intercept=False``).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -281,11 +295,11 @@ class Ridge(_LinearRegressor):
         """Learn ``coef_`` and ``intercept_`` from ``X`` of shape (n_samples, n_features)
         and ``y`` of shape (n_samples,) or (n_samples, n_targets); returns ``self``."""
         self._validate_params()
-        X, Y, one_d = self._check_fit_data(X, y)
+        X, Y, one_d, names = self._check_fit_data(X, y)
         Xc, Yc, x_mean, y_mean = _center(X, Y, self.fit_intercept)
         coef = _solve_least_squares(Xc, Yc, float(self.alpha)).T  # (n_targets, n_features)
         intercept = y_mean - coef @ x_mean
-        self._store(coef.astype(X.dtype), intercept.astype(X.dtype), one_d, X)
+        self._store(coef.astype(X.dtype), intercept.astype(X.dtype), one_d, X, names)
         return self
 
 
@@ -469,6 +483,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Number of L-BFGS iterations run.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Warns
     -----
@@ -512,6 +529,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Learn the weights from ``X`` of shape (n_samples, n_features) and labels ``y`` of
         shape (n_samples,); returns ``self``."""
         self._validate_params()
+        names = feature_names(X)
         X, y = check_X_y(X, y, caller=self)
         y = column_or_1d(y)
         check_classification_targets(y)
@@ -522,8 +540,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"contains only one class: {classes[0]!r}"
             )
         X = X.astype(np.float64, copy=False)
+        # data near 1e300 would overflow the margins of the first step: fit X / scale (exact)
+        # with the penalty rescaled to match, then map the weights back; data near 1e-300 needs
+        # nothing (the penalty holds the weights near 0, the answer in float64)
+        scale = max(safe_scale(X), 1.0)
         P, n_iter, converged, gmax = _lbfgs_logistic(
-            X, codes.ravel(), len(classes), C=float(self.C), fit_intercept=self.fit_intercept,
+            X / scale if scale != 1.0 else X, codes.ravel(), len(classes),
+            C=float(self.C) * scale * scale, fit_intercept=self.fit_intercept,
             max_iter=int(self.max_iter), tol=float(self.tol),
         )  # fmt: skip
         if not converged:
@@ -536,10 +559,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         d = X.shape[1]
         self.classes_ = classes
-        self.coef_ = np.ascontiguousarray(P[:, :d])
+        self.coef_ = np.ascontiguousarray(P[:, :d]) / scale
         self.intercept_ = P[:, d].copy() if self.fit_intercept else np.zeros(len(P))
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
-        self.n_features_in_ = d
+        self._set_features(d, names)
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:

@@ -45,7 +45,7 @@ from theta.estimators.base import (
 )
 from theta.pairwise import argkmin, get_chunk_n_rows, normalize_rows
 from theta.rng import check_random_state
-from theta.validation import check_X_y
+from theta.validation import check_X_y, feature_names
 
 __all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "recall_at_k"]
 
@@ -123,6 +123,7 @@ def _auto_pq_m(n_features: int) -> int:
 class _KNeighbors(BaseEstimator):
     """Fitting, searching and persistence shared by the classifier and the regressor."""
 
+    __theta_state_names__ = ("_fit_X", "_y", "_build", "_index")  # saved with the fit
     _parameter_constraints = {
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "weights": [Options({"uniform", "distance"})],
@@ -172,8 +173,9 @@ class _KNeighbors(BaseEstimator):
 
     # --- fitting ----------------------------------------------------------------------------
 
-    def _check_fit(self, X: Any, y: Any, y_numeric: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Validate hyperparameters and data together, before anything is stored."""
+    def _check_fit(self, X: Any, y: Any, y_numeric: bool) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Validate hyperparameters and data together, before anything is stored; also return
+        X's column names."""
         self._validate_params()
         if self.n_jobs == 0:
             raise ValueError("n_jobs == 0 has no meaning; use None, -1 (all cores) or >= 1.")
@@ -187,12 +189,13 @@ class _KNeighbors(BaseEstimator):
                 "algorithm='ivfpq' quantises for L2 or inner products, so it cannot search with "
                 "metric='manhattan'; use algorithm='hnsw' or 'brute'."
             )
+        names = feature_names(X)
         X, y = check_X_y(X, y, y_numeric=y_numeric, caller=self)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-        return np.ascontiguousarray(X), y
+        return np.ascontiguousarray(X), y, names
 
-    def _fit_search(self, X: np.ndarray) -> None:
+    def _fit_search(self, X: np.ndarray, names: Any) -> None:
         """Store the training data and, for approximate search, build the faiss index."""
         build: dict[str, Any] = {"algorithm": self.algorithm, "metric": self.metric}
         if self.algorithm != "brute":
@@ -223,7 +226,7 @@ class _KNeighbors(BaseEstimator):
         self._index = index
         self.n_samples_fit_ = len(X)
         self.effective_metric_ = self.metric
-        self.n_features_in_ = X.shape[1]
+        self._set_features(X.shape[1], names)
 
     # --- searching --------------------------------------------------------------------------
 
@@ -495,6 +498,9 @@ class KNeighborsClassifier(ClassifierMixin, _KNeighbors):
         Sorted class labels seen during ``fit`` (any type ``np.unique`` sorts).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
     n_samples_fit_ : int
         Number of training points.
     effective_metric_ : str
@@ -511,7 +517,7 @@ class KNeighborsClassifier(ClassifierMixin, _KNeighbors):
 
     def fit(self, X: Any, y: Any) -> KNeighborsClassifier:
         """Store ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self."""
-        X, y = self._check_fit(X, y, y_numeric=False)
+        X, y, names = self._check_fit(X, y, y_numeric=False)
         if y.ndim != 1:
             raise ValueError(
                 f"KNeighborsClassifier supports one output; y has shape {y.shape}. Fit one "
@@ -519,7 +525,7 @@ class KNeighborsClassifier(ClassifierMixin, _KNeighbors):
             )
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
-        self._fit_search(X)
+        self._fit_search(X, names)
         self.classes_ = classes
         self._y = codes.astype(np.intp)
         return self
@@ -602,6 +608,9 @@ class KNeighborsRegressor(RegressorMixin, _KNeighbors):
     ----------
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
     n_samples_fit_ : int
         Number of training points.
     effective_metric_ : str
@@ -617,8 +626,8 @@ class KNeighborsRegressor(RegressorMixin, _KNeighbors):
     def fit(self, X: Any, y: Any) -> KNeighborsRegressor:
         """Store ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or
         (n_samples, n_targets); returns self."""
-        X, y = self._check_fit(X, y, y_numeric=True)
-        self._fit_search(X)
+        X, y, names = self._check_fit(X, y, y_numeric=True)
+        self._fit_search(X, names)
         self._y = y
         return self
 

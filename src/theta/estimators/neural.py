@@ -29,7 +29,7 @@ import numpy as np
 
 from theta.autograd import no_grad, tensor
 from theta.data import train_val_split
-from theta.errors import ConvergenceWarning, sklearn_twin
+from theta.errors import ConvergenceWarning, DivergenceError, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -44,8 +44,8 @@ from theta.metrics import accuracy_score, r2_score
 from theta.nn import MLP, Linear, Module
 from theta.optim import SGD, Adam
 from theta.rng import check_random_state
-from theta.train import Callback, Trainer
-from theta.validation import check_X_y, column_or_1d
+from theta.train import Callback, DivergenceGuard, Trainer
+from theta.validation import check_X_y, column_or_1d, feature_names
 
 __all__ = ["MLPClassifier", "MLPRegressor", "ModuleClassifier", "ModuleRegressor"]
 
@@ -109,12 +109,6 @@ class _Recorder(Callback):
         self.stalled, self.converged, self._total = 0, False, 0.0
 
     def on_step_end(self, trainer: Trainer, result: Any) -> None:
-        if not math.isfinite(result.loss):  # raised before the estimator's state changes
-            raise ValueError(
-                f"The training loss became {result.loss} at step {result.step} (epoch "
-                f"{result.epoch + 1}). The input data may contain large values and need to be "
-                "preprocessed, or the learning rate is too large."
-            )
         penalty = self.objective.penalty if self.objective is not None else 0.0
         self._total += (result.loss + penalty) * result.pred.shape[0]
 
@@ -141,17 +135,38 @@ class _Recorder(Callback):
             )
 
 
-def _train(model: Module, X: np.ndarray, y: np.ndarray, *, loss: Any, optimizer: Any,
-           batch_size: int | None, shuffle: bool, rng: np.random.Generator, epochs: int,
-           recorder: _Recorder, lr: float = 0.01) -> None:  # fmt: skip
-    """Run the loop: Trainer converts X and y once, then slices batches from them."""
+def _train(estimator: BaseEstimator, lr_name: str, model: Module, X: np.ndarray,
+           y: np.ndarray, *, loss: Any, optimizer: Any, batch_size: int | None, shuffle: bool,
+           rng: np.random.Generator, epochs: int, recorder: _Recorder) -> None:  # fmt: skip
+    """Run the loop: Trainer converts X and y once, then slices batches from them.
+
+    theta.train's divergence guard stops a loss that turns NaN/inf or explodes; the error
+    names the estimator's learning-rate parameter ``lr_name`` and a smaller value to try.
+    It is raised before the estimator's state changes.
+    """
+    lr = getattr(estimator, lr_name)
     # overflow (also in the cast to the model's dtype) shows up as a non-finite loss, which
-    # the recorder turns into a clear error
+    # the guard stops
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, lr=lr,
                           batch_size=batch_size, shuffle=shuffle, seed=rng,
-                          callbacks=[recorder])  # fmt: skip
-        trainer.run(epochs=epochs, progress=False)
+                          callbacks=[DivergenceGuard(), recorder])  # fmt: skip
+        try:
+            trainer.run(epochs=epochs, progress=False)
+        except DivergenceError as exc:
+            losses = trainer.history.step_loss
+            what = "exploded to" if math.isfinite(losses[-1]) else "became"
+            where = f"{type(estimator).__name__}: the training loss {what} {losses[-1]:.4g}"
+            if len(losses) == 1:  # before any update: the data, not the step size
+                raise ValueError(
+                    f"{where} at step 0, before any update. The input data or targets have "
+                    "values too large to train on; preprocess them (e.g. with StandardScaler)."
+                ) from exc
+            raise ValueError(
+                f"{where} at step {len(losses) - 1} (first loss {losses[0]:.4g}): "
+                f"{lr_name}={lr:g} is too large for this problem; try {lr_name}={lr / 10:g} or "
+                "smaller."
+            ) from exc
 
 
 def _forward(model: Module, X: np.ndarray) -> np.ndarray:
@@ -273,6 +288,7 @@ class _BaseMLP(BaseEstimator):
         self._validate_params()
         hidden = _hidden_sizes(self.hidden_layer_sizes)
         is_classifier = isinstance(self, ClassifierMixin)
+        names = feature_names(X)
         X, y = check_X_y(X, y, caller=self, y_numeric=not is_classifier)
         targets, state = self._prepare_targets(y)  # raises before any state changes
         rng = check_random_state(self.random_state)
@@ -300,7 +316,8 @@ class _BaseMLP(BaseEstimator):
             X_val32 = X_val.astype(np.float32)
             score = lambda net: self._val_score(_forward(net, X_val32), t_val)  # noqa: E731
         recorder = _Recorder(n_samples, self.tol, self.n_iter_no_change, score, objective)
-        _train(model, X, targets, loss=objective, optimizer=optimizer, batch_size=batch_size,
+        _train(self, "learning_rate_init", model, X, targets, loss=objective,
+               optimizer=optimizer, batch_size=batch_size,
                shuffle=self.shuffle, rng=rng, epochs=self.max_iter, recorder=recorder)  # fmt: skip
         if recorder.best_state is not None:  # early stopping keeps the best validated epoch
             model.load_state_dict(recorder.best_state)
@@ -310,7 +327,7 @@ class _BaseMLP(BaseEstimator):
                 "values and need to be preprocessed."
             )
         # forget any earlier fit: every learned attribute is (re)set here
-        self.n_features_in_ = X.shape[1]
+        self._set_features(X.shape[1], names)
         for key, value in state.items():
             if key.endswith("_"):
                 setattr(self, key, value)
@@ -481,6 +498,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_layers_, n_outputs_ : int
     out_activation_ : {"softmax", "logistic"}
     n_features_in_ : int
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Notes
     -----
@@ -636,6 +656,7 @@ class _ModuleEstimator(BaseEstimator):
         """
         self._validate_params()
         is_classifier = isinstance(self, ClassifierMixin)
+        names = feature_names(X)
         X, y = check_X_y(X, y, caller=self, allow_nd=True, y_numeric=not is_classifier)
         targets, state = self._prepare_targets(y)
         rng = check_random_state(self.random_state)
@@ -647,10 +668,10 @@ class _ModuleEstimator(BaseEstimator):
         out_shape = _forward(model, X[:1].astype(dtype, copy=False)).shape
         targets = self._fit_targets(targets, out_shape, state)
         recorder = _Recorder(len(X))
-        _train(model, X, targets, loss=get_loss(self.loss), optimizer=self.optimizer, lr=self.lr,
+        _train(self, "lr", model, X, targets, loss=get_loss(self.loss), optimizer=self.optimizer,
                batch_size=self.batch_size, shuffle=True, rng=rng, epochs=self.epochs,
                recorder=recorder)  # fmt: skip
-        self.n_features_in_ = X.shape[1]
+        self._set_features(X.shape[1], names)
         for key, value in state.items():
             if key.endswith("_"):
                 setattr(self, key, value)
@@ -709,6 +730,9 @@ class ModuleRegressor(RegressorMixin, _ModuleEstimator):
         Epochs run.
     n_outputs_ : int
     n_features_in_ : int
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------

@@ -23,7 +23,7 @@ import numpy as np
 
 from theta.estimators._encoders import OneHotEncoder, _input_names
 from theta.estimators.base import BaseEstimator, Interval, TransformerMixin, check_is_fitted
-from theta.validation import check_array, check_sample_weight
+from theta.validation import check_array, check_sample_weight, feature_names
 
 __all__ = ["MinMaxScaler", "OneHotEncoder", "PolynomialFeatures", "StandardScaler"]
 
@@ -111,6 +111,9 @@ class StandardScaler(_OneToOneNames, TransformerMixin, BaseEstimator):
         Samples (or total sample weight) seen by ``fit`` and ``partial_fit``.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -144,13 +147,14 @@ class StandardScaler(_OneToOneNames, TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
+        names = feature_names(X)
         X = check_array(X, caller=self)
         weights = None if sample_weight is None else check_sample_weight(
             sample_weight, X.shape[0], dtype=X.dtype
         )  # fmt: skip
         for name in ("mean_", "var_", "scale_", "n_samples_seen_"):
             self.__dict__.pop(name, None)
-        self.n_features_in_ = X.shape[1]
+        self._set_features(X.shape[1], names)
         return self._learn(X, weights)
 
     def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StandardScaler:
@@ -259,6 +263,9 @@ class MinMaxScaler(_OneToOneNames, TransformerMixin, BaseEstimator):
         Samples seen by ``fit`` and ``partial_fit``.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -297,9 +304,10 @@ class MinMaxScaler(_OneToOneNames, TransformerMixin, BaseEstimator):
         self
         """
         self._check_range()
+        names = feature_names(X)
         X = check_array(X, caller=self)
         self.__dict__.pop("n_samples_seen_", None)
-        self.n_features_in_ = X.shape[1]
+        self._set_features(X.shape[1], names)
         return self._learn(X)
 
     def partial_fit(self, X: Any, y: Any = None) -> MinMaxScaler:
@@ -399,6 +407,9 @@ class PolynomialFeatures(TransformerMixin, BaseEstimator):
         Number of output columns.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of str objects
+        Column names of a DataFrame given to ``fit``, when all are strings; later calls must
+        pass the same columns in the same order.
 
     Examples
     --------
@@ -409,6 +420,7 @@ class PolynomialFeatures(TransformerMixin, BaseEstimator):
     ['1', 'x0', 'x1', 'x0^2', 'x0 x1', 'x1^2']
     """
 
+    __theta_state_names__ = ("_min_degree", "_max_degree", "_n_out_full")  # saved with the fit
     _parameter_constraints = {
         "degree": [Interval(numbers.Integral, 0, None, closed="left"), tuple, list],
         "interaction_only": ["boolean"],

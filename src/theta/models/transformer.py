@@ -191,7 +191,7 @@ class GPT(Module):
         ``temperature`` < 1 sharpens the distribution, ``top_k`` keeps only the k likeliest
         tokens; the same ``seed`` gives the same text.
         """
-        if temperature <= 0:
+        if not temperature > 0:  # NaN too
             raise ValueError(f"generate: temperature must be > 0 (got {temperature}).")
         rng = check_random_state(seed)
         ids = np.atleast_2d(np.asarray(prompt, dtype=np.int64))
