@@ -81,7 +81,7 @@ def test_existing_run_folder_needs_overwrite(theta_cli, iris_run):
     [
         (["--lrr", "3"], "unrecognized arguments: --lrr"),
         (["--lr", "abc"], "argument --lr: invalid float value"),
-        (["--lr", "-1"], "config key 'lr': must be > 0"),
+        (["--lr", "-1"], "config key 'lr': must be a finite number > 0"),
         (["--optimizer", "adamm"], "config key 'optimizer': must be one of"),
         (["--hidden", "a,b"], "expected sizes like 64,64"),
     ],

@@ -70,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"theta: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("theta: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a run that saved its work says where, and how to resume
+        print(f"theta: {exc}" if str(exc) else "theta: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`); nothing left to say

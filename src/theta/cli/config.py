@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, fields
@@ -71,7 +72,7 @@ class TrainConfig:
         _choice(self, "model", ("mlp", "linear", "gpt"))
         _choice(self, "activation", ("relu", "gelu", "tanh", "sigmoid"))
         _choice(self, "optimizer", ("sgd", "adam", "adamw", "rmsprop"))
-        _range(self, "lr", self.lr > 0, "> 0")
+        _range(self, "lr", math.isfinite(self.lr) and self.lr > 0, "a finite number > 0")
         _range(self, "dropout", 0 <= self.dropout < 1, "in [0, 1)")
         _range(self, "epochs", self.epochs >= 1 or self.steps > 0, ">= 1 (or set steps)")
         _range(self, "steps", self.steps >= 0, ">= 0")
@@ -140,6 +141,15 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text, as TOML must be (byte {exc.start} is "
+            f"{exc.object[exc.start : exc.start + 1]!r})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: arrays or tables nested too deeply to read; a run config is a few flat tables"
+        ) from None
 
 
 def resolve(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:

@@ -1,6 +1,11 @@
 """Run folders: what ``theta train`` leaves behind, and what ``theta predict`` reads back.
 
-A run folder holds the resolved config (``config.json``), the per-epoch metrics
+Every run folder (``theta train``, ``rl``, ``tune``) starts with a stamp, ``run.json``: the
+kind of run, its status (``running``, ``done``, ``interrupted``, ``failed``) and the theta
+version. ``--overwrite`` replaces only a stamped folder holding nothing but what theta writes;
+a failed run is replaced without it; ``--resume`` continues a stamped run of the same kind.
+
+A run folder also holds the resolved config (``config.json``), the per-epoch metrics
 (``metrics.csv``), the trained model (``model/``, see :mod:`theta.io`), the feature scaling
 (``preprocessing.safetensors``), a resumable checkpoint (``checkpoint.safetensors``),
 pictures (``loss_curve.png`` and more, with the ``plot`` extra; see :mod:`theta.cli.pictures`)
@@ -13,32 +18,58 @@ validation loss every ``eval_every`` steps; ``theta generate`` samples from it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io as _io
 import json
 import math
+import os
+import re
+import shlex
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from theta import data, io
+from theta import __version__, data, io
 from theta.autograd import no_grad, tensor
 from theta.cli import pictures
-from theta.cli.config import TrainConfig
+from theta.cli.config import ConfigError, TrainConfig
+from theta.errors import DivergenceError
+from theta.losses import get_loss
 from theta.models import GPT, CharTokenizer, lm_loss, next_token_windows
 from theta.nn import MLP, Linear, Module
 from theta.plot import loss_curve
-from theta.tensorfile import atomic_write_text, read_tensors, write_tensors
+from theta.tensorfile import (
+    atomic_write_text,
+    read_tensors,
+    remove_folder,
+    remove_stale_temporaries,
+    temporary_base,
+    write_tensors,
+)
 from theta.train import Callback, History, fit
 
-__all__ = ["Run", "check_run_dir", "claim_run_dir", "load_gpt_run", "load_run", "load_table",
-           "train_gpt_run", "train_run"]  # fmt: skip
+__all__ = ["Plan", "Run", "check_run_dir", "claim_run_dir", "load_gpt_run", "load_run",
+           "load_table", "mark_run", "prepare_run", "read_stamp", "run_status", "train_run",
+           "write_stamp"]  # fmt: skip
 
 TOKENIZER_FORMAT = "theta.char_tokenizer"
+STAMP = "run.json"
+STAMP_FORMAT = "theta.run"
+# Everything theta writes in a run folder (train, gpt, rl, tune, report, the checkpoint's
+# companions); an entry not matching is the user's, and --overwrite refuses to delete it.
+_THETA_ENTRY = re.compile(
+    r"(run\.json|config\.json|summary\.json|metrics\.csv|returns\.csv|results\.csv|"
+    r"tokenizer\.json|preprocessing\.safetensors|checkpoint\..+|agent\.safetensors|"
+    r"report\.html|model|agent|[\w-]+\.png)"
+)
+# Flags a resumed run may change: only more training, never what was trained or how.
+_EXTENDABLE = ("steps", "epochs")
 
 
 @dataclass
@@ -68,6 +99,12 @@ class Run:
         with no_grad():  # inference: the forward pass alone
             out = self.model(tensor(((X - self.mean) / self.scale).astype(dtype))).numpy()
         if self.task == "classification":
+            if out.shape[1] != len(self.target_names):
+                raise ValueError(
+                    f"{self.path / 'preprocessing.safetensors'}: lists "
+                    f"{len(self.target_names)} class names, but the model has {out.shape[1]} "
+                    "outputs; the run folder is damaged"
+                )
             return [self.target_names[i] for i in out.argmax(axis=1)]
         return [f"{v:.6g}" for v in out[:, 0]]
 
@@ -98,16 +135,33 @@ def _build_model(config: TrainConfig, n_in: int, n_out: int) -> Module:
     return MLP(sizes, activation=config.activation, dropout=config.dropout, rng=config.seed)
 
 
-def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
-              out: TextIO | None, model: Module | None = None,
-              callbacks: Sequence[Callback] = ()) -> History:  # fmt: skip
-    """Train as ``config`` says and write the run folder; return the history.
+@dataclass
+class Plan:
+    """A run built and checked before its folder is touched (see :func:`prepare_run`).
 
-    ``model`` replaces the one ``config`` describes (the chapter's starts at w = b = 0);
-    ``callbacks`` go to ``fit``. With ``out=None`` nothing is printed.
+    ``fit_kwargs`` go to ``fit`` with ``model``; ``files`` (name to text) are written beside
+    ``config.json`` when training begins; ``finish(run_dir, history, seconds)`` writes what
+    was learned and returns the result's one-line description and whether pictures were drawn.
     """
+
+    config: TrainConfig
+    model: Module
+    fit_kwargs: dict[str, Any]
+    callbacks: list[Callback]
+    files: dict[str, str]
+    finish: Callable[[Path, History, float], tuple[str, bool]]
+
+
+def prepare_run(config: TrainConfig, *, model: Module | None = None) -> Plan:
+    """Load the data, build the model and check the loss on it: everything ``theta train``
+    does before its first step, so a dry run and a real run refuse the same configs, and a
+    refused run leaves no folder behind. ``model`` replaces the one ``config`` describes."""
     if config.model == "gpt":
-        return train_gpt_run(config, run_dir, resume=resume, quiet=quiet, out=out)
+        return _prepare_gpt(config)
+    return _prepare_table(config, model)
+
+
+def _prepare_table(config: TrainConfig, model: Module | None) -> Plan:
     X, y, task, target_names = load_table(config.data, seed=config.seed)
     if config.val_split > 0:
         X, X_val, y, y_val = data.train_val_split(X, y, val_fraction=config.val_split,
@@ -129,42 +183,116 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
 
     if model is None:
         model = _build_model(config, X.shape[1], n_out)
+    loss = config.loss_for(task)
+    _check_loss(model, loss, scaled(X[:2]), target(y[:2]), config.data)
     start = [p.data.copy() for p in model.parameters()]
     two_parameters = model.n_parameters() == 2  # the chapter's w and b: draw their walk
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
-    started = time.perf_counter()
-    history = fit(
-        model, scaled(X), target(y), loss=config.loss_for(task), optimizer=config.optimizer,
-        lr=config.lr, steps=config.steps or None, epochs=None if config.steps else config.epochs,
+    fit_kwargs = dict(
+        X=scaled(X), y=target(y), loss=loss, optimizer=config.optimizer, lr=config.lr,
+        steps=config.steps or None, epochs=None if config.steps else config.epochs,
         batch_size=config.batch_size or None, seed=config.seed,
         validation_data=None if validation is None else (scaled(validation[0]),
                                                          target(validation[1])),
         metrics=["accuracy"] if task == "classification" else ["r2"],
-        progress=None if not quiet else False, callbacks=callbacks,
-        checkpoint=str(run_dir / "checkpoint.safetensors"), record_params=two_parameters,
-        checkpoint_every=config.checkpoint_every, resume=resume,
+        record_params=two_parameters,
     )  # fmt: skip
-    seconds = time.perf_counter() - started
-    io.save(model, run_dir / "model", overwrite=True)
-    write_tensors(run_dir / "preprocessing.safetensors", {"mean": mean, "scale": scale},
-                  {"task": task, "target_names": json.dumps(target_names)})  # fmt: skip
-    _write_metrics(run_dir / "metrics.csv", history)
-    final = {k: v[-1] for k, v in history.epochs.items()}
-    summary = {"data": config.data, "task": task, "steps": history.n_steps,
-               "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
-               "final": final, "stopped_reason": history.stopped_reason}  # fmt: skip
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    trained = Run(run_dir, model, mean, scale, task, target_names)
-    drawn = pictures.table_pictures(run_dir, history, trained, train=(X, y),
-                                    validation=validation, loss=config.loss_for(task),
-                                    start=start)  # fmt: skip
-    if out is not None:
+
+    def finish(run_dir: Path, history: History, seconds: float) -> tuple[str, bool]:
+        io.save(model, run_dir / "model", overwrite=True)
+        write_tensors(run_dir / "preprocessing.safetensors", {"mean": mean, "scale": scale},
+                      {"task": task, "target_names": json.dumps(target_names)})  # fmt: skip
+        _write_metrics(run_dir / "metrics.csv", history)
+        final = {k: v[-1] for k, v in history.epochs.items()}
+        summary = {"data": config.data, "task": task, "steps": history.n_steps,
+                   "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
+                   "final": final, "stopped_reason": history.stopped_reason}  # fmt: skip
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        trained = Run(run_dir, model, mean, scale, task, target_names)
+        drawn = pictures.table_pictures(run_dir, history, trained, train=(X, y),
+                                        validation=validation, loss=loss,
+                                        start=start)  # fmt: skip
         shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items())
-        print(f"trained {config.model} on {config.data}: {history.n_steps} steps, {shown}",
-              file=out)  # fmt: skip
+        return f"trained {config.model} on {config.data}: {history.n_steps} steps, {shown}", drawn
+
+    return Plan(config, model, fit_kwargs, [], {}, finish)
+
+
+def _check_loss(model: Module, loss: str, X: np.ndarray, y: np.ndarray, data_name: str) -> None:
+    """Refuse an unknown loss, or one the model's output cannot feed, before any step."""
+    try:
+        loss_fn = get_loss(loss)
+    except ValueError as exc:
+        raise ConfigError(f"config key 'loss': {exc}") from None
+    dtype = next(model.parameters()).dtype
+    was_training = model.training
+    model.eval()  # no dropout draw: the run's random streams stay untouched
+    try:
+        with no_grad():
+            loss_fn(model(tensor(X.astype(dtype))), y)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ConfigError(
+            f"config key 'loss': {loss!r} does not fit this model's output on {data_name} ({exc})"
+        ) from None
+    finally:
+        model.train(was_training)
+
+
+class _Begun(Callback):
+    """Writes ``config.json`` (and the plan's files) when the loop begins: after a resumed
+    checkpoint has loaded, so a refused resume leaves the folder as it was; keeps the trainer
+    so an interrupted or diverged run can still write what it learned."""
+
+    def __init__(self, run_dir: Path, plan: Plan) -> None:
+        self.run_dir, self.plan = run_dir, plan
+        self.trainer: Any = None
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self.trainer = trainer
+        config = json.dumps(self.plan.config.to_dict(), indent=2) + "\n"
+        atomic_write_text(self.run_dir / "config.json", config)
+        for name, text in self.plan.files.items():
+            atomic_write_text(self.run_dir / name, text)
+
+
+def train_run(plan: Plan, run_dir: Path, *, resume: bool, quiet: bool, out: TextIO | None,
+              callbacks: Sequence[Callback] = ()) -> History:  # fmt: skip
+    """Train as ``plan`` says and write the run folder; return the history.
+
+    ``callbacks`` go to ``fit``. With ``out=None`` nothing is printed. A run stopped by
+    Ctrl-C or by divergence still writes its model (the last completed step, or the last
+    good one), metrics, summary and pictures before the exception goes on; Ctrl-C's says
+    where the checkpoint is and how to resume.
+    """
+    begun = _Begun(run_dir, plan)
+    started = time.perf_counter()
+    try:
+        history = fit(
+            plan.model, **plan.fit_kwargs, callbacks=[begun, *plan.callbacks, *callbacks],
+            progress=None if not quiet else False,
+            checkpoint=str(run_dir / "checkpoint.safetensors"),
+            checkpoint_every=plan.config.checkpoint_every, resume=resume,
+        )  # fmt: skip
+    except (DivergenceError, KeyboardInterrupt) as exc:
+        if begun.trainer is None:  # stopped before the loop began: nothing was learned
+            raise
+        plan.finish(run_dir, begun.trainer.history, time.perf_counter() - started)
+        if isinstance(exc, DivergenceError):
+            raise DivergenceError(f"{exc} They are saved in {run_dir / 'model'}.") from None
+        raise KeyboardInterrupt(_interrupted(run_dir, begun.trainer.step_count)) from None
+    headline, drawn = plan.finish(run_dir, history, time.perf_counter() - started)
+    if out is not None:
+        print(headline, file=out)
         print(saved_note(run_dir, drawn), file=out)
     return history
+
+
+def _interrupted(run_dir: Path, step: int) -> str:
+    """What Ctrl-C left: the step reached, the checkpoint, the model and the resume command."""
+    return (
+        f"interrupted at step {step}; checkpoint saved to {run_dir / 'checkpoint.safetensors'} "
+        f"and the model trained so far to {run_dir / 'model'} (predict, generate and report "
+        f"work on it); resume with: theta train --out {shlex.quote(str(run_dir))} --resume"
+    )
 
 
 def saved_note(run_dir: Path, drawn: bool) -> str:
@@ -191,17 +319,110 @@ def check_run_dir(run_dir: str | Path) -> Path:
     return path
 
 
-def claim_run_dir(run_dir: str | Path, *, overwrite: bool, resume: bool | None = None) -> Path:
-    """``run_dir`` as a Path, unless it already holds something that neither ``--overwrite``
-    nor (for resumable runs, where ``resume`` is not None) ``--resume`` lets a job touch."""
+# --- run folders: the stamp, claiming, replacing ------------------------------------------------
+
+
+def write_stamp(run_dir: Path, kind: str, status: str) -> None:
+    """Write ``run_dir/run.json``: the mark that theta made this folder, and its status."""
+    stamp = {"format": STAMP_FORMAT, "kind": kind, "status": status, "theta_version": __version__}
+    atomic_write_text(run_dir / STAMP, json.dumps(stamp, indent=2) + "\n")
+
+
+def read_stamp(run_dir: Path) -> dict[str, Any] | None:
+    """The stamp of a run folder; None when it has none (or a damaged one: not theta's)."""
+    try:
+        stamp = json.loads((run_dir / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict) or stamp.get("format") != STAMP_FORMAT:
+        return None
+    return stamp
+
+
+def mark_run(run_dir: Path, status: str) -> None:
+    """Set the status in ``run_dir``'s stamp (``done``, ``interrupted``, ``failed``)."""
+    stamp = read_stamp(run_dir)
+    if stamp is not None:
+        write_stamp(run_dir, stamp["kind"], status)
+
+
+@contextlib.contextmanager
+def run_status(run_dir: Path) -> Iterator[None]:
+    """Mark the run ``done`` when the body ends, ``interrupted`` on Ctrl-C and ``failed`` on
+    any error, so a rerun knows what it finds (a failed run is replaced without
+    ``--overwrite``)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        mark_run(run_dir, "interrupted")
+        raise
+    except BaseException:
+        mark_run(run_dir, "failed")
+        raise
+    mark_run(run_dir, "done")
+
+
+def claim_run_dir(run_dir: str | Path, *, overwrite: bool, resume: bool | None = None,
+                  kind: str = "run") -> Path:  # fmt: skip
+    """Make ``run_dir`` the folder of a new (or resumed) run of ``kind``, stamped ``running``.
+
+    A missing or empty folder is taken. A folder theta stamped is continued with ``resume``
+    (for resumable runs, where ``resume`` is not None) when it holds a run of the same kind,
+    and replaced with ``overwrite``, or without it when that run failed (said on stderr);
+    replacing refuses a folder holding anything theta does not write, and moves the old
+    folder aside in one rename before deleting it. Anything else raises FileExistsError and
+    changes nothing. Call it after every check of the run has passed.
+    """
     path = Path(run_dir)
-    taken = path.exists() and (not path.is_dir() or any(path.iterdir()))
-    if taken and not (overwrite or resume):
-        hint = "" if resume is None else " or --resume to continue it"
-        raise FileExistsError(
-            f"run folder {path} already exists; pass --overwrite to replace it{hint}"
-        )
+    remove_stale_temporaries(path)  # what a killed replace of this run left beside it
+    if os.path.lexists(path) and (not path.is_dir() or path.is_symlink() or any(path.iterdir())):
+        stamp = read_stamp(path) if path.is_dir() and not path.is_symlink() else None
+        if stamp is None:
+            raise FileExistsError(
+                f"{path} already exists and is not a run folder theta wrote (it has no "
+                f"{STAMP}); choose another --out, or move it away yourself"
+            )
+        if resume and stamp.get("kind") != kind:
+            raise FileExistsError(
+                f"run folder {path} holds a {stamp.get('kind')!r} run; --resume continues "
+                f"only a {kind!r} run"
+            )
+        if resume:
+            write_stamp(path, kind, "running")
+            return path
+        failed = stamp.get("status") == "failed"
+        if not (overwrite or failed):
+            hint = "" if resume is None else " or --resume to continue it"
+            raise FileExistsError(
+                f"run folder {path} already exists; pass --overwrite to replace it{hint}"
+            )
+        _check_only_theta(path)
+        if not overwrite:
+            print(f"theta: replacing the failed run in {path}", file=sys.stderr)
+        _remove_run(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_stamp(path, kind, "running")
     return path
+
+
+def _check_only_theta(path: Path) -> None:
+    foreign = []
+    for entry in sorted(os.listdir(path)):
+        name = temporary_base(entry) or entry  # an atomic write's temporary of one of them
+        if not _THETA_ENTRY.fullmatch(name) or os.path.islink(path / entry):
+            foreign.append(entry)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"run folder {path} holds files theta did not write ({shown}); replacing it would "
+            "delete them, so move them or choose another --out"
+        )
+
+
+def _remove_run(path: Path) -> None:
+    """Move the run aside in one rename (``path`` is then absent, never half-deleted), then
+    delete it."""
+    remove_folder(path)
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -213,10 +434,30 @@ def load_run(run_dir: str | Path) -> Run:
             f"`theta generate {path} --prompt TEXT`."
         )
     model = io.load(path / "model")
-    arrays, meta = read_tensors(path / "preprocessing.safetensors")
-    names: list[Any] = json.loads(meta.get("target_names", "[]"))
-    return Run(path, model, arrays["mean"], arrays["scale"], meta.get("task", "regression"),
-               [str(n) for n in names])  # fmt: skip
+    where = path / "preprocessing.safetensors"
+    arrays, meta = read_tensors(where)
+    missing = [key for key in ("mean", "scale") if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"{where}: missing tensor {', '.join(map(repr, missing))}; a run's feature "
+            f"scaling holds 'mean' and 'scale' (got {sorted(arrays)})"
+        )
+    mean, scale = arrays["mean"], arrays["scale"]
+    if mean.ndim != 1 or mean.shape != scale.shape:
+        raise ValueError(
+            f"{where}: 'mean' and 'scale' must be vectors of one length (got shapes "
+            f"{mean.shape} and {scale.shape})"
+        )
+    task = meta.get("task", "regression")
+    if task not in ("classification", "regression"):
+        raise ValueError(f"{where}: task must be classification or regression (got {task!r})")
+    try:
+        names: Any = json.loads(meta.get("target_names", "[]"))
+    except ValueError:
+        names = None
+    if not isinstance(names, list):
+        raise ValueError(f"{where}: target_names must be a JSON list of class names")
+    return Run(path, model, mean, scale, task, [str(n) for n in names])
 
 
 # --- GPT runs ----------------------------------------------------------------------------------
@@ -269,9 +510,8 @@ def _load_text(name: str) -> str:
     return loaded
 
 
-def train_gpt_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bool,
-                  out: TextIO | None) -> History:  # fmt: skip
-    """Train a character-level GPT as ``config`` says and write the run folder.
+def _prepare_gpt(config: TrainConfig) -> Plan:
+    """A character-level GPT run as ``config`` says.
 
     The text's first ``1 - val_split`` is for training, on every window of ``block_size``
     characters in random order; the rest is for validation, on up to ``eval_windows``
@@ -297,42 +537,38 @@ def train_gpt_run(config: TrainConfig, run_dir: Path, *, resume: bool, quiet: bo
 
     model = GPT(tokenizer.vocab_size, T, config.n_layer, config.n_heads, config.n_embd,
                 config.dropout, rng=config.seed)  # fmt: skip
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     vocab = {"format": TOKENIZER_FORMAT, "chars": tokenizer.chars}
-    atomic_write_text(run_dir / "tokenizer.json", json.dumps(vocab, ensure_ascii=False) + "\n")
     evals = _ValidationEvery(config.eval_every, steps, X_val, y_val)
-    started = time.perf_counter()
-    history = fit(
-        model, X, y, loss=lm_loss, optimizer=config.optimizer, lr=config.lr, steps=steps,
-        batch_size=config.batch_size, seed=config.seed, callbacks=[evals],
-        progress=None if not quiet else False, checkpoint=str(run_dir / "checkpoint.safetensors"),
-        checkpoint_every=config.checkpoint_every, resume=resume,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    io.save(model, run_dir / "model", overwrite=True)
-    buffer = _io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["step", "loss", "val_loss"])
-    for step, train, val in evals.rows:
-        writer.writerow([step, "" if train is None else f"{train:.8g}", f"{val:.8g}"])
-    atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
-    last = evals.rows[-1]
-    summary = {"data": config.data, "model": "gpt", "steps": history.n_steps,
-               "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
-               "vocab_size": tokenizer.vocab_size, "final": {"loss": last[1], "val_loss": last[2]},
-               "stopped_reason": history.stopped_reason}  # fmt: skip
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    validation = ([r[0] for r in evals.rows], [r[2] for r in evals.rows],
-                  f"validation loss (every {config.eval_every} steps)")  # fmt: skip
-    drawn = pictures.draw(loss_curve, history, run_dir / "loss_curve.png", validation=validation,
-                          ylabel="cross-entropy (nats per character)")  # fmt: skip
-    drawn = drawn and pictures.attention_picture(run_dir, model, tokenizer, ids[split:])
-    if out is not None:
-        print(f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
-              f"{history.n_steps} steps, val_loss {last[2]:.4g}", file=out)  # fmt: skip
-        print(saved_note(run_dir, drawn), file=out)
-    return history
+    fit_kwargs = dict(X=X, y=y, loss=lm_loss, optimizer=config.optimizer, lr=config.lr,
+                      steps=steps, batch_size=config.batch_size, seed=config.seed)  # fmt: skip
+
+    def finish(run_dir: Path, history: History, seconds: float) -> tuple[str, bool]:
+        io.save(model, run_dir / "model", overwrite=True)
+        buffer = _io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["step", "loss", "val_loss"])
+        for step, train, val in evals.rows:
+            writer.writerow([step, "" if train is None else f"{train:.8g}", f"{val:.8g}"])
+        atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
+        last = evals.rows[-1] if evals.rows else [0, None, None]
+        summary = {"data": config.data, "model": "gpt", "steps": history.n_steps,
+                   "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
+                   "vocab_size": tokenizer.vocab_size,
+                   "final": {"loss": last[1], "val_loss": last[2]},
+                   "stopped_reason": history.stopped_reason}  # fmt: skip
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        validation = ([r[0] for r in evals.rows], [r[2] for r in evals.rows],
+                      f"validation loss (every {config.eval_every} steps)")  # fmt: skip
+        drawn = pictures.draw(loss_curve, history, run_dir / "loss_curve.png",
+                              validation=validation,
+                              ylabel="cross-entropy (nats per character)")  # fmt: skip
+        drawn = drawn and pictures.attention_picture(run_dir, model, tokenizer, ids[split:])
+        shown = "" if last[2] is None else f", val_loss {last[2]:.4g}"
+        return (f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
+                f"{history.n_steps} steps{shown}", drawn)  # fmt: skip
+
+    files = {"tokenizer.json": json.dumps(vocab, ensure_ascii=False) + "\n"}
+    return Plan(config, model, fit_kwargs, [evals], files, finish)
 
 
 def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
@@ -11,8 +12,8 @@ from typing import TextIO
 import numpy as np
 
 from theta.autograd import no_grad, tensor
-from theta.cli.config import TrainConfig, load_toml, resolve
-from theta.cli.runs import claim_run_dir, saved_note, train_run
+from theta.cli.config import ConfigError, TrainConfig, load_toml, resolve
+from theta.cli.runs import claim_run_dir, prepare_run, run_status, saved_note, train_run
 from theta.losses import mse
 from theta.nn import Linear
 from theta.optim import SGD
@@ -42,11 +43,11 @@ def chapter_run(run_dir: Path, out: TextIO, *, resume: bool = False) -> Linear:
     The "line" preset is the chapter's set-up (its five points, SGD with lr 0.05, 1000
     full-batch steps, no scaling), so from the chapter's start at w = b = 0 the same numbers
     are printed, and the folder keeps the config, the model (``theta predict DIR 10``), the
-    loss curve and the descent path of (w, b) to (2, 1).
+    loss curve and the descent path of (w, b) to (2, 1). ``run_dir`` is claimed already.
     """
     model = _knowing_nothing()
-    train_run(resolve({}), run_dir, resume=resume, quiet=True, out=None, model=model,
-              callbacks=[_chapter_log(out)])  # fmt: skip
+    train_run(prepare_run(resolve({}), model=model), run_dir, resume=resume, quiet=True,
+              out=None, callbacks=[_chapter_log(out)])  # fmt: skip
     _print_learned(model, out)
     print(saved_note(run_dir, (run_dir / "loss_curve.png").is_file()), file=out)
     return model
@@ -115,21 +116,65 @@ def _sizes(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
              if getattr(args, f.name) is not None}  # fmt: skip
-    if not given and args.config is None and not args.dry_run:
-        if args.out is None:
-            chapter_example(out)
-        else:
-            run_dir = claim_run_dir(args.out, overwrite=args.overwrite, resume=args.resume)
-            chapter_run(run_dir, out, resume=args.resume)
+    chapter = not given and args.config is None  # no hyperparameter given: the chapter's line
+    if chapter and args.out is None and not args.dry_run:
+        chapter_example(out)
         return 0
     values = load_toml(args.config) if args.config else {}
     values.update(given)
     config = resolve(values)
+    run_dir = Path(args.out) if args.out else Path("runs") / config.data
+    saved = _saved_config(run_dir) if args.resume else None
+    if saved is not None:
+        config = _resumed(saved, values, run_dir)
+        chapter = chapter and config == resolve({})
+    # every check a run makes, before its folder is touched (and the same for --dry-run)
+    plan = prepare_run(config)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2), file=out)
         return 0
-    run_dir = claim_run_dir(args.out or Path("runs") / config.data,
-                            overwrite=args.overwrite, resume=args.resume)
-    train_run(config, run_dir, resume=args.resume, quiet=args.quiet, out=out)
+    run_dir = claim_run_dir(run_dir, overwrite=args.overwrite, resume=args.resume, kind="train")
+    with run_status(run_dir):
+        if chapter and args.out is not None:
+            chapter_run(run_dir, out, resume=args.resume)
+        else:
+            train_run(plan, run_dir, resume=args.resume, quiet=args.quiet, out=out)
     return 0
 
+
+def _saved_config(run_dir: Path) -> TrainConfig | None:
+    """The config of the run in ``run_dir`` (None when it has none yet)."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(values, dict):
+            raise ValueError(f"expected a JSON object (got {type(values).__name__})")
+        return resolve(values, base=TrainConfig())
+    except (ValueError, UnicodeDecodeError) as exc:  # ConfigError included: the file is bad
+        raise ValueError(f"{path}: not a theta run config ({exc})") from None
+
+
+def _resumed(saved: TrainConfig, values: dict, run_dir: Path) -> TrainConfig:
+    """The saved config with what this command gives again: the same values, or more
+    ``--steps``/``--epochs``; any other change is refused, naming the flag and both values."""
+    config = resolve(values, base=saved)  # unknown keys and wrong types first
+    old, wanted = saved.to_dict(), config.to_dict()
+    for key in values:
+        new = wanted[key]
+        if new == old[key]:
+            continue
+        # the run counts what it counts: steps when steps > 0, else epochs; only more of it
+        counted = key == ("steps" if saved.steps > 0 else "epochs")
+        if counted and new >= old[key]:
+            continue
+        flag = "--" + key.replace("_", "-")
+        rule = f"at least {old[key]}" if counted else "the same value"
+        raise ConfigError(
+            f"argument {flag}: the run in {run_dir} was trained with {key} = {old[key]!r}; "
+            f"--resume continues it as it was, so {flag} must be {rule} (got {new!r}); "
+            f"start a new run with another --out, or resume with "
+            f"`theta train --out {shlex.quote(str(run_dir))} --resume`"
+        )
+    return config
