@@ -6,6 +6,11 @@ agent (``agent/`` through :mod:`theta.io` when it can save agents, else ``agent.
 written here: learned arrays and network parameters, with the hyperparameters as metadata),
 ``reward_curve.png`` and, for a bandit, ``regret.png`` (with the ``plot`` extra). Every file
 is written atomically.
+
+Ctrl-C stops after the step in progress and writes the same files for what was done (the
+agent saved with where it stopped; no evaluation); ``theta rl --out RUN --resume`` continues
+it and ends exactly as a run that never stopped (see ``Agent.learn``'s
+``reset_num_timesteps``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from theta import io
 from theta.cli.argtypes import count, positive_int
 from theta.cli.config import ConfigError, load_toml
 from theta.cli.pictures import draw, regret_picture
-from theta.cli.runs import claim_run_dir, saved_note
+from theta.cli.runs import check_run_dir, claim_run_dir, run_status, saved_note
 from theta.errors import InvalidParameterError
 from theta.nn import Module
 from theta.params import registry_name
@@ -101,6 +106,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<agent>-<env>)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (stopped by Ctrl-C) from its config and saved agent; "
+        "--steps/--episodes/--eval-episodes may change the budget",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--render", choices=["ansi"], help="print a text rollout of the result")
     parser.add_argument("--dry-run", action="store_true", help="check the config, print it, exit")
@@ -187,6 +198,8 @@ def _make_env(name: str, **kwargs: Any) -> Any:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.resume:
+        return _resume(args, out)
     settings, hyperparameters = resolve(args)
     agent = _build_agent(settings, hyperparameters)
     config = {**settings, "hyperparameters": jsonable(agent.get_params(deep=False))}
@@ -194,46 +207,127 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(config, indent=2), file=out)
         return 0
     name = settings["env"]
-    run_dir = claim_run_dir(args.out or Path("runs") / f"{settings['agent']}-{_slug(name)}",
-                            overwrite=args.overwrite)
     env = _make_env(name)
+    _check_render(args, env, name)
+    run_dir = claim_run_dir(args.out or Path("runs") / f"{settings['agent']}-{_slug(name)}",
+                            overwrite=args.overwrite, kind="rl")  # fmt: skip
+    with run_status(run_dir):
+        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        _train(args, settings, agent, env, run_dir, out, steps=settings.get("steps"),
+               episodes=settings.get("episodes"), seconds_before=0.0)  # fmt: skip
+    return 0
+
+
+def _check_render(args: argparse.Namespace, env: Any, name: str) -> None:
     if args.render and "ansi" not in env.metadata.get("render_modes", []):
         modes = ", ".join(env.metadata.get("render_modes", [])) or "none"
         raise ConfigError(f"--render ansi: {name} has no text rendering (its modes: {modes})")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+
+
+def _resume(args: argparse.Namespace, out: TextIO) -> int:
+    """``--resume``: the run in ``--out`` continues from its ``config.json`` and ``agent/``."""
+    if args.out is None:
+        raise ConfigError("--resume needs --out RUN, the run folder to continue")
+    changed = [flag for flag, value in (("--env", args.env), ("--agent", args.agent),
+               ("--seed", args.seed), ("--config", args.config), ("--set", args.sets))
+               if value]  # fmt: skip
+    if changed or args.overwrite or args.dry_run:
+        flags = changed + ["--overwrite"] * args.overwrite + ["--dry-run"] * args.dry_run
+        raise ConfigError(
+            f"--resume continues the run as its config.json says; {', '.join(flags)} cannot "
+            "be given with it (only --steps, --episodes and --eval-episodes may change)"
+        )
+    run_dir = check_run_dir(args.out)
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"--resume: no run to continue in {run_dir} (config.json not found)"
+        ) from None
+    settings = {k: v for k, v in config.items() if k != "hyperparameters"}
+    if args.steps is not None or args.episodes is not None:
+        settings.pop("steps", None)
+        settings.pop("episodes", None)
+    settings.update({k: getattr(args, k) for k in ("steps", "episodes", "eval_episodes")
+                     if getattr(args, k) is not None})  # fmt: skip
+    if not (run_dir / "agent").is_dir():
+        raise FileNotFoundError(
+            f"--resume: {run_dir} holds no saved agent (agent/ not found); the run stopped "
+            "before its first step. Start it again with --overwrite."
+        )
+    agent = io.load(run_dir / "agent")
+    if type(agent) is not AGENTS.get(settings.get("agent")):
+        raise ValueError(
+            f"--resume: {run_dir / 'agent'} holds a {type(agent).__name__}, but config.json "
+            f"says agent {settings.get('agent')!r}"
+        )
+    if not hasattr(agent, "_progress"):
+        raise ValueError(
+            f"--resume: the agent in {run_dir / 'agent'} was saved without the state to "
+            "continue from; start the run again with --overwrite."
+        )
+    steps_left = settings.get("steps")
+    if steps_left is not None:
+        steps_left -= agent.n_steps_
+    episodes_left = settings.get("episodes")
+    if episodes_left is not None:
+        episodes_left -= len(agent.episode_returns_)
+    if any(left is not None and left <= 0 for left in (steps_left, episodes_left)):
+        print(f"run {run_dir} already reached its budget ({agent.n_steps_} steps, "
+              f"{len(agent.episode_returns_)} episodes); nothing to resume", file=out)  # fmt: skip
+        return 0
+    env = _make_env(settings["env"])
+    _check_render(args, env, settings["env"])
+    before = _previous_seconds(run_dir)
+    claim_run_dir(run_dir, overwrite=False, resume=True, kind="rl")  # every check has passed
+    with run_status(run_dir):
+        _train(args, settings, agent, env, run_dir, out, steps=steps_left,
+               episodes=episodes_left, seconds_before=before)  # fmt: skip
+    return 0
+
+
+def _previous_seconds(run_dir: Path) -> float:
+    """Training time already spent, from the summary the stopped run wrote."""
+    try:
+        return float(json.loads((run_dir / "summary.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def _train(args: argparse.Namespace, settings: dict[str, Any], agent: Any, env: Any,
+           run_dir: Path, out: TextIO, *, steps: int | None, episodes: int | None,
+           seconds_before: float) -> None:  # fmt: skip
+    """Learn (on from where ``agent`` stopped when resuming), evaluate and write the run.
+
+    On Ctrl-C the agent is saved as trained so far, with the returns, summary and pictures
+    of what was done, and a KeyboardInterrupt saying where, and the command that resumes
+    the run, goes on to ``theta.cli.main`` (which prints it; exit code 130).
+    """
+    name = settings["env"]
     started = time.perf_counter()
-    agent.learn(
-        env,
-        total_steps=settings.get("steps"),
-        episodes=settings.get("episodes"),
-        progress=False if args.quiet else None,
-    )
-    seconds = time.perf_counter() - started
+    try:
+        agent.learn(env, total_steps=steps, episodes=episodes,
+                    progress=False if args.quiet else None,
+                    reset_num_timesteps=not args.resume)  # fmt: skip
+    except KeyboardInterrupt:
+        if not hasattr(agent, "_progress"):  # a second Ctrl-C, mid-step: nothing consistent
+            raise KeyboardInterrupt(f"stopped mid-step; nothing saved to {run_dir}") from None
+        seconds = seconds_before + time.perf_counter() - started
+        reason = f"interrupted at step {agent.n_steps_}"
+        saved = _write_run(settings, env_id(env), agent, run_dir, seconds, None, reason)[0]
+        raise KeyboardInterrupt(
+            f"{reason} (episode {len(agent.episode_returns_) + 1}); the agent as trained so "
+            f"far is saved to {run_dir / saved.split()[0]}. Resume with: theta rl --out "
+            f"{run_dir} --resume"
+        ) from None
+    seconds = seconds_before + time.perf_counter() - started
     eval_env = _make_env(name)
-    mean, std = agent.evaluate(eval_env, settings["eval_episodes"], seed=settings["seed"] + 1)
-    saved = _save_agent(agent, run_dir)
-    returns = agent.episode_returns_
-    _write_returns(run_dir / "returns.csv", returns, agent.episode_lengths_)
-    summary = {
-        "env": env_id(env), "agent": settings["agent"], "steps": agent.n_steps_,
-        "episodes": len(returns), "seconds": round(seconds, 3),
-        "steps_per_second": round(agent.n_steps_ / seconds, 1) if seconds > 0 else None,
-        "train_mean_return_last_100": float(np.mean(returns[-100:])) if returns else None,
-        "eval_episodes": settings["eval_episodes"], "eval_mean_return": mean,
-        "eval_std_return": std, "agent_saved_as": saved,
-    }  # fmt: skip
-    if hasattr(agent, "regret_"):
-        summary["final_regret"] = float(agent.regret_[-1])
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    title = f"{settings['agent']} on {name}"
-    drawn = bool(returns) and draw(reward_curve, returns, run_dir / "reward_curve.png",
-                                   title=title)  # fmt: skip
-    if hasattr(agent, "regret_"):
-        drawn = regret_picture(run_dir, {settings["agent"]: agent.regret_}, title) and drawn
+    evaluation = agent.evaluate(eval_env, settings["eval_episodes"], seed=settings["seed"] + 1)
+    _, drawn = _write_run(settings, env_id(env), agent, run_dir, seconds, evaluation, None)
+    mean, std = evaluation
     print(
-        f"trained {settings['agent']} on {name}: {agent.n_steps_} steps, {len(returns)} "
-        f"episodes, {seconds:.1f} s",
+        f"trained {settings['agent']} on {name}: {agent.n_steps_} steps, "
+        f"{len(agent.episode_returns_)} episodes, {seconds:.1f} s",
         file=out,
     )
     print(
@@ -244,7 +338,35 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.render:
         _render(agent, name, settings["seed"], out)
     print(saved_note(run_dir, drawn), file=out)
-    return 0
+
+
+def _write_run(settings: dict[str, Any], env_name: str, agent: Any, run_dir: Path, seconds: float,
+               evaluation: tuple[float, float] | None,
+               stopped_reason: str | None) -> tuple[str, bool]:  # fmt: skip
+    """Save the agent, ``returns.csv``, ``summary.json`` and the pictures; return how the
+    agent was saved and whether the pictures were drawn."""
+    saved = _save_agent(agent, run_dir)
+    returns = agent.episode_returns_
+    _write_returns(run_dir / "returns.csv", returns, agent.episode_lengths_)
+    mean, std = evaluation if evaluation is not None else (None, None)
+    summary = {
+        "env": env_name, "agent": settings["agent"], "steps": agent.n_steps_,
+        "episodes": len(returns), "seconds": round(seconds, 3),
+        "steps_per_second": round(agent.n_steps_ / seconds, 1) if seconds > 0 else None,
+        "train_mean_return_last_100": float(np.mean(returns[-100:])) if returns else None,
+        "eval_episodes": settings["eval_episodes"] if evaluation is not None else 0,
+        "eval_mean_return": mean, "eval_std_return": std, "agent_saved_as": saved,
+        "stopped_reason": stopped_reason,
+    }  # fmt: skip
+    if hasattr(agent, "regret_"):
+        summary["final_regret"] = float(agent.regret_[-1])
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    title = f"{settings['agent']} on {settings['env']}"
+    drawn = bool(returns) and draw(reward_curve, returns, run_dir / "reward_curve.png",
+                                   title=title)  # fmt: skip
+    if hasattr(agent, "regret_"):
+        drawn = regret_picture(run_dir, {settings["agent"]: agent.regret_}, title) and drawn
+    return saved, drawn
 
 
 def _slug(name: str) -> str:

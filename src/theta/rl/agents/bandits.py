@@ -69,6 +69,15 @@ class _BanditAgent(Agent):
     def _update(self, action: int, reward: float, step: int) -> None:
         """Agent-specific learning from one pull (beyond the running mean)."""
 
+    def _run_state(self, run: _Run) -> dict[str, Any]:
+        return {"regrets": np.asarray(run.regrets, dtype=np.float64)}  # actions_ has the rest
+
+    def _restore_run(self, env: Any, state: dict[str, Any]) -> _Run:
+        run = _Run()
+        run.actions = self.actions_.tolist()
+        run.regrets = state["regrets"].tolist()
+        return run
+
     def _finish(self, run: _Run) -> None:
         self.actions_ = np.asarray(run.actions, dtype=np.int64)
         if run.regrets and len(run.regrets) == len(run.actions):
@@ -138,6 +147,11 @@ class EpsilonGreedy(_BanditAgent):
 
     def _setup(self, env: Any, rng: np.random.Generator) -> _Run:
         run = super()._setup(env, rng)
+        run.schedule = self._epsilon_schedule()
+        return run
+
+    def _restore_run(self, env: Any, state: dict[str, Any]) -> _Run:
+        run = super()._restore_run(env, state)
         run.schedule = self._epsilon_schedule()
         return run
 
@@ -219,6 +233,8 @@ class ThompsonSampling(_BanditAgent):
     >>> agent.predict(0)
     1
     """
+
+    __theta_state_names__ = ("_alpha", "_beta", "_sums")
 
     def __init__(
         self,

@@ -27,8 +27,9 @@ from theta.progress import progress_bar
 from theta.rl.envs import _isfinite_obs, env_id
 from theta.rl.policies import SCHEDULES, make_schedule
 from theta.rng import check_random_state
+from theta.train import deferred_interrupt
 
-__all__ = ["Agent", "check_param", "check_sizes", "encode_obs", "obs_spec"]
+__all__ = ["Agent", "check_param", "check_sizes", "encode_obs", "horizon", "obs_spec"]
 
 
 def check_param(
@@ -92,6 +93,21 @@ def check_sizes(owner: Any, name: str) -> None:
             f"The {name!r} parameter of {type(owner).__name__} must be a tuple of ints >= 1. "
             f"Got {sizes!r} instead."
         )
+
+
+def horizon(gamma: float, env: Any) -> float:
+    """How many steps of reward a value can add up: ``1 / (1 - gamma)``, or with ``gamma = 1``
+    the environment's time limit (``env.spec.max_episode_steps``); inf if it has none.
+
+    Examples
+    --------
+    >>> horizon(0.75, None)
+    4.0
+    """
+    if gamma < 1:
+        return 1.0 / (1.0 - gamma)
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    return float(limit) if limit else math.inf
 
 
 def obs_spec(space: Any, owner: str) -> tuple[str, int, tuple[int, ...]]:
@@ -177,6 +193,8 @@ class Agent(Params):
     """
 
     _fitted_attr = "episode_returns_"
+    # private state theta.io saves: the generator, and where learn stopped (to continue)
+    __theta_state_names__ = ("_rng", "_progress")
     random_state: Any
 
     # --- the loop --------------------------------------------------------------------------
@@ -187,18 +205,34 @@ class Agent(Params):
         total_steps: int | None = None,
         episodes: int | None = None,
         progress: bool | None = None,
+        *,
+        reset_num_timesteps: bool = True,
     ) -> Agent:
         """Interact with ``env`` and learn from it, for ``total_steps`` steps or ``episodes``
-        episodes, whichever ends first. Forgets anything learned before.
+        episodes, whichever ends first.
+
+        Ctrl-C stops after the step in progress (a second Ctrl-C stops at once): the agent
+        keeps what it learned up to that step, is ready to continue, and ``KeyboardInterrupt``
+        is raised saying the step reached.
 
         Parameters
         ----------
         env : Gymnasium environment
             Anything with ``reset(seed=)``, ``step`` and the two spaces.
         total_steps, episodes : int, optional
-            The budget; at least one is needed.
+            The budget; at least one is needed. When continuing, steps and episodes beyond
+            those already taken (as Stable-Baselines3's ``learn``).
         progress : bool, optional
             Show a progress bar (default: only when stderr is a terminal).
+        reset_num_timesteps : bool, default=True
+            ``True`` forgets anything learned before. ``False`` continues where the last
+            ``learn`` stopped (finished, or interrupted by Ctrl-C, also after ``theta.io``
+            saved and loaded the agent): the learned state, generators, step and episode
+            counters, exploration schedule, optimizer state, replay buffer and the episode in
+            progress, which is restored in ``env`` by resetting it with the generator state
+            it had and replaying the episode's actions. A run stopped and continued this way
+            ends exactly as one that never stopped, given an environment that is
+            deterministic given its generator.
 
         Returns
         -------
@@ -210,63 +244,130 @@ class Agent(Params):
             For a hyperparameter out of its range, naming it.
         ValueError
             If the environment returns a NaN or infinite reward or observation (naming the
-            environment and the step), or for a bad budget.
+            environment and the step), for a bad budget, or if the episode in progress
+            cannot be restored in ``env``.
         DivergenceError
             If the values being learned become non-finite or explode.
+        KeyboardInterrupt
+            On Ctrl-C, after the step in progress.
         """
         max_steps, max_episodes = _check_budget(total_steps, episodes)
         self._validate_params()
         name = env_id(env)
-        rng = check_random_state(self.random_state)
-        self.n_actions_ = _n_actions(env.action_space, type(self).__name__)
-        self.episode_returns_: list[float] = []
-        self.episode_lengths_: list[int] = []
-        self.n_steps_ = 0
-        self._rng = rng
-        run = self._setup(env, rng)
+        saved = None if reset_num_timesteps else getattr(self, "_progress", None)
+        if saved is None:
+            self.__dict__.pop("_progress", None)  # what is learned now is a new run
+            rng = check_random_state(self.random_state)
+            self.n_actions_ = _n_actions(env.action_space, type(self).__name__)
+            self.episode_returns_: list[float] = []
+            self.episode_lengths_: list[int] = []
+            self.n_steps_ = 0
+            self._rng = rng
+            run = self._setup(env, rng)
+            episode = {"reset_seed": int(rng.integers(2**31 - 1)), "reset_rng": None,
+                       "actions": []}  # fmt: skip
+            obs, ep_return = self._reset(env, name, 0, episode), 0.0
+        else:
+            spaces = _spaces(env)
+            if spaces != saved["spaces"]:
+                raise ValueError(
+                    f"learn: cannot continue on {name}: its observation and action spaces are "
+                    f"{spaces}, the agent learned on {saved['spaces']}; continue on the "
+                    "environment it learned from."
+                )
+            run = self._restore_run(env, saved["run"])
+            episode = saved["episode"]
+            obs, ep_return = self._restore_episode(env, name, saved), saved["ep_return"]
+        # the budget counts on from what earlier calls did, so a continued run stops where
+        # an uninterrupted one would
+        max_steps += self.n_steps_
+        max_episodes += len(self.episode_returns_)
+        self.__dict__.pop("_progress", None)  # set again below only at a step boundary
         bar = progress_bar(
-            max_steps if max_episodes == math.inf else max_episodes,
+            max_steps - self.n_steps_ if max_episodes == math.inf
+            else max_episodes - len(self.episode_returns_),
             unit="step" if max_episodes == math.inf else "episode",
             enabled=progress,
-        )
+        )  # fmt: skip
         returns, lengths = self.episode_returns_, self.episode_lengths_
-        obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
-        _check_obs(obs, name, 0)
-        step, ep_return, ep_length = 0, 0.0, 0
+        step = self.n_steps_
+        stopped = False
         try:
-            while step < max_steps and len(returns) < max_episodes:
-                action = self._act(obs, step, run)
-                next_obs, reward, terminated, truncated, info = env.step(action)
-                step += 1
-                reward = float(reward)
-                if not math.isfinite(reward):
-                    raise ValueError(
-                        f"{name}: the environment returned the reward {reward} at step {step} "
-                        f"(episode {len(returns) + 1}); rewards must be finite numbers."
-                    )
-                _check_obs(next_obs, name, step)
-                self._observe(obs, action, reward, next_obs, terminated, truncated, info, step, run)
-                ep_return += reward
-                ep_length += 1
-                if terminated or truncated:
-                    returns.append(ep_return)
-                    lengths.append(ep_length)
-                    self._end_episode(run)
-                    if bar is not None:
-                        bar.update(ep_length if max_episodes == math.inf else 1)
-                        bar.set_postfix(mean_return=f"{np.mean(returns[-20:]):.3g}", refresh=False)
-                    ep_return, ep_length = 0.0, 0
-                    if step < max_steps and len(returns) < max_episodes:
-                        obs, _ = env.reset()
-                        _check_obs(obs, name, step)
-                else:
+            with deferred_interrupt() as interrupted:
+                while step < max_steps and len(returns) < max_episodes and not stopped:
+                    action = self._act(obs, step, run)
+                    next_obs, reward, terminated, truncated, info = env.step(action)
+                    step += 1
+                    episode["actions"].append(int(action))
+                    reward = float(reward)
+                    if not math.isfinite(reward):
+                        raise ValueError(
+                            f"{name}: the environment returned the reward {reward} at step "
+                            f"{step} (episode {len(returns) + 1}); rewards must be finite "
+                            "numbers."
+                        )
+                    _check_obs(next_obs, name, step)
+                    self._observe(obs, action, reward, next_obs, terminated, truncated, info,
+                                  step, run)  # fmt: skip
+                    ep_return += reward
                     obs = next_obs
+                    if terminated or truncated:
+                        returns.append(ep_return)
+                        lengths.append(len(episode["actions"]))
+                        self._end_episode(run)
+                        if bar is not None:
+                            bar.update(lengths[-1] if max_episodes == math.inf else 1)
+                            bar.set_postfix(mean_return=f"{np.mean(returns[-20:]):.3g}",
+                                            refresh=False)  # fmt: skip
+                        ep_return = 0.0
+                        episode = {"reset_seed": None, "reset_rng": _env_generator(env),
+                                   "actions": []}  # fmt: skip
+                        obs = None  # the next episode starts when there is budget for it
+                        if step < max_steps and len(returns) < max_episodes:
+                            obs, _ = env.reset()  # from the generator state just recorded
+                            _check_obs(obs, name, step)
+                    stopped = interrupted()
         finally:
             self.n_steps_ = step
             if bar is not None:
                 bar.close()
+        self._progress = {
+            "episode": episode, "obs": obs, "ep_return": ep_return, "run": self._run_state(run),
+            "spaces": _spaces(env),
+        }  # fmt: skip
         self._finish(run)
+        if stopped:
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}: interrupted at step {step} (episode "
+                f"{len(returns) + 1}); learn(..., reset_num_timesteps=False) continues"
+            )
         return self
+
+    def _reset(self, env: Any, name: str, step: int, episode: dict[str, Any]) -> Any:
+        """Start the episode ``episode`` describes: reset ``env`` with its seed or generator."""
+        if episode["reset_rng"] is not None:
+            env.unwrapped.np_random = _generator(episode["reset_rng"])
+        obs, _ = env.reset(seed=episode["reset_seed"])
+        _check_obs(obs, name, step)
+        return obs
+
+    def _restore_episode(self, env: Any, name: str, saved: dict[str, Any]) -> Any:
+        """Put ``env`` back where the last ``learn`` left it: the episode in progress is reset
+        as it was and its actions replayed; the observation reached is returned."""
+        episode = saved["episode"]
+        obs = self._reset(env, name, self.n_steps_, episode)
+        if saved["obs"] is None:  # stopped between episodes: the next one starts now
+            return obs
+        for action in episode["actions"]:
+            obs = env.step(action)[0]
+        if not np.array_equal(np.asarray(obs), np.asarray(saved["obs"])):
+            raise ValueError(
+                f"learn: cannot continue on {name}: replaying the {len(episode['actions'])} "
+                f"actions of the episode in progress reached the observation {obs!r}, not "
+                f"{saved['obs']!r}; the environment is not deterministic given its generator "
+                "(or is another one). Pass reset_num_timesteps=True to start over."
+            )
+        return obs
 
     # --- hooks (overridden by agents) -----------------------------------------------------------
 
@@ -291,6 +392,14 @@ class Agent(Params):
         step: int,
         run: Any,
     ) -> None:
+        raise NotImplementedError
+
+    def _run_state(self, run: Any) -> dict[str, Any]:
+        """What of ``run`` a continued ``learn`` needs, as values ``theta.io`` saves."""
+        raise NotImplementedError
+
+    def _restore_run(self, env: Any, state: dict[str, Any]) -> Any:
+        """The ``run`` that ``_run_state`` described, around the learned state of ``self``."""
         raise NotImplementedError
 
     def _end_episode(self, run: Any) -> None:
@@ -357,10 +466,13 @@ class Agent(Params):
         returns = []
         for k in range(episodes):
             obs, _ = env.reset(seed=seed) if k == 0 else env.reset()
+            during = f" of evaluation episode {k + 1}"
+            _check_obs(obs, name, 0, during)  # a NaN state would silently pick action 0
             total, done, n = 0.0, False, 0
             while not done and n < max_steps:
                 obs, reward, terminated, truncated, _ = env.step(self._predict(obs, deterministic))
                 n += 1
+                _check_obs(obs, name, n, during)
                 if not math.isfinite(float(reward)):
                     raise ValueError(
                         f"{name}: the environment returned the reward {reward} at "
@@ -385,9 +497,35 @@ class Agent(Params):
         )
 
 
-def _check_obs(obs: Any, name: str, step: int) -> None:
+def _spaces(env: Any) -> list[str]:
+    """The environment's observation and action spaces, as text to compare."""
+    return [repr(env.observation_space), repr(env.action_space)]
+
+
+_BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM,
+                                                  np.random.MT19937, np.random.Philox,
+                                                  np.random.SFC64)}  # fmt: skip
+
+
+def _env_generator(env: Any) -> dict[str, Any] | None:
+    """The state of the generator the environment draws from, or None if it shows none."""
+    gen = getattr(getattr(env, "unwrapped", env), "np_random", None)
+    if not isinstance(gen, np.random.Generator):
+        return None
+    state = gen.bit_generator.state
+    return state if state.get("bit_generator") in _BIT_GENERATORS else None
+
+
+def _generator(state: dict[str, Any]) -> np.random.Generator:
+    """A generator in the state ``_env_generator`` returned."""
+    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def _check_obs(obs: Any, name: str, step: int, during: str = "") -> None:
     if not _isfinite_obs(obs):
         raise ValueError(
             f"{name}: the environment returned an observation with NaN or infinity at step "
-            f"{step}: {obs!r}."
+            f"{step}{during}: {obs!r}."
         )

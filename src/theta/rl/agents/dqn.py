@@ -23,7 +23,14 @@ from theta.errors import DivergenceError
 from theta.losses import huber
 from theta.nn import MLP
 from theta.optim import Adam, clip_grad_norm
-from theta.rl.agents.base import Agent, check_param, check_sizes, encode_obs, obs_spec
+from theta.rl.agents.base import (
+    Agent,
+    check_param,
+    check_sizes,
+    encode_obs,
+    horizon,
+    obs_spec,
+)  # fmt: skip
 from theta.rl.buffers import ReplayBuffer
 
 __all__ = ["DQN"]
@@ -40,6 +47,7 @@ class _Run:
         self.obs = np.zeros(0, dtype=np.float32)  # the encoded current observation
         self.rows = np.zeros(0, dtype=np.int64)
         self.params: list[Any] = []  # the Q-network's parameters, listed once
+        self.horizon = math.inf  # steps of reward a value can add up (see _check_divergence)
 
 
 class DQN(Agent):
@@ -98,6 +106,7 @@ class DQN(Agent):
     """
 
     _fitted_attr = "q_net_"
+    __theta_state_names__ = ("_obs_kind", "_obs_size")
 
     def __init__(
         self,
@@ -162,12 +171,33 @@ class DQN(Agent):
         self.target_net_.load_state_dict(self.q_net_.state_dict())
         self.n_updates_ = 0
         self.losses_: list[float] = []
-        buffer = ReplayBuffer(self.buffer_size, (self._obs_size,), rng=rng)
+        return self._new_run(env)
+
+    def _new_run(self, env: Any) -> _Run:
+        """The run around the current networks; replay sampling draws from the agent's own
+        generator, so one saved generator restores both."""
+        buffer = ReplayBuffer(self.buffer_size, (self._obs_size,), rng=self._rng)
         run = _Run(
             buffer, Adam(self.q_net_.parameters(), lr=self.learning_rate), self._epsilon_schedule()
         )
         run.rows = np.arange(self.batch_size)
         run.params = list(self.q_net_.parameters())
+        run.horizon = horizon(self.gamma, env)
+        return run
+
+    def _run_state(self, run: _Run) -> dict[str, Any]:
+        return {
+            "buffer": run.buffer.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "reward_scale": run.reward_scale, "last_loss": run.last_loss,
+            "block_losses": list(run.block_losses),
+        }  # fmt: skip
+
+    def _restore_run(self, env: Any, state: dict[str, Any]) -> _Run:
+        run = self._new_run(env)
+        run.buffer.load_state_dict(state["buffer"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.reward_scale, run.last_loss = state["reward_scale"], state["last_loss"]
+        run.block_losses = list(state["block_losses"])
         return run
 
     def _act(self, obs: Any, step: int, run: _Run) -> int:
@@ -229,15 +259,15 @@ class DQN(Agent):
         run.block_losses.append(value)
 
     def _check_divergence(self, loss: float, q: np.ndarray, run: _Run, step: int) -> None:
-        """Stop on a non-finite loss, or Q-values far beyond max|r| / (1 - gamma)."""
+        """Stop on a non-finite loss, or Q-values far beyond max|r| times the horizon."""
         if not math.isfinite(loss):
             raise DivergenceError(
                 f"DQN: the loss became {loss} at step {step} (update {self.n_updates_}); the "
                 f"last finite loss was {run.last_loss:.4g}. Lower learning_rate or "
                 "max_grad_norm."
             )
-        if self.gamma < 1:
-            limit = 10 * run.reward_scale / (1 - self.gamma)
+        if run.horizon < math.inf:
+            limit = 10 * run.reward_scale * run.horizon
             peak = float(np.abs(q).max())
             if peak > limit:
                 raise DivergenceError(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from theta.errors import DivergenceError
-from theta.rl.agents.base import Agent, check_param, obs_spec
+from theta.rl.agents.base import Agent, check_param, horizon, obs_spec
 from theta.rl.policies import epsilon_greedy
 
 __all__ = ["QLearning", "SARSA"]
@@ -64,6 +64,7 @@ class _Run:
         self.next_action: int | None = None  # SARSA's already chosen a'
         self.limit = limit  # no |Q| should come near this (see _check_value)
         self.reward_scale = 1.0
+        self.horizon = math.inf  # steps of reward a value can add up
 
 
 class _TabularAgent(Agent):
@@ -105,15 +106,23 @@ class _TabularAgent(Agent):
                 "REINFORCE for continuous observations."
             )
         self.q_table_ = np.full((n_states, self.n_actions_), float(self.initial_q))
+        return self._restore_run(env, {"next_action": None, "reward_scale": 1.0})
+
+    def _run_state(self, run: _Run) -> dict[str, Any]:
+        return {"next_action": run.next_action, "reward_scale": run.reward_scale}
+
+    def _restore_run(self, env: Any, state: dict[str, Any]) -> _Run:
         run = _Run(self._epsilon_schedule(), math.inf)
-        self._raise_limit(run, 1.0)
+        run.horizon = horizon(self.gamma, env)
+        run.next_action = state["next_action"]
+        self._raise_limit(run, state["reward_scale"])
         return run
 
     def _raise_limit(self, run: _Run, reward_scale: float) -> None:
-        """True values are bounded by max|r| / (1 - gamma); allow ten times that."""
+        """True values are bounded by max|r| times the horizon; allow ten times that."""
         run.reward_scale = reward_scale
-        if self.gamma < 1:
-            run.limit = 10 * (reward_scale + abs(self.initial_q)) / (1 - self.gamma)
+        if run.horizon < math.inf:
+            run.limit = 10 * (reward_scale + abs(self.initial_q)) * run.horizon
 
     def _act(self, obs: Any, step: int, run: _Run) -> int:
         if run.next_action is not None:

@@ -99,6 +99,7 @@ class REINFORCE(Agent):
     """
 
     _fitted_attr = "policy_net_"
+    __theta_state_names__ = ("_obs_kind", "_obs_size")
 
     def __init__(
         self,
@@ -154,6 +155,26 @@ class REINFORCE(Agent):
         self.n_updates_ = 0
         self.losses_: list[float] = []
         return _Run(Adam(self.policy_net_.parameters(), lr=self.learning_rate), value_opt)
+
+    def _run_state(self, run: _Run) -> dict[str, Any]:
+        return {
+            "policy_opt": run.policy_opt.state_dict(),
+            "value_opt": None if run.value_opt is None else run.value_opt.state_dict(),
+            "obs": list(run.obs), "actions": list(run.actions), "rewards": list(run.rewards),
+            "batch": list(run.batch), "last_loss": run.last_loss,
+        }  # fmt: skip
+
+    def _restore_run(self, env: Any, state: dict[str, Any]) -> _Run:
+        value_opt = None
+        if self.baseline:
+            value_opt = Adam(self.value_net_.parameters(), lr=self.value_learning_rate)
+            value_opt.load_state_dict(state["value_opt"])
+        run = _Run(Adam(self.policy_net_.parameters(), lr=self.learning_rate), value_opt)
+        run.policy_opt.load_state_dict(state["policy_opt"])
+        run.obs, run.actions = list(state["obs"]), list(state["actions"])
+        run.rewards, run.batch = list(state["rewards"]), list(state["batch"])
+        run.last_loss = state["last_loss"]
+        return run
 
     def _probabilities(self, x: np.ndarray) -> np.ndarray:
         with no_grad():  # acting is inference: the forward pass alone
