@@ -3,6 +3,7 @@ gives the same cv_results_ as in one process; a task that kills its Dask worker 
 
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -104,3 +105,27 @@ def test_a_task_that_kills_its_dask_worker_fails_alone(client):
     assert search.cv_results_["error"][0] == ""
     assert search.cv_results_["error"][1].startswith("fold 0: worker process died (KilledWorker")
     assert search.best_params_ == {"die": False}
+
+
+class Napper(Params):
+    """Sleeps ``delay`` seconds in ``fit``."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+
+    def fit(self, X, y):
+        time.sleep(self.delay)
+        return self
+
+    def score(self, X, y):
+        return 1.0
+
+
+def test_a_hanging_task_on_dask_is_cancelled_at_its_timeout(client):
+    # runs last: the cancelled task's worker thread sleeps on (a thread cannot be killed)
+    X, y = np.zeros((8, 1)), np.arange(8) % 2
+    search = GridSearch(Napper(), {"delay": [0.0, 30.0]}, cv=2, backend="dask", timeout=2)
+    with pytest.warns(UserWarning, match="1 of 2 candidates failed"):
+        search.fit(X, y)
+    assert search.cv_results_["error"][1] == "fold 0: timed out after 2 s"
+    assert search.best_params_ == {"delay": 0.0}

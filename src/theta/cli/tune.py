@@ -1,10 +1,11 @@
 """``theta tune CONFIG.toml``: a hyperparameter search described in one file.
 
 The file names the estimator (or RL agent), the data (or environment), the search space, the
-strategy, the cross-validation and where trials run. The command prints the leaderboard and
-writes a run folder in one atomic step: ``config.json`` (the resolved config),
-``results.csv`` (``cv_results_``), ``summary.json`` (best candidate, failed trials) and
-``scores.png`` (score against each hyperparameter, with the ``plot`` extra).
+strategy, the cross-validation, where trials run and how long each may take
+(``[search] timeout``, seconds). The command prints the leaderboard and writes a stamped run
+folder (see :mod:`theta.cli.runs`), each file atomically: ``config.json`` (the resolved
+config), ``results.csv`` (``cv_results_``), ``summary.json`` (best candidate, failed trials)
+and ``scores.png`` (score against each hyperparameter, with the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any, TextIO
 from theta import data
 from theta.cli.config import ConfigError, load_toml
 from theta.cli.rl import AGENTS
-from theta.cli.runs import claim_run_dir
+from theta.cli.runs import claim_run_dir, run_status
 from theta.estimators import all_estimators
-from theta.tensorfile import atomic_directory, atomic_write_text, jsonable
+from theta.tensorfile import atomic_write_text, jsonable
 from theta.tune import (
     BayesSearch,
     Choice,
@@ -67,6 +68,7 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "error_score": float,
         "return_train_score": bool,
         "max_retries": int,
+        "timeout": float,
         "storage": str,
         "n_iter": int,
         "n_trials": int,
@@ -348,9 +350,40 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(shown, indent=2), file=out)
         return 0
     name = config["estimator"]["name"]
-    run_dir = claim_run_dir(args.out or Path("runs") / f"tune-{name}", overwrite=args.overwrite)
     search = build_search(config, args.quiet)
     X, y, fit_params = _load(config)
+    run_dir = claim_run_dir(
+        args.out or Path("runs") / f"tune-{name}", overwrite=args.overwrite, kind="tune"
+    )
+    with run_status(run_dir):
+        seconds, picture = _search_and_save(search, X, y, fit_params, config, shown, run_dir)
+    print(search.leaderboard(top=10), file=out)
+    print(
+        f"best: {search.best_params_} (mean test score {search.best_score_:.4g}); "
+        f"{len(search.cv_results_['params'])} candidates, {search.n_trials_run_} trials run, "
+        f"{seconds:.1f} s",
+        file=out,
+    )
+    if search.failed_trials_:
+        print(f"{len(search.failed_trials_)} failed:", file=out)
+        for i, params, error in search.failed_trials_:
+            print(f"  #{i} {params}: {error}", file=out)
+    note = "" if picture else " (pip install 'theta-ml[plot]' for scores.png)"
+    print(f"run saved to {run_dir}{note}", file=out)
+    return 0
+
+
+def _search_and_save(
+    search: Any,
+    X: Any,
+    y: Any,
+    fit_params: dict[str, Any],
+    config: dict[str, Any],
+    shown: dict[str, Any],
+    run_dir: Path,
+) -> tuple[float, bool]:
+    """Run the search; write config.json, results.csv, summary.json and scores.png into
+    ``run_dir``. Returns the search's seconds and whether scores.png was drawn."""
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".* candidates failed", category=UserWarning)
@@ -358,7 +391,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     seconds = time.perf_counter() - started
     results = search.cv_results_
     summary = {
-        "estimator": name,
+        "estimator": config["estimator"]["name"],
         "strategy": config["search"]["strategy"],
         "n_candidates": len(results["params"]),
         "n_splits": search.n_splits_,
@@ -373,26 +406,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     }
     if hasattr(search, "budget_used_"):
         summary["budget_used"] = int(search.budget_used_)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_directory(run_dir, overwrite=args.overwrite or run_dir.exists()) as staging:
-        atomic_write_text(staging / "config.json", json.dumps(jsonable(shown), indent=2) + "\n")
-        search.to_csv(staging / "results.csv")
-        atomic_write_text(staging / "summary.json", json.dumps(summary, indent=2) + "\n")
-        picture = _try_scores(results, staging / "scores.png")
-    print(search.leaderboard(top=10), file=out)
-    print(
-        f"best: {search.best_params_} (mean test score {search.best_score_:.4g}); "
-        f"{summary['n_candidates']} candidates, {summary['n_trials_run']} trials run, "
-        f"{seconds:.1f} s",
-        file=out,
-    )
-    if search.failed_trials_:
-        print(f"{len(search.failed_trials_)} failed:", file=out)
-        for i, params, error in search.failed_trials_:
-            print(f"  #{i} {params}: {error}", file=out)
-    note = "" if picture else " (pip install 'theta-ml[plot]' for scores.png)"
-    print(f"run saved to {run_dir}{note}", file=out)
-    return 0
+    atomic_write_text(run_dir / "config.json", json.dumps(jsonable(shown), indent=2) + "\n")
+    search.to_csv(run_dir / "results.csv")
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return seconds, _try_scores(results, run_dir / "scores.png")
 
 
 def _try_scores(results: dict[str, Any], path: Path) -> bool:

@@ -10,19 +10,35 @@ task whose worker dies while it runs alone more than ``max_retries`` times is re
 as :class:`WorkerDied`; every other task still gets its result. On Dask the scheduler itself
 knows which task was running on the dead worker (it retries it on others, then raises
 ``KilledWorker``); that task is resubmitted ``max_retries`` times before it is reported.
+
+A ``timeout`` bounds each task's seconds. In a process's main thread (this process, or a
+local worker) a ``SIGALRM`` timer stops the task the moment it is due, even in
+``time.sleep`` or a blocking read, and the task is reported as :class:`TimedOut`. A task
+that ignores the timer (stuck in C code that never returns to Python) is stopped by killing
+the local workers at ``2 * timeout + 2`` seconds; the other tasks that were running are run
+again. On Dask the timer cannot run (tasks run in worker threads): a task still running
+``timeout`` seconds after the scheduler started it is cancelled and reported, and its thread
+runs on until the task ends (a thread cannot be killed) while the search goes on.
+
+Stopping a search (Ctrl-C, an exception, closing the iterator) kills the local workers that
+are still running tasks, so no process outlives it; a local worker whose parent process dies
+(``SIGKILL``) exits within a second.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from theta.progress import progress_bar
 
-__all__ = ["WorkerDied", "check_backend", "effective_n_jobs", "run_tasks"]
+__all__ = ["TimedOut", "WorkerDied", "check_backend", "effective_n_jobs", "run_tasks"]
 
 BACKENDS = ("loky", "dask")
 
@@ -36,6 +52,62 @@ class WorkerDied:
 
     def __repr__(self) -> str:
         return f"WorkerDied({self.message!r})"
+
+
+class TimedOut:
+    """The result of a task stopped at its ``timeout`` (a finished, failed trial)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.message = f"timed out after {timeout:g} s"
+
+    def __repr__(self) -> str:
+        return f"TimedOut({self.message!r})"
+
+
+class _Expired(BaseException):
+    """Raised by the ``SIGALRM`` handler inside a task; a ``BaseException``, so that the
+    trial's own ``except Exception`` does not record it as an ordinary error."""
+
+
+def _expire(signum: int, frame: Any) -> None:
+    raise _Expired
+
+
+def can_stop_here() -> bool:
+    """Whether a ``timeout`` can stop a task in this thread (POSIX, main thread)."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def call_with_timeout(
+    fn: Callable[[Any, Any], Any], shared: Any, task: Any, timeout: float | None
+) -> Any:
+    """``fn(shared, task)``, or :class:`TimedOut` if it is still running after ``timeout``
+    seconds (enforced only where :func:`can_stop_here`; elsewhere it runs to the end)."""
+    if timeout is None or not can_stop_here():
+        return fn(shared, task)
+    previous = signal.signal(signal.SIGALRM, _expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return fn(shared, task)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Expired:
+        return TimedOut(timeout)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_timeout(timeout: Any) -> None:
+    """Refuse a ``timeout`` that is not None or a positive number of seconds."""
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < float("inf")
+    ):
+        raise ValueError(
+            f"timeout must be None or a positive number of seconds per trial; got {timeout!r}."
+        )
 
 
 def check_backend(backend: str, n_jobs: Any, scheduler: Any) -> None:
@@ -79,6 +151,7 @@ def run_tasks(
     backend: str = "loky",
     scheduler: Any = None,
     max_retries: int = 1,
+    timeout: float | None = None,
     progress: bool | None = None,
     desc: str = "trials",
 ) -> Iterator[tuple[int, Any]]:
@@ -99,6 +172,9 @@ def run_tasks(
         The Dask scheduler's address; default: the current ``distributed`` client.
     max_retries : int, default=1
         Extra runs of a task whose worker died, before it is reported as ``WorkerDied``.
+    timeout : float, optional
+        Seconds a task may run before it is stopped and reported as :class:`TimedOut`
+        (see the module's notes for how each backend enforces it).
     progress : bool, optional
         A progress bar over the tasks (default: only when stderr is a terminal).
 
@@ -112,11 +188,11 @@ def run_tasks(
     if bar is not None:
         bar.set_description(desc)
     if backend == "dask":
-        runner = _run_dask(fn, shared, tasks, scheduler, max_retries)
+        runner = _run_dask(fn, shared, tasks, scheduler, max_retries, timeout)
     elif effective_n_jobs(n_jobs) == 1:
-        runner = ((i, fn(shared, task)) for i, task in enumerate(tasks))
+        runner = ((i, call_with_timeout(fn, shared, task, timeout)) for i, task in enumerate(tasks))
     else:
-        runner = _run_loky(fn, shared, tasks, effective_n_jobs(n_jobs), max_retries)
+        runner = _run_loky(fn, shared, tasks, effective_n_jobs(n_jobs), max_retries, timeout)
     try:
         for item in runner:
             if bar is not None:
@@ -134,8 +210,29 @@ def _died(exc: BaseException) -> str:
     return f"worker process died ({detail})"
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Run in each local worker: exit as soon as ``parent`` (the search's process) is gone,
+    even mid-task, so a killed search leaves no worker behind."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="theta-parent-watch", daemon=True).start()
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
 def _run_loky(
-    fn: Callable, shared: Any, tasks: Sequence[Any], n_jobs: int, max_retries: int
+    fn: Callable,
+    shared: Any,
+    tasks: Sequence[Any],
+    n_jobs: int,
+    max_retries: int,
+    timeout: float | None,
 ) -> Iterator[tuple[int, Any]]:
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -154,24 +251,60 @@ def _run_loky(
     pending, suspects = deque(range(len(tasks))), deque()  # suspects run one at a time
     deaths: dict[int, int] = {}
     running: dict[Any, int] = {}
+    # a task that ignores its in-worker timer is killed with its worker at this deadline
+    deadlines: dict[Any, float] = {}
+    backstop = None if timeout is None else 2 * timeout + 2
     alone = False  # True while a single suspect runs: a crash is then its own doing
+    executor, warmed = None, None
     try:
         while pending or suspects or running:
-            executor = get_reusable_executor(max_workers=n_jobs, env=env)
+            executor = get_reusable_executor(
+                max_workers=n_jobs,
+                env=env,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+            if backstop is not None and executor is not warmed:
+                # start the workers (and their imports) before any task's clock starts
+                wait([executor.submit(_ready) for _ in range(n_jobs)])
+                warmed = executor
+            submitted = []
             if suspects and not running:
                 i = suspects.popleft()
-                running[executor.submit(fn, shared, tasks[i])] = i
+                submitted.append(executor.submit(call_with_timeout, fn, shared, tasks[i], timeout))
+                running[submitted[-1]] = i
                 alone = True
             elif not suspects:
                 while pending and len(running) < n_jobs:
                     i = pending.popleft()
-                    running[executor.submit(fn, shared, tasks[i])] = i
+                    future = executor.submit(call_with_timeout, fn, shared, tasks[i], timeout)
+                    running[future] = i
+                    submitted.append(future)
                 alone = False
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if backstop is not None:
+                deadlines.update((f, time.monotonic() + backstop) for f in submitted)
+                left = max(0.0, min(deadlines[f] for f in running) - time.monotonic())
+            done, _ = wait(running, timeout=None if backstop is None else left,
+                           return_when=FIRST_COMPLETED)  # fmt: skip
+            overdue = [
+                f for f in running if f not in done and deadlines.get(f, 1e300) <= time.monotonic()
+            ]
+            if overdue:
+                # the worker of a task stuck past its timer is killed, with its pool; the
+                # other tasks that were running start again on new workers
+                for future in running:
+                    if future not in done and future not in overdue:
+                        pending.appendleft(running[future])
+                stuck = [running[f] for f in overdue]
+                running = {f: i for f, i in running.items() if f in done}
+                executor.shutdown(wait=True, kill_workers=True)
+                for i in stuck:
+                    yield i, TimedOut(timeout)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(running)  # the pool is broken: every running task ends now
             for future in sorted(done, key=running.__getitem__):
                 i = running.pop(future)
+                deadlines.pop(future, None)
                 exc = future.exception()
                 if exc is None:
                     yield i, future.result()
@@ -188,6 +321,10 @@ def _run_loky(
     finally:
         for future in running:
             future.cancel()
+        if executor is not None and any(not f.done() for f in running):
+            # stopped (Ctrl-C, an error, the caller gave up) while tasks run: their workers
+            # would run on, so they are killed now
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 def _dask_client(scheduler: Any) -> tuple[Any, bool]:
@@ -215,34 +352,55 @@ def _identity(value: Any) -> Any:
 
 
 def _run_dask(
-    fn: Callable, shared: Any, tasks: Sequence[Any], scheduler: Any, max_retries: int
+    fn: Callable,
+    shared: Any,
+    tasks: Sequence[Any],
+    scheduler: Any,
+    max_retries: int,
+    timeout: float | None,
 ) -> Iterator[tuple[int, Any]]:
-    from distributed import KilledWorker, as_completed
+    from distributed import KilledWorker, wait
 
     client, owned = _dask_client(scheduler)
     futures: dict[Any, int] = {}
+    started: dict[Any, float] = {}  # task key: when the scheduler first had it on a worker
     try:
         # a task, not scattered data: if the workers holding it die, the scheduler rebuilds it
         remote = client.submit(_identity, shared, pure=False)
         for i, task in enumerate(tasks):
             futures[client.submit(fn, remote, task, pure=False)] = i
         deaths: dict[int, int] = {}
-        queue = as_completed(list(futures))
-        for future in queue:
-            i = futures.pop(future)
-            if future.status != "error":
-                yield i, future.result()
-                continue
-            exc = future.exception()
-            if not isinstance(exc, KilledWorker):
-                raise exc
-            deaths[i] = deaths.get(i, 0) + 1
-            if deaths[i] > max_retries:
-                yield i, WorkerDied(f"worker process died (KilledWorker: {exc})")
-            else:
-                again = client.submit(fn, remote, tasks[i], pure=False)
-                futures[again] = i
-                queue.add(again)
+        while futures:
+            try:  # with a timeout, wake up twice a second to look for overdue tasks
+                done, _ = wait(
+                    list(futures), timeout=timeout and 0.5, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:
+                done = set()
+            if timeout is not None:
+                now = time.monotonic()
+                for keys in client.processing().values():
+                    for key in keys:
+                        started.setdefault(key, now)
+                for future in [f for f in futures if f not in done]:
+                    if now - started.get(future.key, now) > timeout:
+                        # a worker thread cannot be stopped: the task's result is dropped
+                        # and the thread runs on until the task ends
+                        future.cancel()
+                        yield futures.pop(future), TimedOut(timeout)
+            for future in done:
+                i = futures.pop(future)
+                if future.status != "error":
+                    yield i, future.result()
+                    continue
+                exc = future.exception()
+                if not isinstance(exc, KilledWorker):
+                    raise exc
+                deaths[i] = deaths.get(i, 0) + 1
+                if deaths[i] > max_retries:
+                    yield i, WorkerDied(f"worker process died (KilledWorker: {exc})")
+                else:
+                    futures[client.submit(fn, remote, tasks[i], pure=False)] = i
     finally:
         for future in futures:
             future.cancel()

@@ -85,6 +85,7 @@ class BayesSearch(BaseSearch):
         error_score: Any = np.nan,
         return_train_score: bool = False,
         max_retries: int = 1,
+        timeout: float | None = None,
         progress: bool | None = None,
         storage: Any = None,
     ) -> None:
@@ -100,6 +101,7 @@ class BayesSearch(BaseSearch):
             error_score=error_score,
             return_train_score=return_train_score,
             max_retries=max_retries,
+            timeout=timeout,
             progress=progress,
             storage=storage,
         )

@@ -26,7 +26,15 @@ from theta.params import Params, clone
 from theta.rl import Agent
 from theta.rng import check_random_state
 from theta.tune import results as _results
-from theta.tune.backends import WorkerDied, check_backend, run_tasks
+from theta.tune.backends import (
+    TimedOut,
+    WorkerDied,
+    can_stop_here,
+    check_backend,
+    check_timeout,
+    effective_n_jobs,
+    run_tasks,
+)
 from theta.tune.scoring import check_scoring
 from theta.tune.spaces import ParameterGrid, ParameterSampler, check_param_names
 from theta.tune.split import check_cv
@@ -74,6 +82,7 @@ class BaseSearch(Params):
         error_score: Any = np.nan,
         return_train_score: bool = False,
         max_retries: int = 1,
+        timeout: float | None = None,
         progress: bool | None = None,
         storage: Any = None,
     ) -> None:
@@ -88,6 +97,7 @@ class BaseSearch(Params):
         self.error_score = error_score
         self.return_train_score = return_train_score
         self.max_retries = max_retries
+        self.timeout = timeout
         self.progress = progress
         self.storage = storage
 
@@ -147,7 +157,14 @@ class BaseSearch(Params):
             self.refit if multimetric and isinstance(self.refit, str) else metrics[0]
         )
         self._store = (
-            None if self.storage is None else TrialStore(self.storage, trials.fingerprint())
+            None
+            if self.storage is None
+            else TrialStore(
+                self.storage,
+                trials.fingerprint(),
+                metrics=metrics,
+                train=self.return_train_score and not isinstance(self.estimator, Agent),
+            )
         )
         self._candidates: list[dict[str, Any]] = []
         self._records: dict[tuple[int, int], dict[str, Any]] = {}
@@ -218,13 +235,15 @@ class BaseSearch(Params):
             backend=self.backend,
             scheduler=self.scheduler,
             max_retries=self.max_retries,
+            timeout=self.timeout,
             progress=False,
         )
         for j, result in runs:
             task = todo[j]
-            if isinstance(result, WorkerDied):
+            if isinstance(result, WorkerDied | TimedOut):  # not stored: a restart retries it
                 if self.error_score == "raise":
-                    raise RuntimeError(f"trial {task}: {result.message}")
+                    error = TimeoutError if isinstance(result, TimedOut) else RuntimeError
+                    raise error(f"trial {task}: {result.message}")
                 result = _results.failed_record(
                     self._metrics, self.error_score, result.message, self.return_train_score
                 )
@@ -258,6 +277,15 @@ class BaseSearch(Params):
             raise ValueError(f"max_retries must be an int >= 0; got {self.max_retries!r}.")
         if not isinstance(self.refit, bool | str):
             raise TypeError(f"refit must be True, False or a scorer name; got {self.refit!r}.")
+        check_timeout(self.timeout)
+        here = self.backend == "loky" and effective_n_jobs(self.n_jobs) == 1
+        if self.timeout is not None and here and not can_stop_here():
+            warnings.warn(
+                f"timeout={self.timeout!r} is not enforced for trials run in this thread "
+                "(it needs the main thread, on POSIX); use n_jobs=2 or more to enforce it.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _estimator_trials(self, X: Any, y: Any, fit_params: dict[str, Any]) -> tuple:
         if isinstance(X, list | tuple):
@@ -432,6 +460,13 @@ class GridSearch(BaseSearch):
     return_train_score : bool, default=False
     max_retries : int, default=1
         Extra runs of a trial whose worker process died.
+    timeout : float, optional
+        Seconds a trial (one candidate on one fold) may run; one still running then is
+        stopped and recorded as failed ("timed out after N s"), and the search goes on.
+        Enforced for every backend: in this process (main thread, POSIX) and on local
+        workers by a timer that interrupts the trial, with the worker killed and replaced
+        if the trial ignores it; on Dask the task is cancelled (its thread runs on).
+        Timed-out trials are not kept in ``storage``: a restart runs them again.
     progress : bool, optional
         A progress bar over trials (default: when stderr is a terminal).
     storage : str or path-like, optional
@@ -473,6 +508,7 @@ class GridSearch(BaseSearch):
         error_score: Any = np.nan,
         return_train_score: bool = False,
         max_retries: int = 1,
+        timeout: float | None = None,
         progress: bool | None = None,
         storage: Any = None,
     ) -> None:
@@ -488,6 +524,7 @@ class GridSearch(BaseSearch):
             error_score=error_score,
             return_train_score=return_train_score,
             max_retries=max_retries,
+            timeout=timeout,
             progress=progress,
             storage=storage,
         )
@@ -539,6 +576,7 @@ class RandomSearch(BaseSearch):
         error_score: Any = np.nan,
         return_train_score: bool = False,
         max_retries: int = 1,
+        timeout: float | None = None,
         progress: bool | None = None,
         storage: Any = None,
     ) -> None:
@@ -554,6 +592,7 @@ class RandomSearch(BaseSearch):
             error_score=error_score,
             return_train_score=return_train_score,
             max_retries=max_retries,
+            timeout=timeout,
             progress=progress,
             storage=storage,
         )

@@ -138,20 +138,81 @@ def _score(model: Any, X: Any, y: Any, scorers: dict[str, Callable]) -> dict[str
 
 
 def _digest(*parts: Any) -> str:
-    """A SHA-256 of ``parts`` that is the same in every process (no ids or addresses)."""
+    """A SHA-256 of the full content of ``parts``, the same in every process.
+
+    Arrays are hashed by dtype, shape and bytes (never by ``repr``, which NumPy shortens
+    past 1,000 elements), estimators by class and every parameter (nested ones too),
+    containers item by item, functions and classes by module, name and code, random
+    generators by their state; anything else by ``repr``.
+
+    Examples
+    --------
+    >>> a, b = np.zeros(2000), np.zeros(2000)
+    >>> b[1234] = 1.0
+    >>> repr(a) == repr(b), _digest(a) == _digest(b), _digest(a) == _digest(a.copy())
+    (True, False, True)
+    """
     h = hashlib.sha256()
     for part in parts:
-        if part is not None and not isinstance(part, np.ndarray | str | int | float | list | tuple):
-            try:
-                part = np.asarray(part.to_numpy() if hasattr(part, "to_numpy") else part)
-            except Exception:  # noqa: BLE001 - anything without an array form is named instead
-                part = _stable_name(part)
-        if isinstance(part, np.ndarray) and part.dtype != object:
-            h.update(np.ascontiguousarray(part).tobytes())
-            h.update(str((part.dtype, part.shape)).encode())
-        else:
-            h.update(_stable_name(part).encode())
+        _feed(h, part, set())
     return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any, seen: set[int]) -> None:
+    """Add the content of ``obj`` to the hash ``h`` (``seen``: the containers being fed,
+    so that a cycle is named rather than followed)."""
+    if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+        return
+    if isinstance(obj, np.generic):
+        obj = np.asarray(obj)
+    if id(obj) in seen:
+        h.update(b"<cycle>;")
+        return
+    seen = seen | {id(obj)}
+    if isinstance(obj, np.ndarray):
+        h.update(f"ndarray:{obj.dtype.str}:{obj.shape};".encode())
+        if obj.dtype.hasobject:
+            for item in obj.ravel(order="C"):
+                _feed(h, item, seen)
+        else:
+            h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, list | tuple | set | frozenset):
+        items = sorted(obj, key=_digest) if isinstance(obj, set | frozenset) else obj
+        h.update(f"{type(obj).__name__}:{len(items)};".encode())
+        for item in items:
+            _feed(h, item, seen)
+    elif isinstance(obj, dict):
+        h.update(f"dict:{len(obj)};".encode())
+        for key in sorted(obj, key=_digest):
+            _feed(h, key, seen)
+            _feed(h, obj[key], seen)
+    elif hasattr(obj, "get_params") and not isinstance(obj, type):
+        # an estimator (theta's or scikit-learn's): its class and every parameter; a nested
+        # estimator is fed the same way, so this covers get_params(deep=True) and more
+        h.update(f"estimator:{_stable_name(type(obj))};".encode())
+        _feed(h, obj.get_params(deep=False), seen)
+    elif isinstance(obj, np.random.Generator | np.random.RandomState):
+        state = obj.bit_generator.state if isinstance(obj, np.random.Generator) else None
+        h.update(f"{type(obj).__name__};".encode())
+        _feed(h, state if state is not None else obj.get_state(legacy=False), seen)
+    elif hasattr(obj, "tocsr") and hasattr(obj, "nnz"):  # a SciPy sparse matrix or array
+        csr = obj.tocsr()
+        h.update(f"sparse:{csr.shape};".encode())
+        for part in (csr.data, csr.indices, csr.indptr):
+            _feed(h, part, seen)
+    elif hasattr(obj, "to_numpy"):  # a pandas DataFrame or Series: values and labels
+        h.update(f"{type(obj).__name__};".encode())
+        _feed(h, obj.to_numpy(), seen)
+        _feed(h, [str(c) for c in getattr(obj, "columns", [getattr(obj, "name", None)])], seen)
+    elif isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
+        h.update(f"callable:{_stable_name(obj)};".encode())
+        code = getattr(obj, "__code__", None)
+        if code is not None:  # two lambdas, or two versions of a function, differ here
+            h.update(code.co_code)
+            _feed(h, [c for c in code.co_consts if not hasattr(c, "co_code")], seen)
+    else:
+        h.update(f"repr:{_stable_name(obj)};".encode())
 
 
 def _stable_name(obj: Any) -> str:
@@ -231,12 +292,12 @@ class EstimatorTrials:
         """A digest of everything but the task: a stored trial is reused only if it matches."""
         folds = [part for pair in self.splits for part in pair]
         return _digest(
-            repr(self.estimator),
+            self.estimator,
             self.X,
             self.y,
-            *folds,
-            list(self.scorers),
-            sorted(self.fit_params),
+            folds,
+            self.scorers,
+            self.fit_params,
             self.resource,
             self.return_train_score,
         )
@@ -310,7 +371,7 @@ class AgentTrials:
 
     def fingerprint(self) -> str:
         return _digest(
-            repr(self.agent),
+            self.agent,
             self.env,
             self.seeds,
             sorted(self.budget.items()),
