@@ -578,7 +578,7 @@ def _class_targets(logits: Tensor, target: Any, ignore_index: int | None) -> tup
             f"cross_entropy: target must hold integer class indices (got dtype {y.dtype}); "
             "convert with target.astype(np.int64)."
         )
-    y = y.reshape(-1)
+    y = y.reshape(-1).copy()  # backward must see the targets of the forward, whatever the caller
     C = logits.shape[1]
     valid = None
     if ignore_index is not None:

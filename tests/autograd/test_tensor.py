@@ -391,3 +391,19 @@ def test_broadcast_message_matches_the_style_guide():
 def test_ndarray_with_mismatched_shape_also_names_the_op():
     with pytest.raises(ValueError, match=r"add: shapes \(5,\) and \(3, 4\)"):
         np.ones(5) + Tensor(np.ones((3, 4)))
+
+
+def test_transpose_refuses_an_axis_out_of_range_instead_of_wrapping_it():
+    x = theta.tensor(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"axes \(2, 3, 1\) are not a permutation of the 3 axes"):
+        x.transpose(2, 3, 1)  # was: taken as (2, 0, 1), a wrong tensor of shape (4, 2, 3)
+    with pytest.raises(ValueError, match=r"axes \(0,\) are not a permutation of the 0 axes"):
+        theta.tensor(1.0).transpose(0)
+    assert x.transpose(-1, 0, 1).shape == (4, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin_name_themselves_for_an_axis_out_of_range(name):
+    x = theta.tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=f"{name}: axis 2 is out of bounds"):
+        getattr(x, name)(axis=2)

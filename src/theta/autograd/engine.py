@@ -7,7 +7,9 @@ then visits nodes from the output back, asking each op for its input gradients. 
 alone reduces broadcast gradients to each input's shape and dtype and sums the gradients of a
 tensor used more than once; ops never do either. As in PyTorch, a node lets go of its saved
 arrays and its parents once its backward has run (unless ``retain_graph``), so activations
-are freed during the walk rather than when the whole graph is dropped.
+are freed during the walk rather than when the whole graph is dropped. Before an op's
+backward runs, the versions of its inputs and output are compared with those it saw in
+forward, so an array changed in place since raises instead of giving a wrong gradient.
 """
 
 from __future__ import annotations
@@ -94,6 +96,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
+def versions_of(tensors: tuple[Tensor, ...]) -> tuple[int, ...]:
+    """The tensors' versions (``Tensor._version``), unrolled for the usual one to three
+    (a Linear with bias): a list comprehension costs three times as much on every op."""
+    n = len(tensors)
+    if n == 1:
+        return (tensors[0]._version,)
+    if n == 2:
+        return (tensors[0]._version, tensors[1]._version)
+    if n == 3:
+        return (tensors[0]._version, tensors[1]._version, tensors[2]._version)
+    return tuple([t._version for t in tensors])
+
+
 def _count_uses(root: Tensor) -> dict[int, int]:
     """For every node that leads to ``root`` and needs a gradient, how often it is used."""
     uses = {id(root): 0}
@@ -169,6 +184,9 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                 _store_leaf_grad(node, g, handed_out)
             continue
         parents = ctx.parents
+        if g is not None and ctx.versions is not None:  # None unless forward saved something
+            if node._version or ctx.versions != versions_of(parents):
+                _check_versions(node, ctx)
         input_grads = ctx.fn.backward(ctx, g) if g is not None else (None,) * len(parents)
         for i, (parent, needed, pg) in enumerate(
             zip(parents, ctx.needs_grad, input_grads, strict=True)
@@ -189,6 +207,31 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
         if not retain_graph:
             ctx.saved = ctx.parents = None
         input_grads = pg = None  # not held through the next node's backward
+
+
+def _check_versions(node: Tensor, ctx: Context) -> None:
+    """Raise if an array that ``ctx``'s forward saved has been changed in place since.
+
+    Called only when the output, or an input, is at a newer version than when the op ran.
+    It raises only if that tensor's memory is among what forward saved: ``relu`` saves its
+    output and ``sum`` only a shape, so changing their input leaves their backward right.
+    """
+    saved = [a for v in ctx.saved for a in (v if isinstance(v, tuple | list) else (v,))]
+    name = ctx.fn.__name__
+    changed = [(node, 0, f"output 0 of {name}")] if node._version else []
+    for i, (p, v) in enumerate(zip(ctx.parents, ctx.versions, strict=True)):
+        if p._version != v:
+            origin = "a leaf" if p._ctx is None else f"the output of {p._ctx.fn.__name__}"
+            changed.append((p, v, f"input {i} of {name} ({origin})"))
+    for tensor, expected, role in changed:
+        if any(isinstance(a, np.ndarray) and np.may_share_memory(a, tensor.data) for a in saved):
+            raise RuntimeError(
+                f"backward of {name}: one of the arrays needed for gradient computation has been "
+                f"modified by an in-place operation: [Tensor of shape {tensor.shape}, "
+                f"{tensor.dtype}], which is {role}, is at version {tensor._version}; expected "
+                f"version {expected} instead. Run backward first (an optimizer step changes "
+                "parameters in place), or change a copy (t = t - 1, not t -= 1)."
+            )
 
 
 def _fit_to(pg: np.ndarray, data: np.ndarray, ctx: Context, i: int) -> np.ndarray:

@@ -6,6 +6,13 @@ gradient per array input (``None`` where ``ctx.needs_grad[i]`` is false), in the
 broadcast shape if that is easier: the engine reduces it. ``backward`` must not write into
 ``grad``, which other ops may share. ``apply`` runs ``forward`` and, when a gradient will be
 needed, links the output into the graph.
+
+What ``forward`` saves must still hold at backward time: ``apply`` records the version of
+every input (``Tensor._version``, which each in-place change increases) of an op that saved
+something, and the engine refuses to run that op's backward if an input or the output it
+saved has been changed in place since (``engine._check_versions``), as PyTorch does. An op
+that needs only an input's shape reads it from ``ctx.parents`` instead of saving it, so it has
+nothing to check.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd.engine import _Mode
+from theta.autograd.engine import _Mode, versions_of
 from theta.autograd.tensor import Tensor
 
 __all__ = ["Context", "Function"]
@@ -23,7 +30,7 @@ __all__ = ["Context", "Function"]
 class Context:
     """What one application of a ``Function`` remembers for its backward pass."""
 
-    __slots__ = ("fn", "parents", "needs_grad", "saved", "kwargs")
+    __slots__ = ("fn", "parents", "needs_grad", "saved", "kwargs", "versions")
 
     def __init__(self, fn: type[Function], parents: tuple[Tensor, ...], kwargs: dict) -> None:
         self.fn = fn
@@ -31,6 +38,8 @@ class Context:
         self.needs_grad = tuple([p._requires_grad for p in parents])
         self.saved: tuple[Any, ...] | None = ()  # both None once backward has freed them
         self.kwargs = kwargs
+        # set by apply on a recorded op: its inputs' versions if forward saved anything
+        self.versions: tuple[int, ...] | None
 
     def save(self, *values: Any) -> None:
         """Keep ``values`` (arrays or small objects) for ``backward``."""
@@ -58,6 +67,7 @@ class Function:
         if _Mode.anomaly:
             _check_finite_forward(cls, inputs, data)
         if _Mode.grad_enabled and True in ctx.needs_grad:
+            ctx.versions = versions_of(inputs) if ctx.saved else None
             return Tensor._from_op(data, ctx)
         return Tensor._from_op(data, None)
 

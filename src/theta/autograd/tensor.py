@@ -81,6 +81,15 @@ class Tensor:
     (``t.grad = None``, or ``Module.zero_grad()``), as in PyTorch. Treat ``.grad`` as
     read-only; it may share memory with arrays the engine still uses.
 
+    Every in-place change made through the tensor (``+=``, ``-=``, ``*=``, ``/=``,
+    ``t[i] = v``, an optimizer's ``step``, ``Module.load_state_dict``) adds one to its
+    version, ``t._version``, as PyTorch's version counter does. An op that saves a tensor for
+    its backward remembers that version, and ``backward`` raises a ``RuntimeError`` naming the
+    op if the tensor has changed since, instead of returning a wrong gradient. A tensor that
+    shares another's memory (a reshape, a transpose, a basic slice, ``detach()``) shares its
+    version too. Writes into the ndarray itself (``t.data``, ``t.numpy()``) are not counted:
+    see :meth:`numpy`.
+
     Examples
     --------
     >>> import theta
@@ -91,7 +100,8 @@ class Tensor:
     20.0
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "__weakref__")
+    # _base: set on views only (see _View); before _version, so unpickling sets it first
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_base", "_version", "__weakref__")
     __array_ufunc__ = None  # make `ndarray + Tensor` defer to Tensor.__radd__
     __hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
 
@@ -101,6 +111,7 @@ class Tensor:
         self.data: np.ndarray = _to_array(data, dtype)
         self.grad: np.ndarray | None = None
         self._ctx: Context | None = None
+        self._version = 0  # in-place changes so far; see the class Notes
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -111,6 +122,7 @@ class Tensor:
         out.data = data
         out.grad = None
         out._ctx = ctx
+        out._version = 0
         out._requires_grad = ctx is not None
         return out
 
@@ -183,8 +195,14 @@ class Tensor:
         engine.backward(self, seed, retain_graph)
 
     def detach(self) -> Tensor:
-        """Return a tensor sharing this one's data but outside the graph (no gradient)."""
-        return Tensor._from_op(self.data, None)
+        """Return a tensor sharing this one's data, and version, but outside the graph."""
+        return Tensor._from_op(self.data, None)._view_of(self)
+
+    def _view_of(self, base: Tensor) -> Tensor:
+        """Make this tensor, which shares ``base``'s memory, share its version; return it."""
+        self._base = base._base if type(base) is _View else base
+        self.__class__ = _View
+        return self
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         """Set ``requires_grad`` in place and return the tensor (PyTorch's spelling)."""
@@ -224,7 +242,16 @@ class Tensor:
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        """Return the underlying ndarray (shared, not copied)."""
+        """Return the underlying ndarray (shared, not copied).
+
+        As PyTorch's ``Tensor.numpy()``: the array is the tensor's memory, and writing into
+        it is not seen by autograd. Such a write does not count as an in-place change of the
+        tensor (its version stays), so an op that saved the tensor for backward cannot notice
+        it and its gradient uses the changed values. Change a tensor that a graph still needs
+        through the tensor (``t -= 1`` under ``no_grad()``, ``t[i] = v``), which
+        ``backward`` checks, or write into a copy (``t.numpy().copy()``). The same holds
+        for ``t.data``.
+        """
         return self.data
 
     def tolist(self) -> Any:
@@ -279,6 +306,7 @@ class Tensor:
         return self
 
     # In place, as PyTorch: allowed where no graph is being recorded (the optimizer's update).
+    # Each change counts in ``_version``, which backward checks (see engine._check_versions).
     def _inplace(self, ufunc: np.ufunc, other: Any) -> Tensor:
         other_data = other.data if isinstance(other, Tensor) else other
         if _Mode.grad_enabled and (
@@ -291,6 +319,7 @@ class Tensor:
                 )
             return NotImplemented
         ufunc(self.data, other_data, out=self.data, casting="same_kind")
+        self._version += 1
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -304,6 +333,22 @@ class Tensor:
 
     def __itruediv__(self, other: Any) -> Tensor:
         return self._inplace(np.true_divide, other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """Assign into part of the tensor in place, as ``ndarray.__setitem__``.
+
+        Allowed where ``+=`` is: under ``no_grad()``, or when neither the tensor nor
+        ``value`` requires a gradient (assignment is not recorded in the graph).
+        """
+        value_grad = isinstance(value, Tensor) and value._requires_grad
+        if _Mode.grad_enabled and (self._requires_grad or value_grad):
+            raise RuntimeError(
+                f"setitem: cannot assign while gradients are recorded (tensor requires_grad="
+                f"{self._requires_grad}, value requires_grad={value_grad}); assign under "
+                "`with theta.no_grad():`, or build a new tensor (theta.where, theta.concatenate)."
+            )
+        self.data[index.data if isinstance(index, Tensor) else index] = np.asarray(value)
+        self._version += 1
 
     # all/any carry no gradient; they exist for the fix that `if tensor:`'s error suggests
     def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -324,6 +369,25 @@ class Tensor:
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
         return self.transpose(*axes)
+
+
+class _View(Tensor):
+    """A tensor whose memory is another's (``_base``, which owns it), as PyTorch's views.
+
+    It reads and counts its version on the base, so that a change through the base, or
+    through any of its views, is seen by every op that saved one of them. The property costs
+    plain tensors nothing: only views, made by the movement ops and ``detach``, have it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _version(self) -> int:  # type: ignore[override]
+        return self._base._version
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._base._version = value
 
 
 def tensor(data: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:

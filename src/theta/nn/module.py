@@ -159,7 +159,9 @@ class Module:
         """Copy ``state`` into the parameters, checking every name and shape first.
 
         Nothing is changed unless every array fits. With ``strict`` a missing or unexpected
-        name is an error too; without it, those are returned.
+        name is an error too; without it, those are returned. The copy is an in-place change
+        of each loaded parameter (its version goes up), so a graph built before it refuses
+        ``backward``.
 
         Raises
         ------
@@ -196,6 +198,7 @@ class Module:
                 if name in state:
                     value = state[name]
                     np.copyto(param.data, value.data if isinstance(value, Tensor) else value)
+                    param._version += 1
         return IncompatibleKeys(missing, unexpected)
 
     # --- the parameter / hyperparameter split, visible ----------------------------------------

@@ -295,6 +295,11 @@ class Optimizer:
     def step(self) -> bool:
         """Update every parameter that has a gradient, in place.
 
+        Each updated parameter's version (``Tensor._version``) goes up by one, as any
+        in-place change does, so a graph that saved the old values refuses a later
+        ``backward`` (``loss.backward(retain_graph=True); opt.step(); loss.backward()``
+        raises, as in PyTorch).
+
         Returns
         -------
         bool
@@ -317,6 +322,8 @@ class Optimizer:
         states, update = self.state, self._update
         for group in self.param_groups:
             if self._step_group(group):
+                for p in group["params"]:
+                    p._version += 1
                 continue
             for p in group["params"]:
                 g = p.grad
@@ -333,6 +340,7 @@ class Optimizer:
                     state = states[p] = {"step": 0, **self._init_state(data, group)}
                 state["step"] += 1
                 update(data, g, state, group)
+                p._version += 1
         self.step_count += 1
         return True
 
@@ -358,7 +366,8 @@ class Optimizer:
         """Update a whole group at once and return True, or return False to go per parameter.
 
         A hook for multi-tensor updates (many small arrays cost one NumPy call per array per
-        operation otherwise); it must also count each parameter's ``"step"``.
+        operation otherwise); it must update every parameter of the group (``step`` then
+        counts each one's version) and count each parameter's ``"step"``.
         """
         return False
 

@@ -24,20 +24,36 @@ __all__ = [
 Grads = tuple[np.ndarray | None, ...]
 
 
-class Reshape(Function):
+class _ViewOp(Function):
+    """An op whose output is usually a view of its input (NumPy gives one where it can).
+
+    Such an output shares the input's version (``Tensor._view_of``), so changing either in
+    place is seen by the ops that saved the other. The op's own backward needs only shapes
+    (the input's, read from ``ctx.parents``), so it saves nothing and has no versions to check.
+    """
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
+        out = super().apply(*inputs, **kwargs)
+        a, b = out.data, inputs[0].data
+        if (a if a.base is None else a.base) is (b if b.base is None else b.base):
+            out._view_of(inputs[0])
+        return out
+
+
+class Reshape(_ViewOp):
     """Same elements, new shape."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
-        ctx.save(x.shape)
         return x.reshape(shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad.reshape(ctx.saved[0]),)
+        return (grad.reshape(ctx.parents[0].data.shape),)
 
 
-class Transpose(Function):
+class Transpose(_ViewOp):
     """Permute axes; backward applies the inverse permutation."""
 
     @staticmethod
@@ -49,7 +65,7 @@ class Transpose(Function):
         return (grad.transpose(np.argsort(ctx.kwargs["axes"])),)
 
 
-class BroadcastTo(Function):
+class BroadcastTo(_ViewOp):
     """Stretch size-1 and missing leading axes; the engine sums the gradient back."""
 
     @staticmethod
@@ -61,17 +77,16 @@ class BroadcastTo(Function):
         return (grad,)
 
 
-class GetItem(Function):
+class GetItem(_ViewOp):
     """``x[index]`` for any NumPy index; backward scatters, adding where indices repeat."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, *, index: Any, advanced: bool) -> np.ndarray:
-        ctx.save(x.shape)
         return x[index]
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        out = np.zeros(ctx.saved[0], dtype=grad.dtype)
+        out = np.zeros(ctx.parents[0].data.shape, dtype=grad.dtype)
         index = ctx.kwargs["index"]
         if ctx.kwargs["advanced"]:
             np.add.at(out, index, grad)  # an integer array may name one element many times
@@ -141,10 +156,14 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     x = as_tensor(x)
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
-    axes = tuple(int(a) % x.ndim if x.ndim else int(a) for a in axes)
-    if sorted(axes) != list(range(x.ndim)):
+    given = tuple(int(a) for a in axes)
+    # an axis out of range must not wrap around into a valid one: (2, 3, 1) is not (2, 0, 1)
+    in_range = all(-x.ndim <= a < x.ndim for a in given)
+    axes = tuple(a % x.ndim for a in given) if in_range else given
+    if not in_range or sorted(axes) != list(range(x.ndim)):
         raise ValueError(
-            f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}."
+            f"transpose: axes {given} are not a permutation of the {x.ndim} axes of shape "
+            f"{x.shape}."
         )
     return Transpose.apply(x, axes=axes)
 

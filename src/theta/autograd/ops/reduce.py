@@ -48,18 +48,19 @@ class Sum(Function):
     """``scale * sum(x)`` over ``axes``; backward broadcasts the gradient back over them.
 
     ``scale`` makes the mean one op instead of a sum and a multiply (the loss of every step).
+    It saves nothing: backward needs only the input's shape, which no in-place change alters,
+    so the engine has no versions to check for it.
     """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, *, axes: tuple[int, ...], keepdims: bool,
                 scale: float = 1.0):  # fmt: skip
-        ctx.save(x.shape)
         out = x.sum(axis=axes, keepdims=keepdims)
         return out if scale == 1.0 else out * scale
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        (shape,) = ctx.saved
+        shape = ctx.parents[0].data.shape
         if ctx.kwargs.get("scale", 1.0) != 1.0:
             grad = grad * ctx.kwargs["scale"]
         if not ctx.kwargs["keepdims"]:
@@ -197,12 +198,16 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the largest element (an integer tensor, no gradient)."""
     x = as_tensor(x)
+    if axis is not None:
+        normalize_axis(axis, x.ndim, "argmax")
     return Tensor._from_op(np.argmax(x.data, axis=axis, keepdims=keepdims), None)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the smallest element (an integer tensor, no gradient)."""
     x = as_tensor(x)
+    if axis is not None:
+        normalize_axis(axis, x.ndim, "argmin")
     return Tensor._from_op(np.argmin(x.data, axis=axis, keepdims=keepdims), None)
 
 
