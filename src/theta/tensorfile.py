@@ -3,28 +3,29 @@
 A safetensors file is an 8-byte little-endian header length ``N``, ``N`` bytes of UTF-8 JSON
 ``{name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}``, then the raw
 little-endian bytes of every tensor. It holds numbers only, so loading one runs no code, unlike
-a pickle. Files are read and written here, in pure Python and NumPy, for ``theta.io`` and the
-training checkpoints.
+a pickle. The ``safetensors`` library parses, validates and lays out the format; this module
+adds what it does not do, for ``theta.io`` and the training checkpoints:
 
-Reading trusts nothing in the file. Every size field is checked against the real file size
-before anything is allocated, and every rule of the format is enforced; any violation raises
-one ``CheckpointError`` that names the file and the reason. theta is stricter than the
-``safetensors`` package in three places: the header must start with ``{`` (no leading
-whitespace), duplicate JSON keys are rejected, and the only padding accepted after the closing
-``}`` is ASCII spaces (what every writer emits for 8-byte alignment) -- never NUL bytes, tabs
-or newlines. Pickles, PyTorch zip files and ``.npy`` files are recognised and refused by name.
-
-Writing is atomic: the bytes go to a uniquely named temporary file in the same folder, are
-flushed and fsynced, and are renamed over the target in one step, so a reader (or a process
-killed mid-write, or a second writer) sees the old file or the new one, never a mixture. The
-temporary's name records its writer (pid, host, boot and process start time), and the next
-write of the same path deletes the temporaries of writers that no longer run
-(``remove_stale_temporaries``), so a kill -9 leaves nothing behind for long. ``write_tensors``
-records the SHA-256 of the data section in the metadata (``theta.sha256``; other readers,
-PyTorch's included, ignore it) and ``read_tensors`` verifies it, so a flipped bit is an error,
-not a silently different weight.
-``atomic_directory`` does the same for a folder of files, and ``read_tensors(...,
-dir_fd=...)`` reads several files of one such folder even while another process replaces it.
+- **Stricter reading.** The library rejects most malformed files, but accepts a header that
+  starts with whitespace, ends in newlines, names a key twice or gives a tensor extra fields.
+  theta checks the header first (``_header``): it must start with ``{``, be padded only with
+  ASCII spaces, hold no NUL byte and no duplicate key, and ``__metadata__`` must map strings to
+  strings. The library's own refusals become the same ``CheckpointError``, naming the file and
+  the reason; so do dtypes NumPy lacks, ``BOOL`` bytes other than 0 and 1 and shapes NumPy
+  cannot build. Pickles, PyTorch zip files and ``.npy`` files are recognised and refused by name.
+  The whole file is read once from one descriptor, so its real size, never a size field in it,
+  bounds what is allocated, and the checks, the checksum and the tensors see the same bytes.
+- **A checksum.** ``write_tensors`` records the SHA-256 of the data section in the metadata
+  (``theta.sha256``; other readers, PyTorch's included, ignore it) and ``read_tensors`` verifies
+  it, so a flipped bit is an error, not a silently different weight.
+- **Atomic writes.** The bytes go to a uniquely named temporary file in the same folder, are
+  flushed and fsynced, and are renamed over the target in one step, so a reader (or a process
+  killed mid-write, or a second writer) sees the old file or the new one, never a mixture. The
+  temporary's name records its writer (pid, host, boot and process start time), and the next
+  write of the same path deletes the temporaries of writers that no longer run
+  (``remove_stale_temporaries``), so a kill -9 leaves nothing behind for long.
+  ``atomic_directory`` does the same for a folder of files, and ``read_tensors(...,
+  dir_fd=...)`` reads several files of one such folder even while another process replaces it.
 """
 
 from __future__ import annotations
@@ -36,19 +37,21 @@ import functools
 import hashlib
 import json
 import math
+import mmap
 import os
 import re
 import secrets
 import shutil
 import socket
 import stat
-import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from safetensors import SafetensorError, deserialize, safe_open
+from safetensors.numpy import save
 
 from theta.errors import CheckpointError
 
@@ -74,13 +77,18 @@ _DTYPES = {
     "U64": np.dtype("<u8"), "I64": np.dtype("<i8"), "F64": np.dtype("<f8"),
     "C64": np.dtype("<c8"),
 }  # fmt: skip
-_NAMES = {(dt.kind, dt.itemsize): name for name, dt in _DTYPES.items()}
-# Valid safetensors dtypes that NumPy cannot represent: refused with their own message.
-_UNREPRESENTABLE = {"F8_E4M3", "F8_E4M3FNUZ", "F8_E5M2", "F8_E5M2FNUZ", "F8_E8M0", "E8M0",
-                    "F4", "F6_E2M3", "F6_E3M2"}  # fmt: skip
-_MAX_HEADER = 100_000_000  # the safetensors reference reader's own limit
-_CHECKSUM = "theta.sha256"  # __metadata__ key: hex SHA-256 of the data section
+_FIELDS = {"dtype", "shape", "data_offsets"}
+_MAX_HEADER = 100_000_000  # the safetensors library's own limit, checked before parsing
 _MAX_NDIM = 32  # NumPy 1.x's limit, so a file theta writes loads under every supported NumPy
+_CHECKSUM = "theta.sha256"  # __metadata__ key: hex SHA-256 of the data section
+# Linux's view of open descriptors: lets the library's memory-mapped reader open the very file
+# theta has open (read_tensors); elsewhere the file is read into one buffer.
+_PROC_FD = os.path.isdir("/proc/self/fd")
+# Stands for the digest until the data section is written, then is overwritten by it: the
+# same length, so nothing moves. Quotes inside JSON strings are escaped, so the library's
+# compact header holds these bytes only as theta's metadata entry.
+_PENDING = "0" * 64
+_PENDING_ENTRY = f'"{_CHECKSUM}":"{_PENDING}"'.encode()
 _FOREIGN = (
     (b"\x80", "a Python pickle (e.g. torch.save's legacy format or joblib)"),
     (b"PK\x03\x04", "a zip archive (PyTorch .pt/.pth or NumPy .npz, which hold pickles)"),
@@ -168,8 +176,8 @@ def read_tensors(
     -------
     tensors : dict of str to ndarray
         In header order. The arrays are writable, native-endian and belong to the caller
-        alone (they share one private buffer, never a memory map of the file). ``BF16``
-        tensors are widened to float32, which is exact.
+        alone (each has its own buffer, never a memory map of the file). ``BF16`` tensors
+        are widened to float32, which is exact.
     metadata : dict of str to str
         The header's ``__metadata__`` (empty if there is none), without ``theta.sha256``.
 
@@ -197,49 +205,60 @@ def read_tensors(
     with open_regular_file(name, dir_fd=dir_fd) as f:
         size = os.fstat(f.fileno()).st_size
         prefix = f.read(8)
-        if not prefix:
-            raise _fail(name, "the file is empty")
-        if len(prefix) < 8:
-            refuse_pickle(name, prefix)
-            raise _fail(
-                name,
-                f"the file is only {len(prefix)} bytes; a safetensors file "
-                "starts with an 8-byte header length",
-            )
-        (n_header,) = struct.unpack("<Q", prefix)
-        if n_header > size - 8:
-            refuse_pickle(name, prefix)
-            raise _fail(
-                name,
-                f"its header length field says {n_header} bytes but only "
-                f"{size - 8} bytes follow it (truncated or not safetensors)",
-            )
-        if n_header == 0:
-            raise _fail(name, "its header length is 0; the smallest header is '{}'")
-        if n_header > _MAX_HEADER:
-            raise _fail(name, f"header length {n_header} exceeds the {_MAX_HEADER}-byte limit")
-        header = _read_exactly(f, n_header, name)
-        if not header.startswith(b"{"):
-            refuse_pickle(name, prefix)
-            raise _fail(name, f"the header must start with '{{', not {_short(header[:1])}")
-        entries, metadata = _parse_header(header, name, data_len=size - 8 - n_header)
-        # The data section is read whole into one private buffer: its size is the real file
-        # size, already known, and every range in it was checked by _parse_header.
-        data = bytearray(size - 8 - n_header)
-        if f.readinto(data) != len(data):
-            raise _fail(name, "the file shrank while it was being read")
-    recorded = metadata.pop(_CHECKSUM, None)
-    if checksum and recorded is not None:
-        _verify_checksum(name, data, recorded)
-    return {key: _to_array(data, begin, dtype, shape, name, key)
-            for key, (begin, dtype, shape) in entries.items()}, metadata  # fmt: skip
+        if len(prefix) == 8 and 0 < (n := int.from_bytes(prefix, "little")) <= size - 8:
+            prefix += f.read(min(n, _MAX_HEADER + 1))
+        n_header, names, metadata, dtypes = _header(prefix, size, name)
+        recorded = metadata.pop(_CHECKSUM, None) if checksum else None
+        metadata.pop(_CHECKSUM, None)
+        if _PROC_FD and "BF16" not in dtypes:
+            return _read_mapped(f, name, n_header, names, recorded), metadata
+        f.seek(0)
+        data = f.read()  # BF16 (which safe_open cannot give NumPy) or no /proc: one buffer
+    try:
+        tensors = dict(deserialize(data))
+    except SafetensorError as exc:
+        raise _library_refusal(name, exc) from None
+    if recorded is not None:
+        _verify_checksum(name, memoryview(data)[8 + n_header :], recorded)
+    return {key: _to_array(tensors[key], name, key) for key in names}, metadata
 
 
-def _verify_checksum(name: str, data: bytearray, recorded: str) -> None:
-    actual = hashlib.sha256(data).hexdigest()
+def _read_mapped(
+    f: BinaryIO, name: str, n_header: int, names: list[str], recorded: str | None
+) -> dict[str, np.ndarray]:
+    """The tensors of the open file ``f``, through the library's memory-mapped reader.
+
+    ``/proc/self/fd/N`` reopens the very file ``f`` is (even if its path was replaced since),
+    so the header checked, the bytes hashed and the tensors read are one file's; each tensor
+    is copied out of the map once, as ``read`` would.
+    """
+    fd = f.fileno()
+    if recorded is not None:
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+            with memoryview(mapped) as view, view[8 + n_header :] as data:
+                n_data, actual = len(data), hashlib.sha256(data).hexdigest()
+        _compare_checksum(name, n_data, actual, recorded)
+    try:
+        with safe_open(f"/proc/self/fd/{fd}", framework="np") as opened:
+            tensors = {key: opened.get_tensor(key) for key in names}
+    except SafetensorError as exc:
+        raise _library_refusal(name, exc) from None
+    return {key: _check_array(array, name, key) for key, array in tensors.items()}
+
+
+def _library_refusal(name: str, exc: Exception) -> CheckpointError:
+    """The library's "Error while deserializing: <reason>" as theta's error naming the file."""
+    return _fail(name, _cut(str(exc).partition(": ")[2] or str(exc)))
+
+
+def _verify_checksum(name: str, data: memoryview, recorded: str) -> None:
+    _compare_checksum(name, len(data), hashlib.sha256(data).hexdigest(), recorded)
+
+
+def _compare_checksum(name: str, n_data: int, actual: str, recorded: str) -> None:
     if actual != recorded:
         raise CheckpointError(
-            f"{name} is corrupted: the SHA-256 checksum of its {len(data)}-byte data section "
+            f"{name} is corrupted: the SHA-256 checksum of its {n_data}-byte data section "
             f"is {actual}, not the {_short(recorded)} recorded when it was written "
             f"(__metadata__ {_CHECKSUM!r}); restore it from a copy, or pass checksum=False "
             "to read it anyway."
@@ -300,13 +319,6 @@ def open_regular_file(path: str | os.PathLike, *, dir_fd: int | None = None) -> 
         raise
 
 
-def _read_exactly(f: BinaryIO, n: int, name: str) -> bytes:
-    data = f.read(n)
-    if len(data) != n:
-        raise _fail(name, "the file shrank while it was being read")
-    return data
-
-
 class _DuplicateKeyError(ValueError):
     pass
 
@@ -325,39 +337,61 @@ def _strict_constant(text: str) -> None:
     raise ValueError(f"{text} is not valid JSON")
 
 
-def _load_json(text: str) -> Any:
-    """Strict JSON: no duplicate keys, no NaN/Infinity (raises _DuplicateKeyError/ValueError)."""
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_strict_constant)
+def _header(prefix: bytes, size: int, name: str) -> tuple[int, list[str], dict[str, str], set]:
+    """theta's checks of the header, before the library's (see the module docstring).
 
-
-def _parse_header(
-    header: bytes, name: str, *, data_len: int
-) -> tuple[dict[str, tuple[int, Any, tuple[int, ...]]], dict[str, str]]:
-    """Validate the header against the data section; return ``{key: (begin, dtype, shape)}``."""
+    ``prefix`` is the file's first bytes (the length field and, if it fits, the header) and
+    ``size`` the file's real size. Returns the header length, the tensor names in header
+    order, the metadata and the set of dtypes.
+    """
+    if not size:
+        raise _fail(name, "the file is empty")
+    if size < 8:
+        refuse_pickle(name, prefix)
+        raise _fail(
+            name,
+            f"the file is only {size} bytes; a safetensors file starts "
+            "with an 8-byte header length",
+        )
+    n_header = int.from_bytes(prefix[:8], "little")
+    if n_header > size - 8:
+        refuse_pickle(name, prefix[:8])
+        raise _fail(
+            name,
+            f"its header length field says {n_header} bytes but only {size - 8} bytes "
+            "follow it (truncated or not safetensors)",
+        )
+    if n_header == 0:
+        raise _fail(name, "its header length is 0; the smallest header is '{}'")
+    if n_header > _MAX_HEADER:
+        raise _fail(name, f"header length {n_header} exceeds the {_MAX_HEADER}-byte limit")
+    header = prefix[8 : 8 + n_header]
+    if not header.startswith(b"{"):
+        refuse_pickle(name, prefix[:8])
+        raise _fail(name, f"the header must start with '{{', not {_short(header[:1])}")
     if b"\x00" in header:
         raise _fail(
             name,
             f"the header contains a NUL byte at offset {8 + header.index(0)} "
             "(only trailing spaces may pad it)",
         )
+    body = header.rstrip(b" ")
+    if not body.endswith(b"}"):
+        raise _fail(name, "the header must be one JSON object followed only by space padding")
     try:
-        text = header.decode("utf-8")
+        text = body.decode("utf-8")
+        entries = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_strict_constant
+        )
     except UnicodeDecodeError as exc:
         raise _fail(
             name, f"the header is not UTF-8 ({exc.reason} at byte {8 + exc.start})"
         ) from None
-    body = text.rstrip(" ")
-    if not body.endswith("}"):
-        raise _fail(name, "the header must be one JSON object followed only by space padding")
-    try:
-        obj = _load_json(body)
     except _DuplicateKeyError as exc:
         raise _fail(name, f"the header names key {_short(exc.args[0])} twice") from None
     except (ValueError, RecursionError) as exc:
         raise _fail(name, f"the header is not valid JSON ({_cut(str(exc))})") from None
-    if not isinstance(obj, dict):
-        raise _fail(name, "the header is not a JSON object")
-    metadata = obj.pop("__metadata__", {})
+    metadata = entries.pop("__metadata__", {})
     if not isinstance(metadata, dict):
         raise _fail(name, f"__metadata__ must be an object, not {_short(metadata)}")
     for key, value in metadata.items():
@@ -367,120 +401,57 @@ def _parse_header(
                 f"__metadata__ must map strings to strings, but {_short(key)} "
                 f"maps to {_short(value)}",
             )
-    spans = []
-    entries = {}
-    for key, info in obj.items():
-        begin, end, dtype, shape = _parse_entry(key, info, name)
-        spans.append((begin, end, key))
-        entries[key] = (begin, dtype, shape)
-    position, previous = 0, None
-    for begin, end, key in sorted(spans):
-        if end > data_len:
+    for key, info in entries.items():
+        what = f"tensor {_short(key)}"
+        if not isinstance(info, dict) or info.keys() != _FIELDS:
+            got = sorted(info) if isinstance(info, dict) else info
             raise _fail(
                 name,
-                f"tensor {_short(key)} has data_offsets [{begin}, {end}] past the "
-                f"end of the {data_len}-byte data section",
+                f"{what} must be an object with exactly the fields data_offsets, "
+                f"dtype and shape (got {_short(got)})",
             )
-        if begin < position:
-            raise _fail(name, f"tensor {_short(key)} overlaps tensor {_short(previous)}")
-        if begin > position:
+        dtype = info["dtype"]
+        if not (isinstance(dtype, str) and (dtype in _DTYPES or dtype == "BF16")):
             raise _fail(
                 name,
-                f"{begin - position} unused bytes (a hole) before tensor "
-                f"{_short(key)} at data offset {position}",
+                f"{what} has unknown dtype {_short(dtype)} (or one NumPy cannot "
+                f"represent); theta reads {', '.join([*_DTYPES, 'BF16'])}",
             )
-        position, previous = end, key
-    if position != data_len:
-        raise _fail(
-            name,
-            f"{data_len - position} trailing bytes after the last tensor "
-            f"(the tensors cover {position} of {data_len} data bytes)",
-        )
-    return entries, metadata
+        shape = info["shape"]
+        if isinstance(shape, list) and all(_is_size(d) for d in shape):  # else: the library's
+            if len(shape) > _MAX_NDIM:
+                raise _fail(
+                    name, f"{what} has {len(shape)} dimensions; theta reads at most {_MAX_NDIM}"
+                )
+            # NumPy refuses arrays whose non-zero dimensions multiply past the address space,
+            # even when another dimension is 0; refuse them here, as an error about the file.
+            itemsize = 4 if dtype == "BF16" else _DTYPES[dtype].itemsize  # BF16 -> float32
+            if math.prod(d for d in shape if d) * itemsize > sys.maxsize:
+                raise _fail(name, f"{what} has shape {_short(shape)}, which overflows")
+    return n_header, list(entries), metadata, {info["dtype"] for info in entries.values()}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not 1
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _parse_entry(key: str, info: Any, name: str) -> tuple[int, int, Any, tuple[int, ...]]:
-    """Validate one tensor's header entry; return ``(begin, end, dtype, shape)``."""
-    what = f"tensor {_short(key)}"
-    fields = {"dtype", "shape", "data_offsets"}
-    if not isinstance(info, dict) or set(info) != fields:
-        got = sorted(info) if isinstance(info, dict) else info
-        raise _fail(
-            name,
-            f"{what} must be an object with exactly the fields data_offsets, "
-            f"dtype and shape (got {_short(got)})",
-        )
-    dtype_name = info["dtype"]
-    if dtype_name == "BF16":
-        dtype: Any = "BF16"
-        itemsize = 2
-    elif isinstance(dtype_name, str) and dtype_name in _DTYPES:
-        dtype = _DTYPES[dtype_name]
-        itemsize = dtype.itemsize
-    elif dtype_name in _UNREPRESENTABLE:
-        raise _fail(
-            name,
-            f"{what} has dtype {dtype_name}, which NumPy cannot represent; theta cannot load it",
-        )
-    else:
-        raise _fail(
-            name,
-            f"{what} has unknown dtype {_short(dtype_name)}; known dtypes are "
-            f"{', '.join([*_DTYPES, 'BF16'])}",
-        )
-    shape = info["shape"]
-    if not isinstance(shape, list) or not all(_is_int(d) for d in shape):
-        raise _fail(name, f"{what} has shape {_short(shape)}; a shape is a list of integers")
-    if any(d < 0 for d in shape):
-        raise _fail(name, f"{what} has a negative dimension in shape {_short(shape)}")
-    if len(shape) > _MAX_NDIM:
-        raise _fail(name, f"{what} has {len(shape)} dimensions; theta reads at most {_MAX_NDIM}")
-    # NumPy refuses arrays whose non-zero dimensions multiply past the address space, even
-    # when another dimension is 0; check here so that never surfaces as a NumPy error.
-    if math.prod(d for d in shape if d) * itemsize > sys.maxsize:
-        raise _fail(name, f"{what} has shape {_short(shape)}, which overflows")
-    offsets = info["data_offsets"]
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))):
-        raise _fail(
-            name,
-            f"{what} has data_offsets {_short(offsets)}; they must be a pair of "
-            "integers [begin, end]",
-        )
-    begin, end = offsets
-    if not 0 <= begin <= end:
-        raise _fail(name, f"{what} has data_offsets [{begin}, {end}]; need 0 <= begin <= end")
-    n_bytes = math.prod(shape) * itemsize
-    if end - begin != n_bytes:
-        raise _fail(
-            name,
-            f"{what} of dtype {dtype_name} and shape {tuple(shape)} needs "
-            f"{n_bytes} bytes, but its data_offsets [{begin}, {end}] span "
-            f"{end - begin}",
-        )
-    return begin, end, dtype, tuple(shape)
-
-
-def _to_array(
-    data: bytearray, begin: int, dtype: Any, shape: tuple[int, ...], name: str, key: str
-) -> np.ndarray:
-    """The validated byte range ``data[begin:]`` as an array of ``shape`` (a view when aligned)."""
-    count = math.prod(shape)
-    if count == 0:
-        return np.empty(shape, dtype=np.float32 if dtype == "BF16" else dtype.newbyteorder("="))
+def _to_array(info: dict[str, Any], name: str, key: str) -> np.ndarray:
+    """One tensor of ``deserialize`` (the library's own copy of its bytes) as an array."""
+    shape, dtype, data = tuple(info["shape"]), info["dtype"], info["data"]
     if dtype == "BF16":
         # bfloat16 is the upper half of a float32, so widening is a shift, and exact.
-        raw = np.frombuffer(data, dtype="<u2", count=count, offset=begin)
+        raw = np.frombuffer(data, dtype="<u2")
         return (raw.astype(np.uint32) << 16).view(np.float32).reshape(shape)
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(shape)
-    if dtype.kind == "b" and (array.view(np.uint8) > 1).any():
+    return _check_array(np.frombuffer(data, dtype=_DTYPES[dtype]).reshape(shape), name, key)
+
+
+def _check_array(array: np.ndarray, name: str, key: str) -> np.ndarray:
+    """``array`` native-endian, once its bytes are known to be valid for its dtype."""
+    if array.dtype == np.bool_ and (array.view(np.uint8) > 1).any():
         raise _fail(name, f"tensor {_short(key)} of dtype BOOL holds bytes other than 0 and 1")
     if not array.dtype.isnative:  # big-endian machines
         array = array.astype(array.dtype.newbyteorder("="))
-    return array if array.flags.aligned else array.copy()
+    return array
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -496,9 +467,8 @@ def write_tensors(
 ) -> None:
     """Write ``tensors`` (and string ``metadata``) to a safetensors file, atomically.
 
-    The file is readable by the ``safetensors`` package and by PyTorch
-    (``safetensors.torch.load_file``). Tensors are laid out largest dtype first behind a header
-    padded to 8 bytes, so every tensor is aligned in the file.
+    The ``safetensors`` library lays the file out (``safetensors.numpy.save``), so it is the
+    file that library and PyTorch (``safetensors.torch.save_file``) write and read.
 
     Parameters
     ----------
@@ -537,27 +507,31 @@ def write_tensors(
     ...     read_tensors(path)[0]["w"].dtype
     dtype('float32')
     """
-    header, arrays = _encode(tensors, metadata, checksum)
+    arrays, header = _storable(tensors), _metadata(metadata)
+    if checksum:
+        header[_CHECKSUM] = _PENDING
+    try:
+        blob = memoryview(save(arrays, metadata=header or None))
+    except UnicodeEncodeError as exc:
+        raise TypeError(
+            f"write_tensors: a name or metadata string is not valid Unicode ({exc.reason})."
+        ) from None
+    pieces = _with_checksum(blob) if checksum else [blob]
 
     def write(f: BinaryIO) -> None:
-        f.write(struct.pack("<Q", len(header)))
-        f.write(header)
-        for array in arrays:
-            if array.size:
-                f.write(array.reshape(-1).view(np.uint8))
+        for piece in pieces:
+            f.write(piece)
 
     _atomic_write(os.fspath(path), write, overwrite)
 
 
-def _encode(
-    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None, checksum: bool
-) -> tuple[bytes, list[np.ndarray]]:
-    """Validate ``tensors`` and ``metadata``; return the padded header and the ordered arrays."""
+def _storable(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``tensors`` as C-contiguous little-endian arrays, as the library needs; names checked."""
     if not isinstance(tensors, Mapping):
         raise TypeError(
             f"write_tensors: tensors must be a dict of arrays, not {type(tensors).__name__}."
         )
-    items = []
+    arrays = {}
     for key, value in tensors.items():
         if not isinstance(key, str) or key == "__metadata__":
             raise TypeError(
@@ -568,46 +542,39 @@ def _encode(
             raise TypeError(
                 f"write_tensors: tensor {key!r} is a {type(value).__name__}; pass a NumPy array."
             )
-        array = np.asarray(value)
-        dtype_name = _NAMES.get((array.dtype.kind, array.dtype.itemsize))
-        if dtype_name is None:
+        dtype = value.dtype.newbyteorder("<")
+        if dtype not in _DTYPES.values():
             raise TypeError(
-                f"write_tensors: tensor {key!r} has dtype {array.dtype}, which "
+                f"write_tensors: tensor {key!r} has dtype {value.dtype}, which "
                 "safetensors cannot store; use bool, (u)int8-64, float16/32/64 or "
                 "complex64."
             )
-        array = np.asarray(array, dtype=_DTYPES[dtype_name], order="C")  # keeps 0-d arrays 0-d
-        items.append((dtype_name, key, array))
-    items.sort(key=lambda item: (-item[2].dtype.itemsize, item[1]))
-    header: dict[str, Any] = {}
-    if metadata is not None:
-        if not isinstance(metadata, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-        ):
-            raise TypeError(
-                f"write_tensors: metadata must map strings to strings (got {_short(metadata)})."
-            )
-        if _CHECKSUM in metadata:
-            raise ValueError(f"write_tensors: the metadata key {_CHECKSUM!r} is theta's own.")
-        header["__metadata__"] = dict(metadata)
-    if checksum:
-        digest = hashlib.sha256()
-        for _, _, array in items:
-            if array.size:
-                digest.update(array.reshape(-1).view(np.uint8))
-        header["__metadata__"] = {**header.get("__metadata__", {}), _CHECKSUM: digest.hexdigest()}
-    offset = 0
-    for dtype_name, key, array in items:
-        header[key] = {"dtype": dtype_name, "shape": list(array.shape),
-                       "data_offsets": [offset, offset + array.nbytes]}  # fmt: skip
-        offset += array.nbytes
-    try:
-        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
+        arrays[key] = np.asarray(value, dtype=dtype, order="C")  # 0-d stays 0-d
+    return arrays
+
+
+def _metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
         raise TypeError(
-            f"write_tensors: a name or metadata string is not valid Unicode ({exc.reason})."
-        ) from None
-    return text + b" " * (-len(text) % 8), [array for _, _, array in items]
+            f"write_tensors: metadata must map strings to strings (got {_short(metadata)})."
+        )
+    if _CHECKSUM in metadata:
+        raise ValueError(f"write_tensors: the metadata key {_CHECKSUM!r} is theta's own.")
+    return dict(metadata)
+
+
+def _with_checksum(blob: memoryview) -> list[memoryview | bytes]:
+    """The file ``save`` made, in three pieces: the SHA-256 of its data section in place of
+    the placeholder digest in its header (the same length, so nothing moves)."""
+    n_header = int.from_bytes(blob[:8], "little")
+    entry = bytes(blob[8 : 8 + n_header]).index(_PENDING_ENTRY)
+    start = 8 + entry + len(_PENDING_ENTRY) - len(_PENDING) - 1
+    digest = hashlib.sha256(blob[8 + n_header :]).hexdigest().encode()
+    return [blob[:start], digest, blob[start + len(_PENDING) :]]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
