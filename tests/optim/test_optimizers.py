@@ -2,6 +2,7 @@
 dict, in-place updates that allocate nothing, hyperparameter checks and the non-finite guard.
 """
 
+import copy
 import json
 import math
 import tracemalloc
@@ -67,7 +68,7 @@ def run_theta(opt: Optimizer, W: Tensor, b: Tensor, problem: Quadratic, n_steps:
     path = []
     for _ in range(n_steps):
         W.grad, b.grad = problem.grads(W.data, b.data)
-        assert opt.step()
+        assert opt.step() is None and opt.skipped_steps == 0
         path.append((W.data.copy(), b.data.copy()))
     return path
 
@@ -398,50 +399,100 @@ def test_scratch_buffers_are_shared_between_same_shaped_params():
     assert len(opt._buffers) == 1 and len(opt._buffers[((50,), np.dtype(np.float64))]) == 2
 
 
-class _OneByOne:
-    """Adam or AdamW forced to update parameter by parameter: the oracle of the flat path."""
+def adam_reference(p, g, state, group, decoupled):
+    """PyTorch's single-tensor Adam step on one array, unfused, in its operation order.
 
-    def _step_group(self, group):
-        return False
+    PyTorch's CPU kernels fuse ``lerp_``, ``addcmul_`` and ``addcdiv_`` into multiply-adds,
+    which NumPy cannot; theta's update is this formula exactly, and PyTorch's to a few ulp.
+    """
+    lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    state["step"] += 1
+    step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+    if wd != 0 and decoupled:
+        p *= 1.0 - lr * wd
+    d = p * wd + g if wd != 0 and not decoupled else g.astype(p.dtype)
+    m += (d - m) * (1.0 - beta1)
+    v *= beta2
+    v += d * (1.0 - beta2) * d
+    if group["amsgrad"]:
+        v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+    denom = np.sqrt(v) / math.sqrt(1.0 - beta2**step) + eps
+    p -= m / denom * (lr / (1.0 - beta1**step))
 
 
+@pytest.mark.parametrize("chunk_bytes", [64, 256 * 1024], ids=["split", "one_chunk"])
 @pytest.mark.parametrize("cls, kwargs", [(Adam, dict(lr=0.05, weight_decay=0.1)),
                                          (AdamW, dict(lr=0.05, weight_decay=0.1)),
-                                         (Adam, dict(lr=0.05))])  # fmt: skip
-def test_adam_flat_group_update_equals_the_per_parameter_update(cls, kwargs, rng):
-    shapes = [(3, 4), (4,), (4, 2), (2,)]
-    inits = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(6)]
-    runs = []
-    for make in (cls, type("OneByOne", (_OneByOne, cls), {})):
-        ps = [leaf(a, np.float32) for a in inits]
-        data_ids = [id(p.data) for p in ps]
-        opt = make([{"params": ps[:2]}, {"params": ps[2:], "weight_decay": 0.0}], **kwargs)
-        for i, step_grads in enumerate(grads):
-            for j, (p, g) in enumerate(zip(ps, step_grads, strict=True)):
-                p.grad = None if (i == 2 and j == 3) else g  # one step without a gradient
-            opt.step()
-        assert [id(p.data) for p in ps] == data_ids
-        runs.append(([p.data.copy() for p in ps], opt.state_dict()))
-    (flat, flat_sd), (one, one_sd) = runs
-    for a, b in zip(flat, one, strict=True):
-        assert np.array_equal(a, b)
-    for k, s in flat_sd["state"].items():
-        assert s["step"] == one_sd["state"][k]["step"]
-        assert all(np.array_equal(s[n], one_sd["state"][k][n]) for n in ("exp_avg", "exp_avg_sq"))
-
-
-def test_adam_updates_groups_of_large_arrays_one_by_one(monkeypatch):
+                                         (Adam, dict(lr=0.05, amsgrad=True))])  # fmt: skip
+def test_adam_chunked_update_equals_the_formula_bit_for_bit(cls, kwargs, chunk_bytes, rng,
+                                                            monkeypatch):  # fmt: skip
+    # chunks of 8 float64 (or 16 float32) elements split the (3, 4) and (4, 5) parameters and
+    # join small ones; a missing gradient makes runs of different step counts; two dtypes
+    # make two blocks; a transposed parameter cannot be split
     from theta.optim import adam
 
-    monkeypatch.setattr(adam, "FLAT_MEAN_SIZE", 4)
-    small, large = [leaf(np.ones(3)), leaf(np.ones(2))], [leaf(np.ones(9)), leaf(np.ones(5))]
-    opt = Adam([{"params": small}, {"params": large}], lr=0.1)
-    for p in small + large:
+    monkeypatch.setattr(adam, "CHUNK_BYTES", chunk_bytes)
+    shapes = [(3, 4), (4,), (4, 5), (2,), (5, 3)]
+    dtypes = [np.float64, np.float64, np.float32, np.float64, np.float64]
+    inits = [rng.standard_normal(s).astype(dt) for s, dt in zip(shapes, dtypes, strict=True)]
+    inits[4] = np.asfortranarray(inits[4])
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(6)]
+    ps = [leaf(a, a.dtype) for a in inits]
+    ps[4].data = inits[4].copy(order="F")
+    assert not ps[4].data.flags.c_contiguous
+    data_ids = [id(p.data) for p in ps]
+    opt = cls([{"params": ps[:4]}, {"params": ps[4:], "weight_decay": 0.0}], **kwargs)
+    ref = [a.copy() for a in inits]
+    ref_state = [{"step": 0, "exp_avg": np.zeros_like(a), "exp_avg_sq": np.zeros_like(a),
+                  "max_exp_avg_sq": np.zeros_like(a)} for a in inits]  # fmt: skip
+    for i, step_grads in enumerate(grads):
+        for j, (p, g) in enumerate(zip(ps, step_grads, strict=True)):
+            p.grad = None if (i == 2 and j in (1, 3)) else g.astype(p.data.dtype)
+            if p.grad is not None:
+                group = opt.param_groups[0 if j < 4 else 1]
+                adam_reference(ref[j], p.grad, ref_state[j], group, cls is AdamW)
+        opt.step()
+    assert [id(p.data) for p in ps] == data_ids
+    for p, a, s in zip(ps, ref, ref_state, strict=True):
+        assert np.array_equal(p.data, a) and p.data.dtype == a.dtype
+        saved = opt.state[p]
+        assert saved["step"] == s["step"]
+        keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if kwargs.get("amsgrad") else ())
+        assert set(saved) == {"step", *keys}
+        assert all(np.array_equal(saved[k], s[k]) for k in keys)
+    assert opt.state[ps[1]]["step"] == 5 and opt.state[ps[0]]["step"] == 6
+
+
+def test_adam_scratch_is_one_chunk_not_a_group(rng):
+    """Two chunk-sized scratch arrays serve every group, whatever the parameters' size."""
+    from theta.optim import adam
+
+    ps = [leaf(rng.standard_normal((600, 500))), leaf(rng.standard_normal(500))]
+    opt = Adam([{"params": ps[:1]}, {"params": ps[1:]}], lr=0.1)
+    for p in ps:
         p.grad = np.ones_like(p.data)
     opt.step()
-    assert len(opt._flats) == 1  # only the small arrays' group went flat
-    assert all(p.data[0] == pytest.approx(0.9) for p in small + large)
+    scratch = sum(b.nbytes for bufs in opt._buffers.values() for b in bufs)
+    assert scratch <= 2 * adam.CHUNK_BYTES + 2 * ps[1].data.nbytes
+
+
+def test_adam_reloads_state_replaced_from_outside():
+    w = leaf([1.0, 2.0])
+    opt = Adam([w], lr=0.1)
+    w.grad = np.ones(2)
+    opt.step()
+    saved = opt.state_dict()
+    opt.step()
+    opt.load_state_dict(saved)  # new state arrays: the next step must use them
+    opt.step()
+    w2 = leaf([1.0, 2.0])
+    opt2 = Adam([w2], lr=0.1)
+    w2.grad = np.ones(2)
+    opt2.step()
+    w2.data[...] = w.data  # the parameters differ only by the extra step, the state not at all
+    opt2.step()
+    assert np.array_equal(opt.state[w]["exp_avg"], opt2.state[w2]["exp_avg"])
+    assert opt.state[w]["step"] == opt2.state[w2]["step"] == 2
 
 
 def test_adam_takes_a_parameter_appended_to_its_group_list():
@@ -474,11 +525,11 @@ def test_nonfinite_gradient_skips_the_whole_step(cls, bad):
     w, v = leaf([1.0, 2.0]), leaf([3.0])
     opt = cls([w, v], lr=0.1)
     w.grad, v.grad = np.ones(2), np.array([bad])
-    assert opt.step() is False
+    assert opt.step() is None
     assert np.array_equal(w.data, [1.0, 2.0]) and np.array_equal(v.data, [3.0])
     assert opt.skipped_steps == 1 and opt.step_count == 0 and opt.state == {}
     v.grad = np.ones(1)
-    assert opt.step() is True
+    opt.step()
     assert opt.skipped_steps == 1 and opt.step_count == 1 and opt.state[w]["step"] == 1
     assert opt.state_dict()["skipped_steps"] == 1
 
@@ -487,7 +538,7 @@ def test_nonfinite_check_can_be_turned_off():
     w = leaf([1.0, 2.0])
     opt = SGD([w], lr=0.1, skip_nonfinite=False)
     w.grad = np.array([np.nan, 1.0])
-    assert opt.step() is True
+    opt.step()
     assert math.isnan(w.data[0]) and w.data[1] == pytest.approx(1.9)
     assert opt.skipped_steps == 0
 
@@ -496,8 +547,8 @@ def test_finite_gradient_whose_check_overflows_is_not_skipped():
     w = leaf([0.0, 0.0, 0.0], dtype=np.float32)
     opt = SGD([w], lr=1e-38)
     w.grad = np.array([3e38, 3e38, -1.0], dtype=np.float32)  # squares and sum overflow
-    assert opt.step() is True and opt.skipped_steps == 0
-    assert np.all(np.isfinite(w.data)) and w.data[0] < 0
+    opt.step()
+    assert opt.skipped_steps == 0 and np.all(np.isfinite(w.data)) and w.data[0] < 0
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -507,11 +558,15 @@ def test_nonfinite_in_a_non_contiguous_gradient_is_caught(bad):
     full = np.ones((3, 4))
     full[1, 2] = bad
     w.grad = full[:, ::2]  # a strided view
-    assert not w.grad.flags.c_contiguous and opt.step() is False
+    assert not w.grad.flags.c_contiguous
+    opt.step()
+    assert opt.skipped_steps == 1 and opt.step_count == 0
     w.grad = full[:, 1::2]  # finite, strided
-    assert opt.step() is True and opt.skipped_steps == 1
+    opt.step()
+    assert opt.skipped_steps == 1 and opt.step_count == 1
     w.grad = np.ones((2, 3)).T  # Fortran-ordered
-    assert opt.step() is True
+    opt.step()
+    assert opt.skipped_steps == 1 and opt.step_count == 2
 
 
 # --- bad hyperparameters and parameters -------------------------------------------------------
@@ -630,3 +685,151 @@ def test_works_with_the_top_level_tensor_factory():
     (w * w).sum().backward()
     opt.step()
     assert w.data.dtype == theta.get_default_dtype()
+
+
+# --- step(closure) and PyTorch's state dicts -------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam])
+def test_step_calls_the_closure_once_with_grad_enabled_and_returns_its_loss(cls):
+    problem = Quadratic()
+    A = problem.A
+    W, tW = leaf(problem.W0), torch.tensor(problem.W0, requires_grad=True)
+    opt, topt = cls([W], lr=0.1), getattr(torch.optim, cls.__name__)([tW], lr=0.1)
+    calls = {"theta": [], "torch": []}
+
+    def closure():
+        calls["theta"].append(theta.is_grad_enabled())
+        opt.zero_grad()
+        loss = ((W @ A) * W).sum()
+        loss.backward()
+        return loss
+
+    def torch_closure():
+        calls["torch"].append(torch.is_grad_enabled())
+        topt.zero_grad()
+        loss = ((tW @ torch.from_numpy(A)) * tW).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        with theta.no_grad(), torch.no_grad():
+            loss, tloss = opt.step(closure), topt.step(torch_closure)
+        assert isinstance(loss, Tensor) and float(loss.item()) == pytest.approx(tloss.item())
+    assert calls["theta"] == calls["torch"] == [True] * 3
+    np.testing.assert_allclose(W.data, tW.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_skipped_step_still_returns_the_closures_loss():
+    w = leaf([1.0])
+    opt = SGD([w], lr=0.1)
+
+    def closure():
+        w.grad = np.array([np.nan])
+        return 7.0
+
+    assert opt.step(closure) == 7.0 and opt.skipped_steps == 1 and w.data[0] == 1.0
+
+
+TORCH_RESUMES = [
+    (SGD, "SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (SGD, "SGD", dict(lr=0.1)),
+    (Adam, "Adam", dict(lr=0.05, weight_decay=0.1)),
+    (Adam, "Adam", dict(lr=0.05, amsgrad=True)),
+    (AdamW, "AdamW", dict(lr=0.05, weight_decay=0.1)),
+    (RMSprop, "RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1)),
+]
+TORCH_RESUME_IDS = ["sgd_nesterov", "sgd", "adam", "amsgrad", "adamw", "rmsprop"]
+
+
+def _torch_run(torch_name, kwargs, problem, W0, b0, n_steps, state=None):
+    W, b = torch.tensor(W0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    opt = getattr(torch.optim, torch_name)([{"params": [W]}, {"params": [b], "lr": 0.02}],
+                                           **kwargs)  # fmt: skip
+    if state is not None:
+        opt.load_state_dict(copy.deepcopy(state))  # torch would update the tensors in place
+    for _ in range(n_steps):
+        W.grad, b.grad = map(torch.from_numpy, problem.grads(W.detach().numpy(),
+                                                             b.detach().numpy()))  # fmt: skip
+        opt.step()
+    return W.detach().numpy(), b.detach().numpy(), copy.deepcopy(opt.state_dict())
+
+
+def _theta_opt(cls, kwargs, W0, b0):
+    W, b = leaf(W0), leaf(b0)
+    return cls([{"params": [W]}, {"params": [b], "lr": 0.02}], **kwargs), W, b
+
+
+@pytest.mark.parametrize("cls, torch_name, kwargs", TORCH_RESUMES, ids=TORCH_RESUME_IDS)
+def test_theta_resumes_from_a_pytorch_optimizer_state_dict(cls, torch_name, kwargs):
+    problem = Quadratic()
+    W0, b0, torch_state = _torch_run(torch_name, kwargs, problem, problem.W0, problem.b0, 7)
+    tW, tb, _ = _torch_run(torch_name, kwargs, problem, W0, b0, 8, state=torch_state)
+    opt, W, b = _theta_opt(cls, {"lr": 0.5}, W0, b0)  # every hyperparameter comes from torch
+    opt.load_state_dict(torch_state)
+    assert opt.param_groups[1]["lr"] == 0.02 and opt.step_count == (7 if cls is not SGD else 0)
+    run_theta(opt, W, b, problem, 8)
+    np.testing.assert_allclose(W.data, tW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.data, tb, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(W.data, W0)
+
+
+def theta_state_to_torch(state_dict):
+    """theta's state dict has torch.optim's layout: arrays and steps become tensors, and the
+    parameter numbers ints again after JSON (torch ignores state under any other key)."""
+    state = {
+        int(k): {n: torch.tensor(float(v)) if n == "step" else torch.from_numpy(v)
+                 for n, v in s.items()}
+        for k, s in state_dict["state"].items()
+    }  # fmt: skip
+    return {"state": state, "param_groups": state_dict["param_groups"]}
+
+
+@pytest.mark.parametrize("cls, torch_name, kwargs", TORCH_RESUMES, ids=TORCH_RESUME_IDS)
+def test_pytorch_resumes_from_a_theta_optimizer_state_dict(cls, torch_name, kwargs):
+    problem = Quadratic()
+    opt, W, b = _theta_opt(cls, kwargs, problem.W0, problem.b0)
+    run_theta(opt, W, b, problem, 7)
+    W0, b0 = W.data.copy(), b.data.copy()
+    ours = run_theta(opt, W, b, problem, 8)[-1]
+    torch_state = theta_state_to_torch(json_round_trip(_state_at(cls, kwargs, problem, 7)))
+    tW, tb, _ = _torch_run(torch_name, kwargs, problem, W0, b0, 8, state=torch_state)
+    np.testing.assert_allclose(ours[0], tW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours[1], tb, rtol=1e-12, atol=1e-12)
+
+
+def _state_at(cls, kwargs, problem, n_steps):
+    opt, W, b = _theta_opt(cls, kwargs, problem.W0, problem.b0)
+    run_theta(opt, W, b, problem, n_steps)
+    return opt.state_dict()
+
+
+@pytest.mark.parametrize(
+    "cls, torch_name, kwargs, match",
+    [
+        (Adam, "Adam", dict(maximize=True), r"maximize=True, which changes the update .*"
+                                            r"supports only maximize=False"),
+        (Adam, "AdamW", {}, r"Adam.load_state_dict: parameter group 0 was saved with "
+                            r"decoupled_weight_decay=True"),
+        (AdamW, "Adam", {}, r"decoupled_weight_decay=False"),
+        (RMSprop, "RMSprop", dict(maximize=True), r"RMSprop.*maximize=True"),
+    ],
+    ids=["adam_maximize", "adamw_into_adam", "adam_into_adamw", "rmsprop_maximize"],
+)  # fmt: skip
+def test_pytorch_options_that_change_the_update_are_refused(cls, torch_name, kwargs, match):
+    W = torch.ones(2, requires_grad=True)
+    topt = getattr(torch.optim, torch_name)([W], lr=0.1, foreach=True, **kwargs)
+    W.grad = torch.ones(2)
+    topt.step()
+    opt = cls([leaf([1.0, 1.0])], lr=0.1)
+    before = opt.param_groups[0]["lr"], dict(opt.state)
+    with pytest.raises(ValueError, match=match):
+        opt.load_state_dict(topt.state_dict())
+    assert (opt.param_groups[0]["lr"], dict(opt.state)) == before
+
+
+def test_a_pytorch_adam_state_without_steps_is_refused():
+    saved = _two_param_adam().state_dict()
+    del saved["state"][1]["step"]
+    with pytest.raises(ValueError, match=r"state of parameter 1 has no 'step'; Adam's update"):
+        Adam([leaf([1.0, 2.0]), leaf([3.0])]).load_state_dict(saved)

@@ -86,7 +86,8 @@ def test_optimizer_step_between_two_backwards_of_a_retained_graph_raises(optimiz
     loss = (model(x) ** 2).mean()
     loss.backward(retain_graph=True)
     versions = [p._version for p in model.parameters()]
-    assert opt.step()
+    opt.step()
+    assert opt.skipped_steps == 0
     assert [p._version for p in model.parameters()] == [v + 1 for v in versions]
     with pytest.raises(RuntimeError, match=STALE) as info:
         loss.backward()
@@ -379,3 +380,19 @@ def test_cross_entropy_targets_changed_after_the_forward_do_not_change_the_gradi
     target[:] = [1, 1]  # the caller reuses its buffer before backward
     loss.backward()
     np.testing.assert_array_equal(logits.grad, expected)
+
+
+def test_an_output_saved_by_its_own_op_and_changed_in_place_is_named_as_torch_names_it():
+    x = theta.tensor(np.array([0.5, 1.0]), requires_grad=True)
+    y = x.exp()  # Exp saves its output for the backward
+    with no_grad():
+        y += 1.0
+    with pytest.raises(RuntimeError, match=r"which is output 0 of Exp, is at version 1; "
+                                           r"expected version 0"):  # fmt: skip
+        y.sum().backward()
+    xt = torch.tensor([0.5, 1.0], dtype=torch.float64, requires_grad=True)
+    yt = xt.exp()
+    with torch.no_grad():
+        yt += 1.0
+    with pytest.raises(RuntimeError, match="which is output 0 of Exp"):
+        yt.sum().backward()

@@ -19,10 +19,13 @@ from theta.optim.optimizer import BETAS, BOOL, NON_NEGATIVE, POSITIVE, Optimizer
 
 __all__ = ["Adam", "AdamW"]
 
-# The flat path saves NumPy calls (microseconds each) but copies the gradients into a
-# group-sized array: a win for many small arrays, a loss of memory and bandwidth for a few
-# big ones. Groups whose arrays average more elements than this go one by one.
-FLAT_MEAN_SIZE = 16_384
+# One update runs every parameter of a group through the same dozen NumPy operations, chunk by
+# chunk: a chunk's flat slices of the moments and two scratch arrays of this many bytes each
+# stay in the CPU cache from one operation to the next, and many small arrays cost one NumPy
+# call per operation instead of one per array. Measured per Adam step (float32, one thread):
+# MLP 784-512-512-10 1.2 ms, against 1.9 ms array by array and 2.3 ms with group-sized arrays;
+# MLP 64-128-128-10 50 us, against 77 us array by array.
+CHUNK_BYTES = 256 * 1024
 
 
 class Adam(Optimizer):
@@ -62,7 +65,6 @@ class Adam(Optimizer):
     >>> opt = Adam([w], lr=0.1)
     >>> w.grad = np.array([100.0, 0.01], dtype=np.float32)
     >>> opt.step()
-    True
     >>> np.round(w.data, 4)
     array([0.9, 0.9], dtype=float32)
     """
@@ -76,6 +78,8 @@ class Adam(Optimizer):
     }
     _state_keys = frozenset({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
     _decoupled = False  # AdamW's one difference
+    _needs_step = True  # bias correction
+    _torch_options = {**Optimizer._torch_options, "decoupled_weight_decay": False}
 
     def __init__(
         self,
@@ -96,163 +100,225 @@ class Adam(Optimizer):
             "amsgrad": amsgrad,
         }
         super().__init__(params, defaults, skip_nonfinite=skip_nonfinite)
-        self._flats: dict[int, _Flat] = {}  # per group (by id); see _step_group
+        self._layouts: dict[int, _Layout] = {}  # per group (by id); see _step_group
 
-    def _init_state(self, p: np.ndarray, group: dict[str, Any]) -> dict[str, np.ndarray]:
-        state = {"exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(p)
-        return state
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """Update the parameters of ``group`` that have a gradient, chunk by chunk.
 
-    def _update(
-        self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
-        lr, wd = group["lr"], group["weight_decay"]
-        d, t = self._scratch(p, 2)
-        if wd != 0 and self._decoupled:
-            p *= 1.0 - lr * wd
-            d = g
-        elif wd != 0:
-            np.multiply(p, wd, out=d)
-            d += g
-        else:
-            d = g  # read only from here on
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        _moments(d, m, v, t, group["betas"])
-        if group["amsgrad"]:
-            v_max = self._state_array(state, "max_exp_avg_sq", p)
-            np.maximum(v_max, v, out=v_max)
-            v = v_max
-        _step_into(t, m, v, state["step"], group)
-        p -= t
-
-    def _step_group(self, group: dict[str, Any]) -> bool:
-        """All of a group's parameters at once, their moments held in two flat arrays.
-
-        The same arithmetic as :meth:`_update`, element for element, so the results are
-        identical; it costs one NumPy call per operation instead of one per parameter. Each
-        parameter's state holds views of the flat arrays; state that is not such a view (a
-        first step, a loaded state dict) is copied in first. Groups with AMSGrad, mixed dtypes,
-        missing gradients or unequal step counts go parameter by parameter.
+        The group's moments live in flat arrays (one per dtype), and each parameter's state
+        holds views of them. State that is not such a view (a first step, a loaded state
+        dict, a parameter added to the group) is copied in first.
         """
-        if group["amsgrad"]:
-            return False
-        flat = self._flats.get(id(group))
-        if flat is None or flat.group is not group or not flat.current(self.state):
-            flat = self._make_flat(group)
-            if flat is None:
-                return False
-        lr, wd = group["lr"], group["weight_decay"]
-        coupled = wd != 0 and not self._decoupled
-        for p, dv in zip(group["params"], flat.d_views, strict=True):
-            data, g = p.data, p.grad
-            if g.shape != data.shape:
+        layout = self._layouts.get(id(group))
+        if layout is None or not layout.current(group, self.state):
+            layout = _Layout(group, self.state, self._scratch)
+            live = {id(g) for g in self.param_groups}  # drop the arrays of replaced groups
+            self._layouts = {k: v for k, v in self._layouts.items() if k in live}
+            self._layouts[id(group)] = layout
+        for block in layout.blocks:
+            grads, runs = self._start_block(block, group)
+            for i0, i1, step in runs:
+                for chunk in block.plan(i0, i1):
+                    self._update_chunk(chunk, block.params, grads, group, step)
+
+    def _start_block(
+        self, block: _Block, group: dict[str, Any]
+    ) -> tuple[list[np.ndarray | None], list[list[int]]]:
+        """Count the step of every parameter with a gradient and group them into runs.
+
+        A run is a stretch of consecutive parameters that have a gradient and the same step
+        count, so one bias correction serves the whole run: usually the whole block.
+        """
+        grads = [p.grad for p in block.params]
+        for p, g in zip(block.params, grads, strict=True):
+            if g is not None and g.shape != p.data.shape:
                 raise ValueError(
                     f"{self._name}.step: a gradient has shape {g.shape} but its parameter "
-                    f"has shape {data.shape}; they must match."
+                    f"has shape {p.data.shape}; they must match."
                 )
-            if coupled:
-                np.multiply(data, wd, out=dv)
-                dv += g
-            else:
-                np.copyto(dv, g)
-        if wd != 0 and not coupled:
-            for p in group["params"]:
-                p.data *= 1.0 - lr * wd
-        state = self.state
-        for p in group["params"]:
-            state[p]["step"] += 1
-        _moments(flat.d, flat.m, flat.v, flat.t, group["betas"])
-        _step_into(flat.t, flat.m, flat.v, state[group["params"][0]]["step"], group)
-        for p, tv in zip(group["params"], flat.t_views, strict=True):
-            p.data -= tv
-        return True
-
-    def _make_flat(self, group: dict[str, Any]) -> _Flat | None:
-        """Move a group's moments into flat arrays, or return None if it must go one by one."""
-        params, state = group["params"], self.state
-        datas = [p.data for p in params]
-        if not params or any(p.grad is None for p in params):
-            return None
-        if sum(a.size for a in datas) > FLAT_MEAN_SIZE * len(datas):
-            return None
-        if len({a.dtype for a in datas}) != 1:
-            return None
-        saved = [state.get(p) for p in params]
-        if len({None if s is None else s["step"] for s in saved}) != 1:
-            return None
-        flat = _Flat(group, datas, self._scratch)
-        for p, s, m, v in zip(params, saved, flat.m_views, flat.v_views, strict=True):
-            if s is None:
-                state[p] = {"step": 0, "exp_avg": m, "exp_avg_sq": v}
+        runs: list[list[int]] = []
+        for i, (p, g) in enumerate(zip(block.params, grads, strict=True)):
+            if g is None:
                 continue
-            for key, view in (("exp_avg", m), ("exp_avg_sq", v)):
-                if key in s:
-                    np.copyto(view, s[key])
-                s[key] = view
-        live = [id(g) for g in self.param_groups]  # drop the arrays of replaced groups
-        self._flats = {k: self._flats[k] for k in live if k in self._flats}
-        self._flats[id(group)] = flat
-        return flat
+            state = self.state.get(p)
+            if state is None:  # a first step: the state is the block's (zeroed) views
+                state = self.state[p] = {"step": 0}
+                for key, views in block.views.items():
+                    views[i].fill(0)
+                    state[key] = views[i]
+            state["step"] += 1
+            p._version += 1
+            step = state["step"]
+            if runs and runs[-1][1] == i and runs[-1][2] == step:
+                runs[-1][1] = i + 1
+            else:
+                runs.append([i, i + 1, step])
+        return grads, runs
+
+    def _update_chunk(self, chunk: _Chunk, params: list[Any], grads: list[np.ndarray | None],
+                      group: dict[str, Any], step: int) -> None:  # fmt: skip
+        """PyTorch's Adam update of one chunk of parameters, in place, in its operation order.
+
+        ``m = lerp(m, d, 1 - beta1)``, ``v = beta2 * v + (1 - beta2) * d * d`` and
+        ``p -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)``, with
+        ``d`` the gradient (plus ``weight_decay * p`` for Adam; AdamW shrinks ``p`` instead).
+        """
+        m, v, v_max, d, t, pieces = chunk
+        lr, wd, (beta1, beta2) = group["lr"], group["weight_decay"], group["betas"]
+        coupled = wd != 0 and not self._decoupled
+        for i, d_piece, _, span in pieces:
+            p, g = _piece(params[i].data, span), _piece(grads[i], span)
+            if coupled:
+                np.multiply(p, wd, out=d_piece)
+                d_piece += g
+            else:
+                np.copyto(d_piece, g)
+        np.subtract(d, m, out=t)  # m += (1 - beta1) * (d - m), PyTorch's lerp
+        t *= 1.0 - beta1
+        m += t
+        v *= beta2
+        np.multiply(d, 1.0 - beta2, out=t)
+        t *= d
+        v += t
+        if v_max is not None:
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
+        # bias correction undoes the zero start of m and v; Python floats, so no arrays
+        np.sqrt(v, out=t)
+        t /= math.sqrt(1.0 - beta2**step)
+        t += group["eps"]
+        np.divide(m, t, out=t)
+        t *= lr / (1.0 - beta1**step)
+        for i, _, t_piece, span in pieces:
+            p = _piece(params[i].data, span)
+            if wd != 0 and not coupled:
+                p *= 1.0 - lr * wd
+            p -= t_piece
 
 
-class _Flat:
-    """A group's first and second moments, gradient and step as flat arrays, with views."""
+# A chunk: flat slices of m, v and v_max (or None) and of the two scratch arrays d and t, then
+# its pieces: (parameter index, view of d, view of t, None for the whole parameter or the
+# (start, stop) of the flat part of a parameter larger than a chunk)
+_Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray,
+               list[tuple[int, np.ndarray, np.ndarray, tuple[int, int] | None]]]  # fmt: skip
 
-    def __init__(self, group: dict[str, Any], datas: list[np.ndarray],
-                 scratch: Callable[[np.ndarray, int], list[np.ndarray]]) -> None:  # fmt: skip
-        self.group, self.params = group, group["params"]
+
+def _piece(a: np.ndarray, span: tuple[int, int] | None) -> np.ndarray:
+    """The whole array, or a flat part of it (a view: the plans split C-contiguous arrays only)."""
+    return a if span is None else a.reshape(-1)[span[0] : span[1]]
+
+
+class _Block:
+    """A group's parameters of one dtype, their moments in flat arrays, and chunk plans."""
+
+    def __init__(self, params: list[Any], state: dict[Any, dict[str, Any]], amsgrad: bool,
+                 scratch: Callable[..., list[np.ndarray]]) -> None:  # fmt: skip
+        self.params = params
+        datas = [p.data for p in params]
+        self.layout = [(a.shape, a.dtype, a.flags.c_contiguous) for a in datas]
         sizes = [a.size for a in datas]
-        ends = np.cumsum(sizes).tolist()
-        self.m, self.v = np.zeros(ends[-1], datas[0].dtype), np.zeros(ends[-1], datas[0].dtype)
-        self.d, self.t = scratch(self.m, 2)[:2]  # the optimizer's, shared by equal sizes
+        self.starts = [0, *np.cumsum(sizes).tolist()]
+        dtype, total = datas[0].dtype, self.starts[-1]
+        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+        self.flat = {key: np.zeros(total, dtype) for key in keys}
+        self.views = {
+            key: [flat[s : s + a.size].reshape(a.shape) for s, a in zip(self.starts[:-1], datas,
+                                                                              strict=True)]
+            for key, flat in self.flat.items()
+        }  # fmt: skip
+        for i, p in enumerate(params):
+            saved = state.get(p)
+            if saved is None:
+                continue
+            for key, views in self.views.items():
+                if key in saved:
+                    np.copyto(views[i], saved[key], casting="unsafe")
+                saved[key] = views[i]
+        self.chunk = max(1, CHUNK_BYTES // dtype.itemsize)
+        # a C-contiguous parameter larger than a chunk is split; any other is one piece
+        whole = [a.size for a in datas if not a.flags.c_contiguous]
+        self.d, self.t = scratch((max([min(self.chunk, total), *whole]),), dtype, 2)[:2]
+        self.plans: dict[tuple[int, int], list[_Chunk]] = {}
 
-        def views(flat: np.ndarray) -> list[np.ndarray]:
-            pieces = zip(datas, sizes, ends, strict=True)
-            return [flat[e - n : e].reshape(a.shape) for a, n, e in pieces]
+    def plan(self, i0: int, i1: int) -> list[_Chunk]:
+        """The chunks of parameters ``i0`` to ``i1 - 1``, made once per run and kept."""
+        plan = self.plans.get((i0, i1))
+        if plan is not None:
+            return plan
+        if len(self.plans) > 16:  # runs change only when gradients go missing
+            self.plans.clear()
+        plan, pieces, begin = [], [], self.starts[i0]
+        for i in range(i0, i1):
+            start, stop = self.starts[i], self.starts[i + 1]
+            shape, _, contiguous = self.layout[i]
+            if contiguous and stop - start > self.chunk:
+                if pieces:
+                    plan.append(self._chunk(begin, start, pieces))
+                for lo in range(start, stop, self.chunk):
+                    hi = min(lo + self.chunk, stop)
+                    plan.append(self._chunk(lo, hi, [(i, None, (lo - start, hi - start))]))
+                pieces, begin = [], stop
+                continue
+            if pieces and stop - begin > len(self.d):
+                plan.append(self._chunk(begin, start, pieces))
+                pieces, begin = [], start
+            pieces.append((i, shape, None))
+        if pieces:
+            plan.append(self._chunk(begin, self.starts[i1], pieces))
+        self.plans[(i0, i1)] = plan
+        return plan
 
-        self.m_views, self.v_views = views(self.m), views(self.v)
-        self.d_views, self.t_views = views(self.d), views(self.t)
+    def _chunk(self, begin: int, end: int,
+               pieces: list[tuple[int, Any, tuple[int, int] | None]]) -> _Chunk:  # fmt: skip
+        """Views of the flat arrays for elements ``begin`` to ``end - 1`` and of each piece."""
+        v_max = self.flat.get("max_exp_avg_sq")
+        d, t = self.d[: end - begin], self.t[: end - begin]
+        views = []
+        for i, shape, span in pieces:
+            if span is None:
+                lo, hi = self.starts[i] - begin, self.starts[i + 1] - begin
+                views.append((i, d[lo:hi].reshape(shape), t[lo:hi].reshape(shape), None))
+            else:
+                views.append((i, d, t, span))
+        return (self.flat["exp_avg"][begin:end], self.flat["exp_avg_sq"][begin:end],
+                None if v_max is None else v_max[begin:end], d, t, views)  # fmt: skip
 
-    def current(self, state: dict[Any, dict[str, Any]]) -> bool:
-        """Whether every parameter has a gradient and state still held in these arrays."""
-        if self.group["params"] is not self.params or len(self.params) != len(self.m_views):
-            return False  # the group's list was replaced or grown in place
-        step = None
-        for p, m, v in zip(self.params, self.m_views, self.v_views, strict=True):
-            s = state.get(p)
-            if p.grad is None or s is None or s["exp_avg"] is not m or s["exp_avg_sq"] is not v:
-                return False
-            if step is not None and s["step"] != step:
-                return False
-            step = s["step"]
+
+class _Layout:
+    """One :class:`_Block` per dtype of a group, and the check that they are still current."""
+
+    def __init__(self, group: dict[str, Any], state: dict[Any, dict[str, Any]],
+                 scratch: Callable[..., list[np.ndarray]]) -> None:  # fmt: skip
+        self.group, self.params, self.amsgrad = group, group["params"], group["amsgrad"]
+        by_dtype: dict[np.dtype, list[Any]] = {}
+        for p in self.params:
+            by_dtype.setdefault(p.data.dtype, []).append(p)
+        self.n_params = len(self.params)
+        self.blocks = [_Block(ps, state, self.amsgrad, scratch) for ps in by_dtype.values()]
+
+    def current(self, group: dict[str, Any], state: dict[Any, dict[str, Any]]) -> bool:
+        """Whether the group, its parameters' arrays and their state still fit these arrays.
+
+        A replaced or grown parameter list, a parameter whose array changed shape, dtype or
+        layout, AMSGrad switched, or state replaced from outside (``load_state_dict``, an
+        edit of ``state``) all rebuild the arrays, copying the state in.
+        """
+        if group is not self.group or group["params"] is not self.params:
+            return False
+        if len(self.params) != self.n_params or group["amsgrad"] != self.amsgrad:
+            return False
+        for block in self.blocks:
+            views = list(block.views.items())
+            for i, (p, (shape, dtype, contiguous)) in enumerate(
+                zip(block.params, block.layout, strict=True)
+            ):
+                a = p.data
+                if a.shape != shape or a.dtype != dtype or a.flags.c_contiguous != contiguous:
+                    return False
+                saved = state.get(p)
+                if saved is not None and any(saved.get(k) is not vs[i] for k, vs in views):
+                    return False
         return True
-
-
-def _moments(d: np.ndarray, m: np.ndarray, v: np.ndarray, t: np.ndarray,
-             betas: tuple[float, float]) -> None:  # fmt: skip
-    """``m += (1 - beta1) * (d - m)`` (PyTorch's lerp), ``v = beta2 * v + (1 - beta2) * d²``."""
-    beta1, beta2 = betas
-    np.subtract(d, m, out=t)
-    t *= 1.0 - beta1
-    m += t
-    v *= beta2
-    np.multiply(d, 1.0 - beta2, out=t)
-    t *= d
-    v += t
-
-
-def _step_into(t: np.ndarray, m: np.ndarray, v: np.ndarray, step: int,
-               group: dict[str, Any]) -> None:  # fmt: skip
-    """Write the bias-corrected step ``lr * m_hat / (sqrt(v_hat) + eps)`` into ``t``."""
-    beta1, beta2 = group["betas"]
-    # Bias correction undoes the zero start of m and v; Python floats, so no arrays
-    step_size = group["lr"] / (1.0 - beta1**step)
-    np.sqrt(v, out=t)
-    t /= math.sqrt(1.0 - beta2**step)
-    t += group["eps"]
-    np.divide(m, t, out=t)
-    t *= step_size
 
 
 class AdamW(Adam):
@@ -275,6 +341,7 @@ class AdamW(Adam):
     """
 
     _decoupled = True
+    _torch_options = {**Optimizer._torch_options, "decoupled_weight_decay": True}
 
     def __init__(
         self,

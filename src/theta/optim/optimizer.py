@@ -19,12 +19,12 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from theta.autograd import Tensor
+from theta.autograd import Tensor, enable_grad
 from theta.errors import InvalidParameterError
 
 __all__ = ["Optimizer", "weight_decay_groups"]
@@ -58,6 +58,7 @@ UNIT = _Range(0.0, 1.0, True, False)  # decay rates: 1 would freeze an average f
 UNIT_CLOSED = _Range(0.0, 1.0, True, True)
 BOOL = "bool"
 BETAS = "betas"
+ANY = "any"
 
 
 def check_real(owner: str, name: str, value: object, allowed: _Range) -> float:
@@ -155,7 +156,7 @@ class Optimizer:
     ...     def __init__(self, params, lr=0.1):
     ...         super().__init__(params, {"lr": lr})
     ...     def _update(self, p, g, state, group):
-    ...         (t,) = self._scratch(p, 1)
+    ...         (t,) = self._scratch(p.shape, p.dtype, 1)
     ...         np.sign(g, out=t)
     ...         t *= group["lr"]
     ...         p -= t
@@ -163,7 +164,6 @@ class Optimizer:
     >>> opt = SignDescent([w], lr=0.5)
     >>> w.grad = np.array([3.0, -0.1], dtype=np.float32)
     >>> opt.step()
-    True
     >>> w.data
     array([ 0.5, -1.5], dtype=float32)
     """
@@ -172,6 +172,14 @@ class Optimizer:
     _ranges: ClassVar[dict[str, Any]] = {}
     # Names of every state array a subclass may create; a state dict with others is refused.
     _state_keys: ClassVar[frozenset[str]] = frozenset()
+    # Whether the update reads the step count (a state dict must then carry each "step").
+    _needs_step: ClassVar[bool] = False
+    # torch.optim options theta has no hyperparameter for -> the value under which theta
+    # computes the same update (ANY: the option only chooses how PyTorch runs it).
+    _torch_options: ClassVar[dict[str, Any]] = {
+        "foreach": ANY, "fused": ANY, "capturable": ANY, "differentiable": ANY,
+        "initial_lr": ANY, "param_names": ANY, "maximize": False,
+    }  # fmt: skip
 
     def __init__(
         self, params: Iterable[Any], defaults: Mapping[str, Any], *, skip_nonfinite: bool = True
@@ -292,19 +300,26 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None
 
-    def step(self) -> bool:
-        """Update every parameter that has a gradient, in place.
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, in place, as ``torch.optim`` does.
 
         Each updated parameter's version (``Tensor._version``) goes up by one, as any
         in-place change does, so a graph that saved the old values refuses a later
         ``backward`` (``loss.backward(retain_graph=True); opt.step(); loss.backward()``
-        raises, as in PyTorch).
+        raises, as in PyTorch). A step whose gradients contain NaN or infinity changes
+        nothing and counts in ``skipped_steps`` (see ``skip_nonfinite``).
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Called once, with gradients recorded, before the update: it should clear the
+            gradients, compute the loss, call ``backward`` and return the loss (optimizers
+            that evaluate the loss more than once per step, such as L-BFGS, need it).
 
         Returns
         -------
-        bool
-            ``True`` if the parameters were updated, ``False`` if the step was skipped
-            because a gradient contained NaN or infinity (see ``skip_nonfinite``).
+        object or None
+            What ``closure`` returned, or ``None`` without a closure.
 
         Examples
         --------
@@ -314,35 +329,50 @@ class Optimizer:
         >>> opt = SGD([w], lr=0.1)
         >>> w.grad = np.array([np.nan], dtype=np.float32)
         >>> opt.step(), opt.skipped_steps, w.data
-        (False, 1, array([1.], dtype=float32))
+        (None, 1, array([1.], dtype=float32))
+        >>> def closure():
+        ...     opt.zero_grad()
+        ...     loss = (w * w).sum()
+        ...     loss.backward()
+        ...     return loss
+        >>> float(opt.step(closure).item()), w.data
+        (1.0, array([0.8], dtype=float32))
         """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         if self.skip_nonfinite and not self._grads_finite():
             self.skipped_steps += 1
-            return False
-        states, update = self.state, self._update
+            return loss
         for group in self.param_groups:
-            if self._step_group(group):
-                for p in group["params"]:
-                    p._version += 1
-                continue
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                data = p.data
-                if g.shape != data.shape:
-                    raise ValueError(
-                        f"{self._name}.step: a gradient has shape {g.shape} but its parameter "
-                        f"has shape {data.shape}; they must match."
-                    )
-                state = states.get(p)
-                if state is None:
-                    state = states[p] = {"step": 0, **self._init_state(data, group)}
-                state["step"] += 1
-                update(data, g, state, group)
-                p._version += 1
+            self._step_group(group)
         self.step_count += 1
-        return True
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """Update each parameter of ``group`` that has a gradient with :meth:`_update`.
+
+        An optimizer may update a whole group at once instead (Adam does): it overrides this,
+        counts each updated parameter's ``"step"`` and bumps its ``_version``.
+        """
+        states, update = self.state, self._update
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            data = p.data
+            if g.shape != data.shape:
+                raise ValueError(
+                    f"{self._name}.step: a gradient has shape {g.shape} but its parameter "
+                    f"has shape {data.shape}; they must match."
+                )
+            state = states.get(p)
+            if state is None:
+                state = states[p] = {"step": 0, **self._init_state(data, group)}
+            state["step"] += 1
+            update(data, g, state, group)
+            p._version += 1
 
     def _grads_finite(self) -> bool:
         """True if every gradient is finite, using one reduction per gradient.
@@ -362,15 +392,6 @@ class Optimizer:
                     return False
         return True
 
-    def _step_group(self, group: dict[str, Any]) -> bool:
-        """Update a whole group at once and return True, or return False to go per parameter.
-
-        A hook for multi-tensor updates (many small arrays cost one NumPy call per array per
-        operation otherwise); it must update every parameter of the group (``step`` then
-        counts each one's version) and count each parameter's ``"step"``.
-        """
-        return False
-
     def _init_state(self, p: np.ndarray, group: dict[str, Any]) -> dict[str, np.ndarray]:
         """Return the state arrays of parameter ``p`` (called once, before its first update)."""
         return {}
@@ -381,12 +402,12 @@ class Optimizer:
         """Update ``p`` in place from its gradient ``g`` (read only), ``state`` and ``group``."""
         raise NotImplementedError(f"{self._name} must implement _update(p, g, state, group).")
 
-    def _scratch(self, p: np.ndarray, n: int) -> list[np.ndarray]:
-        """Return ``n`` scratch arrays shaped like ``p``, made once per (shape, dtype)."""
-        key = (p.shape, p.dtype)
+    def _scratch(self, shape: tuple[int, ...], dtype: np.dtype, n: int) -> list[np.ndarray]:
+        """Return ``n`` (or more) scratch arrays of ``shape`` and ``dtype``, made once."""
+        key = (shape, dtype)
         buffers = self._buffers.get(key)
         if buffers is None or len(buffers) < n:
-            buffers = self._buffers[key] = [np.empty(p.shape, p.dtype) for _ in range(n)]
+            buffers = self._buffers[key] = [np.empty(shape, dtype) for _ in range(n)]
         return buffers
 
     @staticmethod
@@ -398,9 +419,6 @@ class Optimizer:
         return arr
 
     # --- (de)serialisation --------------------------------------------------------------
-
-    def _flat_params(self) -> list[tuple[Tensor, dict[str, Any]]]:
-        return [(p, group) for group in self.param_groups for p in group["params"]]
 
     def state_dict(self) -> dict[str, Any]:
         """Return a copy of the optimizer's state: only ndarrays and plain Python values.
@@ -452,16 +470,23 @@ class Optimizer:
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore state saved by :meth:`state_dict` (arrays are copied in).
+        """Restore state saved by :meth:`state_dict` or by ``torch.optim``'s (arrays copied in).
 
         Hyperparameters are taken from the state dict. Keys of ``"state"`` may be ints or
-        their strings (as a JSON round trip leaves them); betas may be lists.
+        their strings (as a JSON round trip leaves them); betas may be lists. A PyTorch state
+        dict (tensors for arrays and steps) loads into the theta optimizer of the same name:
+        its options that only choose how the update runs (``foreach``, ``fused``,
+        ``capturable``, ``differentiable``, a scheduler's ``initial_lr``, ``param_names``) are
+        dropped, and those that would change the update theta computes (``maximize=True``
+        where theta has no ``maximize``; ``decoupled_weight_decay`` unlike the class's) are
+        refused.
 
         Raises
         ------
         ValueError
-            If the number of groups or of parameters in a group differs, or a state entry
-            does not fit its parameter (unknown name, wrong shape). Nothing is changed then.
+            If the number of groups or of parameters in a group differs, a hyperparameter is
+            unknown or refused, or a state entry does not fit its parameter (unknown name,
+            wrong shape). Nothing is changed then.
 
         Examples
         --------
@@ -491,7 +516,7 @@ class Optimizer:
                     f"{where}: parameter group {i} has {len(saved['params'])} parameter(s) in "
                     f"the state dict but {len(group['params'])} in this optimizer."
                 )
-            hyper = {k: v for k, v in saved.items() if k != "params"}
+            hyper = self._from_torch(i, {k: v for k, v in saved.items() if k != "params"})
             if set(hyper) - {"name"} != set(self.defaults):
                 raise ValueError(
                     f"{where}: parameter group {i} has hyperparameters {sorted(hyper)} but "
@@ -500,11 +525,15 @@ class Optimizer:
                 )
             new_groups.append(self._check_group({**hyper, "params": group["params"]}))
         flat = [p for group in self.param_groups for p in group["params"]]
+        # state is keyed by the ids in the groups' "params" lists (0, 1, ... in group order)
+        position = {int(k): i for i, k in enumerate(k for g in saved_groups for k in g["params"])}
         new_state: dict[Tensor, dict[str, Any]] = {}
         for key, saved in state_dict["state"].items():
-            i = int(key)
-            if not 0 <= i < len(flat):
-                raise ValueError(f"{where}: state for parameter {i}, but there are {len(flat)}.")
+            i = position.get(int(key), -1)
+            if i < 0:
+                raise ValueError(
+                    f"{where}: state for parameter {key}, which no parameter group lists."
+                )
             p = flat[i].data
             unknown = sorted(set(saved) - self._state_keys - {"step"})
             if unknown:
@@ -513,9 +542,14 @@ class Optimizer:
                     f"does not use (it uses {sorted(self._state_keys)}); was it saved by a "
                     "different optimizer?"
                 )
-            entry: dict[str, Any] = {"step": int(saved["step"])}
+            if "step" not in saved and self._needs_step:
+                raise ValueError(
+                    f"{where}: state of parameter {i} has no 'step'; {self._name}'s update "
+                    "depends on the number of steps taken."
+                )
+            entry: dict[str, Any] = {"step": int(saved.get("step", 0))}
             for k, v in saved.items():
-                if k == "step":
+                if k == "step" or v is None:  # PyTorch's SGD may save momentum_buffer=None
                     continue
                 arr = np.asarray(v)
                 if arr.shape != p.shape:
@@ -528,8 +562,25 @@ class Optimizer:
             new_state[flat[i]] = entry
         self.param_groups = new_groups
         self.state = new_state
-        self.step_count = int(state_dict.get("step_count", 0))
+        steps = [entry["step"] for entry in new_state.values()]
+        self.step_count = int(state_dict.get("step_count", max(steps, default=0)))
         self.skipped_steps = int(state_dict.get("skipped_steps", 0))
+
+    def _from_torch(self, i: int, hyper: dict[str, Any]) -> dict[str, Any]:
+        """Drop the PyTorch-only options of group ``i`` that keep theta's update, refuse others."""
+        kept = {}
+        for key, value in hyper.items():
+            if key in self.defaults or key == "name" or key not in self._torch_options:
+                kept[key] = value  # unknown names are refused by the caller, with the list
+                continue
+            allowed = self._torch_options[key]
+            if allowed is not ANY and bool(value) != allowed:
+                raise ValueError(
+                    f"{self._name}.load_state_dict: parameter group {i} was saved with "
+                    f"{key}={value!r}, which changes the update theta's {self._name} computes; "
+                    f"it supports only {key}={allowed!r}."
+                )
+        return kept
 
     def __repr__(self) -> str:
         n_params = sum(len(g["params"]) for g in self.param_groups)

@@ -103,7 +103,7 @@ class RMSprop(Optimizer):
     ) -> None:
         lr, alpha, wd = group["lr"], group["alpha"], group["weight_decay"]
         momentum = group["momentum"]
-        d, t = self._scratch(p, 2)
+        d, t = self._scratch(p.shape, p.dtype, 2)
         if wd != 0:
             np.multiply(p, wd, out=d)
             d += g

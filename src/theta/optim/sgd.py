@@ -61,7 +61,6 @@ class SGD(Optimizer):
     >>> opt = SGD([w], lr=0.05)
     >>> w.grad = np.array(-28.0, dtype=np.float32)
     >>> opt.step()
-    True
     >>> round(float(w.data), 4)
     1.4
     """
@@ -113,7 +112,7 @@ class SGD(Optimizer):
         lr, momentum = group["lr"], group["momentum"]
         wd, maximize = group["weight_decay"], group["maximize"]
         # plain SGD needs one scratch array (lr * g); decay or maximize one more for d
-        scratch = self._scratch(p, 2 if wd != 0 or maximize else 1)
+        scratch = self._scratch(p.shape, p.dtype, 2 if wd != 0 or maximize else 1)
         t = scratch[0]
         if wd != 0:
             d = scratch[1]
