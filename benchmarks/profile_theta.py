@@ -152,9 +152,9 @@ def per_op_costs() -> str:
 
     import theta
     from theta.autograd import engine
+    from theta.autograd._tensor import Tensor, as_tensor
     from theta.autograd.function import Context
     from theta.autograd.ops.elementwise import Mul
-    from theta.autograd.tensor import Tensor, as_tensor
 
     xs = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
     X = theta.tensor(xs)

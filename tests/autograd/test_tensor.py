@@ -407,3 +407,38 @@ def test_argmax_argmin_name_themselves_for_an_axis_out_of_range(name):
     x = theta.tensor(np.ones((2, 3)))
     with pytest.raises(ValueError, match=f"{name}: axis 2 is out of bounds"):
         getattr(x, name)(axis=2)
+
+
+# --- methods are written in the class (issue #14) ---------------------------------------------
+
+
+def test_every_method_is_defined_in_the_class_body_where_type_checkers_see_it():
+    # Bound with setattr from a table after the class, IDEs and type checkers saw no `exp`.
+    import ast
+    import inspect
+
+    from theta.autograd import _tensor
+
+    tree = ast.parse(inspect.getsource(_tensor))
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Tensor"]
+    defined = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    defined |= {t.id for n in cls.body if isinstance(n, ast.Assign) for t in n.targets}
+    ops = ["exp", "log", "sum", "mean", "max", "softmax", "matmul", "flatten", "split", "clip"]
+    dunders = ["__add__", "__rsub__", "__mul__", "__pow__", "__matmul__", "__getitem__"]
+    assert not [m for m in ops + dunders + ["__eq__", "__abs__"] if m not in defined]
+    setattrs = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "setattr"]
+    assert not setattrs, "Tensor's methods are bound with setattr"
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [("sum", (1, True)), ("mean", (0,)), ("var", (1, 1, True)), ("max", (None, True)),
+     ("logsumexp", (1,)), ("softmax", (0,)), ("flatten", ()), ("clip", (0.1, 0.5)),
+     ("leaky_relu", (0.2,)), ("gelu", ("tanh",)), ("split", (2, 1)), ("swapaxes", (0, 1))],
+)  # fmt: skip
+def test_each_method_is_its_op_with_the_same_positional_arguments(method, args):
+    x = theta.tensor(np.linspace(0.0, 1.0, 8).reshape(2, 4))
+    got, want = getattr(x, method)(*args), getattr(theta, method)(x, *args)
+    if method == "split":
+        got, want = theta.stack(got), theta.stack(want)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -346,10 +346,10 @@ def test_summary_lists_parameters_totals_and_hyperparameters_apart():
     assert lines[0] == "MLP"
     assert lines[1].split() == ["parameter", "shape", "count"]
     rows = {line.split()[0]: line for line in lines[2:7]}
-    assert rows["layers.0.weight"].split() == ["layers.0.weight", "(20,", "100)", "2,000"]
-    assert rows["layers.0.bias"].split() == ["layers.0.bias", "(20,)", "20"]
-    assert rows["layers.2.weight"].split() == ["layers.2.weight", "(3,", "20)", "60"]
-    assert rows["layers.2.bias"].split() == ["layers.2.bias", "(3,)", "3"]
+    assert rows["0.weight"].split() == ["0.weight", "(20,", "100)", "2,000"]
+    assert rows["0.bias"].split() == ["0.bias", "(20,)", "20"]
+    assert rows["2.weight"].split() == ["2.weight", "(3,", "20)", "60"]
+    assert rows["2.bias"].split() == ["2.bias", "(3,)", "3"]
     assert rows["total"].split() == ["total", "2,083"]
     split = lines.index(next(line for line in lines if line.startswith("hyperparameter")))
     assert split == 7  # the hyperparameter table follows the parameter table
@@ -357,13 +357,13 @@ def test_summary_lists_parameters_totals_and_hyperparameters_apart():
     assert hyper["sizes"] == "(100, 20, 3)"
     assert hyper["activation"] == "'relu'"
     assert hyper["dropout"] == "0.0"
-    assert hyper["layers.0.in_features"] == "100"
-    assert hyper["layers.2.out_features"] == "3"
+    assert hyper["0.in_features"] == "100"
+    assert hyper["2.out_features"] == "3"
     assert list(hyper) == [
-        "sizes", "activation", "dropout", "layers.0.in_features", "layers.0.out_features",
-        "layers.0.bias", "layers.2.in_features", "layers.2.out_features", "layers.2.bias",
+        "sizes", "activation", "dropout", "0.in_features", "0.out_features",
+        "0.bias", "2.in_features", "2.out_features", "2.bias",
     ]  # fmt: skip
-    assert hyper["layers.0.bias"] == "True"  # the argument, not the parameter of that name
+    assert hyper["0.bias"] == "True"  # the argument, not the parameter of that name
 
 
 def test_summary_counts_tied_parameters_once():
@@ -396,9 +396,9 @@ def test_functional_call_partial_params_and_nested_names(rng):
     mlp = MLP((3, 4, 2), rng=0, dtype=np.float64)
     before = snapshot(mlp)
     x = theta.tensor(rng.standard_normal((5, 3)))
-    zero_last = {"layers.2.weight": np.zeros((2, 4)), "layers.2.bias": np.ones(2)}
+    zero_last = {"2.weight": np.zeros((2, 4)), "2.bias": np.ones(2)}
     np.testing.assert_array_equal(functional_call(mlp, zero_last, x).data, 1.0)
-    same = functional_call(mlp, {"layers.0.bias": mlp.layers[0].bias.data.copy()}, x)
+    same = functional_call(mlp, {"0.bias": mlp.layers[0].bias.data.copy()}, x)
     np.testing.assert_allclose(same.data, mlp(x).data, rtol=1e-14)
     assert_unchanged(mlp, before)
 
@@ -512,18 +512,18 @@ def test_shared_generator_gives_different_layers():
 @pytest.mark.parametrize(
     "make, error, pattern",
     [
-        (lambda: Linear(0, 3), ValueError, r"in_features == 0, must be >= 1"),
-        (lambda: Linear(3, 0), ValueError, r"out_features == 0, must be >= 1"),
-        (lambda: Linear(2.5, 3), TypeError, r"in_features must be an instance of int"),
-        (lambda: Embedding(0, 3), ValueError, r"num_embeddings == 0"),
-        (lambda: Dropout(1.5), ValueError, r"p == 1.5, must be < 1"),
-        (lambda: Dropout(1.0), ValueError, r"p == 1.0, must be < 1"),
-        (lambda: Dropout(-0.1), ValueError, r"p == -0.1, must be >= 0"),
+        (lambda: Linear(0, 3), ValueError, r"'in_features' parameter.* must be an int in the range \[1, inf\)\. Got 0 instead"),  # noqa: E501
+        (lambda: Linear(3, 0), ValueError, r"'out_features' parameter.* must be an int in the range \[1, inf\)\. Got 0 instead"),  # noqa: E501
+        (lambda: Linear(2.5, 3), TypeError, r"'in_features' parameter.* must be an int in the range \[1, inf\)\. Got 2\.5 instead"),  # noqa: E501
+        (lambda: Embedding(0, 3), ValueError, r"'num_embeddings' parameter.*Got 0 instead"),
+        (lambda: Dropout(1.5), ValueError, r"'p' parameter.* must be a float in the range \[0\.0, 1\.0\)\. Got 1\.5 instead"),  # noqa: E501
+        (lambda: Dropout(1.0), ValueError, r"'p' parameter.* \[0\.0, 1\.0\)\. Got 1\.0 instead"),
+        (lambda: Dropout(-0.1), ValueError, r"'p' parameter.* \[0\.0, 1\.0\)\. Got -0\.1 instead"),
         (lambda: MLP((3, 4, 2), activation="swish"), ValueError, r"'swish'.*relu, gelu"),
         (lambda: MLP((3, 2), activation="swish"), ValueError, r"'swish'.*relu, gelu"),
-        (lambda: MLP((3, 4, 2), dropout=-0.5), ValueError, r"dropout == -0.5, must be >= 0"),
-        (lambda: MLP((3, 4, 2), dropout=1.0), ValueError, r"dropout == 1.0, must be < 1"),
-        (lambda: MLP((3, 2), dropout=-0.5), ValueError, r"dropout == -0.5, must be >= 0"),
+        (lambda: MLP((3, 4, 2), dropout=-0.5), ValueError, r"'dropout' parameter.* \[0\.0, 1\.0\)\. Got -0\.5 instead"),  # noqa: E501
+        (lambda: MLP((3, 4, 2), dropout=1.0), ValueError, r"'dropout' parameter.* \[0\.0, 1\.0\)\. Got 1\.0 instead"),  # noqa: E501
+        (lambda: MLP((3, 2), dropout=-0.5), ValueError, r"'dropout' parameter.* \[0\.0, 1\.0\)\. Got -0\.5 instead"),  # noqa: E501
         (lambda: MLP((3,)), ValueError, r"MLP: sizes needs an input and an output size"),
         (lambda: Sequential(Linear(2, 2), 3), TypeError, r"Sequential: argument 1 is a int"),
     ],
@@ -563,3 +563,185 @@ def test_user_class_with_a_theta_name_does_not_shadow_it_in_the_registry():
 
     assert Module.registry["Linear"] is not Linear
     assert Module.registry[registry_name(Linear)] is Linear
+
+
+# --- PyTorch's structure API: children, modules, apply, buffers, modes, repr (issue #14) ---
+
+
+class _Pair(Module):
+    """Two levels of attribute-held sub-modules and a buffer at each level: the structure
+    theta and torch.nn spell the same way (no lists, which torch would wrap in a ModuleList)."""
+
+    def __init__(self):
+        self.fc = Linear(3, 4, rng=0, dtype=np.float64)
+        self.inner = _Inner()
+        self.drop = Dropout(0.5, rng=0)
+        self.register_buffer("steps", np.zeros(1))
+
+    def forward(self, x):
+        return self.drop(self.inner(self.fc(x)))
+
+
+class _Inner(Module):
+    def __init__(self):
+        self.norm = LayerNorm(4, dtype=np.float64)
+        self.act = ReLU()
+        self.register_buffer("mask", np.tril(np.ones((4, 4))))
+
+    def forward(self, x):
+        return self.act(self.norm(x))
+
+
+def _torch_pair():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Inner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm, self.act = nn.LayerNorm(4), nn.ReLU()
+            self.register_buffer("mask", torch.tril(torch.ones(4, 4)))
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.inner, self.drop = nn.Linear(3, 4), Inner(), nn.Dropout(0.5)
+            self.register_buffer("steps", torch.zeros(1))
+
+    return Pair()
+
+
+def test_named_modules_children_and_modules_in_torchs_order():
+    ours, theirs = _Pair(), _torch_pair()
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert [type(m).__name__ for m in ours.children()] == ["Linear", "_Inner", "Dropout"]
+    assert list(ours.modules()) == [m for _, m in ours.named_modules()]
+
+
+def test_apply_visits_children_before_parents_as_torch():
+    ours, theirs = _Pair(), _torch_pair()
+    seen, seen_torch = [], []
+    assert ours.apply(seen.append) is ours
+    theirs.apply(seen_torch.append)
+    names = {id(m): n for n, m in ours.named_modules()}
+    names_torch = {id(m): n for n, m in theirs.named_modules()}
+    assert [names[id(m)] for m in seen] == [names_torch[id(m)] for m in seen_torch]
+    assert [names[id(m)] for m in seen][-1] == ""  # the root last
+
+
+def test_buffers_are_in_state_dict_but_not_in_parameters_as_torch():
+    ours, theirs = _Pair(), _torch_pair()
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert sorted(n for n, _ in ours.named_parameters()) == sorted(
+        n for n, _ in theirs.named_parameters()
+    )
+    assert not {id(b) for b in ours.buffers()} & {id(p) for p in ours.parameters()}
+    assert ours.inner.mask.shape == (4, 4) and not isinstance(ours.inner.mask, Parameter)
+
+
+def test_load_state_dict_restores_buffers_and_names_a_missing_one():
+    source, target = _Pair(), _Pair()
+    source.inner.mask[0, 3] = 7.0
+    target.load_state_dict(source.state_dict())
+    np.testing.assert_array_equal(target.inner.mask.numpy(), source.inner.mask.numpy())
+    state = source.state_dict()
+    del state["inner.mask"]
+    with pytest.raises(ValueError, match=r"missing keys: inner\.mask"):
+        target.load_state_dict(state)
+    assert target.load_state_dict(state, strict=False).missing_keys == ["inner.mask"]
+
+
+def test_train_and_eval_set_every_submodule_flag_as_torch():
+    ours, theirs = _Pair(), _torch_pair()
+    for switch in ("eval", "train"):
+        getattr(ours, switch)(), getattr(theirs, switch)()
+        assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()]
+    with pytest.raises(TypeError, match="train: mode must be True or False"):
+        ours.train("no")
+
+
+def test_repr_shows_the_tree_of_submodules():
+    text = repr(_Pair())
+    assert text.splitlines()[0] == "_Pair("
+    assert "  (fc): Linear(in_features=3, out_features=4, bias=True)" in text
+    assert "  (inner): _Inner(\n    (norm): LayerNorm(" in text
+    assert "    (act): ReLU()\n  )\n  (drop): Dropout(p=0.5)\n)" in text
+    assert repr(Linear(2, 1, rng=0)) == "Linear(in_features=2, out_features=1, bias=True)"
+
+
+@pytest.mark.parametrize(
+    "value", [np.zeros((1, 2)), Tensor(np.zeros((1, 2))), Tensor(np.zeros((1, 2)), True)]
+)
+def test_assigning_an_array_where_a_parameter_was_raises_with_the_fix(value):
+    layer = Linear(2, 1, rng=0)
+    with pytest.raises(TypeError, match=r"Linear\.weight: cannot replace a Parameter .*Parameter"
+                       r"\(value\).*register_buffer"):  # fmt: skip
+        layer.weight = value
+    assert isinstance(layer.weight, Parameter) and layer.n_parameters() == 3
+    layer.weight = Parameter(np.ones((1, 2)))  # the fix: a new Parameter is fine
+    layer.bias = None  # as in PyTorch, a parameter may be dropped
+    assert [n for n, _ in layer.named_parameters()] == ["weight"]
+
+
+def test_register_buffer_refuses_a_parameters_name_and_a_non_tensor_value():
+    layer = Linear(2, 1, rng=0)
+    with pytest.raises(KeyError, match="weight already holds a Parameter"):
+        layer.register_buffer("weight", np.zeros((1, 2)))
+    layer.register_buffer("count", np.zeros(()))
+    with pytest.raises(TypeError, match="a buffer must be a Tensor"):
+        layer.count = 3
+    layer.count = Tensor(np.ones(()))
+    assert layer.state_dict()["count"] == 1.0
+
+
+# --- parameter_budget (crafted configs, issue #13 item 18) -------------------------------------
+
+
+def test_parameter_budget_allows_a_model_of_exactly_the_budget():
+    from theta.nn.init import parameter_budget
+
+    with parameter_budget(MLP((3, 4, 2), rng=0).n_parameters()):
+        model = MLP((3, 4, 2), rng=0)
+    assert model.n_parameters() == 26
+
+
+def test_parameter_budget_stops_the_build_at_the_first_parameter_over_it():
+    from theta.nn.init import ParameterBudgetError, parameter_budget, skip_init
+
+    created = []
+
+    class Deep(Module):
+        def __init__(self, n_layer: int):
+            self.layers = []
+            for _ in range(n_layer):
+                self.layers.append(Linear(4, 4, rng=0))
+                created.append(1)
+
+    with pytest.raises(ParameterBudgetError, match="needs more than 40 parameter elements"):
+        with skip_init(), parameter_budget(40):
+            Deep(100_000)
+    assert len(created) == 2  # the third layer's weight (16 more than 40) is refused
+    assert issubclass(ParameterBudgetError, ValueError)
+    with pytest.raises(ParameterBudgetError):  # a Parameter made by hand counts too
+        with parameter_budget(1):
+            Parameter(np.zeros(2))
+    Parameter(np.zeros(10**3))  # outside the block there is no limit
+
+
+def test_parameter_budget_refuses_an_allocation_over_it_before_making_it():
+    from theta.nn.init import ParameterBudgetError, normal, parameter_budget
+
+    with pytest.raises(ParameterBudgetError, match="brings the total to 1,000,000,000,000"):
+        with parameter_budget(10):
+            normal((10**6, 10**6), rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "10"])
+def test_parameter_budget_rejects_a_bad_size(bad):
+    from theta.nn.init import parameter_budget
+
+    with pytest.raises(ValueError, match="n_elements must be an int >= 0"):
+        with parameter_budget(bad):
+            pass

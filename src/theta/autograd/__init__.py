@@ -1,12 +1,12 @@
 """Tensors with reverse-mode automatic differentiation: the "gradient" step of the chapter."""
 
-# tensor.py binds the ops to Tensor after defining it, so it must load before them
-from theta.autograd.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+# _tensor.py binds the ops to Tensor after defining it, so it must load before them
+from theta.autograd._tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 
 # isort: split
+from theta.autograd._gradcheck import GradcheckReport, Mismatch, gradcheck
 from theta.autograd.engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from theta.autograd.function import Context, Function
-from theta.autograd.gradcheck import GradcheckReport, Mismatch, gradcheck
 from theta.autograd.ops.elementwise import (
     abs,
     add,

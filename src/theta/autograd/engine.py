@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from theta.autograd._tensor import Tensor
     from theta.autograd.function import Context
-    from theta.autograd.tensor import Tensor
 
 __all__ = ["detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad", "unbroadcast"]
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from theta.autograd._tensor import Tensor
 from theta.autograd.engine import _Mode, versions_of
-from theta.autograd.tensor import Tensor
 
 __all__ = ["Context", "Function"]
 

@@ -16,9 +16,67 @@ import numpy as np
 
 from theta.autograd import get_default_dtype
 
-__all__ = ["kaiming_uniform", "normal", "ones", "skip_init", "uniform", "xavier_uniform", "zeros"]
+__all__ = [
+    "ParameterBudgetError", "kaiming_uniform", "normal", "ones", "parameter_budget", "skip_init",
+    "uniform", "xavier_uniform", "zeros",
+]  # fmt: skip
 
 _skipping: ContextVar[bool] = ContextVar("skip_init", default=False)
+# [budget, elements created so far] of the innermost parameter_budget block, if any
+_budget: ContextVar[list[int] | None] = ContextVar("parameter_budget", default=None)
+
+
+class ParameterBudgetError(ValueError):
+    """Raised when a model under :func:`parameter_budget` creates more parameters than allowed."""
+
+
+@contextlib.contextmanager
+def parameter_budget(n_elements: int) -> Iterator[None]:
+    """Inside the block, creating parameters of more than ``n_elements`` numbers in all raises.
+
+    For building a model from a file's config before its weights are read: a crafted config
+    (``n_layer=100000``) then fails on the first parameter past what the weights file holds,
+    instead of spending a minute and gigabytes building a model it cannot fill. The initialisers
+    check before they allocate, ``Parameter`` counts what it wraps.
+
+    Raises
+    ------
+    ParameterBudgetError
+        A ``ValueError``, from the ``Parameter`` (or initialiser) that goes over the budget.
+
+    Examples
+    --------
+    >>> from theta.nn import Linear
+    >>> with parameter_budget(3):  # Linear(2, 2) here raises: 6 numbers
+    ...     layer = Linear(2, 1)  # 2 weights and 1 bias: within the budget
+    """
+    integer = isinstance(n_elements, int | np.integer) and not isinstance(n_elements, bool)
+    if not integer or n_elements < 0:
+        raise ValueError(f"parameter_budget: n_elements must be an int >= 0 (got {n_elements!r}).")
+    token = _budget.set([int(n_elements), 0])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def _check_budget(size: int, charge: bool) -> None:
+    """Raise if ``size`` more elements go over the active budget; count them if ``charge``."""
+    budget = _budget.get()
+    if budget is None:
+        return
+    if budget[1] + size > budget[0]:
+        raise ParameterBudgetError(
+            f"parameter_budget: the model being built needs more than {budget[0]:,} parameter "
+            f"elements; a new parameter of {size:,} brings the total to {budget[1] + size:,}."
+        )
+    if charge:
+        budget[1] += size
+
+
+def charge_parameter_budget(size: int) -> None:
+    """Count a new parameter of ``size`` elements against the active budget (``Parameter``)."""
+    _check_budget(size, charge=True)
 
 
 @contextlib.contextmanager
@@ -59,6 +117,7 @@ def uniform(
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
     """Draw from ``U(low, high)``."""
+    _check_budget(math.prod(shape), charge=False)
     if _skipping.get():
         return np.empty(shape, dtype=_dtype(dtype))
     return rng.uniform(low, high, size=shape).astype(_dtype(dtype))
@@ -72,6 +131,7 @@ def normal(
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
     """Draw from ``N(0, std²)``."""
+    _check_budget(math.prod(shape), charge=False)
     if _skipping.get():
         return np.empty(shape, dtype=_dtype(dtype))
     return (rng.standard_normal(size=shape) * std).astype(_dtype(dtype))
@@ -103,8 +163,10 @@ def xavier_uniform(
 
 
 def zeros(shape: tuple[int, ...], *, dtype: np.dtype | type | None = None) -> np.ndarray:
+    _check_budget(math.prod(shape), charge=False)
     return np.zeros(shape, dtype=_dtype(dtype))
 
 
 def ones(shape: tuple[int, ...], *, dtype: np.dtype | type | None = None) -> np.ndarray:
+    _check_budget(math.prod(shape), charge=False)
     return np.ones(shape, dtype=_dtype(dtype))

@@ -2,7 +2,7 @@
 
 A ``Module`` finds its parameters by walking its attributes (sub-modules, lists, tuples and
 dicts of them), so a layer only assigns ``self.weight = Parameter(...)`` and writes
-``forward``. Names are dotted paths (``layers.0.weight``); a parameter shared by two
+``forward``. Names are dotted paths (``blocks.0.attn.in_proj_weight``); a parameter shared by two
 attributes (tied weights) is listed, counted and updated once. The constructor arguments
 of every module are recorded as its hyperparameters: the chapter's rule, "if gradient
 descent changes it, it's a parameter; if you change it, it's a hyperparameter", in code.
@@ -18,6 +18,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from theta.autograd import Tensor, get_default_dtype
+from theta.nn.init import charge_parameter_budget
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter", "functional_call", "registry_name"]
 
@@ -40,6 +41,7 @@ class Parameter(Tensor):
         arr = data.data if isinstance(data, Tensor) else data
         if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
             arr = np.asarray(arr, dtype=get_default_dtype())
+        charge_parameter_budget(arr.size)
         super().__init__(arr, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -93,6 +95,25 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Without this check an array assigned where a parameter was silently leaves the
+        # module with one parameter fewer: nothing trains it and state_dict loses it.
+        old = self.__dict__.get(name)
+        if isinstance(old, Parameter) and isinstance(value, np.ndarray | Tensor):
+            if not isinstance(value, Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}.{name}: cannot replace a Parameter with a "
+                    f"{type(value).__name__}; it would stop being trained and saved. Wrap it "
+                    f"(`self.{name} = Parameter(value)`), or, for state that is not trained, "
+                    f"delete the parameter first and use `self.register_buffer({name!r}, value)`."
+                )
+        elif name in self.__dict__.get("_buffer_names", ()) and not isinstance(value, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}.{name}: a buffer must be a Tensor "
+                f"(got {type(value).__name__}); wrap it with theta.tensor(value)."
+            )
+        object.__setattr__(self, name, value)
+
     # --- hyperparameters --------------------------------------------------------------------
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -114,6 +135,75 @@ class Module:
         """Yield every parameter once."""
         for _, param in self.named_parameters():
             yield param
+
+    def register_buffer(self, name: str, tensor: Any) -> None:
+        """Keep ``tensor`` as state that is saved but not trained (a running mean, a mask).
+
+        It becomes the attribute ``name``, is in ``state_dict()`` and ``buffers()``, and is
+        never in ``parameters()``. An ndarray is wrapped in a Tensor sharing its memory.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from theta.nn import Linear
+        >>> layer = Linear(2, 1, rng=0)
+        >>> layer.register_buffer("scale", np.ones(1))
+        >>> sorted(layer.state_dict()), [n for n, _ in layer.named_parameters()]
+        (['bias', 'scale', 'weight'], ['weight', 'bias'])
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"register_buffer: name must be an identifier (got {name!r}).")
+        if isinstance(self.__dict__.get(name), Parameter | Module):
+            raise KeyError(
+                f"register_buffer: {type(self).__name__}.{name} already holds a "
+                f"{type(self.__dict__[name]).__name__}; choose another name."
+            )
+        if not isinstance(tensor, Tensor):
+            tensor = Tensor(np.asarray(tensor))
+        self.__dict__.setdefault("_buffer_names", [])
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        object.__setattr__(self, name, tensor)
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(dotted_name, buffer)`` for this module's buffers and its sub-modules'."""
+        for prefix, module in self.named_modules():
+            for name in module.__dict__.get("_buffer_names", ()):
+                yield (f"{prefix}.{name}" if prefix else name), module.__dict__[name]
+
+    def buffers(self) -> Iterator[Tensor]:
+        """Yield every buffer (see :meth:`register_buffer`)."""
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``(name, module)`` for the direct sub-modules (in lists and dicts too), once."""
+        seen: set[int] = set()
+        for attr, value in _attributes(self):
+            for name, module in _walk_modules(value, attr):
+                if id(module) not in seen:
+                    seen.add(id(module))
+                    yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """Yield the direct sub-modules."""
+        for _, module in self.named_children():
+            yield module
+
+    def modules(self) -> Iterator[Module]:
+        """Yield this module and every sub-module, once each, parents before children."""
+        for _, module in self.named_modules():
+            yield module
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every sub-module, children before parents, then on this one.
+
+        As PyTorch's ``Module.apply``, e.g. to re-initialise every ``Linear``; returns self.
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """Yield ``(dotted_name, module)`` for this module and every sub-module, once each."""
@@ -141,6 +231,8 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Switch this module and its sub-modules to training mode (dropout active)."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be True or False (got {mode!r}).")
         for _, module in self.named_modules():
             module.training = mode
         return self
@@ -152,8 +244,9 @@ class Module:
     # --- parameters as data -----------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A flat ``{dotted_name: ndarray}`` copy of every parameter."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """A flat ``{dotted_name: ndarray}`` copy of every parameter, then every buffer."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        return state | {name: b.data.copy() for name, b in self.named_buffers()}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy ``state`` into the parameters, checking every name and shape first.
@@ -169,17 +262,19 @@ class Module:
             Listing every missing, unexpected or wrong-shaped name (shapes wrong always).
         """
         params = dict(self.named_parameters())
+        buffers = dict(self.named_buffers())
+        params |= buffers
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
-        wrong = [
-            f"{k}: expected {params[k].shape}, got {np.shape(state[k])}"
-            for k in params
-            if k in state and np.shape(state[k]) != params[k].shape
-        ] + [
-            f"{k}: expected floating values, got dtype {np.asarray(state[k]).dtype}"
-            for k in params
-            if k in state and np.asarray(state[k]).dtype.kind != "f"
-        ]
+        wrong = []
+        for k in (k for k in params if k in state):
+            shape, dtype = np.shape(state[k]), np.asarray(state[k]).dtype
+            if shape != params[k].shape:
+                wrong.append(f"{k}: expected {params[k].shape}, got {shape}")
+            if k in buffers and not np.can_cast(dtype, buffers[k].dtype, "same_kind"):
+                wrong.append(f"{k}: expected values castable to {buffers[k].dtype}, got {dtype}")
+            elif k not in buffers and dtype.kind != "f":
+                wrong.append(f"{k}: expected floating values, got dtype {dtype}")
         problems = []
         if strict and missing:
             problems.append(f"missing keys: {', '.join(missing)}")
@@ -239,8 +334,15 @@ class Module:
         return out
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={_short_repr(v)}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({args})"
+        """One line for a leaf; for a module with sub-modules, PyTorch's tree of them."""
+        args = ", ".join(
+            f"{k}={_short_repr(v)}" for k, v in self.hyperparameters().items() if not _has_module(v)
+        )
+        children = [f"({name}): {module!r}" for name, module in self.named_children()]
+        if not children:
+            return f"{type(self).__name__}({args})"
+        body = ([args] if args else []) + children
+        return f"{type(self).__name__}(\n  " + "\n".join(body).replace("\n", "\n  ") + "\n)"
 
 
 def registry_name(cls: type) -> str:
@@ -278,8 +380,10 @@ def _record_hyperparameters(init: Any) -> Any:
 
 
 def _attributes(module: Module) -> Iterator[tuple[str, Any]]:
-    """The attributes that may hold parameters: all but the recorded hyperparameters."""
-    return ((k, v) for k, v in vars(module).items() if k != "_hyperparameters")
+    """The attributes that may hold parameters: all but the bookkeeping."""
+    return (
+        (k, v) for k, v in vars(module).items() if k not in ("_hyperparameters", "_buffer_names")
+    )
 
 
 def _walk(value: object, path: str) -> Iterator[tuple[str, Parameter]]:
@@ -404,6 +508,6 @@ def _locate(module: Module, dotted: str) -> tuple[Any, str, Any]:
 
 def _assign(owner: Any, attr: str, key: Any, value: Any) -> None:
     if key is None:
-        setattr(owner, attr, value)
+        object.__setattr__(owner, attr, value)  # a plain tensor in a parameter's place, on purpose
     else:
         owner[key] = value  # a list or dict; functional_call rejects tuples before swapping

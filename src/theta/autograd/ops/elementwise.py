@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from theta import special as _special
+from theta.autograd._tensor import Tensor, as_tensor
 from theta.autograd.function import Context, Function
-from theta.autograd.tensor import Tensor, as_tensor
 
 __all__ = [
     "abs", "add", "astype", "clip", "compare", "cos", "div", "exp", "gelu", "leaky_relu", "log",
@@ -35,20 +35,6 @@ def broadcast_error(op: str, *shapes: tuple[int, ...]) -> ValueError:
                 f"{sizes_text}."
             )
     return ValueError(f"{op}: shapes {shown} cannot be broadcast together.")
-
-
-def _binary(fn: type[Function], op: str, a: Any, b: Any, **kwargs: Any) -> Tensor:
-    """Lift scalars and arrays to tensors (a scalar takes its partner's dtype) and apply."""
-    if not isinstance(a, Tensor):
-        a = as_tensor(a, like=b)
-    if not isinstance(b, Tensor):
-        b = as_tensor(b, like=a)
-    try:
-        return fn.apply(a, b, **kwargs)
-    except ValueError as exc:
-        if "broadcast" in str(exc) and not str(exc).startswith(op):
-            raise broadcast_error(op, a.shape, b.shape) from None
-        raise
 
 
 class Add(Function):
@@ -363,10 +349,23 @@ class AsType(Function):
 
 
 def _binary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
-    """The public function of a two-input op, e.g. ``add(a, b)``, with broadcasting."""
+    """The public function of a two-input op, e.g. ``add(a, b)``, with broadcasting.
+
+    It lifts scalars and arrays to tensors (a scalar takes its partner's dtype) and applies
+    ``fn``, in one frame: it runs under every ``Tensor`` operator (the per-op overhead).
+    """
 
     def op(a: Any, b: Any) -> Tensor:
-        return _binary(fn, name, a, b, **kwargs)
+        if not isinstance(a, Tensor):
+            a = as_tensor(a, like=b)
+        if not isinstance(b, Tensor):
+            b = as_tensor(b, like=a)
+        try:
+            return fn.apply(a, b, **kwargs)
+        except ValueError as exc:
+            if "broadcast" in str(exc) and not str(exc).startswith(name):
+                raise broadcast_error(name, a.shape, b.shape) from None
+            raise
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}(a, b)`` with NumPy broadcasting."
@@ -379,20 +378,21 @@ mul = _binary_twin(Mul, "mul")
 div = _binary_twin(Div, "div")
 maximum = _binary_twin(Maximum, "maximum", lower=False)
 minimum = _binary_twin(Maximum, "minimum", lower=True)
+_power = _binary_twin(Pow, "power")  # the general case of power
 
 
 def power(a: Any, b: Any) -> Tensor:
     """``a ** b``; a Python-number exponent takes the fast path without ``log(a)``."""
     if isinstance(a, Tensor) and isinstance(b, int | float) and not isinstance(b, bool):
         return PowScalar.apply(a, exponent=b)
-    return _binary(Pow, "power", a, b)
+    return _power(a, b)
 
 
 def _unary_twin(fn: type[Function], name: str) -> Any:
     """The public function of a one-input op: ``exp(x)`` is ``Exp.apply(x)``."""
 
     def op(x: Any) -> Tensor:
-        return fn.apply(as_tensor(x))
+        return fn.apply(x if isinstance(x, Tensor) else as_tensor(x))  # one frame for tensors
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = fn.__doc__

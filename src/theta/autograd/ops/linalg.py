@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from theta.autograd._tensor import Tensor, as_tensor
 from theta.autograd.function import Context, Function
-from theta.autograd.tensor import Tensor, as_tensor
 
 __all__ = ["matmul"]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from theta.autograd._tensor import Tensor, as_tensor
 from theta.autograd.function import Context, Function
 from theta.autograd.ops.elementwise import broadcast_error
 from theta.autograd.ops.reduce import normalize_axis
-from theta.autograd.tensor import Tensor, as_tensor
 
 __all__ = [
     "broadcast_to", "concatenate", "expand_dims", "flatten", "getitem", "pad", "reshape",

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from theta.autograd._tensor import Tensor, as_tensor
 from theta.autograd.function import Context, Function
-from theta.autograd.tensor import Tensor, as_tensor
 
 __all__ = [
     "argmax", "argmin", "log_softmax", "logsumexp", "max", "mean", "min", "softmax", "std",
@@ -147,13 +147,13 @@ class LogSoftmax(Function):
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum of elements over ``axis``."""
-    x = as_tensor(x)
+    x = x if isinstance(x, Tensor) else as_tensor(x)  # one frame fewer for tensors
     return Sum.apply(x, axes=normalize_axis(axis, x.ndim, "sum"), keepdims=keepdims)
 
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``: a sum scaled by ``1 / n``."""
-    x = as_tensor(x)
+    x = x if isinstance(x, Tensor) else as_tensor(x)  # one frame fewer for tensors
     axes = normalize_axis(axis, x.ndim, "mean")
     n = math.prod([x.shape[a] for a in axes])
     return Sum.apply(x, axes=axes, keepdims=keepdims, scale=1.0 / (n or 1))

@@ -299,11 +299,86 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     # --- operators and methods ------------------------------------------------------------
-    # Most are the public op functions themselves, bound in the table at the end of this
-    # file (``t.exp()`` is ``exp(t)``); what is left here needs more than a call.
-
-    def __pos__(self) -> Tensor:
-        return self
+    # One line each, calling the public op (``t.exp()`` is ``exp(t)``), so that IDEs and type
+    # checkers see them. The ops import Tensor, so they are imported at the end of this file.
+    # fmt: off
+    def __add__(self, other: Any) -> Tensor: return _ew.add(self, other)
+    def __radd__(self, other: Any) -> Tensor: return _ew.add(other, self)
+    def __sub__(self, other: Any) -> Tensor: return _ew.sub(self, other)
+    def __rsub__(self, other: Any) -> Tensor: return _ew.sub(other, self)
+    def __mul__(self, other: Any) -> Tensor: return _ew.mul(self, other)
+    def __rmul__(self, other: Any) -> Tensor: return _ew.mul(other, self)
+    def __truediv__(self, other: Any) -> Tensor: return _ew.div(self, other)
+    def __rtruediv__(self, other: Any) -> Tensor: return _ew.div(other, self)
+    def __pow__(self, other: Any) -> Tensor: return _ew.power(self, other)
+    def __rpow__(self, other: Any) -> Tensor: return _ew.power(other, self)
+    def __matmul__(self, other: Any) -> Tensor: return _la.matmul(self, other)
+    def __rmatmul__(self, other: Any) -> Tensor: return _la.matmul(other, self)
+    def __neg__(self) -> Tensor: return _ew.neg(self)
+    def __pos__(self) -> Tensor: return self
+    def __getitem__(self, index: Any) -> Tensor: return _mv.getitem(self, index)
+    # comparisons: bool tensors outside the graph
+    def __lt__(self, other: Any) -> Tensor: return _ew.compare(np.less, self, other)
+    def __le__(self, other: Any) -> Tensor: return _ew.compare(np.less_equal, self, other)
+    def __gt__(self, other: Any) -> Tensor: return _ew.compare(np.greater, self, other)
+    def __ge__(self, other: Any) -> Tensor: return _ew.compare(np.greater_equal, self, other)
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(np.equal, self, other)
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(np.not_equal, self, other)
+    # elementwise
+    def exp(self) -> Tensor: return _ew.exp(self)
+    def log(self) -> Tensor: return _ew.log(self)
+    def log1p(self) -> Tensor: return _ew.log1p(self)
+    def sqrt(self) -> Tensor: return _ew.sqrt(self)
+    def abs(self) -> Tensor: return _ew.abs(self)
+    __abs__ = abs
+    def sin(self) -> Tensor: return _ew.sin(self)
+    def cos(self) -> Tensor: return _ew.cos(self)
+    def tanh(self) -> Tensor: return _ew.tanh(self)
+    def sigmoid(self) -> Tensor: return _ew.sigmoid(self)
+    def relu(self) -> Tensor: return _ew.relu(self)
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return _ew.leaky_relu(self, negative_slope)
+    def gelu(self, approximate: str = "none") -> Tensor: return _ew.gelu(self, approximate)
+    def softplus(self) -> Tensor: return _ew.softplus(self)
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _ew.clip(self, min, max)
+    def maximum(self, other: Any) -> Tensor: return _ew.maximum(self, other)
+    def minimum(self, other: Any) -> Tensor: return _ew.minimum(self, other)
+    matmul = __matmul__
+    # reductions (axis: int, tuple or None; keepdims)
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.sum(self, axis, keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.mean(self, axis, keepdims)
+    def var(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _red.var(self, axis, ddof, keepdims)
+    def std(self, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+        return _red.std(self, axis, ddof, keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.max(self, axis, keepdims)
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.min(self, axis, keepdims)
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.logsumexp(self, axis, keepdims)
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _red.argmax(self, axis, keepdims)
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _red.argmin(self, axis, keepdims)
+    def softmax(self, axis: int = -1) -> Tensor: return _red.softmax(self, axis)
+    def log_softmax(self, axis: int = -1) -> Tensor: return _red.log_softmax(self, axis)
+    # movement
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return _mv.swapaxes(self, axis1, axis2)
+    def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor: return _mv.expand_dims(self, axis)
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return _mv.squeeze(self, axis)
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor: return _mv.broadcast_to(self, shape)
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        return _mv.flatten(self, start_axis, end_axis)
+    def split(self, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+        return _mv.split(self, indices_or_sections, axis)
+    # fmt: on
 
     # In place, as PyTorch: allowed where no graph is being recorded (the optimizer's update).
     # Each change counts in ``_version``, which backward checks (see engine._check_versions).
@@ -411,46 +486,8 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     return Tensor._from_op(_to_array(value), None)
 
 
-# The ops import Tensor from this module, so they are bound after the class exists.
+# The ops import Tensor from this module, so they load after the class exists.
 from theta.autograd.ops import elementwise as _ew  # noqa: E402
 from theta.autograd.ops import linalg as _la  # noqa: E402
 from theta.autograd.ops import movement as _mv  # noqa: E402
 from theta.autograd.ops import reduce as _red  # noqa: E402
-
-
-def _reflected(op: Any) -> Any:
-    """``other <op> self`` for the reflected operators (``2.0 - t``, ``ndarray @ t``)."""
-    return lambda self, other: op(other, self)
-
-
-def _comparison(ufunc: np.ufunc) -> Any:
-    return lambda self, other: _ew.compare(ufunc, self, other)
-
-
-_METHODS = {
-    # arithmetic, NumPy broadcasting; Python scalars take the tensor's dtype
-    "__add__": _ew.add, "__sub__": _ew.sub, "__mul__": _ew.mul, "__truediv__": _ew.div,
-    "__pow__": _ew.power, "__matmul__": _la.matmul, "__neg__": _ew.neg, "__abs__": _ew.abs,
-    "__radd__": _reflected(_ew.add), "__rsub__": _reflected(_ew.sub),
-    "__rmul__": _reflected(_ew.mul), "__rtruediv__": _reflected(_ew.div),
-    "__rpow__": _reflected(_ew.power), "__rmatmul__": _reflected(_la.matmul),
-    # comparisons: bool tensors outside the graph
-    "__lt__": _comparison(np.less), "__le__": _comparison(np.less_equal),
-    "__gt__": _comparison(np.greater), "__ge__": _comparison(np.greater_equal),
-    "__eq__": _comparison(np.equal), "__ne__": _comparison(np.not_equal),
-    # elementwise
-    "exp": _ew.exp, "log": _ew.log, "log1p": _ew.log1p, "sqrt": _ew.sqrt, "abs": _ew.abs,
-    "sin": _ew.sin, "cos": _ew.cos, "tanh": _ew.tanh, "sigmoid": _ew.sigmoid, "relu": _ew.relu,
-    "leaky_relu": _ew.leaky_relu, "gelu": _ew.gelu, "softplus": _ew.softplus, "clip": _ew.clip,
-    "maximum": _ew.maximum, "minimum": _ew.minimum, "matmul": _la.matmul,
-    # reductions (axis: int, tuple or None; keepdims)
-    "sum": _red.sum, "mean": _red.mean, "var": _red.var, "std": _red.std, "max": _red.max,
-    "min": _red.min, "logsumexp": _red.logsumexp, "argmax": _red.argmax,
-    "argmin": _red.argmin, "softmax": _red.softmax, "log_softmax": _red.log_softmax,
-    # movement
-    "swapaxes": _mv.swapaxes, "expand_dims": _mv.expand_dims, "squeeze": _mv.squeeze,
-    "broadcast_to": _mv.broadcast_to, "flatten": _mv.flatten, "split": _mv.split,
-    "__getitem__": _mv.getitem,
-}  # fmt: skip
-for _name, _method in _METHODS.items():
-    setattr(Tensor, _name, _method)

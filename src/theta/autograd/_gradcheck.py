@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from theta.autograd._tensor import Tensor
 from theta.autograd.engine import _topological_order, no_grad, unbroadcast
 from theta.autograd.function import Context
-from theta.autograd.tensor import Tensor
 
 __all__ = ["GradcheckReport", "Mismatch", "gradcheck"]
 
