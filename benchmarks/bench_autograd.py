@@ -156,15 +156,15 @@ def make_mlp_theta_nn(p: dict[str, np.ndarray]) -> tuple[Callable[[], Any], Call
     # theta's Linear stores weight as (out, in), PyTorch's layout; the problem's W is (in, out)
     state = {}
     for i in range(1, 4):
-        state[f"layers.{2 * (i - 1)}.weight"] = np.ascontiguousarray(p[f"W{i}"].T)
-        state[f"layers.{2 * (i - 1)}.bias"] = p[f"b{i}"]
+        state[f"{2 * (i - 1)}.weight"] = np.ascontiguousarray(p[f"W{i}"].T)
+        state[f"{2 * (i - 1)}.bias"] = p[f"b{i}"]
     model.load_state_dict(state)
     import theta
 
     x = theta.tensor(p["x"].copy())
     t = p["t"].copy()
-    names = {f"W{i}": f"layers.{2 * (i - 1)}.weight" for i in range(1, 4)}
-    names.update({f"b{i}": f"layers.{2 * (i - 1)}.bias" for i in range(1, 4)})
+    names = {f"W{i}": f"{2 * (i - 1)}.weight" for i in range(1, 4)}
+    names.update({f"b{i}": f"{2 * (i - 1)}.bias" for i in range(1, 4)})
 
     def step() -> Any:
         model.zero_grad()

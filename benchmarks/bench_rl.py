@@ -164,10 +164,10 @@ def check_update() -> str:
         rng.normal(size=(64, 4)).astype(np.float32),
         (rng.random(64) < 0.1).astype(np.float32),
     )
-    state = {f"layers.{k}": v.detach().numpy() for k, v in ours.q.state_dict().items()}
+    state = {k: v.detach().numpy() for k, v in ours.q.state_dict().items()}
     agent.q_net_.load_state_dict(state)
     agent.target_net_.load_state_dict(
-        {f"layers.{k}": v.detach().numpy() * 0.9 for k, v in ours.target.state_dict().items()}
+        {k: v.detach().numpy() * 0.9 for k, v in ours.target.state_dict().items()}
     )
     with torch.no_grad():
         for p in ours.target.parameters():
@@ -188,7 +188,7 @@ def check_update() -> str:
     torch_loss = ours.update(tuple(torch.from_numpy(np.asarray(a)) for a in batch))
     worst = 0.0
     for name, value in agent.q_net_.state_dict().items():
-        theirs = ours.q.state_dict()[name.removeprefix("layers.")].numpy()
+        theirs = ours.q.state_dict()[name].numpy()
         if not np.allclose(value, theirs, rtol=1e-4, atol=1e-6):
             raise AssertionError(f"DQN update check: {name} differs between theta and torch")
         worst = max(worst, float(np.abs(value - theirs).max()))

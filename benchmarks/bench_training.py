@@ -121,7 +121,7 @@ def _theta_model(net: Net, p: dict[str, Any]) -> Any:
     from theta.nn import MLP
 
     model = MLP(net.sizes, rng=0, dtype=np.float32)
-    names = [name for name, _ in model.named_parameters()]  # layers.0.weight, layers.0.bias, ...
+    names = [name for name, _ in model.named_parameters()]  # 0.weight, 0.bias, ...
     model.load_state_dict(dict(zip(names, p["params"], strict=True)))
     return model
 

@@ -28,6 +28,7 @@ from theta.nn import (
     ReLU,
     Sequential,
     Tanh,
+    TransformerBlock,
 )
 from theta.tensorfile import read_tensors, write_tensors
 
@@ -100,7 +101,7 @@ def test_config_json_records_class_and_nested_hyperparameters(tmp_path):
     model = Sequential(Linear(2, 3, rng=0), ReLU(), LayerNorm((3,)))
     io.save(model, tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format"] == "theta.model" and config["format_version"] == 1
+    assert config["format"] == "theta.model" and config["format_version"] == 2
     assert config["theta_version"] == theta.__version__ and config["class"] == "Sequential"
     assert config["hyperparameters"] == {
         "layers": [
@@ -115,11 +116,11 @@ def test_config_json_records_class_and_nested_hyperparameters(tmp_path):
 
 def test_float64_models_come_back_in_float64(tmp_path):
     model = MLP((3, 4, 1), rng=0, dtype=np.float64)
-    model.layers[2].bias.data[0] = 1e300  # beyond float32: must not pass through it
+    model.layers[1].bias.data[0] = 1e300  # beyond float32: must not pass through it
     io.save(model, tmp_path / "m")
     again = io.load(tmp_path / "m")
     assert {p.dtype for p in again.parameters()} == {np.dtype(np.float64)}
-    assert again.layers[2].bias.data[0] == 1e300
+    assert again.layers[1].bias.data[0] == 1e300
     x = np.linspace(0, 1, 6).reshape(2, 3)
     np.testing.assert_array_equal(predict(again, x), predict(model, x))
 
@@ -151,40 +152,24 @@ def test_bare_state_dict_round_trip(tmp_path):
     model, x = models()["mlp"]
     io.save_state_dict(model.state_dict(), tmp_path / "w.safetensors")
     fresh = MLP((4, 16, 8, 3), activation="tanh", rng=99)
-    assert fresh.load_state_dict(io.load_state_dict_file(tmp_path / "w.safetensors")) == ([], [])
+    assert fresh.load_state_dict(io.load_state_dict(tmp_path / "w.safetensors")) == ([], [])
     np.testing.assert_array_equal(predict(fresh, x), predict(model, x))
     io.save_state_dict(dict(model.named_parameters()), tmp_path / "t.safetensors")  # Tensors too
-    assert io.load_state_dict_file(tmp_path / "t.safetensors").keys() == model.state_dict().keys()
+    assert io.load_state_dict(tmp_path / "t.safetensors").keys() == model.state_dict().keys()
 
 
 # --- PyTorch interop -----------------------------------------------------------------------------
 
 
 def _torch_twins(torch):
-    class TorchMLP(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = torch.nn.ModuleList(
-                [torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)]
-            )
-
-        def forward(self, x):
-            for layer in self.layers:
-                x = layer(x)
-            return x
-
-    class TorchSeq(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = torch.nn.Sequential(
-                torch.nn.Embedding(10, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 6),
-                torch.nn.GELU(), torch.nn.Linear(6, 2),
-            )  # fmt: skip
-
-        def forward(self, x):
-            return self.layers(x)
-
-    return TorchMLP, TorchSeq
+    """The torch models of ``_theta_twins``: theta's names are ``torch.nn.Sequential``'s."""
+    nn = torch.nn
+    return [
+        lambda: nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)),
+        lambda: nn.Sequential(
+            nn.Embedding(10, 4), nn.LayerNorm(4), nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 2)
+        ),  # fmt: skip
+    ]
 
 
 def _theta_twins(dtype):
@@ -208,7 +193,7 @@ def test_pytorch_state_dict_loads_into_theta_and_back(tmp_path, dtype):
     ):
         # PyTorch -> theta
         save_file(torch_model.state_dict(), tmp_path / f"torch{i}.safetensors")
-        theta_model.load_state_dict(io.load_state_dict_file(tmp_path / f"torch{i}.safetensors"))
+        theta_model.load_state_dict(io.load_state_dict(tmp_path / f"torch{i}.safetensors"))
         with torch.no_grad():
             expected = torch_model(torch.from_numpy(x)).numpy()
         got = predict(theta_model, x)
@@ -230,6 +215,77 @@ def test_pytorch_state_dict_loads_into_theta_and_back(tmp_path, dtype):
             with torch.no_grad():
                 back = torch_model(torch.from_numpy(x)).numpy()
             np.testing.assert_allclose(back, predict(theta_model, x), rtol=1e-6, atol=1e-6)
+
+
+# --- folders of format version 1 (theta's own names before PyTorch's) ---------------------------
+
+# name: (model, input width, {name now: its name in a version-1 folder}); others are unchanged
+VERSION1 = {
+    "mlp_dropout": (
+        lambda: MLP((2, 3, 3, 1), dropout=0.1, rng=0),
+        2,
+        {"0.weight": "layers.0.weight", "0.bias": "layers.0.bias", "3.weight": "layers.3.weight",
+         "3.bias": "layers.3.bias", "6.weight": "layers.6.weight", "6.bias": "layers.6.bias"},
+    ),
+    "custom": (
+        lambda: IoTestNet((3, 5), head=Sequential(Linear(5, 2, rng=4), ReLU())),
+        3,
+        {"body.0.weight": "body.layers.0.weight", "body.0.bias": "body.layers.0.bias",
+         "head.0.weight": "head.layers.0.weight", "head.0.bias": "head.layers.0.bias"},
+    ),
+    "nested_sequential": (
+        lambda: Sequential(MLP((3, 4, 2), rng=1), Sequential(Tanh(), Linear(2, 1, rng=2))),
+        3,
+        {"0.0.weight": "layers.0.layers.0.weight", "0.0.bias": "layers.0.layers.0.bias",
+         "0.2.weight": "layers.0.layers.2.weight", "0.2.bias": "layers.0.layers.2.bias",
+         "1.1.weight": "layers.1.layers.1.weight", "1.1.bias": "layers.1.layers.1.bias"},
+    ),
+    "transformer_block": (
+        lambda: TransformerBlock(8, 2, causal=True, rng=0),
+        8,
+        {"attn.in_proj_weight": "attn.qkv.weight", "attn.in_proj_bias": "attn.qkv.bias",
+         "attn.out_proj.weight": "attn.proj.weight", "attn.out_proj.bias": "attn.proj.bias"},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(VERSION1))
+def test_folders_of_format_version_1_load_under_the_new_names(tmp_path, name):
+    make, width, old_names = VERSION1[name]
+    model = make().eval()
+    for p in model.parameters():  # LayerNorm starts at ones and zeros: make every value count
+        p.data += np.linspace(0.1, 0.5, p.size, dtype=p.dtype).reshape(p.shape)
+    io.save(model, tmp_path / "m")
+    _edit_weights(
+        tmp_path / "m", lambda t: t.update({old_names.get(k, k): t.pop(k) for k in list(t)})
+    )
+    _edit_config(tmp_path / "m", lambda c: c.update(format_version=1))
+    assert set(old_names.values()) <= set(read_tensors(tmp_path / "m" / "model.safetensors")[0])
+    again = io.load(tmp_path / "m").eval()
+    x = np.linspace(-1, 1, 6 * width, dtype=np.float32).reshape(2, 3, width)
+    np.testing.assert_array_equal(predict(again, x), predict(model, x))
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[key], value)
+    # a folder of the current version is read by the names it holds, not translated
+    _edit_config(tmp_path / "m", lambda c: c.update(format_version=2))
+    with pytest.raises(CheckpointError, match="missing keys"):
+        io.load(tmp_path / "m")
+
+
+def test_a_learner_folder_holding_version_1_model_folders_loads(tmp_path):
+    from theta.estimators.neural import ModuleRegressor
+
+    X = np.linspace(-1, 1, 40).reshape(20, 2)
+    start = MLP((2, 4, 1), rng=0, dtype=np.float64)
+    regressor = ModuleRegressor(start, epochs=1, random_state=0).fit(X, X.sum(axis=1))
+    io.save(regressor, tmp_path / "r")
+    old = {"0.weight": "layers.0.weight", "0.bias": "layers.0.bias",
+           "2.weight": "layers.2.weight", "2.bias": "layers.2.bias"}  # fmt: skip
+    for folder in ("module", "model_"):
+        _edit_weights(tmp_path / "r" / folder, lambda t: t.update({old[k]: t.pop(k) for k in old}))
+        _edit_config(tmp_path / "r" / folder, lambda c: c.update(format_version=1))
+    again = io.load(tmp_path / "r")
+    np.testing.assert_array_equal(again.predict(X), regressor.predict(X))
 
 
 # --- refusing what is not ours -------------------------------------------------------------------
@@ -258,7 +314,7 @@ def test_pickles_are_refused_without_running_them(tmp_path):
     (folder / "model.safetensors").write_bytes(payload)
     attempts = [
         (io.load, tmp_path / "model.pkl"),
-        (io.load_state_dict_file, tmp_path / "model.pkl"),
+        (io.load_state_dict, tmp_path / "model.pkl"),
         (io.load, folder),
         (read_tensors, folder / "model.safetensors"),
     ]
@@ -275,7 +331,7 @@ def test_pytorch_and_numpy_files_are_refused_without_running_them(tmp_path):
     torch.save({"weight": Payload(marker)}, tmp_path / "model.pt")
     np.save(tmp_path / "model.npy", np.array([Payload(marker)], dtype=object), allow_pickle=True)
     for path, kind in [(tmp_path / "model.pt", "zip"), (tmp_path / "model.npy", "NumPy")]:
-        for load in (io.load, io.load_state_dict_file):
+        for load in (io.load, io.load_state_dict):
             with pytest.raises(CheckpointError, match=f"{kind}.*nothing was executed"):
                 load(path)
     assert not marker.exists()
@@ -302,13 +358,13 @@ def test_missing_and_unexpected_names_strict_and_not(tmp_path):
     io.save(model, tmp_path / "m")
 
     def rename(tensors):
-        tensors["extra.weight"] = tensors.pop("layers.2.bias")
+        tensors["extra.weight"] = tensors.pop("2.bias")
 
     _edit_weights(tmp_path / "m", rename)
-    with pytest.raises(CheckpointError, match=r"missing keys: layers\.2\.bias.*extra\.weight") as e:
+    with pytest.raises(CheckpointError, match=r"missing keys: 2\.bias.*extra\.weight") as e:
         io.load(tmp_path / "m")
     assert str(tmp_path / "m" / "model.safetensors") in str(e.value)
-    with pytest.warns(UserWarning, match=r"missing keys.*layers\.2\.bias.*unexpected.*extra"):
+    with pytest.warns(UserWarning, match=r"missing keys.*2\.bias.*unexpected.*extra"):
         loose = io.load(tmp_path / "m", strict=False)
     np.testing.assert_array_equal(loose.layers[0].weight.data, model.layers[0].weight.data)
 
@@ -316,37 +372,35 @@ def test_missing_and_unexpected_names_strict_and_not(tmp_path):
 @pytest.mark.parametrize("strict", [True, False])
 def test_wrong_shapes_and_dtypes_are_listed_even_when_not_strict(tmp_path, strict):
     io.save(MLP((2, 4, 1), rng=0), tmp_path / "m")
-    _edit_weights(tmp_path / "m", lambda t: t.update({"layers.0.weight": np.zeros((5, 2))}))
-    with pytest.raises(
-        CheckpointError, match=r"layers\.0\.weight: expected \(4, 2\), got \(5, 2\)"
-    ):
+    _edit_weights(tmp_path / "m", lambda t: t.update({"0.weight": np.zeros((5, 2))}))
+    with pytest.raises(CheckpointError, match=r"0\.weight: expected \(4, 2\), got \(5, 2\)"):
         io.load(tmp_path / "m", strict=strict)
-    _edit_weights(tmp_path / "m", lambda t: t.update({"layers.0.weight": np.zeros((4, 2), int)}))
-    with pytest.raises(CheckpointError, match=r"floating point.*layers\.0\.weight \(int64\)"):
+    _edit_weights(tmp_path / "m", lambda t: t.update({"0.weight": np.zeros((4, 2), int)}))
+    with pytest.raises(CheckpointError, match=r"floating point.*0\.weight \(int64\)"):
         io.load(tmp_path / "m", strict=strict)
 
 
 def test_non_finite_values_warn_or_raise(tmp_path):
     model = MLP((2, 3, 1), rng=0)
     model.layers[0].bias.data[1] = np.nan
-    model.layers[2].weight.data[0, 0] = np.inf
+    model.layers[1].weight.data[0, 0] = np.inf
     io.save(model, tmp_path / "m")
-    with pytest.warns(UserWarning, match=r"NaN or infinite.*layers\.0\.bias, layers\.2\.weight"):
+    with pytest.warns(UserWarning, match=r"NaN or infinite.*0\.bias, 2\.weight"):
         again = io.load(tmp_path / "m")
     assert np.isnan(again.layers[0].bias.data[1])
-    with pytest.raises(CheckpointError, match=r"NaN or infinite.*layers\.0\.bias"):
+    with pytest.raises(CheckpointError, match=r"NaN or infinite.*0\.bias"):
         io.load(tmp_path / "m", check_finite=True)
     file = tmp_path / "m" / "model.safetensors"
-    with pytest.warns(UserWarning, match="layers.2.weight"):
-        io.load_state_dict_file(file)
-    with pytest.raises(CheckpointError, match="layers.2.weight"):
-        io.load_state_dict_file(file, check_finite=True)
+    with pytest.warns(UserWarning, match="2.weight"):
+        io.load_state_dict(file)
+    with pytest.raises(CheckpointError, match="2.weight"):
+        io.load_state_dict(file, check_finite=True)
 
 
 @pytest.mark.parametrize(
     "edit, match",
     [
-        (lambda c: c.update(format_version=2), r"format version 2 .*reads format version 1"),
+        (lambda c: c.update(format_version=3), r"format version 3 .*reads format version 2"),
         (lambda c: c.update(format_version="1"), "format_version must be a positive integer"),
         (lambda c: c.update(format="pytorch"), "not a theta model config.*'pytorch'"),
         (lambda c: c.update({"class": "NoSuchNet"}), r"unknown module class 'NoSuchNet'.*MLP"),
@@ -435,15 +489,15 @@ def test_missing_paths_and_wrong_kinds_name_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing-here"):
         io.load(tmp_path / "nothing-here")
     with pytest.raises(FileNotFoundError, match="nothing-here"):
-        io.load_state_dict_file(tmp_path / "nothing-here")
+        io.load_state_dict(tmp_path / "nothing-here")
     (tmp_path / "file").write_bytes(b"{}")
-    with pytest.raises(NotADirectoryError, match="load_state_dict_file"):
+    with pytest.raises(NotADirectoryError, match=r"theta\.io\.load_state_dict\b"):
         io.load(tmp_path / "file")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"empty/config\.json"):
         io.load(tmp_path / "empty")
     with pytest.raises(IsADirectoryError, match="theta.io.load"):
-        io.load_state_dict_file(tmp_path / "empty")
+        io.load_state_dict(tmp_path / "empty")
     io.save(MLP((2, 1), rng=0), tmp_path / "m")
     os.remove(tmp_path / "m" / "model.safetensors")
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
@@ -491,7 +545,7 @@ def test_existing_path_needs_overwrite_and_then_is_replaced_whole(tmp_path):
     with pytest.raises(FileExistsError, match="w.st"):
         io.save_state_dict({"w": np.ones(1)}, tmp_path / "w.st")
     io.save_state_dict({"w": np.ones(1)}, tmp_path / "w.st", overwrite=True)
-    assert io.load_state_dict_file(tmp_path / "w.st")["w"][0] == 1.0
+    assert io.load_state_dict(tmp_path / "w.st")["w"][0] == 1.0
 
 
 def test_overwrite_never_replaces_what_save_did_not_write(tmp_path):

@@ -74,8 +74,8 @@ def test_report_of_a_training_run_end_to_end(theta_cli, iris_run):
     # hyperparameters, learned parameters (shapes of the saved model) and final metrics
     cells = page.cells
     assert cells[cells.index("hidden") + 1] == "[8]" and cells[cells.index("epochs") + 1] == "5"
-    assert cells[cells.index("layers.0.weight") + 1] == "8×4"
-    assert cells[cells.index("layers.2.bias") + 1] == "3"
+    assert cells[cells.index("0.weight") + 1] == "8×4"
+    assert cells[cells.index("2.bias") + 1] == "3"
     summary = json.loads((iris_run / "summary.json").read_text())
     accuracy = summary["final"]["val_accuracy"]
     assert cells[cells.index("final.val_accuracy") + 1] == f"{accuracy:.6g}"
@@ -137,7 +137,7 @@ def test_report_of_a_gpt_run_shows_a_generated_sample(theta_main, tmp_path):
     assert theta_main("report", str(run))[0] == 0
     page = Page((run / "report.html").read_text(encoding="utf-8"))
     assert page.headings["h2"] == SECTIONS
-    assert "wte.weight" in page.cells and "blocks.0.attn.qkv.weight" in page.cells
+    assert "wte.weight" in page.cells and "blocks.0.attn.in_proj_weight" in page.cells
     from theta.cli.runs import load_gpt_run
 
     model, tokenizer = load_gpt_run(run)

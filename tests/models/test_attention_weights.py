@@ -16,10 +16,10 @@ def test_the_weights_are_the_ones_forward_mixes_the_values_with(rng):
     np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-6)
     assert np.all(np.triu(weights, k=1) == 0)
     # forward = proj(weights @ v, heads merged): recompute it from the weights alone
-    v = (x @ attn.qkv.weight.data.T + attn.qkv.bias.data)[..., 16:]  # (B, T, C)
+    v = (x @ attn.in_proj_weight.data.T + attn.in_proj_bias.data)[..., 16:]  # (B, T, C)
     v = v.reshape(3, 5, 2, 4).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
     mixed = (weights @ v).transpose(0, 2, 1, 3).reshape(3, 5, 8)
-    expected = mixed @ attn.proj.weight.data.T + attn.proj.bias.data
+    expected = mixed @ attn.out_proj.weight.data.T + attn.out_proj.bias.data
     with no_grad():
         np.testing.assert_allclose(attn(tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
 

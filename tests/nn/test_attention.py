@@ -318,13 +318,9 @@ def test_fully_masked_query_in_packed_attention_gives_zeros(rng):
 
 
 def torch_mha_from(attn: MultiHeadAttention, C: int):
+    """``torch.nn.MultiheadAttention`` with theta's weights, loaded strictly by name."""
     mha = tnn.MultiheadAttention(C, attn.n_heads, batch_first=True, dtype=torch.float64)
-    state = attn.state_dict()
-    with torch.no_grad():
-        mha.in_proj_weight.copy_(torch.as_tensor(state["qkv.weight"]))
-        mha.in_proj_bias.copy_(torch.as_tensor(state["qkv.bias"]))
-        mha.out_proj.weight.copy_(torch.as_tensor(state["proj.weight"]))
-        mha.out_proj.bias.copy_(torch.as_tensor(state["proj.bias"]))
+    mha.load_state_dict({k: torch.as_tensor(v) for k, v in attn.state_dict().items()})
     return mha
 
 
@@ -357,11 +353,10 @@ def test_multi_head_attention_matches_torch(name, causal, padding, rng):
 
     close(out, ref, f"{name}: output")
     close(tx.grad, px.grad, f"{name}: gradient of x")
-    params = dict(attn.named_parameters())
-    pairs = {"qkv.weight": mha.in_proj_weight, "qkv.bias": mha.in_proj_bias,
-             "proj.weight": mha.out_proj.weight, "proj.bias": mha.out_proj.bias}  # fmt: skip
-    for ours, theirs in pairs.items():
-        close(params[ours].grad, theirs.grad, f"{name}: gradient of {ours}")
+    theirs = dict(mha.named_parameters())
+    assert [n for n, _ in attn.named_parameters()] == list(theirs)
+    for pname, p in attn.named_parameters():
+        close(p.grad, theirs[pname].grad, f"{name}: gradient of {pname}")
 
 
 def test_multi_head_attention_rejects_indivisible_width():
@@ -412,26 +407,18 @@ def test_padded_positions_do_not_change_unpadded_outputs(Layer, rng):
 # --- the transformer block against a PyTorch twin -------------------------------------------
 
 
-class TorchAttention(tnn.Module):
-    """theta's MultiHeadAttention layout in torch: a packed ``qkv`` Linear and ``proj``."""
+class TorchAttention(tnn.MultiheadAttention):
+    """``torch.nn.MultiheadAttention`` called as theta's: ``(x, key padding)``, causal or not."""
 
     def __init__(self, C, n_heads, causal):
-        super().__init__()
-        self.n_heads, self.causal = n_heads, causal
-        self.qkv = tnn.Linear(C, 3 * C, dtype=torch.float64)
-        self.proj = tnn.Linear(C, C, dtype=torch.float64)
+        super().__init__(C, n_heads, batch_first=True, dtype=torch.float64)
+        self.causal = causal
 
     def forward(self, x, pad=None):
-        B_, T_, C = x.shape
-        q, k, v = (t.reshape(B_, T_, self.n_heads, C // self.n_heads).transpose(1, 2)
-                   for t in self.qkv(x).split(C, dim=-1))  # fmt: skip
-        allowed = torch.ones(T_, T_, dtype=torch.bool)
-        if self.causal:
-            allowed = allowed.tril()
-        if pad is not None:
-            allowed = allowed & ~torch.as_tensor(pad)[:, None, None, :]
-        y = tF.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # (B, nh, T, hs)
-        return self.proj(y.transpose(1, 2).reshape(B_, T_, C))
+        mask = torch.as_tensor(attention_mask(x.shape[1], causal=True)) if self.causal else None
+        pad = None if pad is None else torch.as_tensor(pad)
+        return super().forward(x, x, x, attn_mask=mask, key_padding_mask=pad,
+                               need_weights=False)[0]  # fmt: skip
 
 
 class TorchBlock(tnn.Module):

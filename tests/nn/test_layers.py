@@ -16,6 +16,7 @@ from theta.nn import (
     Embedding,
     LayerNorm,
     Linear,
+    LinearReLU,
     Module,
     ReLU,
     Sequential,
@@ -29,17 +30,6 @@ torch = pytest.importorskip("torch")
 tnn = torch.nn
 
 TOL = 1e-8
-
-
-class TorchStack(tnn.Module):
-    """A torch model whose sub-layers live in ``layers``, the attribute theta uses."""
-
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = tnn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.layers(x)
 
 
 def close(got, expected, what: str) -> None:
@@ -159,7 +149,7 @@ def test_sequential_matches_torch(rng):
         Softmax(),
     )
     randomize(net, rng)
-    twin = TorchStack(
+    twin = tnn.Sequential(
         tnn.Linear(5, 8), tnn.GELU(approximate="tanh"), tnn.LayerNorm(8),
         tnn.Linear(8, 3, bias=False), tnn.Softmax(dim=-1),
     )  # fmt: skip
@@ -174,34 +164,89 @@ def test_sequential_matches_torch(rng):
 @pytest.mark.parametrize("x_shape", [(6, 5), (2, 3, 5)], ids=["2d", "BTC"])
 def test_mlp_matches_torch(activation, twin_act, x_shape, rng):
     mlp = MLP((5, 8, 7, 3), activation=activation, rng=0, dtype=np.float64)
-    twin = TorchStack(tnn.Linear(5, 8), twin_act(), tnn.Linear(8, 7), twin_act(), tnn.Linear(7, 3))
+    twin = tnn.Sequential(
+        tnn.Linear(5, 8), twin_act(), tnn.Linear(8, 7), twin_act(), tnn.Linear(7, 3)
+    )
     names = [name for name, _ in mlp.named_parameters()]
-    assert names == [
-        "layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias",
-        "layers.4.weight", "layers.4.bias",
-    ]  # fmt: skip
+    assert names == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
     assert names == list(twin.state_dict())
     compare(mlp, twin, rng.standard_normal(x_shape), rng)
 
 
 def test_mlp_with_dropout_has_torchs_layout_and_matches_in_eval(rng):
     mlp = MLP((4, 6, 6, 2), dropout=0.25, rng=0, dtype=np.float64).eval()
-    twin = TorchStack(
+    twin = tnn.Sequential(
         tnn.Linear(4, 6), tnn.ReLU(), tnn.Dropout(0.25),
         tnn.Linear(6, 6), tnn.ReLU(), tnn.Dropout(0.25),
         tnn.Linear(6, 2),
     ).eval()  # fmt: skip
-    assert [type(m).__name__ for m in mlp.layers] == [type(m).__name__ for m in twin.layers]
-    assert list(mlp.state_dict()) == list(twin.state_dict())  # layers.0, layers.3, layers.6
+    # the ReLUs are fused into the Linear before them, each keeping the index it has in torch's
+    assert [type(m).__name__ for m in mlp.layers] == [
+        "LinearReLU", "Dropout", "LinearReLU", "Dropout", "Linear"
+    ]  # fmt: skip
+    assert list(mlp.state_dict()) == list(twin.state_dict())  # 0, 3, 6
+    assert [name for name, _ in mlp.named_modules()][1:] == ["0", "2", "3", "5", "6"]
     compare(mlp, twin, rng.standard_normal((5, 4)), rng)
 
 
 def test_mlp_loads_a_torch_state_dict(rng):
-    twin = TorchStack(tnn.Linear(3, 4), tnn.ReLU(), tnn.Linear(4, 2)).double()
+    twin = tnn.Sequential(tnn.Linear(3, 4), tnn.ReLU(), tnn.Linear(4, 2)).double()
     mlp = MLP((3, 4, 2), rng=0, dtype=np.float64)
-    mlp.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})
+    mlp.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()}, strict=True)
     x = rng.standard_normal((5, 3))
     close(mlp(theta.tensor(x)).data, twin(torch.from_numpy(x)), "forward after loading")
+
+
+def test_linear_relu_is_relu_of_linear_with_linears_parameters(rng):
+    fused = LinearReLU(5, 3, rng=0, dtype=np.float64)
+    plain = Linear(5, 3, rng=0, dtype=np.float64)  # the same draws: the same initial weights
+    assert list(fused.state_dict()) == ["weight", "bias"]
+    np.testing.assert_array_equal(fused.weight.data, plain.weight.data)
+    x = rng.standard_normal((4, 5))
+    twin = tnn.Sequential(tnn.Linear(5, 3), tnn.ReLU()).double()
+    twin.load_state_dict({f"0.{k}": torch.from_numpy(v) for k, v in fused.state_dict().items()})
+    close(fused(theta.tensor(x)).data, twin(torch.from_numpy(x)), "forward")
+
+
+def count_fused_calls(monkeypatch) -> list:
+    """Record every call of the fused ``F.linear_relu`` (the layers call it through ``F``)."""
+    from theta.nn import functional
+
+    calls, fused = [], functional.linear_relu
+
+    def counted(*args):
+        calls.append(args)
+        return fused(*args)
+
+    monkeypatch.setattr(functional, "linear_relu", counted)
+    return calls
+
+
+def test_mlp_runs_each_hidden_relu_layer_as_the_fused_op(monkeypatch, rng):
+    calls = count_fused_calls(monkeypatch)
+    mlp = MLP((4, 6, 6, 2), rng=0)
+    mlp(rng.standard_normal((3, 4)).astype(np.float32))
+    assert len(calls) == 2
+    assert type(MLP((4, 6, 2), activation="tanh", rng=0).layers[0]) is Linear
+
+
+def test_sequential_runs_the_modules_it_was_given_unfused(monkeypatch, rng):
+    calls = count_fused_calls(monkeypatch)
+    net = Sequential(Linear(4, 6, rng=0), ReLU(), Linear(6, 2, rng=1))
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    out = net(x)
+    assert calls == []
+    np.testing.assert_array_equal(out.data, net[2](net[0](x).relu()).data)
+    Sequential(LinearReLU(4, 6, rng=0), Linear(6, 2, rng=1))(x)
+    assert len(calls) == 1
+
+
+def test_sequential_names_children_by_position_as_torch():
+    net = Sequential(Linear(2, 3, rng=0), ReLU(), LayerNorm(3), Linear(3, 1, rng=1))
+    twin = tnn.Sequential(tnn.Linear(2, 3), tnn.ReLU(), tnn.LayerNorm(3), tnn.Linear(3, 1))
+    assert list(net.state_dict()) == list(twin.state_dict())
+    assert [name for name, _ in net.named_modules()] == [name for name, _ in twin.named_modules()]
+    assert len(net) == 4 and net[-1] is net.layers[3] and isinstance(net[1], ReLU)
 
 
 # --- dropout ---------------------------------------------------------------------------------

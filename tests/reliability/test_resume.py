@@ -425,7 +425,7 @@ def test_non_finite_gradients_skip_steps_then_stop():
     reference = Line(poisoned=())
     fit(reference, X, 2 * X + 1, lr=0.05, steps=3, batch_size=None)  # 3 applied updates
     assert model.w.data == reference.w.data and model.b.data == reference.b.data
-    with pytest.raises(ValueError, match="max_skipped_steps == 0, must be >= 1"):
+    with pytest.raises(ValueError, match=r"'max_skipped_steps' parameter.* must be an int in the range \[1, inf\)\. Got 0 instead"):  # noqa: E501
         DivergenceGuard(max_skipped_steps=0)
 
 
@@ -494,15 +494,15 @@ DAMAGED_STATES = [
     ("epoch past steps", _set(["epoch"], 99), "'epoch'"),
     ("stop_training", _set(["stop_training"], "no"), "'stop_training'"),
     ("model list", _set(["model"], []), "'model'"),
-    ("model number", _set(["model", "layers.0.weight"], 1.5), "'model'"),
-    ("model wrong shape", _set(["model", "layers.0.weight"], np.zeros((2, 2))), "'model'"),
+    ("model number", _set(["model", "0.weight"], 1.5), "'model'"),
+    ("model wrong shape", _set(["model", "0.weight"], np.zeros((2, 2))), "'model'"),
     (
         "model missing",
-        _set(["model"], lambda m: {"layers.0.weight": m["layers.0.weight"]}),
+        _set(["model"], lambda m: {"0.weight": m["0.weight"]}),
         "'model'",
     ),
-    ("rng not a dict", _set(["model_rngs", "layers.2.rng"], 7), "'model_rngs/layers.2.rng'"),
-    ("rng state", _set(["model_rngs", "layers.2.rng", "state"], "x"), "'model_rngs'"),
+    ("rng not a dict", _set(["model_rngs", "2.rng"], 7), "'model_rngs/2.rng'"),
+    ("rng state", _set(["model_rngs", "2.rng", "state"], "x"), "'model_rngs'"),
     ("rng missing", _set(["model_rngs"], {}), "'model_rngs'"),
     ("optimizer empty", _set(["optimizer"], {}), "'optimizer'"),
     ("param_groups", _set(["optimizer", "param_groups"], "x"), "'optimizer/param_groups'"),

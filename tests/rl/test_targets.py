@@ -81,10 +81,10 @@ def _dqn(double):
                 learning_starts=10**6, random_state=0).learn(env, total_steps=1)  # fmt: skip
     run = agent._setup(env, agent._rng)
     rows = np.random.default_rng(2).normal(size=(16, 4))  # Q(s, ·) = table row, via one-hot
-    agent.q_net_.load_state_dict({"layers.0.weight": (rows + ONLINE).T.astype(np.float32),
-                                  "layers.0.bias": np.zeros(4, np.float32)})  # fmt: skip
-    agent.target_net_.load_state_dict({"layers.0.weight": (rows * 0 + TARGET).T.astype(
-        np.float32), "layers.0.bias": np.zeros(4, np.float32)})  # fmt: skip
+    agent.q_net_.load_state_dict({"0.weight": (rows + ONLINE).T.astype(np.float32),
+                                  "0.bias": np.zeros(4, np.float32)})  # fmt: skip
+    agent.target_net_.load_state_dict({"0.weight": (rows * 0 + TARGET).T.astype(
+        np.float32), "0.bias": np.zeros(4, np.float32)})  # fmt: skip
     return agent, run
 
 

@@ -120,7 +120,7 @@ def test_history_grad_norm_of_several_parameters_matches_pytorch(blobs):
     start = model.state_dict()
     history = fit(model, X, y, loss="cross_entropy", lr=0.1, steps=1, batch_size=None,
                   record_grad_norm=True)  # fmt: skip
-    w1, b1, w2, b2 = (torch.tensor(start[f"layers.{k}"], requires_grad=True)
+    w1, b1, w2, b2 = (torch.tensor(start[k], requires_grad=True)
                       for k in ("0.weight", "0.bias", "2.weight", "2.bias"))  # fmt: skip
     hidden = torch.relu(torch.tensor(X) @ w1.T + b1)
     torch.nn.functional.cross_entropy(hidden @ w2.T + b2, torch.tensor(y)).backward()

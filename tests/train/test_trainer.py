@@ -124,8 +124,8 @@ def test_watched_grads_match_pytorch(blobs):
     start = model.state_dict()
     result = Trainer(model, X, y, loss="cross_entropy", batch_size=None, watch=True).step()
     params = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
-    hidden = torch.relu(torch.tensor(X) @ params["layers.0.weight"].T + params["layers.0.bias"])
-    logits = hidden @ params["layers.2.weight"].T + params["layers.2.bias"]
+    hidden = torch.relu(torch.tensor(X) @ params["0.weight"].T + params["0.bias"])
+    logits = hidden @ params["2.weight"].T + params["2.bias"]
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y))
     loss.backward()
     assert result.loss == pytest.approx(loss.item(), rel=1e-12)

@@ -4,7 +4,7 @@ The chapter's split, on disk. ``save(model, path)`` writes a *model folder*::
 
     path/
       model.safetensors   the parameters θ: model.state_dict(), one tensor per dotted name
-      config.json         how to rebuild f: {"format": "theta.model", "format_version": 1,
+      config.json         how to rebuild f: {"format": "theta.model", "format_version": 2,
                           "theta_version": ..., "class": "MLP", "hyperparameters": {...}}
 
 and ``load(path)`` rebuilds the module from ``theta.nn.Module.registry`` by class name with the
@@ -60,13 +60,17 @@ Guarantees:
 - NaN or infinite values load with a warning, or raise with ``check_finite=True``.
 - A folder from a newer format version is refused, naming both versions.
 
-PyTorch interop: theta's parameter names and layouts equal torch.nn's for the equivalent layers
-(Linear, Embedding, LayerNorm; a Sequential's/MLP's children live under ``layers.N``, like a
-torch ModuleList named ``layers``), so a state dict saved by
-``safetensors.torch.save_file(torch_model.state_dict())`` loads with ``load_state_dict_file`` +
-``model.load_state_dict``, and the reverse: ``save_state_dict(model.state_dict(), path)`` then
+PyTorch interop: theta's parameter names and layouts equal torch.nn's for the equivalent modules
+(Linear, Embedding, LayerNorm; a Sequential's children are ``0``, ``1``, ... as in
+``torch.nn.Sequential``; an MLP's names are those of ``torch.nn.Sequential(Linear, act,
+[Dropout], Linear, ...)``; MultiHeadAttention's those of ``torch.nn.MultiheadAttention``), so
+a state dict saved by ``safetensors.torch.save_file(torch_model.state_dict(), path)`` loads
+strictly with ``model.load_state_dict(load_state_dict(path))``, and the reverse:
+``save_state_dict(model.state_dict(), path)`` then
 ``torch_model.load_state_dict(safetensors.torch.load_file(path))``. ``save`` writes an ordinary
-safetensors file too, so ``path/model.safetensors`` opens in PyTorch as it is.
+safetensors file too, so ``path/model.safetensors`` opens in PyTorch as it is. Folders of format
+version 1 (theta's own names before: ``layers.0.weight``, ``qkv``/``proj``) still load; their
+names are translated (``theta.io.models.version1_name``).
 """
 
 from __future__ import annotations
@@ -75,12 +79,12 @@ import os
 from typing import Any
 
 from theta.io import learner_loader, learners, models
-from theta.io.models import FORMAT_VERSION, load_state_dict_file, save_state_dict
+from theta.io.models import FORMAT_VERSION, load_state_dict, save_state_dict
 from theta.nn import Module
 from theta.params import Params
 from theta.tensorfile import remove_stale_temporaries
 
-__all__ = ["FORMAT_VERSION", "load", "load_state_dict_file", "save", "save_state_dict"]
+__all__ = ["FORMAT_VERSION", "load", "load_state_dict", "save", "save_state_dict"]
 
 
 def save(obj: Module | Params, path: str | os.PathLike, *, overwrite: bool = False) -> None:
@@ -185,8 +189,8 @@ def load(
     >>> with tempfile.TemporaryDirectory() as d:
     ...     save(model, os.path.join(d, "mlp"))
     ...     again = load(os.path.join(d, "mlp"))
-    >>> again
-    MLP(sizes=[2, 4, 1], activation='relu', dropout=0.0)
+    >>> type(again).__name__, again.hyperparameters()
+    ('MLP', {'sizes': [2, 4, 1], 'activation': 'relu', 'dropout': 0.0})
     >>> bool((again(x).numpy() == model(x).numpy()).all())
     True
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from theta.autograd import Tensor
 from theta.errors import CheckpointError
-from theta.nn import IncompatibleKeys, Module, registry_name
-from theta.nn.init import skip_init
+from theta.nn import MLP, IncompatibleKeys, Module, MultiHeadAttention, Sequential, registry_name
+from theta.nn.init import ParameterBudgetError, parameter_budget, skip_init
 from theta.tensorfile import (
     atomic_directory,
     atomic_write_text,
@@ -36,10 +36,12 @@ from theta.tensorfile import (
     write_tensors,
 )
 
-__all__ = ["FORMAT_VERSION", "load_state_dict_file", "save_state_dict"]
+__all__ = ["FORMAT_VERSION", "load_state_dict", "save_state_dict", "version1_name"]
 
 FORMAT = "theta.model"
-FORMAT_VERSION = 1  # raise when a reader of the old version could misread the new folders
+# Raise when a reader of the old version could misread the new folders.
+# 2: PyTorch's parameter names (Sequential, MLP, MultiHeadAttention); see version1_name.
+FORMAT_VERSION = 2
 LEARNER_FORMAT = "theta.learner"
 LEARNER_FORMAT_VERSION = 1
 WEIGHTS_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "state.safetensors"
@@ -229,7 +231,7 @@ def check_folder(folder: str) -> None:
             errno.ENOTDIR,
             "Not a model folder (save writes a folder holding config.json and "
             "model.safetensors or state.safetensors); for a bare safetensors file use "
-            "theta.io.load_state_dict_file",
+            "theta.io.load_state_dict",
             folder,
         )
 
@@ -247,11 +249,20 @@ def build_model(
     config_path = os.path.join(folder, CONFIG_FILE)
     weights_path = os.path.join(folder, WEIGHTS_FILE)
     # Every weight comes from the file (strict), so none is drawn: the arrays are only
-    # allocated, lazily, and a config that implies far more than the file holds is refused
-    # below, by shape, before any of them is touched.
-    with skip_init() if strict else contextlib.nullcontext():
+    # allocated, lazily, and a config that implies more parameters than the file holds stops
+    # at the first one over (twice the file's count: a model may tie weights by replacing a
+    # parameter it made), before the rest is built.
+    budget = 2 * sum(array.size for array in tensors.values())
+    with (skip_init() if strict else contextlib.nullcontext(),
+          parameter_budget(budget) if strict else contextlib.nullcontext()):  # fmt: skip
         try:
             model = _build(config["class"], config["hyperparameters"], config_path, "config")
+        except ParameterBudgetError:
+            raise CheckpointError(
+                f"{config_path}: the model it describes needs more parameters than "
+                f"{weights_path} holds ({budget // 2:,} elements); the config does not belong "
+                "to these weights."
+            ) from None
         except MemoryError:
             size = sum(array.nbytes for array in tensors.values())
             raise CheckpointError(
@@ -260,6 +271,9 @@ def build_model(
                 "the config does not belong to these weights."
             ) from None
     params = dict(model.named_parameters())
+    if config["format_version"] == 1:
+        renamed = {version1_name(model, name): name for name in params}
+        tensors = {renamed.get(k, k): v for k, v in tensors.items()}
     if any(name in tensors and tensors[name].shape != p.shape for name, p in params.items()):
         _load_into(model, tensors, strict, weights_path)  # raises, listing every mismatch
     not_float = [
@@ -443,6 +457,8 @@ def _build(name: Any, hyperparameters: Any, config_path: str, where: str) -> Mod
     kwargs.update(values)  # names the signature lacks: let the constructor report them
     try:
         return cls(*args, **kwargs)
+    except ParameterBudgetError:
+        raise  # build_model names the config and the weights it outgrew
     except (TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{config_path}: cannot rebuild {name} (at {where}) from its hyperparameters "
@@ -459,6 +475,40 @@ def _decode(value: Any, config_path: str, where: str) -> Any:
     if isinstance(value, list):
         return [_decode(v, config_path, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+# MultiHeadAttention's names that format version 1 spelt as its own Linear layers did
+_ATTENTION_VERSION1 = {"in_proj_weight": "qkv.weight", "in_proj_bias": "qkv.bias",
+                       "out_proj": "proj"}  # fmt: skip
+
+
+def version1_name(model: Module, name: str) -> str:
+    """The dotted ``name`` in ``model`` as theta spelt it before PyTorch's names (format 1).
+
+    A ``Sequential``'s or ``MLP``'s children were under ``layers.N`` (now ``N``), and
+    ``MultiHeadAttention``'s ``in_proj_weight``, ``in_proj_bias`` and ``out_proj`` were
+    ``qkv.weight``, ``qkv.bias`` and ``proj``. Works for any path (parameters, modules).
+
+    Examples
+    --------
+    >>> from theta.nn import MLP
+    >>> version1_name(MLP((2, 3, 1)), "2.bias")
+    'layers.2.bias'
+    """
+    owner: Any = model
+    old = []
+    for part in name.split("."):
+        if isinstance(owner, Sequential | MLP) and part.isdigit():
+            old.append(f"layers.{part}")
+        elif isinstance(owner, MultiHeadAttention):
+            old.append(_ATTENTION_VERSION1.get(part, part))
+        else:
+            old.append(part)
+        if isinstance(owner, list | tuple):
+            owner = owner[int(part)] if part.isdigit() and int(part) < len(owner) else None
+        else:
+            owner = owner.get(part) if isinstance(owner, dict) else getattr(owner, part, None)
+    return ".".join(old)
 
 
 def check_finite_tensors(
@@ -516,7 +566,7 @@ def save_state_dict(
     >>> layer = Linear(2, 1, rng=0)
     >>> with tempfile.TemporaryDirectory() as d:
     ...     save_state_dict(layer.state_dict(), os.path.join(d, "linear.safetensors"))
-    ...     state = load_state_dict_file(os.path.join(d, "linear.safetensors"))
+    ...     state = load_state_dict(os.path.join(d, "linear.safetensors"))
     >>> sorted(state), state["weight"].shape
     (['bias', 'weight'], (1, 2))
     """
@@ -526,13 +576,16 @@ def save_state_dict(
     write_tensors(path, arrays, metadata, overwrite=overwrite)
 
 
-def load_state_dict_file(
+def load_state_dict(
     path: str | os.PathLike, *, check_finite: bool = False, checksum: bool = True
 ) -> dict[str, np.ndarray]:
     """Read a flat ``{name: array}`` state dict from one safetensors file.
 
-    Feed the result to ``model.load_state_dict``. Any safetensors file works, including one
-    written by ``safetensors.torch.save_file(torch_model.state_dict(), path)``.
+    Feed the result to ``model.load_state_dict`` (strict by default). Any safetensors file
+    works, including one written by ``safetensors.torch.save_file(torch_model.state_dict(),
+    path)``: theta's parameter names are PyTorch's for the equivalent modules (Linear,
+    Embedding, LayerNorm, Sequential, MLP as ``Sequential(Linear, act, ...)``,
+    MultiHeadAttention as ``MultiheadAttention``), so such a file loads strictly.
 
     Parameters
     ----------
@@ -563,7 +616,7 @@ def load_state_dict_file(
     >>> import numpy as np
     >>> with tempfile.TemporaryDirectory() as d:
     ...     save_state_dict({"w": np.zeros(2)}, os.path.join(d, "w.safetensors"))
-    ...     load_state_dict_file(os.path.join(d, "w.safetensors"))
+    ...     load_state_dict(os.path.join(d, "w.safetensors"))
     {'w': array([0., 0.])}
     """
     name = os.fspath(path)

@@ -15,6 +15,7 @@ from theta.nn.layers import (
     Embedding,
     LayerNorm,
     Linear,
+    LinearReLU,
     ReLU,
     Sequential,
     Sigmoid,
@@ -25,7 +26,8 @@ from theta.nn.layers import (
 from theta.nn.module import IncompatibleKeys, Module, Parameter, functional_call, registry_name
 
 __all__ = [
-    "GELU", "MLP", "Dropout", "Embedding", "IncompatibleKeys", "LayerNorm", "Linear", "Module",
+    "GELU", "MLP", "Dropout", "Embedding", "IncompatibleKeys", "LayerNorm", "Linear", "LinearReLU",
+    "Module",
     "MultiHeadAttention", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
     "TransformerBlock", "attention_mask", "functional", "functional_call", "get_activation", "init",
     "registry_name", "scaled_dot_product_attention", "sinusoidal_positions",

@@ -233,6 +233,11 @@ def sinusoidal_positions(n_positions: int, n_embd: int, *, dtype: Any = None) ->
 class MultiHeadAttention(Module):
     """Multi-head self-attention with one fused query/key/value projection.
 
+    Parameters are ``torch.nn.MultiheadAttention``'s (self-attention, ``batch_first=True``):
+    ``in_proj_weight`` (3C, C) stacks the query, key and value projections, ``in_proj_bias``
+    (3C,), and ``out_proj`` is a Linear (C, C), so state dicts move between the two in either
+    direction. Beyond PyTorch's, dropout (if any) is also applied to the output.
+
     Parameters
     ----------
     n_embd : int
@@ -262,15 +267,16 @@ class MultiHeadAttention(Module):
             )
         rng = check_random_state(rng)
         self.n_heads, self.causal, self.dropout = n_heads, causal, dropout
-        self.qkv = Linear(n_embd, 3 * n_embd, bias=bias, rng=rng, dtype=dtype)
-        self.proj = Linear(n_embd, n_embd, bias=bias, rng=rng, dtype=dtype)
+        packed = Linear(n_embd, 3 * n_embd, bias=bias, rng=rng, dtype=dtype)  # q, k, v stacked
+        self.in_proj_weight, self.in_proj_bias = packed.weight, packed.bias
+        self.out_proj = Linear(n_embd, n_embd, bias=bias, rng=rng, dtype=dtype)
         self.resid_dropout = Dropout(dropout, rng=rng)
         self.rng = rng
 
     def forward(self, x: Tensor, key_padding: np.ndarray | None = None) -> Tensor:
         x = x if isinstance(x, Tensor) else tensor(x)
         B, T, C = x.shape
-        qkv = F.linear(x, self.qkv.weight, self.qkv.bias)  # (B, T, 3C)
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3C)
         mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
         keep = None
         if self.dropout > 0.0 and self.training:
@@ -282,7 +288,7 @@ class MultiHeadAttention(Module):
             scale=1.0 / math.sqrt(C // self.n_heads),
             keep=keep,
         )
-        return self.resid_dropout(self.proj(y))  # (B, T, C)
+        return self.resid_dropout(self.out_proj(y))  # (B, T, C)
 
     def attention_weights(self, x: Any, key_padding: np.ndarray | None = None) -> np.ndarray:
         """The weights ``forward`` mixes the values with, for input ``x`` of shape (B, T, C).
@@ -294,7 +300,7 @@ class MultiHeadAttention(Module):
         x = x if isinstance(x, Tensor) else tensor(x)
         B, T, C = x.shape
         with no_grad():
-            qkv = F.linear(x, self.qkv.weight, self.qkv.bias).numpy()  # (B, T, 3C)
+            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).numpy()  # (B, T, 3C)
         heads = qkv.reshape(B, T, 3, self.n_heads, C // self.n_heads).transpose(2, 0, 3, 1, 4)
         mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
         scale = 1.0 / math.sqrt(C // self.n_heads)

@@ -1,7 +1,8 @@
 """Layers: modules with parameters (Linear, Embedding, LayerNorm) and without (activations).
 
 Parameter names and layouts match ``torch.nn`` (``weight`` is ``(out_features,
-in_features)``), so a PyTorch state dict of the equivalent model loads as it is.
+in_features)``; a ``Sequential``'s children are ``0``, ``1``, ...), so a PyTorch state dict
+of the equivalent model loads as it is, and theta's loads into PyTorch.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from theta.rng import check_random_state
 from theta.validation import check_scalar
 
 __all__ = [
-    "GELU", "MLP", "Dropout", "Embedding", "LayerNorm", "Linear", "ReLU", "Sequential", "Sigmoid",
-    "Softmax", "Tanh", "get_activation",
+    "GELU", "MLP", "Dropout", "Embedding", "LayerNorm", "Linear", "LinearReLU", "ReLU",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "get_activation",
 ]  # fmt: skip
 
 
@@ -66,6 +67,27 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
+
+
+class LinearReLU(Linear):
+    """``relu(x @ weight.T + bias)`` as one fused op (``F.linear_relu``): an MLP's hidden layer.
+
+    A ``Linear`` (same parameters, names and initial weights) whose output goes through a
+    ReLU without a second graph node or a pass over the output; ``MLP`` builds its hidden
+    layers from it. Its PyTorch twin is ``torch.nn.Sequential(Linear, ReLU)``, whose weights
+    are its own under ``0.``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> layer = LinearReLU(2, 1, bias=False, rng=0)
+    >>> _ = layer.load_state_dict({"weight": theta.tensor([[1.0, -1.0]]).numpy()})
+    >>> layer(theta.tensor([[1.0, 2.0], [3.0, 1.0]])).tolist()
+    [[0.0], [2.0]]
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear_relu(x, self.weight, self.bias)
 
 
 class Embedding(Module):
@@ -180,7 +202,12 @@ def get_activation(name: str) -> Module:
 
 
 class Sequential(Module):
-    """Apply modules one after another; they live in ``layers`` (names ``layers.0.weight``).
+    """Apply modules one after another, each as it is given.
+
+    The ``i``-th module is the child named ``"i"``, so parameter names are PyTorch's
+    (``0.weight``, ``2.bias``, ...) and a state dict moves between this and the same
+    ``torch.nn.Sequential`` in either direction. No layers are fused behind the scenes: for
+    a Linear followed by a ReLU in one op, give a :class:`LinearReLU`.
 
     Examples
     --------
@@ -188,6 +215,8 @@ class Sequential(Module):
     >>> net = Sequential(Linear(2, 3, rng=0), ReLU(), Linear(3, 1, rng=1))
     >>> net(theta.tensor([[1.0, 2.0]])).shape
     (1, 1)
+    >>> list(net.state_dict())
+    ['0.weight', '0.bias', '2.weight', '2.bias']
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -196,20 +225,32 @@ class Sequential(Module):
                 raise TypeError(
                     f"Sequential: argument {i} is a {type(layer).__name__}, not a Module."
                 )
-        self.layers = list(layers)
+        _hold(self, [(str(i), layer) for i, layer in enumerate(layers)])
+
+    @property
+    def layers(self) -> list[Module]:
+        """The modules, in the order ``forward`` runs them."""
+        return [getattr(self, name) for name in self._names]
 
     def forward(self, x: Any) -> Any:
-        return _run_layers(self.layers, x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 
     def __len__(self) -> int:
-        return len(self.layers)
+        return len(self._names)
 
 
 class MLP(Module):
     """A multilayer perceptron: Linear layers with an activation (and dropout) between them.
+
+    Its state dict is that of ``torch.nn.Sequential(Linear, act, [Dropout], Linear, ...)``:
+    ``0.weight, 0.bias, 2.weight, ...``. With ReLU, each hidden Linear and its ReLU are one
+    :class:`LinearReLU` (one fused op), named by the Linear's index in that ``Sequential``;
+    the index after it, the ReLU's there, holds no module of its own.
 
     Parameters
     ----------
@@ -223,8 +264,11 @@ class MLP(Module):
     Examples
     --------
     >>> import theta
-    >>> MLP((4, 8, 3), rng=0)(theta.tensor([[1.0] * 4] * 2)).shape
+    >>> mlp = MLP((4, 8, 3), rng=0)
+    >>> mlp(theta.tensor([[1.0] * 4] * 2)).shape
     (2, 3)
+    >>> list(mlp.state_dict()), [type(layer).__name__ for layer in mlp.layers]
+    (['0.weight', '0.bias', '2.weight', '2.bias'], ['LinearReLU', 'Linear'])
     """
 
     def __init__(
@@ -245,29 +289,27 @@ class MLP(Module):
             dropout, "dropout", float | int, min_val=0.0, max_val=1.0, include_boundaries="left"
         )
         rng = check_random_state(rng)
-        layers: list[Module] = []
+        layers: list[tuple[str, Module]] = []
+        index = 0  # the position in the equivalent torch.nn.Sequential
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            layers.append(Linear(n_in, n_out, rng=rng, dtype=dtype))
-            if i < len(sizes) - 2:
-                layers.append(get_activation(activation))
-                if dropout > 0:
-                    layers.append(Dropout(dropout, rng=rng))
-        self.layers = layers
+            hidden = i < len(sizes) - 2
+            fused = hidden and activation == "relu"
+            layer = (LinearReLU if fused else Linear)(n_in, n_out, rng=rng, dtype=dtype)
+            layers.append((str(index), layer))
+            if hidden and not fused:
+                layers.append((str(index + 1), get_activation(activation)))
+            index += 2 if hidden else 1  # a fused ReLU keeps its index, so names stay torch's
+            if hidden and dropout > 0:
+                layers.append((str(index), Dropout(dropout, rng=rng)))
+                index += 1
+        _hold(self, layers)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _run_layers(self.layers, x)
+    layers = Sequential.layers  # the modules in the order forward runs them, as Sequential
+    forward = Sequential.forward
 
 
-def _run_layers(layers: list[Module], x: Any) -> Any:
-    """Apply ``layers`` in order, running each ``Linear`` followed by a ``ReLU`` as one fused
-    op (``F.linear_relu``); subclasses of either keep their own ``forward``."""
-    i, n = 0, len(layers)
-    while i < n:
-        layer = layers[i]
-        if type(layer) is Linear and i + 1 < n and type(layers[i + 1]) is ReLU:
-            x = F.linear_relu(x, layer.weight, layer.bias)
-            i += 2
-        else:
-            x = layer(x)
-            i += 1
-    return x
+def _hold(module: Module, layers: list[tuple[str, Module]]) -> None:
+    """Keep each layer as the child of that name (``"0"``, ...), and their order."""
+    for name, layer in layers:
+        setattr(module, name, layer)
+    module._names = tuple(name for name, _ in layers)
