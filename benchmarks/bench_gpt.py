@@ -77,15 +77,16 @@ def torch_gpt(state: dict[str, np.ndarray], dtype: Any) -> Any:
     class Attention(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.qkv = nn.Linear(C, 3 * C, dtype=dtype)
-            self.proj = nn.Linear(C, C, dtype=dtype)
+            self.in_proj_weight = nn.Parameter(torch.empty(3 * C, C, dtype=dtype))
+            self.in_proj_bias = nn.Parameter(torch.empty(3 * C, dtype=dtype))
+            self.out_proj = nn.Linear(C, C, dtype=dtype)
 
         def forward(self, x: Any) -> Any:
             B, T, _ = x.shape
-            q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2)
-                       for t in self.qkv(x).split(C, dim=-1))  # fmt: skip
+            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3C)
+            q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in qkv.split(C, dim=-1))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
-            return self.proj(y.transpose(1, 2).reshape(B, T, C))
+            return self.out_proj(y.transpose(1, 2).reshape(B, T, C))
 
     class Block(nn.Module):
         def __init__(self) -> None:
@@ -125,10 +126,10 @@ class _Trainee:
 
 
 def make_theta(dtype: Any = np.float32, data: list | None = None) -> _Trainee:
-    from theta.models import GPT, lm_loss
+    from theta.models import GPT, GPTConfig, lm_loss
     from theta.optim import AdamW
 
-    model = GPT(VOCAB, BLOCK, N_LAYER, N_HEADS, N_EMBD, rng=0, dtype=dtype)
+    model = GPT(GPTConfig(VOCAB, BLOCK, N_LAYER, N_HEADS, N_EMBD), rng=0, dtype=dtype)
     initial = model.state_dict()
     optimizer = AdamW(model.parameters(), lr=LR)
     data = data or batches(1)

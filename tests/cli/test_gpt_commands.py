@@ -111,8 +111,8 @@ def test_train_gpt_on_a_text_file(theta_main, tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--n-embd", "10", "--n-heads", "3"], "config key 'n_embd': must be divisible by n_heads"),
-        (["--block-size", "0"], "config key 'block_size': must be >= 1"),
+        (["--n-embd", "10", "--n-heads", "3"], "n_embd (10) must be divisible by n_heads (3)"),
+        (["--block-size", "0"], "config: GPTConfig: block_size must be an int >= 1 (got 0)"),
         (["--n-layer", "two"], "argument --n-layer: invalid int value"),
         (["--eval-every", "0"], "config key 'eval_every': must be >= 1"),
         (["--batch-size", "0"], "config key 'batch_size': must be >= 1 for a GPT"),
@@ -144,10 +144,10 @@ def test_gpt_needs_text_and_enough_of_it(theta_main, tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--temperature", "0"], "argument --temperature: must be > 0"),
-        (["--temperature", "hot"], "argument --temperature: expected a number"),
-        (["--top-k", "0"], "argument --top-k: must be >= 1"),
-        (["--max-new-tokens", "-1"], "argument --max-new-tokens: must be >= 0"),
+        (["--temperature", "0"], "argument --temperature: must be a float in the range (0, inf). Got 0.0 instead."),  # noqa: E501
+        (["--temperature", "hot"], "argument --temperature: must be a float in the range (0, inf). Got 'hot' instead."),  # noqa: E501
+        (["--top-k", "0"], "argument --top-k: must be an int in the range [1, inf). Got 0 instead."),  # noqa: E501
+        (["--max-new-tokens", "-1"], "argument --max-new-tokens: must be an int in the range [0, inf). Got -1 instead."),  # noqa: E501
         (["--seed", "x"], "argument --seed: invalid int value"),
         (["--prompt", ""], "argument --prompt: must not be empty"),
         (["--prompt", "Ω"], "argument --prompt: CharTokenizer: characters ['Ω']"),

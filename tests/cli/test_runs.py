@@ -123,3 +123,19 @@ def test_generated_data_is_drawn_with_the_run_seed_so_a_report_sees_the_same_poi
     np.testing.assert_array_equal(y0, y0_again)
     assert not np.array_equal(X0, X1)
     np.testing.assert_array_equal(load_table("iris", seed=3)[0], load_table("iris")[0])
+
+
+def test_the_gpt_keys_are_gptconfig_fields_and_reach_the_model(theta_cli):
+    from dataclasses import fields
+
+    from theta.cli.config import GPT_KEYS, TrainConfig, resolve
+    from theta.models import GPTConfig
+
+    assert set(GPT_KEYS) == {f.name for f in fields(GPTConfig)} - {"vocab_size", "dropout"}
+    assert all(getattr(TrainConfig(), key) == getattr(GPTConfig(), key) for key in GPT_KEYS)
+    config = resolve({"model": "gpt", "n_layer": 2, "bias": False, "dropout": 0.1})
+    assert config.gpt_config(65) == GPTConfig(65, n_layer=2, dropout=0.1, bias=False)
+    result = theta_cli("train", "--model", "gpt", "--no-bias", "--n-layer", "2", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    assert resolved["bias"] is False and resolved["n_layer"] == 2 and resolved["model"] == "gpt"

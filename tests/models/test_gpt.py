@@ -4,6 +4,7 @@ Dimensions: B batch, T sequence length, C embedding size, V vocabulary size.
 """
 
 import contextlib
+import json
 import os
 
 import numpy as np
@@ -12,9 +13,18 @@ import pytest
 from theta import io
 from theta.autograd import no_grad
 from theta.data import load_tinyshakespeare
-from theta.models import GPT, CharTokenizer, GPTConfig, lm_loss, next_token_windows
+from theta.models import (
+    GPT,
+    CharTokenizer,
+    GPTConfig,
+    gpt_windows,
+    lm_loss,
+    next_token_windows,
+    train_gpt,
+)
 from theta.optim import AdamW
 from theta.train import fit
+from theta.train.callbacks import EvaluateEvery
 
 SMALL = {"vocab_size": 11, "block_size": 8, "n_layer": 2, "n_heads": 2, "n_embd": 8}
 
@@ -39,17 +49,13 @@ def torch_gpt_from(model: GPT):
     C, nh = cfg.n_embd, cfg.n_heads
     f64 = {"dtype": torch.float64}
 
-    class Attention(tnn.Module):
+    class Attention(tnn.MultiheadAttention):
         def __init__(self):
-            super().__init__()
-            self.qkv, self.proj = tnn.Linear(C, 3 * C, **f64), tnn.Linear(C, C, **f64)
+            super().__init__(C, nh, batch_first=True, **f64)
 
         def forward(self, x):
-            B, T, _ = x.shape
-            q, k, v = (t.reshape(B, T, nh, C // nh).transpose(1, 2)
-                       for t in self.qkv(x).split(C, dim=-1))  # fmt: skip
-            y = tF.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
-            return self.proj(y.transpose(1, 2).reshape(B, T, C))
+            causal = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+            return super().forward(x, x, x, attn_mask=causal, need_weights=False)[0]
 
     class Block(tnn.Module):
         def __init__(self):
@@ -167,10 +173,50 @@ def test_width_not_divisible_by_heads_is_refused():
 
 
 @pytest.mark.parametrize("field, value", [("n_layer", 0), ("block_size", -1), ("vocab_size", 2.5),
-                                          ("dropout", 1.0)])  # fmt: skip
+                                          ("dropout", 1.0), ("n_heads", True),
+                                          ("bias", 1)])  # fmt: skip
 def test_config_rejects_bad_numbers(field, value):
     with pytest.raises(ValueError, match=field):
         GPTConfig(**{field: value})
+
+
+def test_one_config_builds_the_model_and_its_fields_are_the_hyperparameters():
+    config = GPTConfig(**SMALL)
+    a, b = GPT(config, rng=0), GPT(**SMALL, rng=0)  # the fields by name: the same model
+    assert a.config is config and b.config == config
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    assert a.hyperparameters() == {**SMALL, "dropout": 0.0, "bias": True}
+    assert not hasattr(a, "config_dict")
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, needle",
+    [
+        ((11,), {}, "config must be a GPTConfig (got int 11)"),
+        ((GPTConfig(),), {"n_layer": 2}, "not both"),
+        ((), {"n_layers": 2}, "unknown config field 'n_layers'"),
+    ],
+)
+def test_gpt_refuses_anything_but_one_config(args, kwargs, needle):
+    with pytest.raises(TypeError) as info:
+        GPT(*args, **kwargs)
+    assert needle in str(info.value)
+
+
+def test_a_folder_saved_with_flat_hyperparameters_loads(tmp_path):
+    model = small_gpt()
+    io.save(model, tmp_path / "gpt")
+    path = tmp_path / "gpt" / "config.json"
+    config = json.loads(path.read_text())
+    # what every GPT folder saved before the one-config GPT holds: the fields, flat
+    old = {"vocab_size": 11, "block_size": 8, "n_layer": 2, "n_heads": 2, "n_embd": 8,
+           "dropout": 0.0, "bias": True}  # fmt: skip
+    assert config["hyperparameters"] == old
+    path.write_text(json.dumps({**config, "hyperparameters": old}, indent=2) + "\n")
+    again = io.load(tmp_path / "gpt")
+    assert again.config == model.config
+    np.testing.assert_array_equal(logits_of(again, [[1, 2, 3]]), logits_of(model, [[1, 2, 3]]))
 
 
 # --- tied embeddings -----------------------------------------------------------------------
@@ -319,7 +365,7 @@ def one_blas_thread():
 def test_overfits_a_tiny_text_to_near_zero_loss():
     tok = CharTokenizer.from_text(TINY_TEXT)
     X, y = next_token_windows(tok.encode(TINY_TEXT), 64, stride=16)  # 9 windows of 64
-    model = GPT(tok.vocab_size, block_size=64, n_layer=1, n_heads=2, n_embd=32, rng=0)
+    model = GPT(GPTConfig(tok.vocab_size, block_size=64, n_layer=1, n_heads=2, n_embd=32), rng=0)
     history = fit(model, X, y, loss=lm_loss, optimizer="adam", lr=1e-2, steps=100,
                   batch_size=None, progress=False)  # fmt: skip
     assert history.step_loss[0] > 3.0  # about ln(vocab) at the start
@@ -350,7 +396,7 @@ def test_short_training_on_tinyshakespeare_beats_the_bigram_model():
     split = int(0.9 * len(ids))
     train_ids, val_ids = ids[:split], ids[split:]
     T, batch, steps = 32, 32, 800
-    model = GPT(tok.vocab_size, block_size=T, n_layer=1, n_heads=4, n_embd=64, rng=0)
+    model = GPT(GPTConfig(tok.vocab_size, block_size=T, n_layer=1, n_heads=4, n_embd=64), rng=0)
     opt = AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.99), weight_decay=0.0)
     rng = np.random.default_rng(0)
     offsets = np.arange(T)
@@ -364,3 +410,49 @@ def test_short_training_on_tinyshakespeare_beats_the_bigram_model():
     assert val < 2.3, f"validation loss {val:.3f} does not beat the bigram's 2.48 clearly"
     sample = tok.decode(model.generate(tok.encode("ROMEO:"), 50, seed=0))
     assert sample.startswith("ROMEO:") and len(sample) == 56
+
+
+# --- training on a text: theta.models.train_gpt ------------------------------------------------
+
+
+def test_gpt_windows_split_the_text_and_name_a_part_too_short():
+    (X, y), (X_val, y_val) = gpt_windows(np.arange(100), 4, val_fraction=0.2, eval_windows=3)
+    assert X.shape == (76, 4) and X[-1].tolist() == [75, 76, 77, 78] and y[-1][-1] == 79
+    assert X_val.tolist() == [[80, 81, 82, 83], [88, 89, 90, 91], [92, 93, 94, 95]]
+    np.testing.assert_array_equal(y_val, X_val + 1)
+    with pytest.raises(ValueError, match="the validation text has 10 characters; block_size 16"):
+        gpt_windows(np.arange(100), 16, val_fraction=0.1)
+
+
+def tiny_text_run(tmp_path, name, steps, *, resume=False, **kwargs):
+    tok = CharTokenizer.from_text(TINY_TEXT)
+    model = GPT(GPTConfig(tok.vocab_size, block_size=8, n_layer=1, n_heads=2, n_embd=8,
+                          dropout=0.1), rng=0)  # fmt: skip
+    history = train_gpt(model, tok.encode(TINY_TEXT), steps=steps, batch_size=4, seed=0,
+                        eval_windows=4, progress=False, checkpoint=str(tmp_path / name),
+                        checkpoint_every=2, resume=resume, **kwargs)  # fmt: skip
+    return model, history
+
+
+def test_train_gpt_resumed_equals_an_uninterrupted_run_validation_table_included(tmp_path):
+    whole, whole_history = tiny_text_run(tmp_path, "whole", 12, eval_every=3)
+    tiny_text_run(tmp_path, "part", 6, eval_every=3)
+    part, part_history = tiny_text_run(tmp_path, "part", 12, eval_every=3, resume=True)
+    for (name, p), (_, q) in zip(whole.named_parameters(), part.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    rows = EvaluateEvery.rows(whole_history)
+    assert [r[0] for r in rows] == [0, 3, 6, 9, 12] and rows[0][1] is None
+    assert rows[1][1] == pytest.approx(np.mean(whole_history.step_loss[:3]))
+    assert EvaluateEvery.rows(part_history) == rows
+
+
+def test_validation_rows_go_to_the_history_file_not_the_checkpoint(tmp_path):
+    from theta.train import checkpoint
+
+    _, short = tiny_text_run(tmp_path, "short", 4, eval_every=1)
+    _, long = tiny_text_run(tmp_path, "long", 40, eval_every=1)
+    assert len(EvaluateEvery.rows(long)) == 41
+    sizes = [os.path.getsize(tmp_path / name) for name in ("short", "long")]
+    assert abs(sizes[1] - sizes[0]) < 64, sizes  # 36 more rows would add over a kilobyte
+    state = checkpoint.load(str(tmp_path / "long"))
+    assert ["EvaluateEvery", {}] in state["callbacks"]

@@ -16,7 +16,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MODEL_PRESETS", "PRESETS", "ConfigError", "TrainConfig", "load_toml", "resolve"]
+from theta.models import GPTConfig
+
+__all__ = ["GPT_KEYS", "MODEL_PRESETS", "PRESETS", "ConfigError", "TrainConfig", "load_toml",
+           "resolve"]  # fmt: skip
 
 # Defaults that differ by data set: the chapter's line is learned the chapter's way.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -36,12 +39,25 @@ class ConfigError(ValueError):
     """A configuration key is unknown, or its value has the wrong type or range."""
 
 
+# The GPT's architecture keys are GPTConfig's own fields, with its types and defaults, taken
+# from it rather than copied: all but vocab_size (the text's) and dropout (TrainConfig's).
+GPT_KEYS = tuple(f.name for f in fields(GPTConfig) if f.name not in ("vocab_size", "dropout"))
+_GPTKeys = dataclasses.make_dataclass(
+    "_GPTKeys",
+    [(f.name, typing.get_type_hints(GPTConfig)[f.name], dataclasses.field(default=f.default))
+     for f in fields(GPTConfig) if f.name in GPT_KEYS],
+    frozen=True,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_GPTKeys):
     """Everything ``theta train`` needs: the data, the model, and the training knobs.
 
     Every field is a hyperparameter in the chapter's sense: chosen by you, held fixed while
-    gradient descent changes the parameters.
+    gradient descent changes the parameters. The GPT's architecture (``block_size``,
+    ``n_layer``, ``n_heads``, ``n_embd``, ``bias``) comes first, as :class:`GPTConfig`
+    defines it; :meth:`gpt_config` builds the GPT's config from them.
     """
 
     data: str = "line"  # a data set from `theta datasets`
@@ -59,11 +75,7 @@ class TrainConfig:
     standardize: bool = True  # scale features to zero mean, unit variance (train statistics)
     seed: int = 0
     checkpoint_every: int = 100
-    # GPT only (see theta.models.GPTConfig); val_split is then the text's last fraction
-    block_size: int = 64  # the longest context, in characters
-    n_layer: int = 4
-    n_heads: int = 4
-    n_embd: int = 128  # must be divisible by n_heads
+    # GPT only (and GPT_KEYS); val_split is then the text's last fraction
     eval_every: int = 100  # steps between validation losses (metrics.csv, loss curve)
     eval_windows: int = 256  # validation windows of block_size characters per evaluation
 
@@ -80,13 +92,20 @@ class TrainConfig:
         _range(self, "val_split", 0 <= self.val_split < 1, "in [0, 1)")
         _range(self, "checkpoint_every", self.checkpoint_every >= 1, ">= 1")
         _range(self, "hidden", all(n >= 1 for n in self.hidden), "a list of sizes >= 1")
-        for key in ("block_size", "n_layer", "n_heads", "n_embd", "eval_every", "eval_windows"):
+        for key in ("eval_every", "eval_windows"):
             _range(self, key, getattr(self, key) >= 1, ">= 1")
-        if self.n_embd % self.n_heads:
-            _fail("n_embd", f"must be divisible by n_heads ({self.n_embd} and {self.n_heads})")
+        try:
+            self.gpt_config(GPTConfig.vocab_size)
+        except ValueError as exc:
+            raise ConfigError(f"config: {exc}") from None
         if self.model == "gpt":
             _range(self, "val_split", self.val_split > 0, "in (0, 1) for a GPT")
             _range(self, "batch_size", self.batch_size >= 1, ">= 1 for a GPT")
+
+    def gpt_config(self, vocab_size: int) -> GPTConfig:
+        """The config of the GPT this run trains, for a vocabulary of ``vocab_size`` tokens."""
+        keys = {key: getattr(self, key) for key in GPT_KEYS}
+        return GPTConfig(vocab_size=vocab_size, dropout=self.dropout, **keys)
 
     def loss_for(self, task: str) -> str:
         return self.loss or _TASK_LOSSES[task]

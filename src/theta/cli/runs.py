@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io as _io
 import json
-import math
 import os
 import re
 import shlex
@@ -41,7 +41,7 @@ from theta.cli import pictures
 from theta.cli.config import ConfigError, TrainConfig
 from theta.errors import DivergenceError
 from theta.losses import get_loss
-from theta.models import GPT, CharTokenizer, lm_loss, next_token_windows
+from theta.models import GPT, CharTokenizer, gpt_windows, train_gpt
 from theta.nn import MLP, Linear, Module
 from theta.plot import loss_curve
 from theta.tensorfile import (
@@ -53,6 +53,7 @@ from theta.tensorfile import (
     write_tensors,
 )
 from theta.train import Callback, History, fit
+from theta.train.callbacks import EvaluateEvery
 
 __all__ = ["Plan", "Run", "check_run_dir", "claim_run_dir", "load_gpt_run", "load_run",
            "load_table", "mark_run", "prepare_run", "read_stamp", "run_status", "train_run",
@@ -139,15 +140,16 @@ def _build_model(config: TrainConfig, n_in: int, n_out: int) -> Module:
 class Plan:
     """A run built and checked before its folder is touched (see :func:`prepare_run`).
 
-    ``fit_kwargs`` go to ``fit`` with ``model``; ``files`` (name to text) are written beside
-    ``config.json`` when training begins; ``finish(run_dir, history, seconds)`` writes what
-    was learned and returns the result's one-line description and whether pictures were drawn.
+    ``train`` is the library call that trains ``model`` (``fit`` or ``train_gpt`` with the
+    config's values), given ``callbacks``, ``progress``, ``checkpoint``, ``checkpoint_every``
+    and ``resume``; ``files`` (name to text) are written beside ``config.json`` when training
+    begins; ``finish(run_dir, history, seconds)`` writes what was learned and returns the
+    result's one-line description and whether pictures were drawn.
     """
 
     config: TrainConfig
     model: Module
-    fit_kwargs: dict[str, Any]
-    callbacks: list[Callback]
+    train: Callable[..., History]
     files: dict[str, str]
     finish: Callable[[Path, History, float], tuple[str, bool]]
 
@@ -187,8 +189,8 @@ def _prepare_table(config: TrainConfig, model: Module | None) -> Plan:
     _check_loss(model, loss, scaled(X[:2]), target(y[:2]), config.data)
     start = [p.data.copy() for p in model.parameters()]
     two_parameters = model.n_parameters() == 2  # the chapter's w and b: draw their walk
-    fit_kwargs = dict(
-        X=scaled(X), y=target(y), loss=loss, optimizer=config.optimizer, lr=config.lr,
+    train = functools.partial(
+        fit, model, scaled(X), target(y), loss=loss, optimizer=config.optimizer, lr=config.lr,
         steps=config.steps or None, epochs=None if config.steps else config.epochs,
         batch_size=config.batch_size or None, seed=config.seed,
         validation_data=None if validation is None else (scaled(validation[0]),
@@ -214,7 +216,7 @@ def _prepare_table(config: TrainConfig, model: Module | None) -> Plan:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items())
         return f"trained {config.model} on {config.data}: {history.n_steps} steps, {shown}", drawn
 
-    return Plan(config, model, fit_kwargs, [], {}, finish)
+    return Plan(config, model, train, {}, finish)
 
 
 def _check_loss(model: Module, loss: str, X: np.ndarray, y: np.ndarray, data_name: str) -> None:
@@ -266,9 +268,8 @@ def train_run(plan: Plan, run_dir: Path, *, resume: bool, quiet: bool, out: Text
     begun = _Begun(run_dir, plan)
     started = time.perf_counter()
     try:
-        history = fit(
-            plan.model, **plan.fit_kwargs, callbacks=[begun, *plan.callbacks, *callbacks],
-            progress=None if not quiet else False,
+        history = plan.train(
+            callbacks=[begun, *callbacks], progress=None if not quiet else False,
             checkpoint=str(run_dir / "checkpoint.safetensors"),
             checkpoint_every=plan.config.checkpoint_every, resume=resume,
         )  # fmt: skip
@@ -463,39 +464,6 @@ def load_run(run_dir: str | Path) -> Run:
 # --- GPT runs ----------------------------------------------------------------------------------
 
 
-class _ValidationEvery(Callback):
-    """The validation loss at step 0, every ``every`` steps and at the last step.
-
-    Each row is ``[step, mean training loss since the previous row, validation loss]``; the
-    rows live in the checkpoint, so a resumed run continues the same table.
-    """
-
-    def __init__(self, every: int, total: int, X_val: np.ndarray, y_val: np.ndarray) -> None:
-        self.every, self.total, self.val = every, total, (X_val, y_val)
-        self.rows: list[list[Any]] = []
-
-    def _evaluate(self, trainer: Any) -> None:
-        step = trainer.step_count
-        since = int(self.rows[-1][0]) if self.rows else 0
-        recent = trainer.history.step_loss[since:step]
-        train = float(np.mean(recent)) if recent else None
-        self.rows.append([step, train, trainer.evaluate(*self.val)["loss"]])
-
-    def on_train_begin(self, trainer: Any) -> None:
-        if trainer.step_count == 0 and not self.rows:
-            self._evaluate(trainer)
-
-    def on_step_end(self, trainer: Any, result: Any) -> None:
-        if trainer.step_count % self.every == 0 or trainer.step_count == self.total:
-            self._evaluate(trainer)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rows": [list(row) for row in self.rows]}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rows = [list(row) for row in state["rows"]]
-
-
 def _load_text(name: str) -> str:
     """A text corpus by data-set name, or the contents of a ``.txt`` file."""
     path = Path(name)
@@ -511,64 +479,49 @@ def _load_text(name: str) -> str:
 
 
 def _prepare_gpt(config: TrainConfig) -> Plan:
-    """A character-level GPT run as ``config`` says.
-
-    The text's first ``1 - val_split`` is for training, on every window of ``block_size``
-    characters in random order; the rest is for validation, on up to ``eval_windows``
-    non-overlapping windows spread evenly over it.
-    """
+    """A character-level GPT run as ``config`` says (see :func:`theta.models.train_gpt`)."""
     text = _load_text(config.data)
     tokenizer = CharTokenizer.from_text(text)
     ids = tokenizer.encode(text)
-    split, T = int(len(ids) * (1 - config.val_split)), config.block_size
-    for part, name in ((ids[:split], "training"), (ids[split:], "validation")):
-        if len(part) < T + 1:
-            raise ValueError(
-                f"the {name} text has {len(part)} characters; block_size {T} needs at least "
-                f"{T + 1}. Use more text or a smaller --block-size."
-            )
-    # every training window as a view (no copy): inputs and the same shifted by one, (N, T)
-    X = np.lib.stride_tricks.sliding_window_view(ids[: split - 1], T)
-    y = np.lib.stride_tricks.sliding_window_view(ids[1:split], T)
-    X_val, y_val = next_token_windows(ids[split:], T, stride=T)
-    spread = np.linspace(0, len(X_val) - 1, min(config.eval_windows, len(X_val))).round()
-    X_val, y_val = X_val[spread.astype(int)], y_val[spread.astype(int)]
-    steps = config.steps or config.epochs * math.ceil(len(X) / config.batch_size)
-
-    model = GPT(tokenizer.vocab_size, T, config.n_layer, config.n_heads, config.n_embd,
-                config.dropout, rng=config.seed)  # fmt: skip
-    vocab = {"format": TOKENIZER_FORMAT, "chars": tokenizer.chars}
-    evals = _ValidationEvery(config.eval_every, steps, X_val, y_val)
-    fit_kwargs = dict(X=X, y=y, loss=lm_loss, optimizer=config.optimizer, lr=config.lr,
-                      steps=steps, batch_size=config.batch_size, seed=config.seed)  # fmt: skip
+    gpt_windows(ids, config.block_size, val_fraction=config.val_split)  # too short: refused now
+    model = GPT(config.gpt_config(tokenizer.vocab_size), rng=config.seed)
+    train = functools.partial(
+        train_gpt, model, ids, steps=config.steps or None, epochs=config.epochs,
+        batch_size=config.batch_size, optimizer=config.optimizer, lr=config.lr,
+        val_fraction=config.val_split, eval_every=config.eval_every,
+        eval_windows=config.eval_windows, seed=config.seed,
+    )  # fmt: skip
 
     def finish(run_dir: Path, history: History, seconds: float) -> tuple[str, bool]:
         io.save(model, run_dir / "model", overwrite=True)
+        rows = EvaluateEvery.rows(history)
         buffer = _io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["step", "loss", "val_loss"])
-        for step, train, val in evals.rows:
-            writer.writerow([step, "" if train is None else f"{train:.8g}", f"{val:.8g}"])
+        for step, train_loss, val in rows:
+            writer.writerow([step, "" if train_loss is None else f"{train_loss:.8g}", f"{val:.8g}"])
         atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
-        last = evals.rows[-1] if evals.rows else [0, None, None]
+        last = rows[-1] if rows else (0, None, None)
         summary = {"data": config.data, "model": "gpt", "steps": history.n_steps,
                    "seconds": round(seconds, 3), "n_parameters": model.n_parameters(),
                    "vocab_size": tokenizer.vocab_size,
                    "final": {"loss": last[1], "val_loss": last[2]},
                    "stopped_reason": history.stopped_reason}  # fmt: skip
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-        validation = ([r[0] for r in evals.rows], [r[2] for r in evals.rows],
+        validation = ([r[0] for r in rows], [r[2] for r in rows],
                       f"validation loss (every {config.eval_every} steps)")  # fmt: skip
         drawn = pictures.draw(loss_curve, history, run_dir / "loss_curve.png",
                               validation=validation,
                               ylabel="cross-entropy (nats per character)")  # fmt: skip
+        split = int(len(ids) * (1 - config.val_split))
         drawn = drawn and pictures.attention_picture(run_dir, model, tokenizer, ids[split:])
         shown = "" if last[2] is None else f", val_loss {last[2]:.4g}"
         return (f"trained gpt ({model.n_parameters():,} parameters) on {config.data}: "
                 f"{history.n_steps} steps{shown}", drawn)  # fmt: skip
 
+    vocab = {"format": TOKENIZER_FORMAT, "chars": tokenizer.chars}
     files = {"tokenizer.json": json.dumps(vocab, ensure_ascii=False) + "\n"}
-    return Plan(config, model, fit_kwargs, [evals], files, finish)
+    return Plan(config, model, train, files, finish)
 
 
 def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import typing
 from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
@@ -12,7 +13,7 @@ from typing import TextIO
 import numpy as np
 
 from theta.autograd import no_grad, tensor
-from theta.cli.config import ConfigError, TrainConfig, load_toml, resolve
+from theta.cli.config import GPT_KEYS, ConfigError, TrainConfig, load_toml, resolve
 from theta.cli.runs import claim_run_dir, prepare_run, run_status, saved_note, train_run
 from theta.losses import mse
 from theta.nn import Linear
@@ -86,16 +87,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="FILE.toml", help="read hyperparameters from TOML")
-    for f in fields(TrainConfig):
+    hints = typing.get_type_hints(TrainConfig)
+    for f in sorted(fields(TrainConfig), key=lambda f: f.name in GPT_KEYS):  # the GPT's last
         flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
+        if hints[f.name] is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=None)  # fmt: skip
         elif f.name == "hidden":
             parser.add_argument(flag, dest=f.name, type=_sizes, default=None, metavar="N,N",
                                 help="hidden layer sizes, e.g. 64,64")  # fmt: skip
         else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
+            kind = hints[f.name] if hints[f.name] in (int, float) else str
             parser.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
     parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>); with "
                         "no other flag, the chapter's example kept as a run")  # fmt: skip

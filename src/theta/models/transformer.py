@@ -9,8 +9,9 @@ Dimensions: B batch, T sequence length, C embedding size (n_embd), V vocabulary 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,16 @@ class CharTokenizer:
 
 @dataclass(frozen=True)
 class GPTConfig:
-    """Every architecture number of a GPT (hyperparameters, in the chapter's words)."""
+    """Every architecture number of a GPT (hyperparameters, in the chapter's words).
+
+    A value, so it is checked when made: ``GPTConfig(n_embd=10, n_heads=4)`` raises.
+
+    Examples
+    --------
+    >>> config = GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_heads=2, n_embd=8)
+    >>> config.n_embd // config.n_heads  # each head's width
+    4
+    """
 
     vocab_size: int = 65
     block_size: int = 64  # the longest context the model attends over
@@ -71,52 +81,85 @@ class GPTConfig:
     n_heads: int = 4
     n_embd: int = 128  # must be divisible by n_heads
     dropout: float = 0.0
-    bias: bool = True
+    bias: bool = True  # biases in the linear layers and layer norms, as GPT-2
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_heads", "n_embd"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(
-                    f"GPTConfig: {name} must be an int >= 1 (got {getattr(self, name)!r})."
-                )
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GPTConfig: {name} must be an int >= 1 (got {value!r}).")
         if self.n_embd % self.n_heads != 0:
             raise ValueError(
                 f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_heads ({self.n_heads})."
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig: dropout must be in [0, 1) (got {self.dropout}).")
+        ok = isinstance(self.dropout, int | float) and not isinstance(self.dropout, bool)
+        if not (ok and 0.0 <= self.dropout < 1.0):
+            raise ValueError(f"GPTConfig: dropout must be in [0, 1) (got {self.dropout!r}).")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"GPTConfig: bias must be True or False (got {self.bias!r}).")
 
 
 class GPT(Module):
     """A decoder-only transformer language model (GPT-2's layout, pre-norm, tied embeddings).
 
-    Parameters are the config's fields (see :class:`GPTConfig`), plus ``rng`` for the
-    initial weights (normal with std 0.02, residual projections scaled by
-    ``1/sqrt(2 n_layer)`` as in GPT-2).
+    Parameters
+    ----------
+    config : GPTConfig, optional
+        Every architecture number (default ``GPTConfig()``).
+    rng : int or Generator, optional
+        Draws the initial weights: normal with std 0.02, residual projections scaled by
+        ``1/sqrt(2 n_layer)`` as in GPT-2.
+    dtype : numpy dtype, optional
+        Of the parameters (default: theta's default dtype).
+    **fields
+        ``GPTConfig``'s fields instead of ``config``: ``GPT(n_layer=2)`` is
+        ``GPT(GPTConfig(n_layer=2))``. This is also how a saved model is rebuilt, since its
+        hyperparameters are the config's fields (see :meth:`hyperparameters`).
 
     Examples
     --------
     >>> import numpy as np
-    >>> model = GPT(vocab_size=10, block_size=8, n_layer=1, n_heads=2, n_embd=8, rng=0)
+    >>> model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_heads=2, n_embd=8), rng=0)
     >>> model(np.array([[1, 2, 3]])).shape
     (1, 3, 10)
+    >>> model.hyperparameters()["n_embd"]
+    8
     """
 
-    def __init__(self, vocab_size: int = 65, block_size: int = 64, n_layer: int = 4,
-                 n_heads: int = 4, n_embd: int = 128, dropout: float = 0.0, bias: bool = True,
-                 *, rng: Any = None, dtype: Any = None) -> None:  # fmt: skip
-        self.config = GPTConfig(vocab_size, block_size, n_layer, n_heads, n_embd, dropout, bias)
+    def __init__(self, config: GPTConfig | None = None, *, rng: Any = None, dtype: Any = None,
+                 **fields: Any) -> None:  # fmt: skip
+        if config is not None and not isinstance(config, GPTConfig):
+            raise TypeError(
+                f"GPT: config must be a GPTConfig (got {type(config).__name__} {config!r}); "
+                "pass the sizes as GPTConfig(vocab_size=..., ...) or by name, GPT(vocab_size=...)."
+            )
+        if config is not None and fields:
+            raise TypeError(
+                f"GPT: give a GPTConfig or its fields, not both (got config and {sorted(fields)})."
+            )
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(GPTConfig)})
+        if unknown:
+            raise TypeError(
+                f"GPT: unknown config field {unknown[0]!r}; GPTConfig has "
+                f"{', '.join(f.name for f in dataclasses.fields(GPTConfig))}."
+            )
+        self.config = c = config if config is not None else GPTConfig(**fields)
         rng = check_random_state(rng)
-        self.wte = Embedding(vocab_size, n_embd, rng=rng, dtype=dtype)  # also the output head
-        self.wpe = Embedding(block_size, n_embd, rng=rng, dtype=dtype)
-        self.drop = Dropout(dropout, rng=rng)
+        self.wte = Embedding(c.vocab_size, c.n_embd, rng=rng, dtype=dtype)  # also the output head
+        self.wpe = Embedding(c.block_size, c.n_embd, rng=rng, dtype=dtype)
+        self.drop = Dropout(c.dropout, rng=rng)
         self.blocks = [
-            TransformerBlock(n_embd, n_heads, causal=True, dropout=dropout, bias=bias, rng=rng,
-                             dtype=dtype)
-            for _ in range(n_layer)
+            TransformerBlock(c.n_embd, c.n_heads, causal=True, dropout=c.dropout, bias=c.bias,
+                             rng=rng, dtype=dtype)
+            for _ in range(c.n_layer)
         ]  # fmt: skip
-        self.ln_f = LayerNorm(n_embd, dtype=dtype)
+        self.ln_f = LayerNorm(c.n_embd, dtype=dtype)
         self._init_weights(rng)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The config's fields, flat: what ``theta.io.save`` records and ``GPT(**fields)``
+        rebuilds (the format of every saved GPT folder, so older ones load too)."""
+        return dataclasses.asdict(self.config)
 
     def _init_weights(self, rng: np.random.Generator) -> None:
         """GPT-2's init: N(0, 0.02) weights, zero biases, scaled residual projections."""
@@ -212,9 +255,6 @@ class GPT(Module):
         finally:
             self.train(was_training)
         return ids if np.ndim(prompt) == 2 else ids[0]
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
 
 
 def lm_loss(logits: Tensor, targets: Any) -> Tensor:

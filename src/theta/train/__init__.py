@@ -4,6 +4,7 @@ from theta.train.callbacks import (
     Callback,
     DivergenceGuard,
     EarlyStopping,
+    EvaluateEvery,
     LRScheduler,
     ModelCheckpoint,
     PrintSteps,
@@ -12,6 +13,7 @@ from theta.train.history import History
 from theta.train.loop import StepResult, Trainer, deferred_interrupt, fit
 
 __all__ = [
-    "Callback", "DivergenceGuard", "EarlyStopping", "History", "LRScheduler", "ModelCheckpoint",
+    "Callback", "DivergenceGuard", "EarlyStopping", "EvaluateEvery", "History", "LRScheduler",
+    "ModelCheckpoint",
     "PrintSteps", "StepResult", "Trainer", "deferred_interrupt", "fit",
 ]  # fmt: skip

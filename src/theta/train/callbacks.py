@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from theta.train.loop import StepResult, Trainer
 
 __all__ = [
-    "Callback", "DivergenceGuard", "EarlyStopping", "LRScheduler", "ModelCheckpoint", "PrintSteps",
+    "Callback", "DivergenceGuard", "EarlyStopping", "EvaluateEvery", "LRScheduler",
+    "ModelCheckpoint", "PrintSteps",
 ]  # fmt: skip
 
 
@@ -320,3 +321,59 @@ class PrintSteps(Callback):
             for name, label in zip(self.params, self.names, strict=True)
         )
         print(f"step {result.step:4d}  loss {result.loss:8.4f}{shown}", file=self.out)
+
+
+class EvaluateEvery(Callback):
+    """The validation loss at step 0, every ``every`` steps and at ``last_step``.
+
+    Each evaluation appends its step and loss to the history, as the series
+    ``history.epochs["eval_step"]`` and ``history.epochs["eval_val_loss"]``, so a checkpoint
+    keeps them in its append-only history file (the checkpoint's own size stays the same
+    whatever the length of the run) and a resumed run continues the same table;
+    :meth:`rows` reads the table back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> evals = EvaluateEvery(2, X, 2 * X, last_step=5)
+    >>> history = fit(Linear(1, 1, rng=0), X, 2 * X, steps=5, batch_size=4, callbacks=[evals],
+    ...               progress=False)
+    >>> [step for step, _, _ in EvaluateEvery.rows(history)]
+    [0, 2, 4, 5]
+    """
+
+    STEP, LOSS = "eval_step", "eval_val_loss"  # the history series
+
+    def __init__(self, every: int, X_val: Any, y_val: Any, *, last_step: int | None = None
+                 ) -> None:  # fmt: skip
+        check_scalar(every, "every", numbers.Integral, min_val=1)
+        self.every, self.last_step, self.val = every, last_step, (X_val, y_val)
+
+    def _evaluate(self, trainer: Trainer) -> None:
+        loss = trainer.evaluate(*self.val)["loss"]
+        trainer.history.log_epoch({self.STEP: trainer.step_count, self.LOSS: loss})
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        if trainer.step_count == 0 and not trainer.history.epochs.get(self.STEP):
+            self._evaluate(trainer)
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
+        if trainer.step_count % self.every == 0 or trainer.step_count == self.last_step:
+            self._evaluate(trainer)
+
+    @classmethod
+    def rows(cls, history: Any) -> list[tuple[int, float | None, float]]:
+        """``(step, mean training loss since the previous row or None, validation loss)``
+        for every evaluation recorded in ``history``."""
+        table: list[tuple[int, float | None, float]] = []
+        since = 0
+        for step_value, val in zip(history.epochs.get(cls.STEP, []),
+                                   history.epochs.get(cls.LOSS, []), strict=True):  # fmt: skip
+            step = int(step_value)
+            recent = history.step_loss[since:step]
+            table.append((step, float(np.mean(recent)) if recent else None, val))
+            since = step
+        return table
