@@ -1,25 +1,31 @@
-"""Array checks shared by every layer above, worded as scikit-learn words them.
+"""Array and parameter checks shared by every layer above, worded as scikit-learn words them.
 
 These run at the boundary (``fit``, ``predict``, constructors), never on hot internal paths.
 """
 
 import numbers
 import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from theta.errors import DataConversionWarning, sklearn_twin
+from theta.errors import DataConversionWarning, InvalidParameterError, sklearn_twin
 
 __all__ = [
-    "check_array", "check_consistent_length", "check_X_y", "check_sample_weight", "check_scalar",
-    "column_or_1d", "feature_names",
+    "Each", "Interval", "Options", "check_array", "check_consistent_length", "check_X_y",
+    "check_param", "check_sample_weight", "check_scalar", "column_or_1d", "feature_names",
+    "validate_params", "violation",
 ]  # fmt: skip
 
 
 def _name_of(caller: object | None) -> str:
     if caller is None:
         return ""
-    return caller if isinstance(caller, str) else type(caller).__name__
+    if isinstance(caller, str):
+        return caller
+    return caller.__name__ if isinstance(caller, type) else type(caller).__name__
 
 
 def check_array(
@@ -236,6 +242,252 @@ def column_or_1d(y: np.ndarray, *, warn: bool = True) -> np.ndarray:
     return y
 
 
+# --- parameter constraints: one rule, one sentence ------------------------------------------
+#
+# Every hyperparameter check in theta (layers, optimizers, schedules, estimators, agents,
+# searches, batching, both CLI config readers and the CLI's flags) goes through
+# :func:`violation`, so every refusal reads as scikit-learn's ``InvalidParameterError`` does:
+# "The 'alpha' parameter of Ridge must be a float in the range [0, inf). Got -1.0 instead."
+
+
+def _type_name(t: type) -> str:
+    """scikit-learn's names: ``numbers.Real`` is 'float', ``numbers.Integral`` 'int'."""
+    if t.__module__ == "builtins":
+        return t.__qualname__
+    return {"Real": "float", "Integral": "int"}.get(t.__qualname__, t.__qualname__)
+
+
+def _integral(kind: object) -> bool:
+    """Whether every type of ``kind`` (a type, a union or a tuple of types) is an integer type."""
+    kinds = getattr(kind, "__args__", kind)
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    return all(isinstance(k, type) and issubclass(k, numbers.Integral) for k in kinds)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers of ``kind`` in a range; NaN is never in one, and bool is never a number.
+
+    Parameters
+    ----------
+    kind : type, union or tuple of types
+        ``numbers.Integral`` ("an int") or ``numbers.Real`` ("a float", ints accepted), or any
+        ``isinstance`` target such as ``float | np.floating``.
+    left, right : float or None
+        Bounds; ``None`` leaves that side open (infinite values accepted there).
+    closed : {"both", "left", "right", "neither"}, default="both"
+        Which bounds are allowed values.
+
+    Examples
+    --------
+    >>> str(Interval(numbers.Real, 0, 1, closed="left"))
+    'a float in the range [0, 1)'
+    >>> Interval(numbers.Integral, 1, None).accepts(0)
+    False
+    """
+
+    kind: Any
+    left: float | None
+    right: float | None
+    closed: str = "both"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool | np.bool_) or not isinstance(value, self.kind):
+            return False
+        if value != value:  # NaN, of any float type: no comparison below would refuse it
+            return False
+        if self.left is not None:
+            if value < self.left or (value == self.left and self.closed in ("right", "neither")):
+                return False
+        if self.right is not None:
+            if value > self.right or (value == self.right and self.closed in ("left", "neither")):
+                return False
+        return True
+
+    def __str__(self) -> str:
+        return ("an int" if _integral(self.kind) else "a float") + self._range()
+
+    def plural(self) -> str:
+        """The description of several such numbers: "ints in the range [1, inf)"."""
+        return ("ints" if _integral(self.kind) else "floats") + self._range()
+
+    def _range(self) -> str:
+        lo = "-inf" if self.left is None else str(self.left)  # as given: 0 or 0.0, as sklearn
+        hi = "inf" if self.right is None else str(self.right)
+        lb = "[" if self.closed in ("left", "both") and self.left is not None else "("
+        rb = "]" if self.closed in ("right", "both") and self.right is not None else ")"
+        return f" in the range {lb}{lo}, {hi}{rb}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values ("a str among {'auto', 'full'}")."""
+
+    values: frozenset
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        object.__setattr__(self, "values", frozenset(values))
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return value in self.values
+        except TypeError:  # an unhashable value is none of the options
+            return False
+
+    def __str__(self) -> str:
+        shown = ", ".join(repr(v) for v in sorted(self.values, key=str))
+        kind = "a str among" if all(isinstance(v, str) for v in self.values) else "one of"
+        return f"{kind} {{{shown}}}"
+
+
+@dataclass(frozen=True)
+class Each:
+    """A list, tuple or 1-D array whose every element ``item`` accepts (layer sizes).
+
+    Examples
+    --------
+    >>> str(Each(Interval(numbers.Integral, 1, None)))
+    'a tuple of ints in the range [1, inf)'
+    """
+
+    item: Interval
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, list | tuple | np.ndarray) or np.ndim(value) != 1:
+            return False
+        return all(self.item.accepts(v) for v in value)
+
+    def __str__(self) -> str:
+        return f"a tuple of {self.item.plural()}"
+
+
+_NAMED = {
+    "boolean": (lambda v: isinstance(v, bool | np.bool_), "an instance of 'bool'"),
+    "random_state": (
+        lambda v: v is None or isinstance(v, np.random.Generator)
+        or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0),
+        "an int, a numpy.random.Generator or None",
+    ),
+    "callable": (callable, "a callable"),
+    None: (lambda v: v is None, "None"),
+}  # fmt: skip
+
+Constraint = Interval | Options | Each | type | str | None
+
+
+def _accepts(constraint: Constraint, value: Any) -> bool:
+    if isinstance(constraint, Interval | Options | Each):
+        return constraint.accepts(value)
+    if isinstance(constraint, type):
+        return isinstance(value, constraint) and not (
+            constraint is not bool and isinstance(value, bool)
+        )
+    return _NAMED[constraint][0](value)
+
+
+def _describe(constraint: Constraint) -> str:
+    if isinstance(constraint, Interval | Options | Each):
+        return str(constraint)
+    if isinstance(constraint, type):
+        return f"an instance of {_type_name(constraint)!r}"
+    return _NAMED[constraint][1]
+
+
+def violation(value: object, constraints: Constraint | list[Constraint]) -> str | None:
+    """``None`` if one of ``constraints`` accepts ``value``, else the sentence's predicate.
+
+    The predicate ("must be an int in the range [1, inf). Got 0 instead.") follows a subject:
+    "The 'n' parameter of KMeans" (:func:`check_param`), or the CLI's "argument --top-k:" and
+    "config key 'block_size':".
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    constraints : constraint or list of constraints
+        Accepted kinds of value: :class:`Interval`, :class:`Options`, :class:`Each`, a type
+        (bool is never an instance of a number type), ``"boolean"``, ``"random_state"``,
+        ``"callable"`` or ``None``.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> violation(0, Interval(numbers.Integral, 1, None))
+    'must be an int in the range [1, inf). Got 0 instead.'
+    >>> violation(3, [Interval(numbers.Integral, 1, None), None]) is None
+    True
+    """
+    constraints = constraints if isinstance(constraints, list) else [constraints]
+    if any(_accepts(c, value) for c in constraints):
+        return None
+    allowed = [_describe(c) for c in constraints]
+    text = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+    return f"must be {text}. Got {value!r} instead."
+
+
+def check_param(
+    value: object,
+    name: str,
+    constraints: Constraint | list[Constraint],
+    *,
+    caller: object | None = None,
+) -> Any:
+    """Return ``value`` if one of ``constraints`` accepts it, else raise scikit-learn's sentence.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name.
+    constraints : constraint or list of constraints
+        As for :func:`violation`.
+    caller : object or str, optional
+        The object (or its name: a class, a function) the parameter belongs to.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Raises
+    ------
+    InvalidParameterError
+        A subclass of both ValueError and TypeError, whatever was wrong.
+
+    Examples
+    --------
+    >>> check_param(-1.0, "alpha", Interval(numbers.Real, 0, None), caller="Ridge")
+    Traceback (most recent call last):
+    ...
+    theta.errors.InvalidParameterError: The 'alpha' parameter of Ridge must be a float in the \
+range [0, inf). Got -1.0 instead.
+    """
+    why = violation(value, constraints)
+    if why is not None:
+        of = f" of {_name_of(caller)}" if caller is not None else ""
+        raise InvalidParameterError(f"The {name!r} parameter{of} {why}")
+    return value
+
+
+def validate_params(owner: object, constraints: Mapping[str, Any]) -> None:
+    """Check each attribute ``name`` of ``owner`` against ``constraints[name]``.
+
+    This is what estimators and agents run first in ``fit``/``learn`` with their
+    ``_parameter_constraints``.
+
+    Raises
+    ------
+    InvalidParameterError
+        For the first attribute no constraint of its list accepts, naming ``owner``'s class.
+    """
+    for name, allowed in constraints.items():
+        check_param(getattr(owner, name), name, allowed, caller=owner)
+
+
 def check_scalar(
     value: object,
     name: str,
@@ -244,8 +496,9 @@ def check_scalar(
     min_val: float | None = None,
     max_val: float | None = None,
     include_boundaries: str = "both",
-) -> None:
-    """Check a scalar hyperparameter's type and range, naming it in the error.
+    caller: object | None = None,
+) -> Any:
+    """Check a scalar hyperparameter's type and range: :func:`check_param` with an Interval.
 
     Parameters
     ----------
@@ -259,35 +512,32 @@ def check_scalar(
         Bounds of the allowed range.
     include_boundaries : {"both", "left", "right", "neither"}, default="both"
         Which bounds are allowed values.
+    caller : object or str, optional
+        What the parameter belongs to (a layer, a function), named in the message.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
 
     Raises
     ------
-    TypeError
-        If ``value`` has the wrong type.
-    ValueError
-        If ``value`` is NaN or outside the range.
+    InvalidParameterError
+        A subclass of both TypeError and ValueError: for a wrong type, NaN, or a value outside
+        the range.
 
     Examples
     --------
     >>> check_scalar(0.1, "lr", float, min_val=0, include_boundaries="neither")
-    >>> check_scalar(0.0, "lr", float, min_val=0, include_boundaries="neither")
+    0.1
+    >>> check_scalar(0.0, "lr", float, min_val=0, include_boundaries="neither", caller="SGD")
     Traceback (most recent call last):
     ...
-    ValueError: lr == 0.0, must be > 0.
+    theta.errors.InvalidParameterError: The 'lr' parameter of SGD must be a float in the range \
+(0, inf). Got 0.0 instead.
     """
-    if isinstance(value, bool) or not isinstance(value, target_type):
-        expected = getattr(target_type, "__name__", str(target_type))
-        raise TypeError(f"{name} must be an instance of {expected}, not {type(value).__name__}.")
-    if value != value:  # NaN (of any float type) fails every comparison, so no range refuses it
-        raise ValueError(f"{name} == {value}, must be a number, not NaN.")
-    low_ok = include_boundaries in ("both", "left")
-    high_ok = include_boundaries in ("both", "right")
-    if min_val is not None and (value < min_val or (value == min_val and not low_ok)):
-        op = ">=" if low_ok else ">"
-        raise ValueError(f"{name} == {value}, must be {op} {min_val}.")
-    if max_val is not None and (value > max_val or (value == max_val and not high_ok)):
-        op = "<=" if high_ok else "<"
-        raise ValueError(f"{name} == {value}, must be {op} {max_val}.")
+    interval = Interval(target_type, min_val, max_val, closed=include_boundaries)
+    return check_param(value, name, interval, caller=caller)
 
 
 def check_sample_weight(

@@ -150,6 +150,34 @@ def test_usage_errors_exit_2_naming_the_problem(args, named, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "args, config, sentence",
+    [
+        (["--steps", "0"], "", "argument --steps: must be an int in the range [1, inf). "
+         "Got 0 instead."),
+        (["--steps", "ten"], "", "argument --steps: must be an int in the range [1, inf). "
+         "Got 'ten' instead."),
+        ([], "steps = 0\n", "config key 'steps': must be an int in the range [1, inf). "
+         "Got 0 instead."),
+        ([], "steps = 10\nseed = -1\n", "config key 'seed': must be an int in the range "
+         "[0, inf). Got -1 instead."),
+        (["--steps", "10", "--set", "gamma=1.5"], "", "The 'gamma' parameter of DQN must be a "
+         "float in the range (0, 1]. Got 1.5 instead."),
+        (["--steps", "10", "--set", "hidden_sizes=[8, 0]"], "", "The 'hidden_sizes' parameter "
+         "of DQN must be a tuple of ints in the range [1, inf). Got (8, 0) instead."),
+    ],
+)  # fmt: skip
+def test_flags_config_keys_and_hyperparameters_share_one_sentence(
+    args, config, sentence, tmp_path, capsys
+):
+    path = tmp_path / "run.toml"
+    path.write_text(config)
+    code = _main(["rl", "--config", str(path), "--dry-run", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert sentence in err
+
+
 def test_unknown_config_key_names_it(tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text("gamma = 0.9\nbufer_size = 10\n")

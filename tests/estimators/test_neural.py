@@ -200,7 +200,11 @@ def test_float32_input_and_model_save_load(tmp_path):
     "params, match",
     [
         ({"hidden_layer_sizes": -3}, "hidden_layer_sizes"),
-        ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be > 0"),
+        (
+            {"hidden_layer_sizes": (10, 0)},
+            r"The 'hidden_layer_sizes' parameter of MLPClassifier must be an int in the range "
+            r"\[1, inf\) or a tuple of ints in the range \[1, inf\)\. Got \(10, 0\) instead\.",
+        ),
         ({"hidden_layer_sizes": "abc"}, "hidden_layer_sizes"),
         ({"max_iter": 0}, "'max_iter' parameter of MLPClassifier"),
         ({"activation": "swish"}, "'activation' parameter"),

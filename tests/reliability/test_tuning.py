@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from theta.errors import InvalidParameterError
 from theta.params import Params
 from theta.tune import BayesSearch, GridSearch, RandomSearch, SuccessiveHalving
 from theta.tune.split import KFold
@@ -253,8 +254,12 @@ def test_a_timed_out_trial_raises_with_error_score_raise():
 
 @pytest.mark.parametrize("timeout", [0, -1.0, float("inf"), float("nan"), "5", True])
 def test_a_bad_timeout_is_refused_before_any_trial(timeout):
-    with pytest.raises(ValueError, match=f"timeout must be None or a positive number.*{timeout}"):
+    with pytest.raises(InvalidParameterError) as err:
         GridSearch(Sleeper(), {"delay": [30.0]}, cv=2, timeout=timeout).fit(X, y)
+    assert str(err.value) == (
+        "The 'timeout' parameter of GridSearch must be a float in the range (0, inf) or None. "
+        f"Got {timeout!r} instead."
+    )
 
 
 @pytest.mark.slow
@@ -274,6 +279,7 @@ def test_hanging_trials_on_local_workers_time_out_and_deaf_ones_are_killed():
 SCRIPT = """
 import os, sys, time
 import numpy as np
+from theta.errors import InvalidParameterError
 from theta.params import Params
 from theta.tune import GridSearch
 
@@ -339,4 +345,7 @@ def test_theta_tune_config_takes_a_timeout(tmp_path, theta_main):
     assert json.loads(out)["search"]["timeout"] == 30
     config.write_text(base + "[search]\ntimeout = -1\n")
     code, out, err = theta_main("tune", config, "--dry-run")
-    assert code != 0 and "timeout must be None or a positive number" in err and "-1" in err
+    assert code != 0 and (
+        "The 'timeout' parameter of GridSearch must be a float in the range (0, inf) or None. "
+        "Got -1 instead." in err
+    )

@@ -101,7 +101,7 @@ def test_an_agent_is_tuned_from_a_config(tmp_path, capsys):
         (
             '[estimator]\nname = "Ridge"\n[data]\nname = "diabetes"\n[space]\nalpha = [1]\n'
             '[backend]\nn_jobs = "two"\n',
-            "'backend.n_jobs': expected int, got str 'two'",
+            "'backend.n_jobs': must be an instance of 'int'. Got 'two' instead.",
         ),
         ('[estimator]\nname = "Rigde"\n', "did you mean 'Ridge'?"),
         (
@@ -125,7 +125,8 @@ def test_an_agent_is_tuned_from_a_config(tmp_path, capsys):
         (
             '[estimator]\nname = "Ridge"\n[data]\nname = "diabetes"\n[space]\nalpha = [1]\n'
             '[search]\nstrategy = "evolution"\n',
-            "must be one of grid, random, halving, bayes",
+            "config key 'search.strategy': must be a str among {'bayes', 'grid', 'halving', "
+            "'random'}. Got 'evolution' instead.",
         ),
         (
             'scoring = "acuracy"\n[estimator]\nname = "Ridge"\n[data]\nname = "iris"\n'
@@ -135,7 +136,8 @@ def test_an_agent_is_tuned_from_a_config(tmp_path, capsys):
         (
             '[estimator]\nname = "Ridge"\n[data]\nname = "iris"\n[space]\nalpha = [1.0]\n'
             '[search]\nstrategy = "bayes"\nn_trials = 0\n',
-            "config key 'search': n_trials must be an int >= 1; got 0.",
+            "config key 'search': The 'n_trials' parameter of BayesSearch must be an int in the "
+            "range [1, inf). Got 0 instead.",
         ),
         (
             '[estimator]\nname = "q_learning"\n[space]\nepsilon = [0.1]\n',

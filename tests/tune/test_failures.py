@@ -177,8 +177,16 @@ def test_restarting_on_the_same_storage_runs_nothing_finished(tmp_path):
             "Invalid parameter 'shfit' for estimator Probe. Did you mean 'shift'?",
         ),
         (lambda est: RandomSearch(est, {"shift": [1.0], "mdoe": ["ok"]}), "Did you mean 'mode'"),
-        (lambda est: RandomSearch(est, {"shift": [1.0]}, n_iter=0), "n_iter must be an int"),
-        (lambda est: GridSearch(est, {"shift": [1.0]}, backend="spark"), "backend must be"),
+        (
+            lambda est: RandomSearch(est, {"shift": [1.0]}, n_iter=0),
+            r"The 'n_iter' parameter of RandomSearch must be an int in the range \[1, inf\)\. "
+            "Got 0 instead",
+        ),
+        (
+            lambda est: GridSearch(est, {"shift": [1.0]}, backend="spark"),
+            r"The 'backend' parameter of GridSearch must be a str among \{'dask', 'loky'\}\. "
+            "Got 'spark' instead",
+        ),
         (lambda est: GridSearch(est, {"shift": [1.0]}, scoring="acuracy"), "unknown scorer"),
         (
             lambda est: GridSearch(est, {"shift": [1.0]}, scoring=["r2", "mse"]),

@@ -20,6 +20,7 @@ import csv
 import difflib
 import io as _io
 import json
+import numbers
 import re
 import time
 import tomllib
@@ -49,6 +50,7 @@ from theta.rl import (
 )  # fmt: skip
 from theta.rl.envs import env_id
 from theta.tensorfile import atomic_write_text, jsonable, write_tensors
+from theta.validation import Interval, violation
 
 __all__ = ["AGENTS", "add_parser", "run"]
 
@@ -155,12 +157,10 @@ def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         kind, n = DEFAULT_BUDGET[settings["agent"]]
         settings[kind] = n
     for key in ("steps", "episodes", "eval_episodes", "seed"):
-        value = settings.get(key)
-        low = 0 if key == "seed" else 1
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < low
-        ):
-            raise ConfigError(f"config key {key!r}: must be an integer >= {low} (got {value!r})")
+        allowed = Interval(numbers.Integral, 0 if key == "seed" else 1, None)
+        why = None if settings.get(key) is None else violation(settings[key], allowed)
+        if why is not None:
+            raise ConfigError(f"config key {key!r}: {why}")
     cls = AGENTS[settings["agent"]]
     names = cls._get_param_names()
     for key in values:

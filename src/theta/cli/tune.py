@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import numbers
 import os
 import time
 import warnings
@@ -38,9 +39,10 @@ from theta.tune import (
     SuccessiveHalving,
     Uniform,
 )
-from theta.tune.backends import check_backend
+from theta.tune.backends import BACKENDS, check_backend
 from theta.tune.scoring import check_scoring
 from theta.tune.spaces import check_param_names
+from theta.validation import Options, violation
 
 __all__ = ["add_parser", "resolve", "run"]
 
@@ -148,17 +150,10 @@ def _check_types(values: dict[str, Any]) -> None:
         for key, value in table.items():
             if key not in keys:
                 raise _unknown(f"{section}.{key}", keys)
-            kind = keys[key]
-            ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
-            if kind is float:
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if not ok:
-                names = " or ".join(
-                    k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,))
-                )
-                raise _fail(
-                    f"{section}.{key}", f"expected {names}, got {type(value).__name__} {value!r}"
-                )
+            kinds = keys[key] if isinstance(keys[key], tuple) else (keys[key],)
+            why = violation(value, [numbers.Real if k is float else k for k in kinds])
+            if why is not None:
+                raise _fail(f"{section}.{key}", why)
 
 
 def _learner_class(name: str) -> type:
@@ -215,8 +210,8 @@ def _cv(table: dict[str, Any], is_agent: bool) -> Any:
     if set(table) <= {"n_splits"}:
         return n_splits  # stratified for a classifier, as check_cv decides
     kind = table.get("kind", "kfold")
-    if kind not in CV_KINDS:
-        raise _fail("cv.kind", f"must be one of {', '.join(CV_KINDS)} (got {kind!r})")
+    if (why := violation(kind, Options(CV_KINDS))) is not None:
+        raise _fail("cv.kind", why)
     try:
         if kind == "shuffle":
             return ShuffleSplit(
@@ -251,8 +246,8 @@ def resolve(values: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             raise _unknown(f"estimator.params.{key}", cls._get_param_names())
     search = dict(values.get("search", {}))
     strategy = search.setdefault("strategy", "grid")
-    if strategy not in STRATEGIES:
-        raise _fail("search.strategy", f"must be one of {', '.join(STRATEGIES)} (got {strategy!r})")
+    if (why := violation(strategy, Options(STRATEGIES))) is not None:
+        raise _fail("search.strategy", why)
     for key in search:
         if ONLY_FOR.get(key, strategy) != strategy:
             raise _fail(
@@ -263,8 +258,8 @@ def resolve(values: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     for key in ("n_jobs", "backend", "scheduler"):
         if getattr(args, key) is not None:
             backend[key] = getattr(args, key)
-    if backend.setdefault("backend", "loky") not in ("loky", "dask"):
-        raise _fail("backend.backend", f"must be loky or dask (got {backend['backend']!r})")
+    if (why := violation(backend.setdefault("backend", "loky"), Options(BACKENDS))) is not None:
+        raise _fail("backend.backend", why)
     if is_agent:
         for key in ("env",):
             if key not in estimator:

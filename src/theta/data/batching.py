@@ -13,23 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from theta.errors import CheckpointError, InvalidParameterError
+from theta.errors import CheckpointError
 from theta.rng import check_random_state
-from theta.validation import check_consistent_length
+from theta.validation import Interval, check_consistent_length, check_param
 
 __all__ = [
     "BatchIterator", "minibatches", "train_test_sizes", "train_test_split", "train_val_split",
 ]
 
 
-def _check_int(value: object, name: str, caller: str, *, min_val: int) -> int:
-    """Return ``value`` as an int, or raise scikit-learn's parameter message."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < min_val:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {caller} must be an int in the range "
-            f"[{min_val}, inf). Got {value!r} instead."
-        )
-    return int(value)
+_COUNT = Interval(numbers.Integral, 1, None)
+_FRACTION = Interval(numbers.Real, 0.0, 1.0, closed="neither")
 
 
 def _epoch_order(n_samples: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
@@ -88,8 +82,8 @@ def minibatches(
     >>> sorted(np.concatenate(list(minibatches(5, 2, rng=0))).tolist())
     [0, 1, 2, 3, 4]
     """
-    n_samples = _check_int(n_samples, "n_samples", "minibatches", min_val=1)
-    batch_size = _check_int(batch_size, "batch_size", "minibatches", min_val=1)
+    n_samples = int(check_param(n_samples, "n_samples", _COUNT, caller="minibatches"))
+    batch_size = int(check_param(batch_size, "batch_size", _COUNT, caller="minibatches"))
     order = _epoch_order(n_samples, shuffle, check_random_state(rng))
     n_batches = _n_batches(n_samples, batch_size, drop_last)
     return (order[i * batch_size : (i + 1) * batch_size] for i in range(n_batches))
@@ -165,15 +159,7 @@ def train_val_split(
         raise ValueError("At least one array required as input")
     arrays = tuple(np.asarray(a) for a in arrays)
     check_consistent_length(*arrays, stratify)
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, numbers.Real)
-        or not 0.0 < val_fraction < 1.0
-    ):
-        raise InvalidParameterError(
-            "The 'val_fraction' parameter of train_val_split must be a float in the range "
-            f"(0.0, 1.0). Got {val_fraction!r} instead."
-        )
+    check_param(val_fraction, "val_fraction", _FRACTION, caller="train_val_split")
     n_samples = len(arrays[0])
     n_val = math.ceil(val_fraction * n_samples)
     if n_val >= n_samples:
@@ -202,14 +188,7 @@ def train_val_split(
 
 def _split_size(value: object, name: str) -> None:
     """Refuse a test/train size that is neither a float in (0, 1), an int >= 1 nor None."""
-    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    is_frac = isinstance(value, numbers.Real) and not is_int and not isinstance(value, bool)
-    if value is None or (is_int and value >= 1) or (is_frac and 0.0 < value < 1.0):
-        return
-    raise InvalidParameterError(
-        f"The {name!r} parameter of train_test_split must be a float in the range (0.0, 1.0), "
-        f"an int in the range [1, inf) or None. Got {value!r} instead."
-    )
+    check_param(value, name, [_FRACTION, _COUNT, None], caller="train_test_split")
 
 
 def train_test_sizes(n: int, test_size: Any, train_size: Any) -> tuple[int, int]:
@@ -416,7 +395,7 @@ class BatchIterator:
                 f"BatchIterator needs at least one sample; got X of shape {self.X.shape}."
             )
         check_consistent_length(self.X, self.y)
-        self.batch_size = _check_int(batch_size, "batch_size", "BatchIterator", min_val=1)
+        self.batch_size = int(check_param(batch_size, "batch_size", _COUNT, caller=self))
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.n_samples = len(self.X)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from theta.estimators.base import BaseEstimator, Options, TransformerMixin, check_is_fitted
-from theta.validation import check_array, feature_names
+from theta.estimators.base import BaseEstimator, TransformerMixin, check_is_fitted
+from theta.validation import Options, check_array, feature_names
 
 __all__ = ["OneHotEncoder"]
 

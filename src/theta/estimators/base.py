@@ -12,107 +12,28 @@ importing scikit-learn unless scikit-learn is the one asking.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from theta.errors import DivergenceError, InvalidParameterError, NotFittedError, sklearn_twin
+from theta.errors import DivergenceError, NotFittedError, sklearn_twin
 from theta.metrics import accuracy_score, r2_score
 from theta.params import Params
-from theta.validation import check_array, check_X_y, column_or_1d, feature_names
+from theta.validation import (
+    Interval,
+    Options,
+    check_array,
+    check_X_y,
+    column_or_1d,
+    feature_names,
+    validate_params,
+)
 
 __all__ = [
     "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval", "Options", "RegressorMixin",
     "TransformerMixin", "check_classification_targets", "check_is_fitted", "column_or_1d",
 ]  # fmt: skip
-
-
-# --- hyperparameter constraints -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Numbers of ``kind`` (``numbers.Integral`` or ``numbers.Real``) in a range."""
-
-    kind: type
-    left: float | None
-    right: float | None
-    closed: str = "both"  # "left", "right", "both" or "neither"
-
-    def accepts(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, self.kind):
-            return False
-        if value != value:  # NaN, of any float type: no comparison below would refuse it
-            return False
-        if self.left is not None:
-            if value < self.left or (value == self.left and self.closed in ("right", "neither")):
-                return False
-        if self.right is not None:
-            if value > self.right or (value == self.right and self.closed in ("left", "neither")):
-                return False
-        return True
-
-    def __str__(self) -> str:
-        kind = "an int" if self.kind is numbers.Integral else "a float"
-        lo = "-inf" if self.left is None else f"{self.left:g}"
-        hi = "inf" if self.right is None else f"{self.right:g}"
-        lb = "[" if self.closed in ("left", "both") and self.left is not None else "("
-        rb = "]" if self.closed in ("right", "both") and self.right is not None else ")"
-        return f"{kind} in the range {lb}{lo}, {hi}{rb}"
-
-
-@dataclass(frozen=True)
-class Options:
-    """One of a fixed set of values."""
-
-    values: frozenset
-
-    def __init__(self, values: Iterable[Any]) -> None:
-        object.__setattr__(self, "values", frozenset(values))
-
-    def accepts(self, value: Any) -> bool:
-        try:
-            return value in self.values
-        except TypeError:
-            return False
-
-    def __str__(self) -> str:
-        shown = ", ".join(repr(v) for v in sorted(self.values, key=str))
-        return f"a str among {{{shown}}}"
-
-
-_NAMED = {
-    "boolean": (lambda v: isinstance(v, bool | np.bool_), "an instance of 'bool'"),
-    "random_state": (
-        lambda v: v is None or isinstance(v, np.random.Generator)
-        or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0),
-        "an int, a numpy.random.Generator or None",
-    ),
-    "callable": (callable, "a callable"),
-    None: (lambda v: v is None, "None"),
-}  # fmt: skip
-
-
-def _accepts(constraint: Any, value: Any) -> bool:
-    if isinstance(constraint, Interval | Options):
-        return constraint.accepts(value)
-    if isinstance(constraint, type):
-        return isinstance(value, constraint) and not (
-            constraint is not bool and isinstance(value, bool)
-        )
-    return _NAMED[constraint][0](value)
-
-
-def _describe(constraint: Any) -> str:
-    if isinstance(constraint, Interval | Options):
-        return str(constraint)
-    if isinstance(constraint, type):
-        return f"an instance of '{constraint.__name__}'"
-    return _NAMED[constraint][1]
 
 
 # --- the estimator base -------------------------------------------------------------------
@@ -121,28 +42,17 @@ def _describe(constraint: Any) -> str:
 class BaseEstimator(Params):
     """Base class of every theta estimator: params, validation, fitted-state checks, tags.
 
-    Subclasses declare ``_parameter_constraints`` (name → list of accepted constraints:
-    ``Interval``, ``Options``, a type, ``"boolean"``, ``"random_state"``, ``"callable"`` or
-    ``None``) and call ``self._validate_params()`` first thing in ``fit``.
+    Subclasses declare ``_parameter_constraints`` (name → list of accepted constraints of
+    :func:`theta.validation.violation`: ``Interval``, ``Options``, ``Each``, a type,
+    ``"boolean"``, ``"random_state"``, ``"callable"`` or ``None``) and call
+    ``self._validate_params()`` first thing in ``fit``.
     """
 
     _parameter_constraints: dict[str, list[Any]] = {}
 
     def _validate_params(self) -> None:
         """Raise ``InvalidParameterError`` (scikit-learn's sentence) for a bad hyperparameter."""
-        params = self.get_params(deep=False)
-        for name, constraints in self._parameter_constraints.items():
-            value = params[name]
-            if any(_accepts(c, value) for c in constraints):
-                continue
-            allowed = [_describe(c) for c in constraints]
-            text = (
-                allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
-            )
-            raise InvalidParameterError(
-                f"The {name!r} parameter of {type(self).__name__} must be {text}. "
-                f"Got {value!r} instead."
-            )
+        validate_params(self, self._parameter_constraints)
 
     def _validate_data(self, X: Any, y: Any = "no_validation", *, reset: bool = True,
                        **check_params: Any) -> Any:  # fmt: skip

@@ -30,15 +30,13 @@ from theta.errors import ConvergenceWarning, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
     ClusterMixin,
-    Interval,
-    Options,
     TransformerMixin,
     as_float,
     check_is_fitted,
     safe_scale,
 )  # fmt: skip
 from theta.rng import check_random_state
-from theta.validation import check_array, feature_names
+from theta.validation import Interval, Options, check_array, feature_names
 
 __all__ = ["KMeans", "kmeans_plusplus"]
 

@@ -15,11 +15,9 @@ from typing import Any
 import numpy as np
 
 from theta.autograd import no_grad, tensor
-from theta.errors import DivergenceError, InvalidParameterError
+from theta.errors import DivergenceError
 from theta.estimators.base import (
     BaseEstimator,
-    Interval,
-    Options,
     TransformerMixin,
     as_float,
     check_is_fitted,
@@ -30,7 +28,7 @@ from theta.estimators.preprocessing import constant_features
 from theta.nn import MLP, Module, Sequential
 from theta.rng import check_random_state
 from theta.train import fit as train_fit
-from theta.validation import check_array, feature_names
+from theta.validation import Each, Interval, Options, check_array, feature_names
 
 __all__ = ["PCA", "Autoencoder"]
 
@@ -367,7 +365,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "n_components": [Interval(numbers.Integral, 1, None)],
-        "hidden_layer_sizes": [Interval(numbers.Integral, 1, None), tuple, list],
+        "hidden_layer_sizes": [
+            Interval(numbers.Integral, 1, None),
+            Each(Interval(numbers.Integral, 1, None)),
+        ],
         "activation": [Options({"relu", "tanh", "sigmoid", "gelu"})],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "epochs": [Interval(numbers.Integral, 1, None)],
@@ -394,18 +395,6 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
 
-    def _hidden_sizes(self) -> list[int]:
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-                raise InvalidParameterError(
-                    "The 'hidden_layer_sizes' parameter of Autoencoder must be an int or a "
-                    f"tuple of ints in the range [1, inf). Got {self.hidden_layer_sizes!r} "
-                    "instead."
-                )
-        return [int(size) for size in sizes]
-
     def fit(self, X: Any, y: Any = None) -> Autoencoder:
         """Train the encoder and decoder to reconstruct ``X``.
 
@@ -420,7 +409,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self : Autoencoder
         """
         self._validate_params()
-        hidden = self._hidden_sizes()
+        hidden = [int(size) for size in np.atleast_1d(self.hidden_layer_sizes)]
         names = feature_names(X)
         X = as_float(check_array(X, caller=self))
         n_samples, n_features = X.shape

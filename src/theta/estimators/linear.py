@@ -26,8 +26,6 @@ from theta.errors import ConvergenceWarning, DivergenceError, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
-    Interval,
-    Options,
     RegressorMixin,
     check_classification_targets,
     check_is_fitted,
@@ -40,7 +38,7 @@ from theta.nn import Linear
 from theta.optim import SGD
 from theta.rng import check_random_state
 from theta.train import fit as train_fit
-from theta.validation import check_X_y, feature_names
+from theta.validation import Interval, Options, check_X_y, feature_names
 
 __all__ = ["LinearRegression", "LogisticRegression", "Ridge"]
 

@@ -37,15 +37,13 @@ import numpy as np
 from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
-    Interval,
-    Options,
     RegressorMixin,
     check_classification_targets,
     check_is_fitted,
 )
 from theta.pairwise import argkmin, get_chunk_n_rows, normalize_rows
 from theta.rng import check_random_state
-from theta.validation import check_X_y, feature_names
+from theta.validation import Interval, Options, check_X_y, feature_names
 
 __all__ = ["KNeighborsClassifier", "KNeighborsRegressor", "recall_at_k"]
 

@@ -33,8 +33,6 @@ from theta.errors import ConvergenceWarning, DivergenceError, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
-    Interval,
-    Options,
     RegressorMixin,
     check_classification_targets,
     check_is_fitted,
@@ -45,7 +43,7 @@ from theta.nn import MLP, Linear, Module
 from theta.optim import SGD, Adam
 from theta.rng import check_random_state
 from theta.train import Callback, DivergenceGuard, Trainer
-from theta.validation import check_X_y, column_or_1d, feature_names
+from theta.validation import Each, Interval, Options, check_X_y, column_or_1d, feature_names
 
 __all__ = ["MLPClassifier", "MLPRegressor", "ModuleClassifier", "ModuleRegressor"]
 
@@ -217,8 +215,8 @@ class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: hyperparameters, network, loop, attributes."""
 
     _parameter_constraints = {
-        "hidden_layer_sizes": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple,
-                               np.ndarray],
+        "hidden_layer_sizes": [Interval(numbers.Integral, 1, None),
+                               Each(Interval(numbers.Integral, 1, None))],
         "activation": [Options(_ACTIVATIONS)],
         "solver": [Options({"adam", "sgd"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
@@ -286,7 +284,7 @@ class _BaseMLP(BaseEstimator):
         self
         """
         self._validate_params()
-        hidden = _hidden_sizes(self.hidden_layer_sizes)
+        hidden = [int(size) for size in np.atleast_1d(self.hidden_layer_sizes)]
         is_classifier = isinstance(self, ClassifierMixin)
         names = feature_names(X)
         X, y = check_X_y(X, y, caller=self, y_numeric=not is_classifier)
@@ -370,15 +368,6 @@ class _BaseMLP(BaseEstimator):
     def _linear_layers(self) -> list[Linear]:
         check_is_fitted(self)
         return [layer for layer in self.model_.layers if isinstance(layer, Linear)]
-
-
-def _hidden_sizes(sizes: Any) -> list[int]:
-    sizes = [sizes] if not hasattr(sizes, "__iter__") else list(sizes)
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes) or any(
-        s <= 0 for s in sizes
-    ):
-        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-    return [int(s) for s in sizes]
 
 
 def _batch_size(batch_size: int | str, n_samples: int) -> int:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from theta.estimators._encoders import OneHotEncoder, _input_names
-from theta.estimators.base import BaseEstimator, Interval, TransformerMixin, check_is_fitted
-from theta.validation import check_array, check_sample_weight, feature_names
+from theta.estimators.base import BaseEstimator, TransformerMixin, check_is_fitted
+from theta.validation import Interval, check_array, check_sample_weight, feature_names
 
 __all__ = ["MinMaxScaler", "OneHotEncoder", "PolynomialFeatures", "StandardScaler"]
 

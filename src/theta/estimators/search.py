@@ -12,6 +12,7 @@ uses the kNN estimator and a layer may only import from the ones below it.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -21,6 +22,7 @@ from theta.errors import NotFittedError
 from theta.estimators.neighbors import KNeighborsClassifier
 from theta.models import load_minilm
 from theta.params import Params
+from theta.validation import Interval, Options, check_param
 
 __all__ = ["Hit", "SemanticSearch"]
 
@@ -85,10 +87,7 @@ class SemanticSearch(Params):
         TypeError
             If a document is not a ``str``.
         """
-        if self.algorithm not in ("brute", "hnsw"):
-            raise ValueError(
-                f"SemanticSearch: algorithm must be 'brute' or 'hnsw' (got {self.algorithm!r})."
-            )
+        check_param(self.algorithm, "algorithm", Options({"brute", "hnsw"}), caller=self)
         documents = _texts(documents, "documents")
         if not documents:
             raise ValueError("SemanticSearch.fit: the corpus has no documents.")
@@ -121,8 +120,7 @@ class SemanticSearch(Params):
                 "This SemanticSearch instance is not fitted yet. Call 'fit' with appropriate "
                 "arguments before using this estimator."
             )
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"SemanticSearch.search: k must be an int >= 1 (got {k!r}).")
+        check_param(k, "k", Interval(numbers.Integral, 1, None), caller="SemanticSearch.search")
         queries = [queries] if isinstance(queries, str) else _texts(queries, "queries")
         if not queries:
             return []

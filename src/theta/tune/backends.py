@@ -27,6 +27,8 @@ are still running tasks, so no process outlives it; a local worker whose parent 
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import re
 import signal
@@ -37,6 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from theta.progress import progress_bar
+from theta.validation import Interval, Options, check_param
 
 __all__ = ["TimedOut", "WorkerDied", "check_backend", "effective_n_jobs", "run_tasks"]
 
@@ -98,28 +101,22 @@ def call_with_timeout(
         signal.signal(signal.SIGALRM, previous)
 
 
-def check_timeout(timeout: Any) -> None:
-    """Refuse a ``timeout`` that is not None or a positive number of seconds."""
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout < float("inf")
-    ):
-        raise ValueError(
-            f"timeout must be None or a positive number of seconds per trial; got {timeout!r}."
-        )
+_SECONDS = Interval(numbers.Real, 0, math.inf, closed="neither")
+_N_JOBS = [Interval(numbers.Integral, 1, None), Interval(numbers.Integral, None, -1), None]
 
 
-def check_backend(backend: str, n_jobs: Any, scheduler: Any) -> None:
-    """Refuse an unknown backend, a bad ``n_jobs`` or scheduler, before any trial runs."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0
-    ):
-        raise ValueError(
-            f"n_jobs must be None, a positive int, or -1 for all cores; got {n_jobs!r}."
-        )
+def check_timeout(timeout: Any, caller: object | None = None) -> None:
+    """Refuse a ``timeout`` that is not None or a positive number of seconds per trial."""
+    check_param(timeout, "timeout", [_SECONDS, None], caller=caller)
+
+
+def check_backend(backend: str, n_jobs: Any, scheduler: Any, caller: object | None = None) -> None:
+    """Refuse an unknown backend, a bad ``n_jobs`` or scheduler, before any trial runs.
+
+    ``n_jobs`` is joblib's: a positive count, or -1 for every core (-2 all but one, ...).
+    """
+    check_param(backend, "backend", Options(BACKENDS), caller=caller)
+    check_param(n_jobs, "n_jobs", _N_JOBS, caller=caller)
     if (
         scheduler is not None
         and not isinstance(scheduler, str)

@@ -9,6 +9,7 @@ own backends. Candidates are asked ``batch_size`` at a time and told in order; `
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from theta.rng import check_random_state
 from theta.tune.search import BaseSearch
 from theta.tune.spaces import Choice, Distribution, IntUniform, LogUniform, Uniform, _check_values
+from theta.validation import Interval
 
 __all__ = ["BayesSearch"]
 
@@ -131,13 +133,12 @@ class BayesSearch(BaseSearch):
         _require_optuna()
         return names
 
-    def _check_settings(self) -> None:
-        super()._check_settings()
-        for name in ("n_trials", "batch_size", "n_startup_trials"):
-            value = getattr(self, name)
-            low = 0 if name == "n_startup_trials" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+    _parameter_constraints = {
+        **BaseSearch._parameter_constraints,
+        "n_trials": [Interval(numbers.Integral, 1, None)],
+        "batch_size": [Interval(numbers.Integral, 1, None)],
+        "n_startup_trials": [Interval(numbers.Integral, 0, None)],
+    }
 
     def _n_candidates(self) -> int:
         return self.n_trials

@@ -27,6 +27,7 @@ from theta.tune.spaces import (
     check_param_names,
 )
 from theta.tune.trials import EstimatorTrials
+from theta.validation import Interval, Options, validate_params, violation
 
 __all__ = ["SuccessiveHalving"]
 
@@ -154,18 +155,18 @@ class SuccessiveHalving(BaseSearch):
         self._schedule(X, y, fit_params)
         return super().fit(X, y, **fit_params)  # type: ignore[return-value]
 
+    _schedule_constraints = {
+        "resource": [str],
+        "factor": [Interval(numbers.Real, 1, None, closed="neither")],
+        "min_resources": [Interval(numbers.Integral, 1, None), Options({"exhaust", "smallest"})],
+        "max_resources": [Interval(numbers.Integral, 1, None), Options({"auto"})],
+    }
+
     def _schedule(self, X: Any, y: Any, fit_params: dict[str, Any]) -> None:
-        if not isinstance(self.resource, str):
-            raise TypeError(f"resource must be a str; got {self.resource!r}.")
+        validate_params(self, self._schedule_constraints)
         self._space_names()  # the resource may not be searched too
         if self.resource != "n_samples" and not self._is_budget():
             check_param_names(self.estimator, {self.resource})
-        if (
-            isinstance(self.factor, bool)
-            or not isinstance(self.factor, numbers.Real)
-            or not (self.factor > 1)
-        ):
-            raise ValueError(f"factor must be a number > 1; got {self.factor!r}.")
         n_candidates = len(self._space())
         agent = isinstance(self.estimator, Agent)
         if self.resource == "n_samples" and agent:
@@ -177,10 +178,10 @@ class SuccessiveHalving(BaseSearch):
         else:
             auto_max = self.estimator.get_params(deep=True).get(self.resource)
         max_r = auto_max if self.max_resources == "auto" else self.max_resources
-        if isinstance(max_r, bool) or not isinstance(max_r, numbers.Integral) or max_r < 1:
+        why = violation(max_r, Interval(numbers.Integral, 1, None))
+        if why is not None:  # only 'auto' gets here: the value it takes is not a count
             raise ValueError(
-                f"max_resources must be an int >= 1 (or 'auto' when {self.resource!r} has an "
-                f"integer value to start from); got {max_r!r}."
+                f"max_resources='auto' takes the value of {self.resource!r}, which {why}"
             )
         smallest = 1
         if self.resource == "n_samples":
@@ -194,10 +195,6 @@ class SuccessiveHalving(BaseSearch):
             min_r = smallest
         else:
             min_r = self.min_resources
-        if isinstance(min_r, bool) or not isinstance(min_r, numbers.Integral) or min_r < 1:
-            raise ValueError(
-                f"min_resources must be an int >= 1, 'exhaust' or 'smallest'; got {min_r!r}."
-            )
         if min_r > max_r:
             raise ValueError(
                 f"min_resources_={min_r} is greater than max_resources_={max_r}; lower "

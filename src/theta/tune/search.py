@@ -13,6 +13,7 @@ for any ``n_jobs`` and backend.
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 import warnings
@@ -40,7 +41,13 @@ from theta.tune.spaces import ParameterGrid, ParameterSampler, check_param_names
 from theta.tune.split import check_cv
 from theta.tune.storage import TrialStore
 from theta.tune.trials import AgentTrials, EstimatorTrials, Task, make_env, run_task
-from theta.validation import check_consistent_length
+from theta.validation import (
+    Interval,
+    Options,
+    check_consistent_length,
+    check_param,
+    validate_params,
+)
 
 __all__ = ["BaseSearch", "GridSearch", "RandomSearch", "is_classifier"]
 
@@ -139,7 +146,7 @@ class BaseSearch(Params):
             the closest valid one), a bad ``scoring``, ``cv``, ``backend`` or ``refit``.
         """
         names = self._space_names()
-        check_backend(self.backend, self.n_jobs, self.scheduler)
+        check_backend(self.backend, self.n_jobs, self.scheduler, caller=self)
         self._check_settings()
         if isinstance(self.estimator, Agent):
             trials, n_splits = self._agent_trials(X, fit_params)
@@ -267,17 +274,15 @@ class BaseSearch(Params):
             ]
         )
 
+    _parameter_constraints: dict[str, list[Any]] = {
+        "error_score": [Options({"raise"}), numbers.Real],  # NaN allowed: a failed trial's score
+        "max_retries": [Interval(numbers.Integral, 0, None)],
+        "refit": ["boolean", str],
+    }
+
     def _check_settings(self) -> None:
-        if not (isinstance(self.error_score, str) and self.error_score == "raise") and not (
-            isinstance(self.error_score, int | float) and not isinstance(self.error_score, bool)
-        ):
-            raise ValueError(f"error_score must be 'raise' or a number; got {self.error_score!r}.")
-        retries = self.max_retries
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0; got {self.max_retries!r}.")
-        if not isinstance(self.refit, bool | str):
-            raise TypeError(f"refit must be True, False or a scorer name; got {self.refit!r}.")
-        check_timeout(self.timeout)
+        validate_params(self, self._parameter_constraints)
+        check_timeout(self.timeout, caller=self)
         here = self.backend == "loky" and effective_n_jobs(self.n_jobs) == 1
         if self.timeout is not None and here and not can_stop_here():
             warnings.warn(
@@ -600,6 +605,7 @@ class RandomSearch(BaseSearch):
         self.n_iter = n_iter
 
     def _sampler(self) -> ParameterSampler:
+        check_param(self.n_iter, "n_iter", Interval(numbers.Integral, 1, None), caller=self)
         return ParameterSampler(
             self.param_distributions, self.n_iter, random_state=self.random_state
         )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from theta.rng import check_random_state
+from theta.validation import Interval, check_param
 
 __all__ = [
     "Choice",
@@ -229,8 +230,7 @@ class ParameterSampler:
         random_state: Any = None,
         what: str = "param_distributions",
     ) -> None:
-        if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 1:
-            raise ValueError(f"n_iter must be an int >= 1; got {n_iter!r}.")
+        check_param(n_iter, "n_iter", Interval(numbers.Integral, 1, None), caller=self)
         self.spaces = [
             {
                 k: v if isinstance(v, Distribution) else _check_values(k, v, what)

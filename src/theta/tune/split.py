@@ -18,6 +18,7 @@ import numpy as np
 from theta.data.batching import train_test_sizes
 from theta.errors import InvalidParameterError
 from theta.rng import check_random_state
+from theta.validation import Interval, check_param
 
 __all__ = ["KFold", "PredefinedSplits", "ShuffleSplit", "StratifiedKFold", "check_cv"]
 
@@ -30,11 +31,7 @@ def _n_samples(X: Any) -> int:
 
 
 def _check_n_splits(owner: str, n_splits: Any) -> None:
-    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 2:
-        raise InvalidParameterError(
-            f"The 'n_splits' parameter of {owner} must be an int in the range [2, inf). "
-            f"Got {n_splits!r} instead."
-        )
+    check_param(n_splits, "n_splits", Interval(numbers.Integral, 2, None), caller=owner)
 
 
 class _Splitter:
@@ -201,11 +198,7 @@ class ShuffleSplit(_Splitter):
         train_size: float | int | None = None,
         random_state: Any = None,
     ) -> None:
-        if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 1:
-            raise InvalidParameterError(
-                "The 'n_splits' parameter of ShuffleSplit must be an int in the range [1, inf). "
-                f"Got {n_splits!r} instead."
-            )
+        check_param(n_splits, "n_splits", Interval(numbers.Integral, 1, None), caller=self)
         self.n_splits = int(n_splits)
         self.test_size = test_size
         self.train_size = train_size

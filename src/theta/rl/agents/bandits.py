@@ -18,12 +18,14 @@ When the environment reports ``info["expected_regret"]`` (theta's ``MultiArmedBa
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
-from theta.rl.agents.base import Agent, check_param
+from theta.rl.agents.base import EPSILON_PARAMS, RATE, Agent
 from theta.rl.policies import epsilon_greedy, greedy
+from theta.validation import Interval, Options
 
 __all__ = ["EpsilonGreedy", "ThompsonSampling", "UCB1"]
 
@@ -142,8 +144,7 @@ class EpsilonGreedy(_BanditAgent):
         self.epsilon_decay_steps = epsilon_decay_steps
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        self._check_epsilon_params()
+    _parameter_constraints = EPSILON_PARAMS
 
     def _setup(self, env: Any, rng: np.random.Generator) -> _Run:
         run = super()._setup(env, rng)
@@ -191,8 +192,7 @@ class UCB1(_BanditAgent):
         self.c = c
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        check_param(self, "c", float, 0.0, None)
+    _parameter_constraints = {"c": [Interval(numbers.Real, 0, None)]}
 
     def _choose(self, step: int, run: _Run | None = None) -> int:
         t = int(self.counts_.sum())
@@ -255,11 +255,14 @@ class ThompsonSampling(_BanditAgent):
         self.noise_std = noise_std
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        check_param(self, "kind", ("bernoulli", "gaussian"))
-        for name in ("prior_alpha", "prior_beta", "prior_std", "noise_std"):
-            check_param(self, name, float, 0.0, None, closed="neither")
-        check_param(self, "prior_mean", float)
+    _parameter_constraints = {
+        "kind": [Options({"bernoulli", "gaussian"})],
+        "prior_alpha": [RATE],
+        "prior_beta": [RATE],
+        "prior_std": [RATE],
+        "noise_std": [RATE],
+        "prior_mean": [Interval(numbers.Real, None, None)],
+    }
 
     def _setup(self, env: Any, rng: np.random.Generator) -> _Run:
         run = super()._setup(env, rng)

@@ -21,78 +21,29 @@ from typing import Any
 
 import numpy as np
 
-from theta.errors import InvalidParameterError, NotFittedError
+from theta.errors import NotFittedError
 from theta.params import Params
 from theta.progress import progress_bar
 from theta.rl.envs import _isfinite_obs, env_id
 from theta.rl.policies import SCHEDULES, make_schedule
 from theta.rng import check_random_state
 from theta.train import deferred_interrupt
+from theta.validation import Each, Interval, Options, validate_params
 
-__all__ = ["Agent", "check_param", "check_sizes", "encode_obs", "horizon", "obs_spec"]
-
-
-def check_param(
-    owner: Any,
-    name: str,
-    kind: Any,
-    low: float | None = None,
-    high: float | None = None,
-    closed: str = "both",
-) -> None:
-    """Raise ``InvalidParameterError`` unless ``owner.<name>`` is of ``kind`` and in range.
-
-    ``kind`` is ``int``, ``float`` (ints accepted), ``bool``, or a tuple of allowed values.
-    The message is scikit-learn's: "The 'gamma' parameter of DQN must be a float in the range
-    (0, 1]. Got 1.5 instead."
-    """
-    value = getattr(owner, name)
-    who = type(owner).__name__
-    if isinstance(kind, tuple):
-        if value not in kind:
-            allowed = ", ".join(repr(k) for k in kind)
-            raise InvalidParameterError(
-                f"The {name!r} parameter of {who} must be one of {{{allowed}}}. Got {value!r} "
-                "instead."
-            )
-        return
-    if kind is bool:
-        ok = isinstance(value, bool | np.bool_)
-        what = "a bool"
-    elif kind is int:
-        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        what = "an int"
-    else:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        ok = ok and not math.isnan(value)
-        what = "a float"
-    if ok and low is not None:
-        ok = value > low or (value == low and closed in ("left", "both"))
-    if ok and high is not None:
-        ok = value < high or (value == high and closed in ("right", "both"))
-    if not ok:
-        if low is not None or high is not None:
-            left = "[" if closed in ("left", "both") and low is not None else "("
-            right = "]" if closed in ("right", "both") and high is not None else ")"
-            lo = "-inf" if low is None else f"{low:g}"
-            hi = "inf" if high is None else f"{high:g}"
-            what += f" in the range {left}{lo}, {hi}{right}"
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {who} must be {what}. Got {value!r} instead."
-        )
+__all__ = ["Agent", "encode_obs", "horizon", "obs_spec"]
 
 
-def check_sizes(owner: Any, name: str) -> None:
-    """Raise ``InvalidParameterError`` unless ``owner.<name>`` is a sequence of ints >= 1."""
-    sizes = getattr(owner, name)
-    ok = isinstance(sizes, list | tuple) and all(
-        isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in sizes
-    )
-    if not ok:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {type(owner).__name__} must be a tuple of ints >= 1. "
-            f"Got {sizes!r} instead."
-        )
+RATE = Interval(numbers.Real, 0, None, closed="neither")  # learning rates, priors' scales
+DISCOUNT = Interval(numbers.Real, 0, 1, closed="right")
+COUNT = Interval(numbers.Integral, 1, None)
+SIZES = Each(Interval(numbers.Integral, 1, None))  # hidden layer sizes
+NORM = Interval(numbers.Real, 0, math.inf, closed="right")  # max_grad_norm: inf for no clipping
+EPSILON_PARAMS = {
+    "epsilon": [Interval(numbers.Real, 0, 1)],
+    "epsilon_final": [Interval(numbers.Real, 0, 1)],
+    "epsilon_schedule": [Options(SCHEDULES)],
+    "epsilon_decay_steps": [COUNT],
+}
 
 
 def horizon(gamma: float, env: Any) -> float:
@@ -190,9 +141,12 @@ class Agent(Params):
     ``_observe(obs, action, reward, next_obs, terminated, truncated, info, step, run)``,
     optionally ``_end_episode(run)`` and ``_finish(run)``, and ``_predict(obs,
     deterministic)``. ``_fitted_attr`` names an attribute that exists once ``learn`` ran.
+    ``_parameter_constraints`` maps each hyperparameter to its accepted values, as an
+    estimator's does (:func:`theta.validation.violation`).
     """
 
     _fitted_attr = "episode_returns_"
+    _parameter_constraints: dict[str, list[Any]] = {}
     # private state theta.io saves: the generator, and where learn stopped (to continue)
     __theta_state_names__ = ("_rng", "_progress")
     random_state: Any
@@ -372,7 +326,9 @@ class Agent(Params):
     # --- hooks (overridden by agents) -----------------------------------------------------------
 
     def _validate_params(self) -> None:
-        """Check every hyperparameter (``random_state`` is checked by ``check_random_state``)."""
+        """Check every hyperparameter against ``_parameter_constraints`` (scikit-learn's
+        sentence; ``random_state`` is checked by ``check_random_state``)."""
+        validate_params(self, self._parameter_constraints)
 
     def _setup(self, env: Any, rng: np.random.Generator) -> Any:
         raise NotImplementedError
@@ -484,12 +440,6 @@ class Agent(Params):
         return float(np.mean(returns)), float(np.std(returns))
 
     # --- shared pieces of the agents ---------------------------------------------------------
-
-    def _check_epsilon_params(self) -> None:
-        check_param(self, "epsilon", float, 0.0, 1.0)
-        check_param(self, "epsilon_final", float, 0.0, 1.0)
-        check_param(self, "epsilon_schedule", tuple(SCHEDULES))
-        check_param(self, "epsilon_decay_steps", int, 1, None)
 
     def _epsilon_schedule(self) -> Any:
         return make_schedule(

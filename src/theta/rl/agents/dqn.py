@@ -14,6 +14,7 @@ network (van Hasselt et al., 2016), which removes the upward bias of the max.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,19 @@ from theta.losses import huber
 from theta.nn import MLP
 from theta.optim import Adam, clip_grad_norm
 from theta.rl.agents.base import (
+    COUNT,
+    DISCOUNT,
+    EPSILON_PARAMS,
+    NORM,
+    RATE,
+    SIZES,
     Agent,
-    check_param,
-    check_sizes,
     encode_obs,
     horizon,
     obs_spec,
-)  # fmt: skip
+)
 from theta.rl.buffers import ReplayBuffer
+from theta.validation import Interval, check_param
 
 __all__ = ["DQN"]
 
@@ -147,19 +153,26 @@ class DQN(Agent):
         self.huber_delta = huber_delta
         self.random_state = random_state
 
+    _parameter_constraints = {
+        "learning_rate": [RATE],
+        "gamma": [DISCOUNT],
+        "batch_size": [COUNT],
+        "buffer_size": [COUNT],
+        "train_freq": [COUNT],
+        "gradient_steps": [COUNT],
+        "target_update_interval": [COUNT],
+        "learning_starts": [Interval(numbers.Integral, 0, None)],
+        **EPSILON_PARAMS,
+        "double_dqn": ["boolean"],
+        "max_grad_norm": [NORM],
+        "huber_delta": [RATE],
+        "hidden_sizes": [SIZES],
+    }
+
     def _validate_params(self) -> None:
-        check_param(self, "learning_rate", float, 0.0, None, closed="neither")
-        check_param(self, "gamma", float, 0.0, 1.0, closed="right")
-        check_param(self, "batch_size", int, 1, None)
-        check_param(self, "buffer_size", int, self.batch_size, None)
-        for name in ("train_freq", "gradient_steps", "target_update_interval"):
-            check_param(self, name, int, 1, None)
-        check_param(self, "learning_starts", int, 0, None)
-        self._check_epsilon_params()
-        check_param(self, "double_dqn", bool)
-        check_param(self, "max_grad_norm", float, 0.0, math.inf, closed="right")
-        check_param(self, "huber_delta", float, 0.0, None, closed="neither")
-        check_sizes(self, "hidden_sizes")
+        super()._validate_params()
+        buffer = Interval(numbers.Integral, self.batch_size, None)  # room for one batch
+        check_param(self.buffer_size, "buffer_size", buffer, caller=self)
 
     # --- learning ---------------------------------------------------------------------------
 

@@ -17,13 +17,15 @@ This is the chapter's loop without a gradient: the table is θ, the target sets 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
 from theta.errors import DivergenceError
-from theta.rl.agents.base import Agent, check_param, horizon, obs_spec
+from theta.rl.agents.base import DISCOUNT, EPSILON_PARAMS, Agent, horizon, obs_spec
 from theta.rl.policies import epsilon_greedy
+from theta.validation import Interval
 
 __all__ = ["QLearning", "SARSA"]
 
@@ -91,11 +93,12 @@ class _TabularAgent(Agent):
         self.initial_q = initial_q
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        check_param(self, "learning_rate", float, 0.0, 1.0, closed="right")
-        check_param(self, "gamma", float, 0.0, 1.0, closed="right")
-        self._check_epsilon_params()
-        check_param(self, "initial_q", float, -math.inf, math.inf, closed="neither")
+    _parameter_constraints = {
+        "learning_rate": [DISCOUNT],  # a step size in (0, 1]
+        "gamma": [DISCOUNT],
+        **EPSILON_PARAMS,
+        "initial_q": [Interval(numbers.Real, -math.inf, math.inf, closed="neither")],
+    }
 
     def _setup(self, env: Any, rng: np.random.Generator) -> _Run:
         kind, n_states, _ = obs_spec(env.observation_space, type(self).__name__)

@@ -12,6 +12,7 @@ deterministic too early. The update is the chapter's four steps on the sum of bo
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,17 @@ from theta.errors import DivergenceError
 from theta.losses import mse
 from theta.nn import MLP
 from theta.optim import Adam, clip_grad_norm
-from theta.rl.agents.base import Agent, check_param, check_sizes, encode_obs, obs_spec
+from theta.rl.agents.base import (
+    COUNT,
+    DISCOUNT,
+    NORM,
+    RATE,
+    SIZES,
+    Agent,
+    encode_obs,
+    obs_spec,
+)  # fmt: skip
+from theta.validation import Interval, Options
 
 __all__ = ["REINFORCE", "discounted_returns"]
 
@@ -128,17 +139,18 @@ class REINFORCE(Agent):
         self.max_grad_norm = max_grad_norm
         self.random_state = random_state
 
-    def _validate_params(self) -> None:
-        check_param(self, "learning_rate", float, 0.0, None, closed="neither")
-        check_param(self, "value_learning_rate", float, 0.0, None, closed="neither")
-        check_sizes(self, "hidden_sizes")
-        check_param(self, "activation", ("relu", "tanh", "gelu", "sigmoid"))
-        check_param(self, "gamma", float, 0.0, 1.0, closed="right")
-        check_param(self, "baseline", bool)
-        check_param(self, "entropy_coef", float, 0.0, None)
-        check_param(self, "normalize_advantages", bool)
-        check_param(self, "batch_episodes", int, 1, None)
-        check_param(self, "max_grad_norm", float, 0.0, math.inf, closed="right")
+    _parameter_constraints = {
+        "learning_rate": [RATE],
+        "value_learning_rate": [RATE],
+        "hidden_sizes": [SIZES],
+        "activation": [Options({"relu", "tanh", "gelu", "sigmoid"})],
+        "gamma": [DISCOUNT],
+        "baseline": ["boolean"],
+        "entropy_coef": [Interval(numbers.Real, 0, None)],
+        "normalize_advantages": ["boolean"],
+        "batch_episodes": [COUNT],
+        "max_grad_norm": [NORM],
+    }
 
     # --- learning ---------------------------------------------------------------------------
 
