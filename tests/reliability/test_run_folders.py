@@ -321,3 +321,18 @@ def test_what_a_killed_replace_left_of_a_run_goes_with_the_next_claim(tmp_path):
     run = claim_run_dir(tmp_path / "run", overwrite=False, kind="train")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert sorted(p.name for p in run.iterdir()) == ["run.json"]
+
+
+def test_nan_weights_in_a_run_warn_and_check_finite_refuses_them(tmp_path, theta_main):
+    run = tmp_path / "line"
+    assert theta_main("train", "--out", run, "--quiet")[0] == 0
+    weights = run / "model" / "model.safetensors"
+    tensors, metadata = read_tensors(weights)
+    tensors["weight"][...] = np.nan
+    write_tensors(weights, tensors, metadata)
+    with pytest.warns(UserWarning, match="NaN"):
+        code, out, _ = theta_main("predict", run, "10")
+    assert code == 0 and out.strip() == "nan"
+    code, _, err = theta_main("predict", run, "10", "--check-finite")
+    assert code == 1 and "model.safetensors" in err and "NaN" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -36,13 +36,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="sample only among the K likeliest characters")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="the same seed gives the same text (default 0)")  # fmt: skip
+    parser.add_argument("--check-finite", action="store_true",
+                        help="refuse NaN or infinite weights (default: warn)")  # fmt: skip
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     if not args.prompt:
         raise ConfigError("argument --prompt: must not be empty; the model continues a text")
-    model, tokenizer = load_gpt_run(args.run_dir)
+    model, tokenizer = load_gpt_run(args.run_dir, check_finite=args.check_finite)
     try:
         prompt = tokenizer.encode(args.prompt)
     except ValueError as exc:

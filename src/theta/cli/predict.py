@@ -26,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="a run folder written by theta train")
     parser.add_argument("inputs", metavar="INPUT", nargs="*", help="comma-separated features")
     parser.add_argument("--file", metavar="CSV", help="rows of features ('-' reads stdin)")
+    parser.add_argument("--check-finite", action="store_true",
+                        help="refuse NaN or infinite weights (default: warn)")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -48,7 +50,7 @@ def _rows(args: argparse.Namespace) -> np.ndarray:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    trained = load_run(args.run_dir)
+    trained = load_run(args.run_dir, check_finite=args.check_finite)
     for prediction in trained.predict(_rows(args)):
         print(prediction, file=out)
     return 0

@@ -426,15 +426,16 @@ def _remove_run(path: Path) -> None:
     remove_folder(path)
 
 
-def load_run(run_dir: str | Path) -> Run:
-    """Read a run folder written by ``theta train`` in a fresh process."""
+def load_run(run_dir: str | Path, *, check_finite: bool = False) -> Run:
+    """Read a run folder written by ``theta train`` in a fresh process; NaN or infinite
+    weights warn, or raise with ``check_finite``."""
     path = check_run_dir(run_dir)
     if (path / "tokenizer.json").is_file():
         raise ValueError(
             f"{path} holds a GPT language model; sample from it with "
             f"`theta generate {path} --prompt TEXT`."
         )
-    model = io.load(path / "model")
+    model = io.load(path / "model", check_finite=check_finite)
     where = path / "preprocessing.safetensors"
     arrays, meta = read_tensors(where)
     missing = [key for key in ("mean", "scale") if key not in arrays]
@@ -524,8 +525,10 @@ def _prepare_gpt(config: TrainConfig) -> Plan:
     return Plan(config, model, train, files, finish)
 
 
-def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:
-    """The GPT and its character vocabulary from a run folder of ``theta train --model gpt``."""
+def load_gpt_run(run_dir: str | Path, *, check_finite: bool = False
+                 ) -> tuple[GPT, CharTokenizer]:  # fmt: skip
+    """The GPT and its character vocabulary from a run folder of ``theta train --model gpt``;
+    NaN or infinite weights warn, or raise with ``check_finite``."""
     path = check_run_dir(run_dir)
     if not (path / "tokenizer.json").is_file():
         raise ValueError(
@@ -535,7 +538,7 @@ def load_gpt_run(run_dir: str | Path) -> tuple[GPT, CharTokenizer]:
     vocab = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
     if vocab.get("format") != TOKENIZER_FORMAT or not isinstance(vocab.get("chars"), list):
         raise ValueError(f"{path / 'tokenizer.json'} is not a theta character vocabulary.")
-    model = io.load(path / "model")
+    model = io.load(path / "model", check_finite=check_finite)
     tokenizer = CharTokenizer(vocab["chars"])
     if not isinstance(model, GPT) or model.config.vocab_size != tokenizer.vocab_size:
         raise ValueError(
