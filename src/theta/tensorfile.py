@@ -56,16 +56,18 @@ from safetensors.numpy import save
 from theta.errors import CheckpointError
 
 __all__ = [
+    "DuplicateKeyError",
     "atomic_directory",
-    "remove_folder",
-    "temporary_base",
     "atomic_write_bytes",
     "atomic_write_text",
     "jsonable",
+    "no_duplicate_keys",
     "open_regular_file",
     "read_tensors",
     "refuse_pickle",
+    "remove_folder",
     "remove_stale_temporaries",
+    "temporary_base",
     "write_tensors",
 ]
 
@@ -319,16 +321,16 @@ def open_regular_file(path: str | os.PathLike, *, dir_fd: int | None = None) -> 
         raise
 
 
-class _DuplicateKeyError(ValueError):
+class DuplicateKeyError(ValueError):
     pass
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``json`` object hook: a JSON object may not name a key twice (the last would win)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKeyError(key)
+            raise DuplicateKeyError(key)
         out[key] = value
     return out
 
@@ -381,13 +383,13 @@ def _header(prefix: bytes, size: int, name: str) -> tuple[int, list[str], dict[s
     try:
         text = body.decode("utf-8")
         entries = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_strict_constant
+            text, object_pairs_hook=no_duplicate_keys, parse_constant=_strict_constant
         )
     except UnicodeDecodeError as exc:
         raise _fail(
             name, f"the header is not UTF-8 ({exc.reason} at byte {8 + exc.start})"
         ) from None
-    except _DuplicateKeyError as exc:
+    except DuplicateKeyError as exc:
         raise _fail(name, f"the header names key {_short(exc.args[0])} twice") from None
     except (ValueError, RecursionError) as exc:
         raise _fail(name, f"the header is not valid JSON ({_cut(str(exc))})") from None

@@ -5,6 +5,8 @@ ends bit-identical to it (float64) in parameters, optimizer state, history and t
 every callback. A damaged checkpoint is refused by name and changes nothing.
 """
 
+import errno
+import json
 import os
 import signal
 import zlib
@@ -279,13 +281,34 @@ def test_failed_history_append_keeps_the_previous_checkpoint(tmp_path, uninterru
     with pytest.raises(OSError, match="No space left on device") as info:
         _train(tmp_path, resume=True)
     monkeypatch.setattr(os, "fsync", fsync)
-    assert info.value.filename == str(tmp_path / "run.ckpt.history")
+    assert info.value.filename == str(tmp_path / "run.ckpt.history") and info.value.errno == 28
     assert checkpoint.load(str(tmp_path / "run.ckpt"))["step_count"] == 5
     _, spy = _train(tmp_path, resume=True)
     _assert_same_run(spy.trainer, spy, reference.trainer, reference)
     assert (tmp_path / "run.ckpt.history").read_bytes() == (
         folder / "run.ckpt.history"
     ).read_bytes()
+
+
+def test_history_file_that_cannot_be_opened_is_an_os_error_naming_it(tmp_path, monkeypatch):
+    """RELIABILITY 31 (found by mutation testing): the open of the history file for appending
+    fails; the error keeps its errno and names the history file, not a bare OSError."""
+    X = np.arange(5.0).reshape(-1, 1)
+    path = tmp_path / "run.ckpt"
+    fit(Linear(1, 1, rng=0), X, X, steps=3, batch_size=None, checkpoint=str(path))
+    real_open = os.open
+
+    def deny(name, flags, *args, **kwargs):
+        if str(name).endswith(".history") and flags & os.O_RDWR:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny)
+    with pytest.raises(PermissionError) as info:
+        fit(Linear(1, 1, rng=0), X, X, steps=6, batch_size=None, checkpoint=str(path),
+            resume=True)  # fmt: skip
+    assert info.value.errno == errno.EACCES
+    assert info.value.filename == str(tmp_path / "run.ckpt.history")
 
 
 def test_checkpoint_without_its_history_file_is_refused(tmp_path):
@@ -315,6 +338,51 @@ def test_checkpoint_of_format_version_1_with_the_history_inside_still_resumes(tm
     assert b.history == a.history
     for _ in range(4):
         assert a.step().loss == b.step().loss
+
+
+def _as_version2(path) -> None:
+    """Rewrite the checkpoint at ``path`` as theta's format version 2 wrote it (before the
+    issue #14 trees): ``{"__array__": key}`` objects for arrays under ``state/...`` keys, int
+    keys as strings, tuples as lists, NumPy scalars as Python numbers."""
+    arrays = {}
+
+    def split(value, where):
+        if isinstance(value, np.ndarray):
+            arrays[where] = value
+            return {"__array__": where}
+        if isinstance(value, dict):
+            return {str(k): split(v, f"{where}/{k}") for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [split(v, f"{where}/{i}") for i, v in enumerate(value)]
+        return value.item() if isinstance(value, np.generic) else value
+
+    state = json.dumps(split(checkpoint.load(str(path)), "state"))
+    meta = {"format": "theta.checkpoint", "format_version": "2", "state": state}
+    tensorfile.write_tensors(path, arrays, meta)
+
+
+def test_checkpoint_of_format_version_2_resumes_bit_identically(tmp_path):
+    X, y, _, _ = _data()
+
+    def trainer(seed):
+        model = MLP((4, 8, 3), dropout=0.3, rng=0, dtype=np.float64)
+        callbacks = [DivergenceGuard(), LRScheduler(lambda step: 0.1 * 0.9**step)]
+        return Trainer(model, X, y, loss="cross_entropy", optimizer="adam", batch_size=8,
+                       seed=seed, callbacks=callbacks)  # fmt: skip
+
+    a = trainer(2)
+    for _ in range(4):
+        a.step()
+    path = tmp_path / "old.ckpt"
+    a.save_checkpoint(str(path))
+    _as_version2(path)
+    assert tensorfile.read_tensors(path)[1]["format_version"] == "2"
+    b = trainer(9)
+    b.load_checkpoint(str(path))
+    assert b.history == a.history
+    for _ in range(5):
+        assert a.step().loss == b.step().loss
+    _assert_same(b.model.state_dict(), a.model.state_dict(), "model")
 
 
 # --- divergence (RELIABILITY 32, 33; item 7) ----------------------------------------------------
@@ -506,8 +574,9 @@ DAMAGED_STATES = [
     ("rng missing", _set(["model_rngs"], {}), "'model_rngs'"),
     ("optimizer empty", _set(["optimizer"], {}), "'optimizer'"),
     ("param_groups", _set(["optimizer", "param_groups"], "x"), "'optimizer/param_groups'"),
-    ("moments list", _set(["optimizer", "state", "0"], []), "'optimizer/state/0'"),
-    ("moment shape", _set(["optimizer", "state", "0", "exp_avg"], np.zeros(3)), "'optimizer'"),
+    ("moments list", _set(["optimizer", "state", 0], []), "'optimizer/state/0'"),
+    ("moments key", _set(["optimizer", "state", "0"], []), "'optimizer/state/0'"),
+    ("moment shape", _set(["optimizer", "state", 0, "exp_avg"], np.zeros(3)), "'optimizer'"),
     ("optimizer steps", _set(["optimizer", "step_count"], -1), "'optimizer/step_count'"),
     ("batches empty", _set(["batches"], {}), "'batches'"),
     ("batch position", _set(["batches", "position"], -1), "'batches/position'"),

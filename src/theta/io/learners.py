@@ -2,23 +2,14 @@
 
 A learner is its hyperparameters (the ``__init__`` arguments, ``get_params(deep=False)``) and
 its fitted state (every other attribute in ``vars(learner)``: ``coef_``, ``classes_``, a kNN's
-stored ``_fit_X``, ...). Both are written as a tree of JSON values in ``config.json``, in which
-everything JSON cannot hold exactly is an object tagged with its ``"type"``:
+stored ``_fit_X``, ...). Both are one ``theta.treefile`` tree: ``config.json`` holds its JSON
+(``"params"`` and ``"state"``) and ``state.safetensors`` its arrays, named by attribute. The
+tree's own kinds of value (arrays, numbers, strings, containers, NumPy scalars and random
+generators; see ``theta.treefile``) are joined by a hook for what only learners hold:
 
 ===================  =====================================================================
-``tuple``, ``set``,  ``{"type": "tuple", "items": [...]}`` (lists are plain JSON lists, so a
-``frozenset``        tuple comes back a tuple and ``get_params()`` compares equal)
-``dict``             ``{"items": {str: value}}``, or ``{"pairs": [[key, value], ...]}`` for
-                     other keys (``class_weight={0: 1.0}``)
-``float``            only NaN and ±inf: ``{"type": "float", "value": "nan"}``
-``ndarray``          numeric: ``{"key": name}``, the array in ``state.safetensors`` (with
-                     ``"order": "F"`` for Fortran-ordered arrays, ``"complex": true`` for
-                     complex128 stored as (..., 2) float64); str, bytes and object arrays
-                     (``classes_`` of string labels): ``{"dtype", "shape", "items"}`` in JSON
-``scalar``           a NumPy scalar: a 0-d tensor ``{"key"}``, or ``{"dtype", "value"}``
 ``module``           a theta ``Module``: ``{"folder", "weights_id"}``, a model folder inside
 ``learner``          a nested learner: ``{"class", "params", "state"}``, the same tree
-``generator``        a ``numpy.random.Generator``: its bit generator's ``state``
 ``faiss_index``      a fitted faiss index: ``{"key"}``, ``faiss.serialize_index`` bytes
 ``dtype``            a NumPy dtype (``dtype=np.dtype("float32")``): ``{"dtype": "<f4"}``
 ``type``             a NumPy scalar type, a builtin type or a theta class
@@ -48,7 +39,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import math
 import os
 import re
 import secrets
@@ -71,6 +61,7 @@ from theta.io.models import (
 from theta.nn import Module
 from theta.params import Params, registry_name
 from theta.tensorfile import atomic_directory, atomic_write_text, write_tensors
+from theta.treefile import TreeWriter
 
 __all__: list[str] = []  # reached through theta.io.save and theta.io.load
 
@@ -83,11 +74,9 @@ _CALLABLE_PACKAGES = ("theta.losses", "theta.metrics", "theta.pairwise", "theta.
 # types a hyperparameter may name (``dtype=np.float64``), by registry name ("numpy.float64")
 _TYPES = {registry_name(t): t for t in {*np.sctypeDict.values(), bool, int, float, complex, str,
                                         bytes, object}}  # fmt: skip
-_SUPPORTED = (
-    "arrays (numeric, str, bytes or object), numbers, strings, booleans, None, lists, tuples, "
-    "sets, dicts, NumPy scalars, dtypes, scalar types and Generators, theta Modules, "
-    "learners, classes and functions, faiss indexes, or objects whose class defines "
-    "__theta_state__ and __theta_restore__"
+_SAVES = (
+    "theta Modules, learners, NumPy dtypes and scalar types, theta's classes and functions, "
+    "faiss indexes, or objects whose class defines __theta_state__ and __theta_restore__"
 )
 
 
@@ -96,12 +85,14 @@ _SUPPORTED = (
 
 def save_learner(learner: Params, path: str | os.PathLike, *, overwrite: bool = False) -> None:
     """Write ``learner`` to the learner folder ``path`` (see ``theta.io.save``)."""
-    writer = _Writer(type(learner).__name__)
+    hook = _Saving()
+    writer = TreeWriter(type(learner).__name__, hook=hook)
+    tree = writer.encode(learner)  # {"type": "learner", "class", "params", "state"}
     config = {
         "format": LEARNER_FORMAT,
         "format_version": LEARNER_FORMAT_VERSION,
         "theta_version": models.theta_version(),
-        **writer.learner(learner, ""),
+        **{key: tree[key] for key in ("class", "params", "state")},
         "state_id": secrets.token_hex(16),
     }
     text = json.dumps(config, indent=2, allow_nan=False) + "\n"
@@ -109,96 +100,32 @@ def save_learner(learner: Params, path: str | os.PathLike, *, overwrite: bool = 
     with atomic_directory(
         path, overwrite=overwrite, may_replace=models.check_replaceable
     ) as staging:
-        for folder, module, module_config in writer.modules:
+        for folder, module, module_config in hook.modules:
             os.mkdir(staging / folder)
             models.write_model_files(staging / folder, module, module_config)
         write_tensors(staging / STATE_FILE, writer.tensors, metadata)
         atomic_write_text(staging / CONFIG_FILE, text)
 
 
-class _Writer:
-    """Turns a learner into JSON values, tensors for ``state.safetensors`` and model folders."""
+class _Saving:
+    """The ``theta.treefile`` hook that saves what a learner holds beyond a tree's values:
+    learners, modules (as model folders), faiss indexes, dtypes, types, functions and objects
+    with the ``__theta_state__`` hooks."""
 
-    def __init__(self, root: str) -> None:
-        self.root = root  # the saved learner's class name, for error messages
-        self.tensors: dict[str, np.ndarray] = {}
+    kinds: frozenset[str] = frozenset()  # it only encodes; see learner_loader for decoding
+    saves = _SAVES
+
+    def __init__(self) -> None:
         self.modules: list[tuple[str, Module, dict[str, Any]]] = []  # (folder, module, config)
-        # id -> (object, node) for arrays and modules, so an object held twice is saved once
-        # and loads as one object; holding the object keeps its id from being reused.
-        self._shared: dict[int, tuple[Any, dict[str, Any]]] = {}
-        self._alive: list[Any] = []  # temporaries made while saving, kept so ids stay unique
+        self._nodes: dict[int, tuple[Module, dict[str, Any]]] = {}  # a module held twice
         self._folders: set[str] = set()
-        self._open: set[int] = set()  # ids of the containers being written, to refuse cycles
 
-    def learner(self, learner: Params, path: str) -> dict[str, Any]:
-        cls = type(learner)
-        name = registry_name(cls)
-        if Params.registry.get(name) is not cls:
-            raise TypeError(
-                f"save: {self._where(path) or name} cannot be saved by name: its class "
-                f"{name!r} is not the one Params.registry holds under that name (a class "
-                "defined inside a function, or two classes with one name); define it at the "
-                "top level of a module."
-            )
-        params = learner.get_params(deep=False)
-        prefix = f"{path}." if path else ""
-        self._open.add(id(learner))
-        state = {}
-        for key, value in vars(learner).items():
-            if key in params:
-                continue
-            node = self.value(value, prefix + key)
-            problem = state_name_problem(cls, key) or callable_problem(cls, key, node)
-            if problem:
-                raise TypeError(
-                    f"save: {self._where(prefix + key)}: {problem}; load would refuse it, "
-                    "so declare it there or do not keep it on the learner."
-                )
-            state[key] = node
-        return {
-            "class": name,
-            "params": {k: self.value(v, prefix + k) for k, v in params.items()},
-            "state": state,
-        }
-
-    def value(self, value: Any, path: str) -> Any:
+    def encode(self, writer: TreeWriter, value: Any, path: str) -> dict[str, Any] | None:
         kind = type(value)
-        if value is None or kind in (bool, int, str):
-            return value
-        if kind is float:
-            return value if math.isfinite(value) else {"type": "float", "value": str(value)}
-        if id(value) in self._open:
-            raise TypeError(f"save: {self._where(path)} contains itself; theta.io saves trees.")
-        self._open.add(id(value))
-        try:
-            return self._value(value, kind, path)
-        finally:
-            self._open.discard(id(value))
-
-    def _value(self, value: Any, kind: type, path: str) -> Any:
-        if kind is list:
-            return [self.value(v, f"{path}.{i}") for i, v in enumerate(value)]
-        if kind in (tuple, set, frozenset):
-            items = [self.value(v, f"{path}.{i}") for i, v in enumerate(value)]
-            return {"type": kind.__name__, "items": items}
-        if kind is dict:
-            if all(type(k) is str for k in value):
-                items = {k: self.value(v, f"{path}.{k}") for k, v in value.items()}
-                return {"type": "dict", "items": items}
-            pairs = [[self.value(k, f"{path}.{i}.key"), self.value(v, f"{path}.{i}")]
-                     for i, (k, v) in enumerate(value.items())]  # fmt: skip
-            return {"type": "dict", "pairs": pairs}
-        if kind in (np.ndarray, np.memmap):
-            return self._array(value, path)
-        if isinstance(value, np.generic):
-            return self._scalar(value, path)
         if isinstance(value, Module):
             return self._module(value, path)
         if isinstance(value, Params):
-            return {"type": "learner", **self.learner(value, path)}
-        if kind is np.random.Generator:
-            state = value.bit_generator.state
-            return {"type": "generator", "state": self.value(state, f"{path}.state")}
+            return self._learner(writer, value, path)
         if isinstance(value, np.dtype) and value.kind in "biufcUSO" and value.fields is None:
             return {"type": "dtype", "dtype": value.str}
         if isinstance(value, type) and named_type(registry_name(value)) is value:
@@ -207,68 +134,48 @@ class _Writer:
             return {"type": "function", "name": registry_name(value)}
         index = _serialized_faiss_index(value)
         if index is not None:
-            return {"type": "faiss_index", "key": self._store(index, path)}
+            return {"type": "faiss_index", "key": writer.store(index, path)}
         if hook_class(registry_name(kind)) is kind:
             state = value.__theta_state__()
-            self._alive.append(state)
+            writer.keep(state)
             return {"type": "object", "class": registry_name(kind),
-                    "state": self.value(state, path)}  # fmt: skip
-        raise TypeError(
-            f"save: {self._where(path)} is a {kind.__module__}.{kind.__qualname__}, which "
-            f"theta.io cannot save (it never pickles); it saves {_SUPPORTED}."
-        )
+                    "state": writer.encode(state, path)}  # fmt: skip
+        return None
 
-    def _where(self, path: str) -> str:
-        return f"{self.root}.{path}" if path else ""
-
-    def _store(self, array: np.ndarray, path: str) -> str:
-        key, n = path, 1
-        while key in self.tensors:
-            n += 1
-            key = f"{path}#{n}"
-        self.tensors[key] = array
-        return key
-
-    def _array(self, value: np.ndarray, path: str) -> dict[str, Any]:
-        if id(value) in self._shared:
-            return self._shared[id(value)][1]
-        dtype = value.dtype
-        if dtype.kind in "USO":
-            items = value.ravel().tolist()
-            if dtype.kind == "S":
-                items = [item.decode("latin-1") for item in items]
-            elif dtype.kind == "O":
-                items = [self.value(item, f"{path}.{i}") for i, item in enumerate(items)]
-            node = {"type": "ndarray", "dtype": dtype.str, "shape": list(value.shape),
-                    "items": items}  # fmt: skip
-        elif dtype == np.complex128:
-            pair = np.stack([value.real, value.imag], axis=-1)
-            node = {"type": "ndarray", "key": self._store(pair, path), "complex": True}
-        elif (dtype.kind in "biuf" and dtype.itemsize <= 8) or dtype == np.complex64:
-            node = {"type": "ndarray", "key": self._store(value, path)}
-            if value.ndim > 1 and value.flags.f_contiguous and not value.flags.c_contiguous:
-                node["order"] = "F"  # keep the layout: BLAS may round differently on the other
-        else:
+    def _learner(self, writer: TreeWriter, learner: Params, path: str) -> dict[str, Any]:
+        cls = type(learner)
+        name = registry_name(cls)
+        if Params.registry.get(name) is not cls:
             raise TypeError(
-                f"save: {self._where(path)} is an array of dtype {dtype}, which theta.io "
-                "cannot save; it saves bool, int, uint, float16/32/64, complex64/128, str, "
-                "bytes and object arrays."
+                f"save: {writer.where(path)} cannot be saved by name: its class "
+                f"{name!r} is not the one Params.registry holds under that name (a class "
+                "defined inside a function, or two classes with one name); define it at the "
+                "top level of a module."
             )
-        self._shared[id(value)] = (value, node)
-        return node
-
-    def _scalar(self, value: np.generic, path: str) -> dict[str, Any]:
-        if value.dtype.kind == "U":
-            return {"type": "scalar", "dtype": value.dtype.str, "value": str(value)}
-        if value.dtype.kind == "S":
-            return {"type": "scalar", "dtype": value.dtype.str, "value": value.decode("latin-1")}
-        array = np.array(value)
-        self._alive.append(array)
-        return {**self._array(array, path), "type": "scalar"}
+        params = learner.get_params(deep=False)
+        prefix = f"{path}." if path else ""
+        state = {}
+        for key, value in vars(learner).items():
+            if key in params:
+                continue
+            node = writer.encode(value, prefix + key)
+            problem = state_name_problem(cls, key) or callable_problem(cls, key, node)
+            if problem:
+                raise TypeError(
+                    f"save: {writer.where(prefix + key)}: {problem}; load would refuse it, "
+                    "so declare it there or do not keep it on the learner."
+                )
+            state[key] = node
+        return {
+            "type": "learner",
+            "class": name,
+            "params": {k: writer.encode(v, prefix + k) for k, v in params.items()},
+            "state": state,
+        }
 
     def _module(self, value: Module, path: str) -> dict[str, Any]:
-        if id(value) in self._shared:
-            return self._shared[id(value)][1]
+        if id(value) in self._nodes:
+            return self._nodes[id(value)][1]
         config = models.model_config(value)  # refuses bad hyperparameters before any write
         folder = re.sub(r"[^A-Za-z0-9_.\-]", "_", path)[:190].lstrip(".") or "module"
         name, n = folder, 1
@@ -278,7 +185,7 @@ class _Writer:
         self._folders.add(name)
         self.modules.append((name, value, config))
         node = {"type": "module", "folder": name, "weights_id": config["weights_id"]}
-        self._shared[id(value)] = (value, node)
+        self._nodes[id(value)] = (value, node)
         return node
 
 

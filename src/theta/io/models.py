@@ -35,6 +35,7 @@ from theta.tensorfile import (
     refuse_pickle,
     write_tensors,
 )
+from theta.treefile import parse_json
 
 __all__ = ["FORMAT_VERSION", "load_state_dict", "save_state_dict", "version1_name"]
 
@@ -356,15 +357,6 @@ def _open_folder(folder: str) -> int | None:
         raise OSError(exc.errno, exc.strerror, folder) from None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} appears twice")
-        out[key] = value
-    return out
-
-
 def _read_config(path: str, dir_fd: int | None) -> dict[str, Any]:
     """Read and check ``config.json``: its format, version, class and the fields it needs."""
     try:
@@ -380,10 +372,8 @@ def _read_config(path: str, dir_fd: int | None) -> dict[str, Any]:
         raw = f.read(_MAX_CONFIG_BYTES + 1)
     if len(raw) > _MAX_CONFIG_BYTES:
         raise CheckpointError(f"{path} is larger than {_MAX_CONFIG_BYTES} bytes; not a config.")
-    try:
-        config = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {exc}.") from None
+    # NaN and infinity may be literals: model configs are written with json's defaults
+    config = parse_json(raw, path, allow_nan=True)
     found = config.get("format") if isinstance(config, dict) else type(config).__name__
     if not isinstance(found, str) or found not in FORMATS:
         raise CheckpointError(

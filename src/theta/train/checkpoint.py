@@ -3,9 +3,9 @@ append-only history file beside it.
 
 A trainer's state is a nested structure of dicts, lists, numbers, strings and ndarrays
 (model parameters, optimizer moments, step and epoch, batch order and RNG states, callback
-state). ``save`` moves every ndarray into the file's tensors under a path-like key and keeps
-the rest as JSON in the file's metadata, so one atomic write captures everything and ``load``
-rebuilds the identical structure. Never pickle.
+state). ``save`` writes it as one ``theta.treefile`` tree (every ndarray a tensor of the file,
+the rest JSON in its metadata), so one atomic write captures everything and ``load`` rebuilds
+the identical structure, strictly. Never pickle.
 
 The per-step history would make that file grow with the run, so it lives in
 ``<checkpoint>.history`` instead: JSON lines, a header line and then one row per recorded
@@ -26,58 +26,31 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from theta import tensorfile
+from theta import tensorfile, treefile
 from theta.errors import CheckpointError
 
 __all__ = ["HistoryLog", "append_history", "history_path", "load", "read_history", "save",
            "write_history"]  # fmt: skip
 
 FORMAT = "theta.checkpoint"
-FORMAT_VERSION = 2  # 2: the history moved to the .history file beside the checkpoint
+# 2: the history moved to the .history file beside the checkpoint
+# 3: the state is a theta.treefile tree (tuples, NumPy scalars and int keys kept exactly)
+FORMAT_VERSION = 3
 HISTORY_FORMAT = "theta.history"
-_MAX_DEPTH = 32  # a trainer's state nests about 6 deep; a deeper record is damaged or hostile
-
-
-def _split(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Replace each ndarray in ``value`` by a reference to its key in ``arrays``."""
-    if isinstance(value, np.ndarray):
-        arrays[path] = np.asarray(value, order="C")  # not ascontiguousarray: it makes 0-d 1-d
-        return {"__array__": path}
-    if isinstance(value, dict):
-        for key in value:
-            # int keys (an optimizer's parameter indices) become strings, as in any JSON
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                raise TypeError(f"checkpoint: state keys must be strings (got {key!r} at {path}).")
-        return {str(key): _split(item, f"{path}/{key}", arrays) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_split(item, f"{path}/{i}", arrays) for i, item in enumerate(value)]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _join(value: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
-    if depth > _MAX_DEPTH and isinstance(value, dict | list):
-        raise ValueError(f"it nests deeper than {_MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        if set(value) == {"__array__"}:
-            return arrays[value["__array__"]]
-        return {key: _join(item, arrays, depth + 1) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_join(item, arrays, depth + 1) for item in value]
-    return value
 
 
 def save(path: str, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically (a crash mid-write keeps the previous file)."""
-    arrays: dict[str, np.ndarray] = {}
-    skeleton = _split(state, "state", arrays)
-    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "state": json.dumps(skeleton)}
-    tensorfile.write_tensors(path, arrays, meta)
+    """Write ``state`` to ``path`` atomically (a crash mid-write keeps the previous file).
+
+    ``state`` may hold what a ``theta.treefile`` tree holds: arrays, numbers, strings,
+    containers, NumPy scalars and random generators.
+    """
+    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
+    treefile.save_tree(path, state, key="state", metadata=meta, caller="checkpoint")
 
 
 def load(path: str) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save`."""
+    """Read a checkpoint written by :func:`save` (or by theta's format versions 1 and 2)."""
     arrays, meta = tensorfile.read_tensors(path)
     if meta.get("format") != FORMAT:
         raise CheckpointError(
@@ -95,14 +68,31 @@ def load(path: str) -> dict[str, Any]:
             f"{path}: checkpoint format version {version} is newer than this theta supports "
             f"({FORMAT_VERSION}); upgrade theta to load it."
         )
+    damaged = f"{path}: the checkpoint's state record is damaged"
+    if version >= 3:
+        return treefile.decode_text(meta.get("state"), arrays, source=damaged, root="state",
+                                    tensor_source=path)  # fmt: skip
     try:
-        skeleton = json.loads(meta["state"])
-        return _join(skeleton, arrays)
+        return _version2_state(json.loads(meta["state"]), arrays)
     except RecursionError:
         reason = "it nests too deeply"
     except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         reason = str(exc)
-    raise CheckpointError(f"{path}: the checkpoint's state record is damaged ({reason}).")
+    raise CheckpointError(f"{damaged} ({reason}).")
+
+
+def _version2_state(value: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
+    """The state of format versions 1 and 2: JSON whose ``{"__array__": key}`` objects stand
+    for tensors (int keys were written as strings, tuples as lists, NumPy scalars as numbers)."""
+    if depth > treefile.MAX_DEPTH and isinstance(value, dict | list):
+        raise ValueError(f"it nests deeper than {treefile.MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        if set(value) == {"__array__"}:
+            return arrays[value["__array__"]]
+        return {key: _version2_state(item, arrays, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_version2_state(item, arrays, depth + 1) for item in value]
+    return value
 
 
 # --- the history file beside a checkpoint ----------------------------------------------------
@@ -262,7 +252,7 @@ def check_dict(where: str, field: str, value: Any, keys: tuple[str, ...] = ()) -
     """``value`` if it is a dict holding ``keys``; else ``CheckpointError``."""
     check(where, field, value, isinstance(value, dict), "a dict")
     missing = [key for key in keys if key not in value]
-    check(where, field, sorted(value), not missing, f"a dict with the keys {', '.join(keys)}")
+    check(where, field, list(value), not missing, f"a dict with the keys {', '.join(keys)}")
     return value
 
 
