@@ -112,14 +112,17 @@ def test_train_gpt_on_a_text_file(theta_main, tmp_path):
     "args, needle",
     [
         (["--n-embd", "10", "--n-heads", "3"], "n_embd (10) must be divisible by n_heads (3)"),
-        (["--block-size", "0"], "config: GPTConfig: block_size must be an int >= 1 (got 0)"),
+        (["--block-size", "0"], "The 'block_size' parameter of GPTConfig must be an int in the range [1, inf). Got 0 instead."),  # noqa: E501
         (["--n-layer", "two"], "argument --n-layer: invalid int value"),
-        (["--eval-every", "0"], "config key 'eval_every': must be >= 1"),
-        (["--batch-size", "0"], "config key 'batch_size': must be >= 1 for a GPT"),
-        (["--val-split", "0"], "config key 'val_split': must be in (0, 1) for a GPT"),
+        (["--eval-every", "0"], "config key 'eval_every': must be an int in the range [1, inf). "
+                                "Got 0 instead."),
+        (["--batch-size", "0"], "config key 'batch_size' (for a GPT): must be an int in the "
+                                "range [1, inf). Got 0 instead."),
+        (["--val-split", "0"], "config key 'val_split' (for a GPT): must be a float in the "
+                               "range (0, 1). Got 0.0 instead."),
         (["--n-embd", "1.5"], "argument --n-embd: invalid int value"),
     ],
-)
+)  # fmt: skip
 def test_bad_train_flags_are_usage_errors_naming_the_flag(theta_main, args, needle):
     code, _, err = theta_main("train", "--model", "gpt", "--dry-run", *args)
     assert code == 2, err

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from theta.cli.config import ConfigError, TrainConfig
+
 
 @pytest.fixture(scope="module")
 def iris_run(theta_cli, tmp_path_factory):
@@ -81,8 +83,25 @@ def test_existing_run_folder_needs_overwrite(theta_cli, iris_run):
     [
         (["--lrr", "3"], "unrecognized arguments: --lrr"),
         (["--lr", "abc"], "argument --lr: invalid float value"),
-        (["--lr", "-1"], "config key 'lr': must be a finite number > 0"),
-        (["--optimizer", "adamm"], "config key 'optimizer': must be one of"),
+        (
+            ["--lr", "-1"],
+            "config key 'lr': must be a float in the range (0, inf). Got -1.0 instead.",
+        ),
+        (
+            ["--optimizer", "adamm"],
+            "config key 'optimizer': must be a str among {'adam', "
+            "'adamw', 'rmsprop', 'sgd'}. Got 'adamm' instead.",
+        ),
+        (
+            ["--epochs", "0"],
+            "config key 'epochs' (with steps = 0): must be an int in the range "
+            "[1, inf). Got 0 instead.",
+        ),
+        (
+            ["--hidden", "8,0"],
+            "config key 'hidden': must be a tuple of ints in the range "
+            "[1, inf). Got (8, 0) instead.",
+        ),
         (["--hidden", "a,b"], "expected sizes like 64,64"),
     ],
 )
@@ -93,6 +112,18 @@ def test_bad_flags_are_usage_errors_naming_the_flag(theta_cli, args, needle):
     assert "Traceback" not in result.stderr
 
 
+def test_train_config_checks_each_key_with_theta_s_one_rule():
+    assert TrainConfig(hidden=[8, 8]).hidden == (8, 8)  # a list in code, kept hashable
+    with pytest.raises(
+        ConfigError,
+        match=r"^config key 'lr': must be a float in the range "
+        r"\(0, inf\)\. Got np\.float32\(0\.1\) instead\.$",
+    ):
+        TrainConfig(lr=np.float32(0.1))  # config.json holds Python numbers only
+    with pytest.raises(ConfigError, match=r"^config key 'n_heads': must be an instance of 'int'"):
+        TrainConfig(n_heads=2.0)
+
+
 def test_toml_config_unknown_key_and_wrong_type(theta_cli, tmp_path):
     bad_key = tmp_path / "a.toml"
     bad_key.write_text('data = "iris"\nlearning_rate = 0.1\n')
@@ -101,7 +132,8 @@ def test_toml_config_unknown_key_and_wrong_type(theta_cli, tmp_path):
     bad_type = tmp_path / "b.toml"
     bad_type.write_text('epochs = "many"\n')
     result = theta_cli("train", "--config", str(bad_type), "--dry-run")
-    assert result.returncode == 2 and "config key 'epochs': expected an integer" in result.stderr
+    assert result.returncode == 2
+    assert "config key 'epochs': must be an instance of 'int'. Got 'many' instead." in result.stderr
 
 
 def test_dry_run_prints_the_resolved_config_and_flags_override_the_file(theta_cli, tmp_path):

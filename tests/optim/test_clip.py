@@ -133,14 +133,16 @@ def test_clip_grad_value_matches_torch(rng):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda p: clip_grad_norm(p, 0.0), r"clip_grad_norm: max_norm must be a float in the "
-                                           r"range \(0, inf\] \(got 0\.0\)"),
-        (lambda p: clip_grad_norm(p, -1), r"max_norm .* \(got -1\)"),
-        (lambda p: clip_grad_norm(p, math.nan), r"max_norm .* \(got nan\)"),
-        (lambda p: clip_grad_norm(p, 1.0, norm_type=0), r"clip_grad_norm: norm_type .* \(got 0\)"),
-        (lambda p: clip_grad_value(p, 0), r"clip_grad_value: clip_value must be a float in the "
-                                          r"range \(0, inf\) \(got 0\)"),
-        (lambda p: clip_grad_value(p, "1"), r"clip_grad_value: clip_value"),
+        (lambda p: clip_grad_norm(p, 0.0), r"The 'max_norm' parameter of clip_grad_norm must be "
+                                           r"a float in the range \(0, inf\]\. Got 0\.0 instead\."),
+        (lambda p: clip_grad_norm(p, -1), r"'max_norm' .* Got -1 instead"),
+        (lambda p: clip_grad_norm(p, math.nan), r"'max_norm' .* Got nan instead"),
+        (lambda p: clip_grad_norm(p, 1.0, norm_type=0),
+         r"The 'norm_type' parameter of clip_grad_norm .* Got 0 instead"),
+        (lambda p: clip_grad_value(p, 0), r"The 'clip_value' parameter of clip_grad_value must be "
+                                          r"a float in the range \(0, inf\)\. Got 0 instead\."),
+        (lambda p: clip_grad_value(p, "1"), r"The 'clip_value' parameter of clip_grad_value"),
+        (lambda p: clip_grad_value(p, math.inf), r"'clip_value' .* Got inf instead"),
     ],
 )  # fmt: skip
 def test_bad_arguments_raise_naming_them(call, match):

@@ -572,25 +572,36 @@ def test_nonfinite_in_a_non_contiguous_gradient_is_caught(bad):
 # --- bad hyperparameters and parameters -------------------------------------------------------
 
 BAD_HYPERPARAMETERS = [
-    (SGD, dict(lr=-0.1), r"SGD: lr must be a float in the range \(0, inf\) \(got -0\.1\)\."),
-    (SGD, dict(lr=0), r"SGD: lr must be a float in the range \(0, inf\) \(got 0\)"),
-    (SGD, dict(lr=math.nan), r"SGD: lr .* \(got nan\)"),
-    (SGD, dict(lr=math.inf), r"SGD: lr .* \(got inf\)"),
-    (SGD, dict(momentum=-0.5), r"SGD: momentum must be a float in the range \[0, inf\)"),
-    (SGD, dict(dampening=1.5), r"SGD: dampening must be a float in the range \[0, 1\]"),
-    (SGD, dict(weight_decay=-1e-4), r"SGD: weight_decay .* \[0, inf\) \(got -0\.0001\)"),
+    (SGD, dict(lr=-0.1), r"The 'lr' parameter of SGD must be a float in the range \(0, inf\)\. "
+                         r"Got -0\.1 instead\."),
+    (SGD, dict(lr=0), r"The 'lr' parameter of SGD must be a float in the range \(0, inf\)\. "
+                      r"Got 0 instead"),
+    (SGD, dict(lr=math.nan), r"'lr' parameter of SGD .* Got nan instead"),
+    (SGD, dict(lr=math.inf), r"'lr' parameter of SGD .* Got inf instead"),
+    (SGD, dict(momentum=-0.5), r"'momentum' parameter of SGD must be a float in the range "
+                               r"\[0, inf\)"),
+    (SGD, dict(dampening=1.5), r"'dampening' parameter of SGD must be a float in the range "
+                               r"\[0, 1\]"),
+    (SGD, dict(weight_decay=-1e-4), r"'weight_decay' parameter of SGD .* \[0, inf\)\. "
+                                    r"Got -0\.0001 instead"),
     (SGD, dict(nesterov=True), r"SGD: nesterov=True requires momentum > 0 .*momentum=0\.0"),
     (SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), r"dampening == 0"),
-    (Adam, dict(betas=(0.9, 1.0)), r"Adam: betas must be a pair of floats, each in the range "
-                                   r"\[0, 1\) \(got \(0\.9, 1\.0\)\)"),
-    (Adam, dict(betas=(-0.1, 0.9)), r"Adam: betas .* \(got \(-0\.1, 0\.9\)\)"),
-    (Adam, dict(betas=0.9), r"Adam: betas must be a pair"),
-    (Adam, dict(eps=-1e-8), r"Adam: eps must be a float in the range \[0, inf\)"),
-    (AdamW, dict(weight_decay=-0.01), r"AdamW: weight_decay"),
-    (Adam, dict(amsgrad="yes"), r"Adam: amsgrad must be a bool \(got 'yes'\)"),
-    (RMSprop, dict(alpha=1.0), r"RMSprop: alpha must be a float in the range \[0, 1\) \(got 1"),
-    (RMSprop, dict(momentum=-0.1), r"RMSprop: momentum"),
-    (RMSprop, dict(eps=-1.0), r"RMSprop: eps"),
+    (Adam, dict(betas=(0.9, 1.0)), r"The 'betas' parameter of Adam must be a tuple of floats in "
+                                   r"the range \[0, 1\)\. Got \(0\.9, 1\.0\) instead\."),
+    (Adam, dict(betas=(-0.1, 0.9)), r"'betas' parameter of Adam .* Got \(-0\.1, 0\.9\) instead"),
+    (Adam, dict(betas=0.9), r"The 'betas' parameter of Adam must be a tuple"),
+    (Adam, dict(betas=(0.9, 0.99, 0.999)), r"The 'betas' parameter of Adam must be a tuple of 2 "
+                                           r"floats in the range \[0, 1\)\. Got \(0\.9, "),
+    (Adam, dict(eps=-1e-8), r"'eps' parameter of Adam must be a float in the range \[0, inf\)"),
+    (AdamW, dict(weight_decay=-0.01), r"'weight_decay' parameter of AdamW"),
+    (Adam, dict(amsgrad="yes"), r"The 'amsgrad' parameter of Adam must be an instance of 'bool'\. "
+                                r"Got 'yes' instead\."),
+    (RMSprop, dict(alpha=1.0), r"The 'alpha' parameter of RMSprop must be a float in the range "
+                               r"\[0, 1\)\. Got 1"),
+    (RMSprop, dict(momentum=-0.1), r"'momentum' parameter of RMSprop"),
+    (RMSprop, dict(eps=-1.0), r"'eps' parameter of RMSprop"),
+    (RMSprop, dict(eps=math.inf), r"'eps' parameter of RMSprop .* \[0, inf\)\. Got inf instead"),
+    (SGD, dict(momentum=math.inf), r"'momentum' parameter of SGD .* Got inf instead"),
 ]  # fmt: skip
 
 
@@ -602,17 +613,40 @@ def test_bad_hyperparameter_raises_value_error_naming_it(cls, kwargs, match):
 
 @pytest.mark.parametrize("lr", ["0.1", None, True, [0.1]])
 def test_lr_that_is_not_a_number_raises_type_error(lr):
-    with pytest.raises(TypeError, match=r"SGD: lr must be a float in the range \(0, inf\)"):
+    with pytest.raises(TypeError, match=r"'lr' parameter of SGD must be a float in the range"):
         SGD([leaf([1.0])], lr=lr)
     with pytest.raises(InvalidParameterError):
         Adam([leaf([1.0])], lr=lr)
 
 
 def test_bad_hyperparameter_in_a_group_is_caught():
-    with pytest.raises(ValueError, match=r"Adam: lr .* \(got -1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'lr' parameter of Adam's parameter group 1 must "
+        r"be a float in the range \(0, inf\)\. Got -1 instead",
+    ):
         Adam([{"params": [leaf([1.0])]}, {"params": [leaf([2.0])], "lr": -1}])
+    with pytest.raises(ValueError, match=r"SGD's parameter group 1: nesterov=True requires"):
+        SGD([{"params": [leaf([1.0])]}, {"params": [leaf([2.0])], "nesterov": True}])
+    opt = SGD([leaf([1.0])])
+    with pytest.raises(ValueError, match=r"'momentum' parameter of SGD's parameter group 1 "):
+        opt.add_param_group({"params": [leaf([2.0])], "momentum": -0.9})
+    assert len(opt.param_groups) == 1
     with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['momentun'\]"):
         SGD([{"params": [leaf([1.0])], "momentun": 0.9}])
+
+
+def test_bad_hyperparameter_in_a_state_dict_is_refused_naming_the_group():
+    saved = _two_param_adam().state_dict()
+    saved["param_groups"][0]["betas"] = [0.9, 1.0]
+    target = Adam([leaf([1.0, 2.0]), leaf([3.0])], lr=0.5)
+    with pytest.raises(
+        ValueError,
+        match=r"The 'betas' parameter of Adam's parameter group 0 "
+        r"must be a tuple of floats in the range \[0, 1\)",
+    ):
+        target.load_state_dict(saved)
+    assert target.param_groups[0]["lr"] == 0.5 and target.state == {}
 
 
 @pytest.mark.parametrize(
@@ -663,7 +697,7 @@ def test_weight_decay_groups_decays_matrices_only():
     assert groups[0]["params"] == [W, E] and groups[0]["weight_decay"] == 0.1
     assert groups[1]["params"] == [b] and groups[1]["weight_decay"] == 0.0
     assert weight_decay_groups([b], 0.1) == [{"params": [b], "weight_decay": 0.0}]
-    with pytest.raises(ValueError, match="weight_decay_groups: weight_decay"):
+    with pytest.raises(ValueError, match="The 'weight_decay' parameter of weight_decay_groups"):
         weight_decay_groups([W], -1.0)
 
 

@@ -203,38 +203,53 @@ def test_set_lr_sets_every_group_and_allows_zero():
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.05]
     set_lr(opt, 0)
     assert [g["lr"] for g in opt.param_groups] == [0.0, 0.0]
-    with pytest.raises(ValueError, match=r"set_lr: lr must be a float in the range \[0, inf\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'lr' parameter of set_lr must be a float in the "
+        r"range \[0, inf\)\.",
+    ):
         set_lr(opt, -0.1)
-    with pytest.raises(ValueError, match=r"set_lr: lr .* \(got nan\)"):
+    with pytest.raises(ValueError, match=r"'lr' parameter of set_lr .* Got nan instead"):
         set_lr(opt, math.nan)
+    with pytest.raises(ValueError, match=r"'lr' parameter of set_lr .* Got inf instead"):
+        set_lr(opt, math.inf)
 
 
 def test_lr_schedule_refuses_a_schedule_that_returns_a_bad_rate():
     opt = SGD([leaf([1.0])], lr=0.1)
-    with pytest.raises(ValueError, match=r"LRSchedule: lr must be .* \(got -0\.1\)"):
+    with pytest.raises(ValueError, match=r"'lr' parameter of LRSchedule must .* Got -0\.1 instead"):
         LRSchedule(opt, lambda step, *, base_lr: -base_lr)
 
 
 BAD_CALLS = [
-    (lambda: step_decay(0, base_lr=0.1, step_size=0), r"step_decay: step_size must be an int "
-                                                      r"in the range \[1, inf\) \(got 0\)"),
+    (lambda: step_decay(0, base_lr=0.1, step_size=0), r"The 'step_size' parameter of step_decay "
+                                                      r"must be an int in the range \[1, inf\)\. "
+                                                      r"Got 0 instead\."),
     (lambda: step_decay(0, base_lr=0.1, step_size=2, gamma=0.0),
-     r"step_decay: gamma must be a float in the range \(0, 1\] \(got 0\.0\)"),
-    (lambda: step_decay(-1, base_lr=0.1, step_size=2), r"step_decay: step must be an int"),
-    (lambda: step_decay(1.5, base_lr=0.1, step_size=2), r"step_decay: step .* \(got 1\.5\)"),
-    (lambda: exponential(0, base_lr=0.1, gamma=1.5), r"exponential: gamma .* \(got 1\.5\)"),
-    (lambda: exponential(0, base_lr=-1.0, gamma=0.5), r"exponential: base_lr .* \(0, inf\)"),
-    (lambda: constant(0, base_lr=0), r"constant: base_lr"),
+     r"The 'gamma' parameter of step_decay must be a float in the range \(0, 1\]\. Got 0\.0"),
+    (lambda: step_decay(-1, base_lr=0.1, step_size=2),
+     r"The 'step' parameter of step_decay must be an int"),
+    (lambda: step_decay(1.5, base_lr=0.1, step_size=2), r"'step' .*step_decay .* Got 1\.5"),
+    (lambda: exponential(0, base_lr=0.1, gamma=1.5), r"'gamma' .*exponential .* Got 1\.5"),
+    (lambda: exponential(0, base_lr=-1.0, gamma=0.5), r"'base_lr' .*exponential .* \(0, inf\)"),
+    (lambda: constant(0, base_lr=0), r"The 'base_lr' parameter of constant"),
     (lambda: cosine_with_warmup(0, base_lr=0.1, warmup=10, total=5),
-     r"cosine_with_warmup: total must be an int in the range \[10, inf\) \(got 5\)"),
-    (lambda: cosine_with_warmup(0, base_lr=0.1, warmup=-1, total=5), r"warmup .* \(got -1\)"),
+     r"The 'total' parameter of cosine_with_warmup must be an int in the range \[10, inf\)\. "
+     r"Got 5 instead\."),
+    (lambda: cosine_with_warmup(0, base_lr=0.1, warmup=-1, total=5), r"'warmup' .* Got -1"),
     (lambda: cosine_with_warmup(0, base_lr=0.1, warmup=1, total=5, min_lr=0.2),
-     r"cosine_with_warmup: min_lr must be a float in the range \[0, 0\.1\] \(got 0\.2\)"),
-    (lambda: ReduceLROnPlateau(mode="avg"), r"ReduceLROnPlateau: mode must be one of"),
-    (lambda: ReduceLROnPlateau(threshold_mode="pct"), r"threshold_mode must be one of"),
-    (lambda: ReduceLROnPlateau(factor=1.0), r"ReduceLROnPlateau: factor .* \[0, 1\)"),
-    (lambda: ReduceLROnPlateau(patience=-1), r"ReduceLROnPlateau: patience .* \(got -1\)"),
-    (lambda: ReduceLROnPlateau(min_lr=-1.0), r"ReduceLROnPlateau: min_lr"),
+     r"The 'min_lr' parameter of cosine_with_warmup must be a float in the range \[0, 0\.1\]\. "
+     r"Got 0\.2 instead\."),
+    (lambda: ReduceLROnPlateau(mode="avg"),
+     r"The 'mode' parameter of ReduceLROnPlateau must be a str among \{'max', 'min'\}\. "
+     r"Got 'avg' instead\."),
+    (lambda: ReduceLROnPlateau(threshold_mode="pct"),
+     r"'threshold_mode' .* among \{'abs', 'rel'\}"),
+    (lambda: ReduceLROnPlateau(factor=1.0), r"'factor' parameter of ReduceLROnPlateau .*\[0, 1\)"),
+    (lambda: ReduceLROnPlateau(patience=-1), r"'patience' parameter of ReduceLROnPlateau .*Got -1"),
+    (lambda: ReduceLROnPlateau(min_lr=-1.0), r"The 'min_lr' parameter of ReduceLROnPlateau"),
+    (lambda: ReduceLROnPlateau(threshold=math.inf), r"'threshold' .* Got inf instead"),
+    (lambda: step_decay(0, base_lr=math.inf, step_size=1), r"'base_lr' .* Got inf instead"),
 ]  # fmt: skip
 
 

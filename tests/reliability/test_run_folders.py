@@ -160,8 +160,10 @@ def test_resume_of_the_issue_repro_does_not_report_a_false_explosion(theta_main,
     [
         (["--loss", "nope"], "config key 'loss': get_loss: unknown loss 'nope'"),
         (["--loss", "mse"], "config key 'loss': 'mse' does not fit this model's output on iris"),
-        (["--lr", "inf"], "config key 'lr': must be a finite number > 0 (got inf)"),
-        (["--lr", "nan"], "config key 'lr': must be a finite number > 0 (got nan)"),
+        (["--lr", "inf"], "config key 'lr': must be a float in the range (0, inf). Got inf "
+                          "instead."),
+        (["--lr", "nan"], "config key 'lr': must be a float in the range (0, inf). Got nan "
+                          "instead."),
         (["--data", "nope"], "nope"),
         (["--data", "tinyshakespeare"], "is a text corpus"),
     ],
@@ -294,7 +296,10 @@ def test_damaged_preprocessing_is_one_line_naming_the_file(theta_main, iris_run,
         (b"lr = 0.1\n# caf\xe9\n", "not UTF-8 text, as TOML must be (byte 14 is b'\\xe9')"),
         (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
         (b"lr = \n", "Invalid value"),
-        (b"lr = 'fast'\n", "config key 'lr': expected a number"),
+        (b"lr = 'fast'\n", "config key 'lr': must be a float in the range (0, inf). Got 'fast' "
+                           "instead."),
+        (b"standardize = 1\n", "config key 'standardize': must be an instance of 'bool'. Got 1 "
+                               "instead."),
         (b"lrr = 0.1\n", "unknown config key 'lrr'; did you mean 'lr'?"),
     ],
 )  # fmt: skip

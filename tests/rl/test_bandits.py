@@ -118,5 +118,5 @@ def test_predict_before_learn():
 def test_budget_is_required_and_checked():
     with pytest.raises(ValueError, match="total_steps or episodes"):
         UCB1().learn(MultiArmedBandit())
-    with pytest.raises(ValueError, match="episodes must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"The 'episodes' parameter of learn must be an int in the range \[1, inf\)"):  # noqa: E501
         UCB1().learn(MultiArmedBandit(), episodes=0)

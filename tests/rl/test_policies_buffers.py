@@ -100,7 +100,7 @@ def test_replay_state_dict_round_trip():
 
 
 def test_replay_buffer_errors():
-    with pytest.raises(ValueError, match="capacity must be an int >= 1"):
+    with pytest.raises(ValueError, match="The 'capacity' parameter of ReplayBuffer must be an int in the range \\[1, inf\\)"):  # noqa: E501
         ReplayBuffer(0, (2,))
     with pytest.raises(ValueError, match="empty"):
         ReplayBuffer(3, (2,)).sample(1)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from theta.models import GPTConfig
+from theta.validation import Each, Interval, Options, violation
 
 __all__ = ["GPT_KEYS", "MODEL_PRESETS", "PRESETS", "ConfigError", "TrainConfig", "load_toml",
            "resolve"]  # fmt: skip
@@ -80,27 +81,15 @@ class TrainConfig(_GPTKeys):
     eval_windows: int = 256  # validation windows of block_size characters per evaluation
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        _choice(self, "model", ("mlp", "linear", "gpt"))
-        _choice(self, "activation", ("relu", "gelu", "tanh", "sigmoid"))
-        _choice(self, "optimizer", ("sgd", "adam", "adamw", "rmsprop"))
-        _range(self, "lr", math.isfinite(self.lr) and self.lr > 0, "a finite number > 0")
-        _range(self, "dropout", 0 <= self.dropout < 1, "in [0, 1)")
-        _range(self, "epochs", self.epochs >= 1 or self.steps > 0, ">= 1 (or set steps)")
-        _range(self, "steps", self.steps >= 0, ">= 0")
-        _range(self, "batch_size", self.batch_size >= 0, ">= 0")
-        _range(self, "val_split", 0 <= self.val_split < 1, "in [0, 1)")
-        _range(self, "checkpoint_every", self.checkpoint_every >= 1, ">= 1")
-        _range(self, "hidden", all(n >= 1 for n in self.hidden), "a list of sizes >= 1")
-        for key in ("eval_every", "eval_windows"):
-            _range(self, key, getattr(self, key) >= 1, ">= 1")
+        for key, (constraint, condition) in _constraints(self).items():
+            why = violation(getattr(self, key), constraint)
+            if why is not None:
+                raise ConfigError(f"config key {key!r}{condition}: {why}")
+        object.__setattr__(self, "hidden", tuple(self.hidden))  # a list given in code
         try:
             self.gpt_config(GPTConfig.vocab_size)
         except ValueError as exc:
             raise ConfigError(f"config: {exc}") from None
-        if self.model == "gpt":
-            _range(self, "val_split", self.val_split > 0, "in (0, 1) for a GPT")
-            _range(self, "batch_size", self.batch_size >= 1, ">= 1 for a GPT")
 
     def gpt_config(self, vocab_size: int) -> GPTConfig:
         """The config of the GPT this run trains, for a vocabulary of ``vocab_size`` tokens."""
@@ -115,41 +104,41 @@ class TrainConfig(_GPTKeys):
                 for f in fields(self)}  # fmt: skip
 
 
-def _fail(key: str, message: str) -> typing.NoReturn:
-    raise ConfigError(f"config key {key!r}: {message}")
+# A number read from TOML, JSON or a flag is a Python int or float (int | float: a NumPy
+# scalar, which the run's config.json could not hold, is refused as before).
+_NUMBER = int | float
+# The type of a key with no rule of its own (the GPT's architecture, whose ranges GPTConfig
+# checks; data, loss, seed, standardize), from its annotation.
+_TYPES: dict[Any, Any] = {int: int, bool: "boolean", str: str}
 
 
-def _choice(config: TrainConfig, key: str, allowed: tuple[str, ...]) -> None:
-    value = getattr(config, key)
-    if value not in allowed:
-        _fail(key, f"must be one of {', '.join(allowed)} (got {value!r})")
-
-
-def _range(config: TrainConfig, key: str, ok: bool, rule: str) -> None:
-    if not ok:
-        _fail(key, f"must be {rule} (got {getattr(config, key)!r})")
-
-
-def _check_types(config: TrainConfig) -> None:
-    hints = typing.get_type_hints(type(config))
-    for f in fields(config):
-        value, hint = getattr(config, f.name), hints[f.name]
-        if typing.get_origin(hint) is tuple:
-            ok = isinstance(value, tuple) and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value
-            )
-            expected = "a list of integers"
-        elif hint is float:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            expected = "a number"
-        elif hint is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            expected = "an integer"
-        else:
-            ok = isinstance(value, hint)
-            expected = f"a {hint.__name__}"
-        if not ok:
-            _fail(f.name, f"expected {expected}, got {type(value).__name__} {value!r}")
+def _constraints(config: TrainConfig) -> dict[str, tuple[Any, str]]:
+    """Each key's constraint (:mod:`theta.validation`'s), and the setting it depends on."""
+    hints = typing.get_type_hints(TrainConfig)
+    by_steps = config.steps == 0
+    gpt = config.model == "gpt"
+    rules = {
+        "model": Options(("mlp", "linear", "gpt")),
+        "hidden": Each(Interval(int, 1, None)),
+        "activation": Options(("relu", "gelu", "tanh", "sigmoid")),
+        "dropout": Interval(_NUMBER, 0, 1, closed="left"),
+        "optimizer": Options(("sgd", "adam", "adamw", "rmsprop")),
+        "lr": Interval(_NUMBER, 0, math.inf, closed="neither"),
+        "epochs": Interval(int, 1, None) if by_steps else int,  # counted only when steps = 0
+        "steps": Interval(int, 0, None),
+        "batch_size": Interval(int, 1 if gpt else 0, None),  # 0: full batch, not for text
+        "val_split": Interval(_NUMBER, 0, 1, closed="neither" if gpt else "left"),
+        "checkpoint_every": Interval(int, 1, None),
+        "eval_every": Interval(int, 1, None),
+        "eval_windows": Interval(int, 1, None),
+    }
+    conditions = {"epochs": " (with steps = 0)" if by_steps else ""}
+    if gpt:
+        conditions["batch_size"] = conditions["val_split"] = " (for a GPT)"
+    return {
+        f.name: (rules.get(f.name) or _TYPES[hints[f.name]], conditions.get(f.name, ""))
+        for f in fields(TrainConfig)
+    }
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import numbers
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -40,6 +41,7 @@ from theta.nn.init import skip_init
 from theta.progress import progress_bar
 from theta.rng import check_random_state
 from theta.tensorfile import read_tensors
+from theta.validation import Interval, check_param
 
 __all__ = [
     "BertConfig", "BertEncoder", "SentenceEncoder", "WordPieceTokenizer", "checkpoint_names",
@@ -69,8 +71,8 @@ class BertConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "eps" and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"BertConfig: {f.name} must be an int >= 1 (got {value!r}).")
+            if f.name != "eps":
+                check_param(value, f.name, Interval(numbers.Integral, 1, None), caller="BertConfig")
         if self.n_embd % self.n_heads != 0:
             raise ValueError(
                 f"BertConfig: n_embd ({self.n_embd}) must be divisible by n_heads ({self.n_heads})."
@@ -391,9 +393,8 @@ class SentenceEncoder:
                 raise TypeError(
                     f"SentenceEncoder.encode: texts[{i}] is a {type(text).__name__}, not a str."
                 )
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"SentenceEncoder.encode: batch_size must be an int >= 1 "
-                             f"(got {batch_size!r}).")  # fmt: skip
+        check_param(batch_size, "batch_size", Interval(numbers.Integral, 1, None),
+                    caller="SentenceEncoder.encode")  # fmt: skip
         sequences = [self.tokenizer.encode(t) for t in texts]
         order = np.argsort([len(s) for s in sequences], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=self.model.ln_embed.weight.dtype)

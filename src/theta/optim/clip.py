@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from numbers import Real
 
 import numpy as np
 
 from theta.autograd import Tensor
-from theta.optim.optimizer import POSITIVE, _Range, check_real
+from theta.optim.optimizer import POSITIVE, check_hyperparameter
+from theta.validation import Interval
 
 __all__ = ["clip_grad_norm", "clip_grad_value"]
 
-_MAX_NORM = _Range(0.0, math.inf, False, True)  # inf: measure the norm without clipping
+_MAX_NORM = Interval(Real, 0, math.inf, closed="right")  # inf: measure the norm, do not clip
 
 
 def _tensors(params: Tensor | Iterable[Tensor]) -> list[Tensor]:
@@ -78,8 +80,8 @@ def clip_grad_norm(
     >>> np.round(w.grad, 4)
     array([0.6, 0.8], dtype=float32)
     """
-    max_norm = check_real("clip_grad_norm", "max_norm", max_norm, _MAX_NORM)
-    norm_type = check_real("clip_grad_norm", "norm_type", norm_type, _MAX_NORM)
+    max_norm = check_hyperparameter(max_norm, "max_norm", _MAX_NORM, "clip_grad_norm")
+    norm_type = check_hyperparameter(norm_type, "norm_type", _MAX_NORM, "clip_grad_norm")
     tensors = [p for p in _tensors(params) if p.grad is not None]
     with np.errstate(over="ignore", invalid="ignore"):
         norms = [_array_norm(p.grad, norm_type) for p in tensors]
@@ -125,7 +127,7 @@ def clip_grad_value(params: Tensor | Iterable[Tensor], clip_value: float) -> Non
     >>> w.grad
     array([ 1. , -0.5], dtype=float32)
     """
-    clip_value = check_real("clip_grad_value", "clip_value", clip_value, POSITIVE)
+    clip_value = check_hyperparameter(clip_value, "clip_value", POSITIVE, "clip_grad_value")
     for p in _tensors(params):
         if p.grad is not None:
             p.grad = np.clip(p.grad, -clip_value, clip_value)

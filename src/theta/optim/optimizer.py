@@ -18,73 +18,47 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, NamedTuple
+from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
 
 from theta.autograd import Tensor, enable_grad
 from theta.errors import InvalidParameterError
+from theta.validation import Each, Interval, check_param
 
 __all__ = ["Optimizer", "weight_decay_groups"]
 
 
-class _Range(NamedTuple):
-    """An interval of allowed values, printed the way messages show it: ``[0, 1)``."""
-
-    low: float
-    high: float
-    low_closed: bool
-    high_closed: bool
-
-    def __contains__(self, value: object) -> bool:
-        v = float(value)  # type: ignore[arg-type]
-        above = v >= self.low if self.low_closed else v > self.low
-        below = v <= self.high if self.high_closed else v < self.high
-        return above and below  # NaN fails both comparisons, so it is never in range
-
-    def __str__(self) -> str:
-        def fmt(x: float) -> str:
-            return "inf" if math.isinf(x) else f"{x:g}"
-
-        left, right = "[" if self.low_closed else "(", "]" if self.high_closed else ")"
-        return f"{left}{fmt(self.low)}, {fmt(self.high)}{right}"
-
-
-POSITIVE = _Range(0.0, math.inf, False, False)
-NON_NEGATIVE = _Range(0.0, math.inf, True, False)
-UNIT = _Range(0.0, 1.0, True, False)  # decay rates: 1 would freeze an average forever
-UNIT_CLOSED = _Range(0.0, 1.0, True, True)
-BOOL = "bool"
-BETAS = "betas"
+# The allowed values of the optimizers' hyperparameters, in theta's one parameter rule
+# (:mod:`theta.validation`). math.inf closes the ranges' right ends so that inf is refused.
+POSITIVE = Interval(Real, 0, math.inf, closed="neither")
+NON_NEGATIVE = Interval(Real, 0, math.inf, closed="left")
+UNIT = Interval(Real, 0, 1, closed="left")  # decay rates: 1 would freeze an average forever
+UNIT_CLOSED = Interval(Real, 0, 1)
+BOOL = "boolean"
+BETAS = Each(UNIT)  # and exactly two of them
 ANY = "any"
 
 
-def check_real(owner: str, name: str, value: object, allowed: _Range) -> float:
-    """Return ``value`` as a Python float, or raise naming ``owner``, ``name`` and the range."""
-    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not is_real or value not in allowed:
-        raise InvalidParameterError(
-            f"{owner}: {name} must be a float in the range {allowed} (got {value!r})."
-        )
+def check_hyperparameter(value: object, name: str, allowed: Any, caller: str) -> Any:
+    """Check ``value`` with :func:`~theta.validation.check_param` and store it as plain Python.
+
+    Numbers become Python floats, bools Python bools, and betas a tuple of two floats, so a
+    state dict holds no NumPy scalars whatever the caller passed.
+    """
+    check_param(value, name, allowed, caller=caller)
+    if allowed == BOOL:
+        return bool(value)
+    if allowed == BETAS:
+        if len(value) != 2:  # type: ignore[arg-type]
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {caller} must be a tuple of 2 {UNIT.plural()}. "
+                f"Got {value!r} instead."
+            )
+        return float(value[0]), float(value[1])  # type: ignore[index]
     return float(value)  # type: ignore[arg-type]
-
-
-def _check_bool(owner: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise InvalidParameterError(f"{owner}: {name} must be a bool (got {value!r}).")
-    return bool(value)
-
-
-def _check_betas(owner: str, value: object) -> tuple[float, float]:
-    ok = isinstance(value, tuple | list) and len(value) == 2
-    if ok and all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in value):
-        if all(b in UNIT for b in value):
-            return float(value[0]), float(value[1])
-    raise InvalidParameterError(
-        f"{owner}: betas must be a pair of floats, each in the range {UNIT} (got {value!r})."
-    )
 
 
 def _as_groups(owner: str, params: object) -> tuple[list[dict[str, Any]], bool]:
@@ -168,7 +142,8 @@ class Optimizer:
     array([ 0.5, -1.5], dtype=float32)
     """
 
-    # Hyperparameter name -> allowed range (or BOOL / BETAS); checked for every group.
+    # Hyperparameter name -> its constraint (theta.validation's: POSITIVE, BOOL, BETAS, ...),
+    # checked for every group.
     _ranges: ClassVar[dict[str, Any]] = {}
     # Names of every state array a subclass may create; a state dict with others is refused.
     _state_keys: ClassVar[frozenset[str]] = frozenset()
@@ -187,7 +162,9 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
-        self.skip_nonfinite = _check_bool(self._name, "skip_nonfinite", skip_nonfinite)
+        self.skip_nonfinite = check_hyperparameter(
+            skip_nonfinite, "skip_nonfinite", BOOL, self._name
+        )
         self.step_count = 0
         self.skipped_steps = 0
         self._buffers: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
@@ -268,18 +245,23 @@ class Optimizer:
                 f"valid ones are {sorted(self.defaults)}."
             )
         full = {**self.defaults, **group, "params": params}
-        self.param_groups.append(self._check_group(full))
+        index = None if where == "params" else len(self.param_groups)  # a group given as a dict
+        self.param_groups.append(self._check_group(full, index))
 
-    def _check_group(self, group: dict[str, Any]) -> dict[str, Any]:
-        """Validate a group's hyperparameters, storing numbers as Python floats."""
+    def _check_group(self, group: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+        """Validate a group's hyperparameters, storing them as plain Python values.
+
+        A refusal names the group (by ``index``) when it was given as a dict, e.g. "The 'lr'
+        parameter of Adam's parameter group 1 must be a float in the range (0, inf)."
+        """
+        caller = self._group_name(index)
         for name, allowed in self._ranges.items():
-            if allowed == BOOL:
-                group[name] = _check_bool(self._name, name, group[name])
-            elif allowed == BETAS:
-                group[name] = _check_betas(self._name, group[name])
-            else:
-                group[name] = check_real(self._name, name, group[name], allowed)
+            group[name] = check_hyperparameter(group[name], name, allowed, caller)
         return group
+
+    def _group_name(self, index: int | None) -> str:
+        """How messages name parameter group ``index`` (the optimizer itself for ``None``)."""
+        return self._name if index is None else f"{self._name}'s parameter group {index}"
 
     # --- the step -----------------------------------------------------------------------
 
@@ -523,7 +505,7 @@ class Optimizer:
                     f"{self._name} uses {sorted(self.defaults)}; was it saved by a different "
                     "optimizer?"
                 )
-            new_groups.append(self._check_group({**hyper, "params": group["params"]}))
+            new_groups.append(self._check_group({**hyper, "params": group["params"]}, i))
         flat = [p for group in self.param_groups for p in group["params"]]
         # state is keyed by the ids in the groups' "params" lists (0, 1, ... in group order)
         position = {int(k): i for i, k in enumerate(k for g in saved_groups for k in g["params"])}
@@ -618,7 +600,9 @@ def weight_decay_groups(params: Iterable[Any], weight_decay: float) -> list[dict
     [(1, 0.1), (1, 0.0)]
     >>> opt = AdamW(groups, lr=1e-3)
     """
-    weight_decay = check_real("weight_decay_groups", "weight_decay", weight_decay, NON_NEGATIVE)
+    weight_decay = check_hyperparameter(
+        weight_decay, "weight_decay", NON_NEGATIVE, "weight_decay_groups"
+    )
     decay: list[Tensor] = []
     no_decay: list[Tensor] = []
     for item in params:

@@ -11,19 +11,18 @@ because it reacts to a measured metric rather than to the step.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
-from theta.errors import InvalidParameterError
 from theta.optim.optimizer import (
     NON_NEGATIVE,
     POSITIVE,
     UNIT,
     Optimizer,
-    _Range,
-    check_real,
+    check_hyperparameter,
 )
+from theta.validation import Interval, Options, check_param
 
 __all__ = [
     "LRSchedule",
@@ -35,15 +34,12 @@ __all__ = [
     "step_decay",
 ]
 
-_GAMMA = _Range(0.0, 1.0, False, True)  # a decay factor: (0, 1]
+_GAMMA = Interval(Real, 0, 1, closed="right")  # a decay factor: (0, 1]
 
 
-def _check_int(owner: str, name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise InvalidParameterError(
-            f"{owner}: {name} must be an int in the range [{low}, inf) (got {value!r})."
-        )
-    return int(value)
+def _int(value: object, name: str, low: int, caller: str) -> int:
+    """``value`` as a Python int, checked to be an int in ``[low, inf)``."""
+    return int(check_param(value, name, Interval(Integral, low, None), caller=caller))
 
 
 def constant(step: int, *, base_lr: float) -> float:
@@ -54,8 +50,8 @@ def constant(step: int, *, base_lr: float) -> float:
     >>> constant(100, base_lr=0.1)
     0.1
     """
-    _check_int("constant", "step", step, 0)
-    return check_real("constant", "base_lr", base_lr, POSITIVE)
+    _int(step, "step", 0, "constant")
+    return check_hyperparameter(base_lr, "base_lr", POSITIVE, "constant")
 
 
 def step_decay(step: int, *, base_lr: float, step_size: int, gamma: float = 0.1) -> float:
@@ -82,10 +78,10 @@ def step_decay(step: int, *, base_lr: float, step_size: int, gamma: float = 0.1)
     >>> [step_decay(s, base_lr=1.0, step_size=2, gamma=0.5) for s in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
-    _check_int("step_decay", "step", step, 0)
-    base_lr = check_real("step_decay", "base_lr", base_lr, POSITIVE)
-    step_size = _check_int("step_decay", "step_size", step_size, 1)
-    gamma = check_real("step_decay", "gamma", gamma, _GAMMA)
+    _int(step, "step", 0, "step_decay")
+    base_lr = check_hyperparameter(base_lr, "base_lr", POSITIVE, "step_decay")
+    step_size = _int(step_size, "step_size", 1, "step_decay")
+    gamma = check_hyperparameter(gamma, "gamma", _GAMMA, "step_decay")
     return base_lr * gamma ** (step // step_size)
 
 
@@ -97,9 +93,9 @@ def exponential(step: int, *, base_lr: float, gamma: float) -> float:
     >>> exponential(2, base_lr=1.0, gamma=0.5)
     0.25
     """
-    _check_int("exponential", "step", step, 0)
-    base_lr = check_real("exponential", "base_lr", base_lr, POSITIVE)
-    return base_lr * check_real("exponential", "gamma", gamma, _GAMMA) ** step
+    _int(step, "step", 0, "exponential")
+    base_lr = check_hyperparameter(base_lr, "base_lr", POSITIVE, "exponential")
+    return base_lr * check_hyperparameter(gamma, "gamma", _GAMMA, "exponential") ** step
 
 
 def cosine_with_warmup(
@@ -133,11 +129,13 @@ def cosine_with_warmup(
     >>> [round(lr, 3) for lr in lrs]
     [0.5, 1.0, 1.0, 0.854, 0.5, 0.146, 0.0, 0.0]
     """
-    _check_int("cosine_with_warmup", "step", step, 0)
-    base_lr = check_real("cosine_with_warmup", "base_lr", base_lr, POSITIVE)
-    warmup = _check_int("cosine_with_warmup", "warmup", warmup, 0)
-    total = _check_int("cosine_with_warmup", "total", total, max(warmup, 1))
-    min_lr = check_real("cosine_with_warmup", "min_lr", min_lr, _Range(0.0, base_lr, True, True))
+    _int(step, "step", 0, "cosine_with_warmup")
+    base_lr = check_hyperparameter(base_lr, "base_lr", POSITIVE, "cosine_with_warmup")
+    warmup = _int(warmup, "warmup", 0, "cosine_with_warmup")
+    total = _int(total, "total", max(warmup, 1), "cosine_with_warmup")
+    min_lr = check_hyperparameter(
+        min_lr, "min_lr", Interval(Real, 0, base_lr), "cosine_with_warmup"
+    )
     if step < warmup:
         return base_lr * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -158,7 +156,7 @@ def set_lr(optimizer: Optimizer, lr: float) -> None:
     >>> opt.param_groups[0]["lr"]
     0.01
     """
-    lr = check_real("set_lr", "lr", lr, NON_NEGATIVE)
+    lr = check_hyperparameter(lr, "lr", NON_NEGATIVE, "set_lr")
     for group in optimizer.param_groups:
         group["lr"] = lr
 
@@ -213,9 +211,8 @@ class LRSchedule:
 
     def _apply(self) -> None:
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = check_real(
-                "LRSchedule", "lr", self.schedule(self.last_step, base_lr=base_lr), NON_NEGATIVE
-            )
+            lr = self.schedule(self.last_step, base_lr=base_lr)
+            group["lr"] = check_hyperparameter(lr, "lr", NON_NEGATIVE, "LRSchedule")
 
     def state_dict(self) -> dict[str, Any]:
         """Return ``{"last_step": int, "base_lrs": list of float}``."""
@@ -280,22 +277,17 @@ class ReduceLROnPlateau:
         eps: float = 1e-8,
     ) -> None:
         name = "ReduceLROnPlateau"
-        for key, value, options in (
-            ("mode", mode, ("min", "max")),
-            ("threshold_mode", threshold_mode, ("rel", "abs")),
-        ):
-            if value not in options:
-                raise InvalidParameterError(
-                    f"{name}: {key} must be one of {options} (got {value!r})."
-                )
-        self.mode, self.threshold_mode = mode, threshold_mode
-        self.lr = check_real(name, "base_lr", base_lr, POSITIVE)
-        self.factor = check_real(name, "factor", factor, UNIT)
-        self.patience = _check_int(name, "patience", patience, 0)
-        self.threshold = check_real(name, "threshold", threshold, NON_NEGATIVE)
-        self.cooldown = _check_int(name, "cooldown", cooldown, 0)
-        self.min_lr = check_real(name, "min_lr", min_lr, NON_NEGATIVE)
-        self.eps = check_real(name, "eps", eps, NON_NEGATIVE)
+        self.mode = check_param(mode, "mode", Options({"min", "max"}), caller=name)
+        self.threshold_mode = check_param(
+            threshold_mode, "threshold_mode", Options({"rel", "abs"}), caller=name
+        )
+        self.lr = check_hyperparameter(base_lr, "base_lr", POSITIVE, name)
+        self.factor = check_hyperparameter(factor, "factor", UNIT, name)
+        self.patience = _int(patience, "patience", 0, name)
+        self.threshold = check_hyperparameter(threshold, "threshold", NON_NEGATIVE, name)
+        self.cooldown = _int(cooldown, "cooldown", 0, name)
+        self.min_lr = check_hyperparameter(min_lr, "min_lr", NON_NEGATIVE, name)
+        self.eps = check_hyperparameter(eps, "eps", NON_NEGATIVE, name)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_steps = 0
         self.cooldown_counter = 0

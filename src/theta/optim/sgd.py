@@ -97,12 +97,13 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults, skip_nonfinite=skip_nonfinite)
 
-    def _check_group(self, group: dict[str, Any]) -> dict[str, Any]:
-        group = super()._check_group(group)
+    def _check_group(self, group: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+        group = super()._check_group(group, index)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise InvalidParameterError(
-                f"SGD: nesterov=True requires momentum > 0 and dampening == 0 (got momentum="
-                f"{group['momentum']}, dampening={group['dampening']})."
+                f"{self._group_name(index)}: nesterov=True requires momentum > 0 and "
+                f"dampening == 0 (got momentum={group['momentum']}, "
+                f"dampening={group['dampening']})."
             )
         return group
 

@@ -8,11 +8,13 @@ allocation; sampling draws indices from the generator it was given.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from theta.rng import check_random_state
+from theta.validation import Interval, check_param
 
 __all__ = ["ReplayBuffer", "Transitions"]
 
@@ -60,8 +62,8 @@ class ReplayBuffer:
         obs_dtype: Any = np.float32,
         rng: Any = None,
     ) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 1:
-            raise ValueError(f"ReplayBuffer: capacity must be an int >= 1 (got {capacity!r}).")
+        check_param(capacity, "capacity", Interval(numbers.Integral, 1, None),
+                    caller="ReplayBuffer")  # fmt: skip
         self.capacity = int(capacity)
         self.obs_shape = tuple(obs_shape)
         self.rng = check_random_state(rng)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from theta.validation import Interval, check_param
+
 __all__ = ["Box", "Discrete", "MultiArmedBandit", "env_id", "make", "require_gymnasium"]
 
 GYMNASIUM_ID = "theta/Bandit-v0"
@@ -30,6 +32,8 @@ THETA_ENVS: dict[str, dict[str, Any]] = {
     "BernoulliBandit-v0": {"kind": "bernoulli"},
     "GaussianBandit-v0": {"kind": "gaussian"},
 }
+
+_COUNT = Interval(numbers.Integral, 1, None)
 
 
 def require_gymnasium() -> ModuleType:
@@ -218,8 +222,7 @@ class MultiArmedBandit:
                 f"MultiArmedBandit: kind must be 'bernoulli' or 'gaussian' (got {kind!r})."
             )
         if means is None:
-            if not isinstance(n_arms, numbers.Integral) or n_arms < 1:
-                raise ValueError(f"MultiArmedBandit: n_arms must be an int >= 1 (got {n_arms!r}).")
+            check_param(n_arms, "n_arms", _COUNT, caller="MultiArmedBandit")
             draw = np.random.default_rng(means_seed)
             means = draw.random(n_arms) if kind == "bernoulli" else draw.standard_normal(n_arms)
         means = np.asarray(means, dtype=np.float64).reshape(-1)
@@ -229,12 +232,8 @@ class MultiArmedBandit:
             raise ValueError(
                 f"MultiArmedBandit: Bernoulli means are probabilities in [0, 1] (got {means})."
             )
-        if not (isinstance(std, numbers.Real) and std >= 0):
-            raise ValueError(f"MultiArmedBandit: std must be >= 0 (got {std!r}).")
-        if not isinstance(episode_length, numbers.Integral) or episode_length < 1:
-            raise ValueError(
-                f"MultiArmedBandit: episode_length must be an int >= 1 (got {episode_length!r})."
-            )
+        check_param(std, "std", Interval(numbers.Real, 0, None), caller="MultiArmedBandit")
+        check_param(episode_length, "episode_length", _COUNT, caller="MultiArmedBandit")
         if render_mode not in (None, "ansi"):
             raise ValueError(
                 f"MultiArmedBandit: render_mode must be None or 'ansi' (got {render_mode!r})."

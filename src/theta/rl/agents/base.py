@@ -28,7 +28,7 @@ from theta.rl.envs import _isfinite_obs, env_id
 from theta.rl.policies import SCHEDULES, make_schedule
 from theta.rng import check_random_state
 from theta.train import deferred_interrupt
-from theta.validation import Each, Interval, Options, validate_params
+from theta.validation import Each, Interval, Options, check_param, validate_params
 
 __all__ = ["Agent", "encode_obs", "horizon", "obs_spec"]
 
@@ -126,10 +126,8 @@ def _check_budget(total_steps: Any, episodes: Any) -> tuple[float, float]:
     for name, value in (("total_steps", total_steps), ("episodes", episodes)):
         if value is None:
             limits.append(math.inf)
-        elif isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"learn: {name} must be an int >= 1 (got {value!r}).")
         else:
-            limits.append(int(value))
+            limits.append(int(check_param(value, name, COUNT, caller="learn")))
     return limits[0], limits[1]
 
 
@@ -416,8 +414,7 @@ class Agent(Params):
         (float, float)
         """
         self._check_fitted()
-        if isinstance(episodes, bool) or not isinstance(episodes, numbers.Integral) or episodes < 1:
-            raise ValueError(f"evaluate: episodes must be an int >= 1 (got {episodes!r}).")
+        check_param(episodes, "episodes", COUNT, caller="evaluate")
         name = env_id(env)
         returns = []
         for k in range(episodes):
