@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from theta.special import erf, gelu, gelu_grad
+from theta.special import erf, gelu, gelu_grad, log_softmax, softmax
 
 RTOL = 1e-14
 
@@ -135,3 +135,15 @@ def test_exact_gelu_matches_its_definition() -> None:
     x = np.linspace(-8.0, 8.0, 161)
     ref = [0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x.tolist()]
     np.testing.assert_allclose(gelu(x), ref, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_softmax_and_log_softmax_match_scipy(axis) -> None:
+    special = pytest.importorskip("scipy.special")
+    x = np.random.default_rng(0).normal(scale=30.0, size=(4, 5, 3))
+    x[0, 0, 0] = 1e300  # no overflow: the maximum is subtracted first
+    np.testing.assert_allclose(softmax(x, axis), special.softmax(x, axis), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        log_softmax(x, axis), special.log_softmax(x, axis), rtol=1e-12, atol=1e-300
+    )
+    assert softmax(x[1:].astype(np.float32), axis).dtype == np.float32

@@ -92,4 +92,4 @@ __all__ = [
     "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum",
     "swapaxes", "tanh", "tensor", "transpose", "var", "where",
 ]  # fmt: skip
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it from here

@@ -1,13 +1,14 @@
 """Vectorised error function and GELU kernels in pure NumPy: NumPy has no ``erf``, and the
 GELU of a transformer is hot enough to be worth cache-sized blocks (a chain of whole-array
-passes streams every step through main memory, several times slower)."""
+passes streams every step through main memory, several times slower). Also the NumPy
+``softmax`` and ``log_softmax`` (SciPy's names) that inference code shares, outside autograd."""
 
 import math
 from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["erf", "gelu", "gelu_grad"]
+__all__ = ["erf", "gelu", "gelu_grad", "log_softmax", "softmax"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function",
 # Math. Comp. 23 (1969), coefficients as in his CALERF routine (lowest order last).
@@ -288,3 +289,45 @@ def _tanh_part(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     out += _SQRT_2_OVER_PI
     out *= x
     return np.tanh(out, out=out)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``exp(x) / sum(exp(x))`` along ``axis``, as :func:`scipy.special.softmax`.
+
+    The maximum is subtracted first, so no exponent is positive and nothing overflows; a
+    ``-inf`` entry gets probability 0.
+
+    Parameters
+    ----------
+    x : ndarray
+        Scores (logits) of any shape.
+    axis : int, default=-1
+        The axis the probabilities sum to 1 along.
+
+    Returns
+    -------
+    ndarray of the shape and floating dtype of ``x``
+
+    Examples
+    --------
+    >>> softmax(np.array([[0.0, np.log(3.0)], [1e300, -np.inf]]))
+    array([[0.25, 0.75],
+           [1.  , 0.  ]])
+    """
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``x - logsumexp(x)`` along ``axis``, as :func:`scipy.special.log_softmax`.
+
+    Parameters and result as :func:`softmax`'s. Computed from the shifted scores, never as
+    ``log(softmax(x))``, which underflows to ``-inf`` for a large gap between scores.
+
+    Examples
+    --------
+    >>> log_softmax(np.array([0.0, 1000.0]))
+    array([-1000.,     0.])
+    """
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))

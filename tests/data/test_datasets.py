@@ -9,8 +9,8 @@ from theta import data
 from theta.data import (
     Dataset,
     list_datasets,
-    load,
     load_breast_cancer,
+    load_dataset,
     load_diabetes,
     load_digits,
     load_iris,
@@ -238,7 +238,7 @@ def test_list_datasets_shapes_are_true():
     for info in infos:
         assert info.summary and "\n" not in info.summary
         assert info.task in {"classification", "regression", "text"}
-        result = load(info.name)
+        result = load_dataset(info.name)
         if isinstance(result, str):
             assert (len(result),) == info.shape
         else:
@@ -246,22 +246,28 @@ def test_list_datasets_shapes_are_true():
             assert X.shape == info.shape, info.name
 
 
-def test_load_by_name_passes_arguments():
-    X, y = load("iris", return_X_y=True)
+def test_load_dataset_by_name_passes_arguments():
+    X, y = load_dataset("iris", return_X_y=True)
     assert X.shape == (150, 4)
-    X, y = load("Make-Moons", n_samples=10, random_state=0)
+    X, y = load_dataset("Make-Moons", n_samples=10, random_state=0)
     assert X.shape == (10, 2)
-    assert load("load_breast_cancer").name == "breast_cancer"
+    assert load_dataset("load_breast_cancer").name == "breast_cancer"
 
 
-def test_load_unknown_name_suggests_and_lists():
+def test_load_dataset_unknown_name_suggests_and_lists():
     with pytest.raises(ValueError, match=r"Unknown data set 'digts'\. Did you mean 'digits'\?"):
-        load("digts")
+        load_dataset("digts")
     with pytest.raises(ValueError, match=r"Valid names: iris, digits, .*spirals\.") as info:
-        load("cifar10")
+        load_dataset("cifar10")
     assert "Did you mean" not in str(info.value)
 
 
 def test_public_names_exported():
     for name in data.__all__:
         assert hasattr(data, name)
+
+
+def test_the_data_set_loader_is_load_dataset_not_a_second_load():
+    # `theta.data.load` read like `theta.io.load`; the data set loader is `load_dataset` now
+    assert "load" not in data.__all__ and "load_dataset" in data.__all__
+    assert not hasattr(data, "load")

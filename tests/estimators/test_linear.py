@@ -276,3 +276,40 @@ def test_works_in_sklearn_pipeline_grid_search_and_cross_val_score():
     Xd, yd = load_diabetes(return_X_y=True)
     r2 = cross_val_score(Pipeline([("s", StandardScaler()), ("r", Ridge())]), Xd, yd, cv=3)
     assert r2.mean() > 0.4
+
+
+def test_score_weighs_samples_as_sklearn_score_does():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    X, y = load_diabetes(return_X_y=True)
+    weights = rng.uniform(0.0, 3.0, size=len(y))
+    ridge = Ridge(alpha=1.0).fit(X, y)
+    expected = metrics.r2_score(y, ridge.predict(X), sample_weight=weights)
+    assert ridge.score(X, y, sample_weight=weights) == pytest.approx(expected, rel=1e-12)
+    assert ridge.score(X, y, sample_weight=weights) != pytest.approx(ridge.score(X, y))
+    X, y = load_iris(return_X_y=True)
+    weights = rng.uniform(0.0, 3.0, size=len(y))
+    logistic = LogisticRegression(max_iter=20).fit(X[:, :1], y)  # a weak fit, so misses
+    expected = metrics.accuracy_score(y, logistic.predict(X[:, :1]), sample_weight=weights)
+    assert logistic.score(X[:, :1], y, sample_weight=weights) == pytest.approx(expected)
+
+
+def test_score_with_unit_weights_is_the_unweighted_score_for_every_output():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3))
+    Y = np.column_stack([X @ [1.0, 2.0, 0.0], X @ [0.0, -1.0, 3.0]]) + rng.normal(size=(40, 2))
+    ridge = Ridge(alpha=10.0).fit(X, Y)
+    assert ridge.score(X, Y, sample_weight=np.ones(40)) == pytest.approx(ridge.score(X, Y))
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [(np.ones(5), r"inconsistent numbers of samples: \[6, 6, 5\]"),
+     (np.array([1, 1, np.nan, 1, 1, 1]), "NaN")],
+)  # fmt: skip
+def test_score_refuses_weights_that_do_not_fit_y(weights, match):
+    X, y = np.arange(12.0).reshape(6, 2), np.array([0, 1, 0, 1, 0, 1])
+    for model, target in ((Ridge(), y * 1.5), (LogisticRegression(), y)):
+        model.fit(X, target)
+        with pytest.raises(ValueError, match=match):
+            model.score(X, target, sample_weight=weights)

@@ -166,3 +166,24 @@ def test_search_api_and_csv(tmp_path, diabetes):
     assert len(lines) == 3 and "mean_test_score" in lines[0] and lines[0].endswith("error")
     assert search.score(X, y) == search.best_estimator_.score(X, y)
     assert search.leaderboard().splitlines()[1].startswith("   1  ")
+
+
+def test_search_progress_bar_is_theta_progress_and_counts_every_fit(diabetes, monkeypatch):
+    import io
+
+    import theta.tune.search as search_module
+    from theta import progress
+
+    bars = []
+
+    def recording_bar(*args, **kwargs):
+        bars.append(progress.progress_bar(*args, **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(search_module, "progress_bar", recording_bar)
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # not a terminal
+    X, y = diabetes
+    GridSearch(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=2, progress=True).fit(X, y)
+    GridSearch(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=2).fit(X, y)
+    assert bars[0].total == bars[0].n == 6 and bars[0].unit == "fit"  # 3 candidates x 2 folds
+    assert bars[1] is None  # theta.progress's rule: only on a terminal unless asked for

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _describe(name: str, as_json: bool, out: TextIO) -> int:
     info = data.dataset_info(name)  # an unknown name raises ValueError with a close match
-    loaded = data.load(info.name)
+    loaded = data.load_dataset(info.name)
     facts: dict[str, object] = {"name": info.name, "task": info.task,
                                 "shape": list(info.shape), "summary": info.summary}  # fmt: skip
     if isinstance(loaded, data.Dataset):

@@ -144,7 +144,7 @@ def read_corpus(path: str | Path) -> tuple[list[str], list[str]]:
 
 def run_search(args: argparse.Namespace, out: TextIO) -> int:
     # imported here, so that the other commands start without the estimators and the encoder
-    from theta.estimators.search import SemanticSearch
+    from theta.estimators.semantic import SemanticSearch
 
     documents, labels = read_corpus(args.corpus)
     index = SemanticSearch(algorithm=args.algorithm, batch_size=args.batch_size,

@@ -69,8 +69,6 @@ _THETA_ENTRY = re.compile(
     r"tokenizer\.json|preprocessing\.safetensors|checkpoint\..+|agent\.safetensors|"
     r"report\.html|model|agent|[\w-]+\.png)"
 )
-# Flags a resumed run may change: only more training, never what was trained or how.
-_EXTENDABLE = ("steps", "epochs")
 
 
 @dataclass
@@ -116,7 +114,7 @@ def load_table(name: str, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str
     A generated data set is drawn with ``seed``, so a run and its report see the same points.
     """
     generated = data.dataset_info(name).generated
-    loaded = data.load(name, random_state=seed) if generated else data.load(name)
+    loaded = data.load_dataset(name, random_state=seed) if generated else data.load_dataset(name)
     if isinstance(loaded, str):
         raise ValueError(
             f"data set {name!r} is a text corpus; train a language model on it with --model gpt."
@@ -470,7 +468,7 @@ def _load_text(name: str) -> str:
     path = Path(name)
     if path.suffix == ".txt" and path.is_file():
         return path.read_text(encoding="utf-8")
-    loaded = data.load(name)
+    loaded = data.load_dataset(name)
     if not isinstance(loaded, str):
         raise ValueError(
             f"data set {name!r} is not text; --model gpt needs a text corpus such as "

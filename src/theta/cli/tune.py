@@ -329,7 +329,7 @@ def _load(config: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
         return est["env"], None, budget
     spec = config["data"]
     try:
-        loaded = data.load(spec["name"], **spec.get("options", {}))
+        loaded = data.load_dataset(spec["name"], **spec.get("options", {}))
     except (ValueError, TypeError) as exc:
         raise _fail("data", str(exc)) from None
     if isinstance(loaded, str):

@@ -11,8 +11,8 @@ from theta.data.datasets import (
     DatasetInfo,
     dataset_info,
     list_datasets,
-    load,
     load_breast_cancer,
+    load_dataset,
     load_diabetes,
     load_digits,
     load_iris,
@@ -25,7 +25,7 @@ from theta.data.datasets import (
 
 __all__ = [
     "BatchIterator", "minibatches", "train_test_split", "train_val_split",
-    "Dataset", "DatasetInfo", "dataset_info", "list_datasets", "load", "load_breast_cancer",
+    "Dataset", "DatasetInfo", "dataset_info", "list_datasets", "load_breast_cancer", "load_dataset",
     "load_diabetes", "load_digits", "load_iris", "load_tinyshakespeare", "make_blobs",
     "make_line", "make_moons", "make_spirals",
 ]  # fmt: skip

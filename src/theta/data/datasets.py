@@ -4,7 +4,7 @@ Nothing is downloaded: the real data sets are compressed copies in ``theta/data/
 (sources and licences in ``files/ATTRIBUTION.md``), read with the standard library and NumPy.
 Loaders return a :class:`Dataset` (or ``(X, y)`` with ``return_X_y=True``) holding the same
 arrays scikit-learn's loaders return; generators return ``(X, y)`` drawn from a seeded
-generator. :func:`list_datasets` and :func:`load` reach everything by name.
+generator. :func:`list_datasets` and :func:`load_dataset` reach everything by name.
 """
 
 import difflib
@@ -29,7 +29,7 @@ __all__ = [
     "DatasetInfo",
     "dataset_info",
     "list_datasets",
-    "load",
+    "load_dataset",
     "load_breast_cancer",
     "load_diabetes",
     "load_digits",
@@ -65,7 +65,7 @@ class Dataset:
     description : str
         What the data is, where it comes from, and under which licence.
     name : str
-        The name :func:`load` knows it by.
+        The name :func:`load_dataset` knows it by.
 
     Examples
     --------
@@ -98,7 +98,7 @@ class DatasetInfo:
     Attributes
     ----------
     name : str
-        What to pass to :func:`load`.
+        What to pass to :func:`load_dataset`.
     task : str
         ``"classification"``, ``"regression"`` or ``"text"``.
     shape : tuple of int
@@ -107,8 +107,8 @@ class DatasetInfo:
     summary : str
         One-line description.
     generated : bool
-        Drawn by a generator (pass ``random_state`` to :func:`load` for the same points
-        every time) rather than read from a shipped file.
+        Drawn by a generator (pass ``random_state`` to :func:`load_dataset` for the same
+        points every time) rather than read from a shipped file.
     """
 
     name: str
@@ -630,7 +630,7 @@ _REGISTRY: dict[str, tuple[Callable[..., Any], DatasetInfo]] = {
 
 
 def list_datasets() -> list[DatasetInfo]:
-    """Describe every data set :func:`load` knows: name, task, shape and a one-line summary.
+    """Describe every data set :func:`load_dataset` knows: name, task, shape and a summary.
 
     Returns
     -------
@@ -647,7 +647,7 @@ def list_datasets() -> list[DatasetInfo]:
     return [info for _, info in _REGISTRY.values()]
 
 
-def load(name: str, **kwargs: Any) -> Any:
+def load_dataset(name: str, **kwargs: Any) -> Any:
     """Load a data set or run a generator by name.
 
     Parameters
@@ -671,10 +671,10 @@ def load(name: str, **kwargs: Any) -> Any:
 
     Examples
     --------
-    >>> load("iris").X.shape
+    >>> load_dataset("iris").X.shape
     (150, 4)
-    >>> X, y = load("moons", n_samples=10, random_state=0)
-    >>> load("irsi")
+    >>> X, y = load_dataset("moons", n_samples=10, random_state=0)
+    >>> load_dataset("irsi")
     Traceback (most recent call last):
     ...
     ValueError: Unknown data set 'irsi'. Did you mean 'iris'? Valid names: iris, digits, \
@@ -685,7 +685,7 @@ breast_cancer, diabetes, tinyshakespeare, line, blobs, moons, spirals.
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The :func:`list_datasets` line of data set ``name`` (same names as :func:`load`).
+    """The :func:`list_datasets` line of data set ``name`` (the names of :func:`load_dataset`).
 
     Examples
     --------

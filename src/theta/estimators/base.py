@@ -17,13 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from theta.autograd import no_grad, tensor
 from theta.errors import DivergenceError, NotFittedError, sklearn_twin
 from theta.metrics import accuracy_score, r2_score
+from theta.nn import Module
 from theta.params import Params
 from theta.validation import (
     Interval,
     Options,
     check_array,
+    check_consistent_length,
+    check_sample_weight,
     check_X_y,
     column_or_1d,
     feature_names,
@@ -210,7 +214,24 @@ class ClassifierMixin:
     _estimator_type = "classifier"
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        return accuracy_score(y, self.predict(X))
+        """Accuracy of ``predict(X)`` against ``y``: the (weighted) fraction predicted exactly.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Each sample's weight in the average, as in scikit-learn.
+
+        Returns
+        -------
+        float
+        """
+        y_pred = self.predict(X)  # type: ignore[attr-defined]
+        if sample_weight is None:
+            return accuracy_score(y, y_pred)
+        y, weights = _weighted_targets(y, y_pred, sample_weight)
+        return float(np.average(y == y_pred, axis=0, weights=weights).mean())
 
     def __sklearn_tags__(self) -> Any:
         from sklearn.utils import ClassifierTags
@@ -228,7 +249,32 @@ class RegressorMixin:
     _estimator_type = "regressor"
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        return r2_score(y, self.predict(X))
+        """R² of ``predict(X)`` against ``y``, weighted by ``sample_weight`` if given.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Each sample's weight in the sums of squares (and in the mean of ``y``), as in
+            scikit-learn.
+
+        Returns
+        -------
+        float
+            1 is perfect, 0 predicts no better than the (weighted) mean of ``y``.
+        """
+        y_pred = self.predict(X)  # type: ignore[attr-defined]
+        if sample_weight is None:
+            return r2_score(y, y_pred)
+        y, weights = _weighted_targets(y, y_pred, sample_weight)
+        y = y.astype(np.float64)
+        weights = weights.reshape(-1, *[1] * (y.ndim - 1))  # one weight per row
+        residual = np.sum(weights * (y - y_pred) ** 2)
+        total = np.sum(weights * (y - np.sum(weights * y, axis=0) / np.sum(weights)) ** 2)
+        if total == 0:  # a constant y: scikit-learn's rule, as r2_score
+            return 1.0 if residual == 0 else 0.0
+        return float(1.0 - residual / total)
 
     def __sklearn_tags__(self) -> Any:
         from sklearn.utils import RegressorTags
@@ -238,6 +284,13 @@ class RegressorMixin:
         tags.regressor_tags = RegressorTags()
         tags.target_tags.required = True
         return tags
+
+
+def _weighted_targets(y: Any, y_pred: np.ndarray, sample_weight: Any) -> tuple[np.ndarray, ...]:
+    """``y`` as an array and ``sample_weight`` checked against it (scikit-learn's messages)."""
+    y = np.asarray(y)
+    check_consistent_length(y, y_pred, sample_weight)
+    return y, check_sample_weight(sample_weight, len(y))
 
 
 class TransformerMixin:
@@ -267,3 +320,39 @@ class ClusterMixin:
         tags = super().__sklearn_tags__()  # type: ignore[misc]
         tags.estimator_type = "clusterer"
         return tags
+
+
+# --- what the estimators built on theta's modules share ---------------------------------------
+
+
+def parameter_dtype(module: Module) -> np.dtype:
+    """The dtype of ``module``'s first parameter (float64 for a module without any)."""
+    first = next(module.parameters(), None)
+    return first.dtype if first is not None else np.dtype(np.float64)
+
+
+def module_output(module: Module, X: np.ndarray) -> np.ndarray:
+    """The forward pass alone: ``module``'s output for ``X`` in eval mode, without a graph
+    (the module's training mode is restored afterwards)."""
+    was_training = module.training
+    module.eval()
+    try:
+        with no_grad():
+            return module(tensor(X)).data
+    finally:
+        module.train(was_training)
+
+
+def binary_log_proba(z: np.ndarray) -> np.ndarray:
+    """``[log(1 - sigmoid(z)), log(sigmoid(z))]`` for one logit per sample (shape (n,)), as
+    columns of shape (n, 2); log-add-exp, so never the log of 0."""
+    return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+
+
+def class_index(scores: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Each sample's predicted class index from its decision scores: the argmax of one column
+    per class, or, for one score per sample (shape (n,) or (n, 1)), class 1 where the score
+    is above ``threshold`` (0 for margins and logits, 0.5 for probabilities)."""
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        return scores.argmax(axis=1)
+    return (scores.reshape(len(scores)) > threshold).astype(np.intp)

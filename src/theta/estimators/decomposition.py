@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd import no_grad, tensor
 from theta.errors import DivergenceError
 from theta.estimators.base import (
     BaseEstimator,
@@ -22,10 +21,12 @@ from theta.estimators.base import (
     as_float,
     check_is_fitted,
     diverged,
+    module_output,
+    parameter_dtype,
     safe_scale,
 )  # fmt: skip
 from theta.estimators.preprocessing import constant_features
-from theta.nn import MLP, Module, Sequential
+from theta.nn import MLP, Sequential
 from theta.rng import check_random_state
 from theta.train import fit as train_fit
 from theta.validation import Each, Interval, Options, check_array, feature_names
@@ -462,10 +463,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return self._encode(as_float(self._validate_data(X, reset=False)))
 
     def _encode(self, X: np.ndarray) -> np.ndarray:
-        return _forward(self.encoder_, (X - self.mean_) / self.scale_)
+        X = ((X - self.mean_) / self.scale_).astype(parameter_dtype(self.encoder_), copy=False)
+        return module_output(self.encoder_, X)
 
     def _decode(self, Z: np.ndarray) -> np.ndarray:
-        return _forward(self.decoder_, Z) * self.scale_ + self.mean_
+        Z = Z.astype(parameter_dtype(self.decoder_), copy=False)
+        return module_output(self.decoder_, Z) * self.scale_ + self.mean_
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes back to the original feature space.
@@ -509,10 +512,3 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _forward(module: Module, X: np.ndarray) -> np.ndarray:
-    """The module's output for ``X`` (cast to its parameters' dtype), without a graph."""
-    dtype = next(module.parameters()).dtype
-    with no_grad():
-        return module(tensor(X.astype(dtype, copy=False))).data

@@ -27,8 +27,10 @@ from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
     RegressorMixin,
+    binary_log_proba,
     check_classification_targets,
     check_is_fitted,
+    class_index,
     column_or_1d,
     diverged,
     safe_scale,
@@ -37,6 +39,7 @@ from theta.losses import mse
 from theta.nn import Linear
 from theta.optim import SGD
 from theta.rng import check_random_state
+from theta.special import log_softmax
 from theta.train import fit as train_fit
 from theta.validation import Interval, Options, check_X_y, feature_names
 
@@ -442,10 +445,6 @@ def _lbfgs_logistic(
     return P, n_iter, converged, gmax
 
 
-def _log_sigmoid(z: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -z)
-
-
 class LogisticRegression(ClassifierMixin, BaseEstimator):
     """L2-regularised logistic regression: binary (sigmoid) and multinomial (softmax).
 
@@ -574,16 +573,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each sample, shape (n_samples,)."""
         scores = self.decision_function(X)
-        best = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[best]
+        return self.classes_[class_index(scores)]
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log class probabilities, shape (n_samples, n_classes), computed without overflow."""
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            return np.column_stack([_log_sigmoid(-scores), _log_sigmoid(scores)])
-        m = scores.max(axis=1, keepdims=True)
-        return scores - (m + np.log(np.exp(scores - m).sum(axis=1, keepdims=True)))
+            return binary_log_proba(scores)
+        return log_softmax(scores)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes); each row sums to 1."""

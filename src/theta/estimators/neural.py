@@ -27,21 +27,25 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd import no_grad, tensor
 from theta.data import train_val_split
 from theta.errors import ConvergenceWarning, DivergenceError, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
     ClassifierMixin,
     RegressorMixin,
+    binary_log_proba,
     check_classification_targets,
     check_is_fitted,
+    class_index,
+    module_output,
+    parameter_dtype,
 )  # fmt: skip
 from theta.losses import binary_cross_entropy_with_logits, cross_entropy, get_loss, mse
 from theta.metrics import accuracy_score, r2_score
 from theta.nn import MLP, Linear, Module
 from theta.optim import SGD, Adam
 from theta.rng import check_random_state
+from theta.special import log_softmax, softmax
 from theta.train import Callback, DivergenceGuard, Trainer
 from theta.validation import Each, Interval, Options, check_X_y, column_or_1d, feature_names
 
@@ -167,28 +171,6 @@ def _train(estimator: BaseEstimator, lr_name: str, model: Module, X: np.ndarray,
             ) from exc
 
 
-def _forward(model: Module, X: np.ndarray) -> np.ndarray:
-    """The forward pass alone: eval mode, no graph; returns float64."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            out = model(tensor(X)).data
-    finally:
-        model.train(was_training)
-    return np.asarray(out, dtype=np.float64)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
 def _binary_proba(z: np.ndarray) -> np.ndarray:
     """``[1 - sigmoid(z), sigmoid(z)]`` for a 1-D logit; tanh form, so no overflow."""
     p = 0.5 * (1.0 + np.tanh(0.5 * z))
@@ -312,7 +294,7 @@ class _BaseMLP(BaseEstimator):
         score = None
         if X_val is not None:
             X_val32 = X_val.astype(np.float32)
-            score = lambda net: self._val_score(_forward(net, X_val32), t_val)  # noqa: E731
+            score = lambda net: self._val_score(module_output(net, X_val32), t_val)  # noqa: E731
         recorder = _Recorder(n_samples, self.tol, self.n_iter_no_change, score, objective)
         _train(self, "learning_rate_init", model, X, targets, loss=objective,
                optimizer=optimizer, batch_size=batch_size,
@@ -353,7 +335,8 @@ class _BaseMLP(BaseEstimator):
         """The network's raw outputs (logits or values) for ``X``, in float64."""
         check_is_fitted(self)
         X = self._validate_data(X, reset=False)
-        return _forward(self.model_, X.astype(np.float64, copy=False))
+        out = module_output(self.model_, X.astype(np.float64, copy=False))
+        return out.astype(np.float64, copy=False)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -524,30 +507,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return codes, state
 
     def _val_score(self, out: np.ndarray, targets: np.ndarray) -> float:
-        return accuracy_score(targets.reshape(-1), _decide(out))
+        return accuracy_score(targets.reshape(-1), class_index(out))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class of each sample, shape (n_samples,)."""
         out = self._outputs(X)  # checks the fit first
-        return self.classes_[_decide(out)]
+        return self.classes_[class_index(out)]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
         out = self._outputs(X)
-        return _binary_proba(out[:, 0]) if out.shape[1] == 1 else _softmax(out)
+        return _binary_proba(out[:, 0]) if out.shape[1] == 1 else softmax(out)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of :meth:`predict_proba`, computed without taking the log of 0."""
         out = self._outputs(X)
-        if out.shape[1] == 1:
-            z = out[:, 0]
-            return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
-        return _log_softmax(out)
-
-
-def _decide(out: np.ndarray) -> np.ndarray:
-    """Class index from raw outputs: a positive logit for one output, else the argmax."""
-    return (out[:, 0] > 0).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
+        return binary_log_proba(out[:, 0]) if out.shape[1] == 1 else log_softmax(out)
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -653,8 +628,7 @@ class _ModuleEstimator(BaseEstimator):
             model = MLP((X.shape[1], 32, state["n_outputs"]), rng=rng, dtype=np.float64)
         else:  # the module is the initial model: train a copy, never the caller's object
             model = copy.deepcopy(self.module)
-        dtype = _dtype_of(model)
-        out_shape = _forward(model, X[:1].astype(dtype, copy=False)).shape
+        out_shape = module_output(model, X[:1].astype(parameter_dtype(model), copy=False)).shape
         targets = self._fit_targets(targets, out_shape, state)
         recorder = _Recorder(len(X))
         _train(self, "lr", model, X, targets, loss=get_loss(self.loss), optimizer=self.optimizer,
@@ -673,12 +647,8 @@ class _ModuleEstimator(BaseEstimator):
         """The module's outputs for ``X`` (computed in its dtype), as float64."""
         check_is_fitted(self)
         X = self._validate_data(X, reset=False, allow_nd=True)
-        return _forward(self.model_, X.astype(_dtype_of(self.model_), copy=False))
-
-
-def _dtype_of(model: Module) -> np.dtype:
-    first = next(model.parameters(), None)
-    return first.dtype if first is not None else np.dtype(np.float64)
+        out = module_output(self.model_, X.astype(parameter_dtype(self.model_), copy=False))
+        return out.astype(np.float64, copy=False)
 
 
 def _shape_error(estimator: Any, out_shape: tuple, expected: str) -> ValueError:
@@ -855,16 +825,14 @@ class ModuleClassifier(ClassifierMixin, _ModuleEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class of each sample, shape (n_samples,)."""
         out = self._outputs(X)
-        if out.ndim == 2 and out.shape[1] > 1:
-            return self.classes_[out.argmax(axis=1)]
         threshold = 0.5 if self.loss in _PROBABILITY_LOSSES else 0.0
-        return self.classes_[(out.reshape(len(out)) > threshold).astype(np.int64)]
+        return self.classes_[class_index(out, threshold)]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes); for the cross-entropy and
         binary cross-entropy losses only (hinge margins and custom losses have none)."""
         if self.loss == "cross_entropy":
-            return _softmax(self._outputs(X))
+            return softmax(self._outputs(X))
         if self.loss in _LOGIT_LOSSES:
             out = self._outputs(X)
             return _binary_proba(out.reshape(len(out)))

@@ -10,6 +10,7 @@ Dimensions: B batch, T sequence length, C embedding size (n_embd), V vocabulary 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from theta.losses import cross_entropy
 from theta.nn import Dropout, Embedding, LayerNorm, Module, TransformerBlock
 from theta.nn import functional as F
 from theta.rng import check_random_state
+from theta.special import softmax
+from theta.validation import Interval, validate_params
 
 __all__ = ["GPT", "CharTokenizer", "GPTConfig", "lm_loss", "next_token_windows"]
 
@@ -62,6 +65,14 @@ class CharTokenizer:
         return "".join(self.chars[int(i)] for i in ids)
 
 
+_SIZE = Interval(numbers.Integral, 1, None)
+_GPT_CONSTRAINTS = {
+    "vocab_size": [_SIZE], "block_size": [_SIZE], "n_layer": [_SIZE], "n_heads": [_SIZE],
+    "n_embd": [_SIZE], "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+    "bias": ["boolean"],
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class GPTConfig:
     """Every architecture number of a GPT (hyperparameters, in the chapter's words).
@@ -84,19 +95,11 @@ class GPTConfig:
     bias: bool = True  # biases in the linear layers and layer norms, as GPT-2
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_heads", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GPTConfig: {name} must be an int >= 1 (got {value!r}).")
+        validate_params(self, _GPT_CONSTRAINTS)
         if self.n_embd % self.n_heads != 0:
             raise ValueError(
                 f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_heads ({self.n_heads})."
             )
-        ok = isinstance(self.dropout, int | float) and not isinstance(self.dropout, bool)
-        if not (ok and 0.0 <= self.dropout < 1.0):
-            raise ValueError(f"GPTConfig: dropout must be in [0, 1) (got {self.dropout!r}).")
-        if not isinstance(self.bias, bool):
-            raise ValueError(f"GPTConfig: bias must be True or False (got {self.bias!r}).")
 
 
 class GPT(Module):
@@ -248,8 +251,7 @@ class GPT(Module):
                     if top_k is not None:
                         cutoff = np.sort(logits, axis=-1)[:, -min(top_k, logits.shape[-1])]
                         logits[logits < cutoff[:, None]] = -np.inf
-                    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-                    probs /= probs.sum(axis=-1, keepdims=True)
+                    probs = softmax(logits)  # (B, V)
                     nxt = [rng.choice(len(p), p=p) for p in probs]
                     ids = np.concatenate([ids, np.array(nxt)[:, None]], axis=1)
         finally:

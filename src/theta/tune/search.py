@@ -14,7 +14,6 @@ for any ``n_jobs`` and backend.
 from __future__ import annotations
 
 import numbers
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ import numpy as np
 
 from theta.errors import NotFittedError
 from theta.params import Params, clone
+from theta.progress import progress_bar
 from theta.rl import Agent
 from theta.rng import check_random_state
 from theta.tune import results as _results
@@ -179,13 +179,10 @@ class BaseSearch(Params):
         self.n_trials_run_ = 0
         self.n_splits_ = n_splits
         self.multimetric_ = multimetric
-        progress = sys.stderr.isatty() if self.progress is None else self.progress
-        self._bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
+        self._bar = progress_bar(None, unit="fit", enabled=self.progress)
+        if self._bar is not None:  # sizing a search's space costs something: only for a bar
             total = self._n_candidates()
-            self._bar = tqdm(total=total and total * n_splits, desc="trials", unit="fit")
+            self._bar.reset(total=total and total * n_splits)
         try:
             self._run_search(self._evaluate)
         finally:

@@ -13,6 +13,8 @@ import numpy as np
 
 from theta.autograd._tensor import Tensor, as_tensor
 from theta.autograd.function import Context, Function
+from theta.special import log_softmax as _log_softmax
+from theta.special import softmax as _softmax
 
 __all__ = [
     "argmax", "argmin", "log_softmax", "logsumexp", "max", "mean", "min", "softmax", "std",
@@ -113,8 +115,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, *, axis: int) -> np.ndarray:
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        out = e / np.sum(e, axis=axis, keepdims=True)
+        out = _softmax(x, axis)
         ctx.save(out)
         return out
 
@@ -131,8 +132,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, *, axis: int) -> np.ndarray:
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        out = _log_softmax(x, axis)
         ctx.save(out)
         return out
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from theta import special
 from theta.autograd import Tensor, log_softmax, no_grad
 from theta.errors import DivergenceError
 from theta.losses import mse
@@ -191,8 +192,7 @@ class REINFORCE(Agent):
     def _probabilities(self, x: np.ndarray) -> np.ndarray:
         with no_grad():  # acting is inference: the forward pass alone
             logits = self.policy_net_(Tensor(x[None])).data[0].astype(np.float64)
-        p = np.exp(logits - logits.max())
-        return p / p.sum()
+        return special.softmax(logits)
 
     def _sample(self, x: np.ndarray) -> int:
         cdf = np.cumsum(self._probabilities(x))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from theta.errors import NotFittedError
-from theta.estimators.search import Hit, SemanticSearch
+from theta.estimators.semantic import Hit, SemanticSearch
 
 WORDS = ["bread", "oven", "bake", "market", "stock", "football", "goal", "password", "login"]
 
