@@ -752,3 +752,38 @@ def test_fit_refuses_a_damaged_checkpoint_before_training(tmp_path):
             resume=True)  # fmt: skip
     _assert_same(model.state_dict(), before)
     assert (tmp_path / "run.ckpt.history").read_bytes() == history
+
+
+def test_checkpoint_with_the_names_before_pytorchs_resumes_bit_identically(tmp_path):
+    """A checkpoint of the theta before PyTorch's names (an MLP's ``layers.0.weight``, its
+    dropout generators under ``layers.N``, the guard's and early stopping's saved weights)
+    resumes and ends as the uninterrupted run does."""
+    from theta.io.models import version1_name
+
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])[:, None]
+
+    def run(steps, path, resume=False):
+        model = MLP((3, 8, 1), dropout=0.2, rng=0, dtype=np.float64)
+        fit(model, X, y, steps=steps, batch_size=8, seed=0, optimizer="adam", lr=0.01,
+            validation_data=(X, y), callbacks=[EarlyStopping("val_loss", patience=50)],
+            checkpoint=str(path), resume=resume)  # fmt: skip
+        return model
+
+    reference = run(9, tmp_path / "reference.ckpt")
+    path = tmp_path / "old.ckpt"
+    run(4, path)
+    model = MLP((3, 8, 1), dropout=0.2, rng=0, dtype=np.float64)
+    old = lambda d: {version1_name(model, k): v for k, v in d.items()}  # noqa: E731
+    state = checkpoint.load(str(path))
+    assert "0.weight" in state["model"]
+    state["model"], state["model_rngs"] = old(state["model"]), old(state["model_rngs"])
+    for _, cb_state in state["callbacks"]:
+        for key in ("good", "best_state"):
+            if isinstance(cb_state.get(key), dict) and cb_state[key]:
+                cb_state[key] = old(cb_state[key])
+    assert "layers.0.weight" in state["model"] and any("layers." in k for k in state["model_rngs"])
+    checkpoint.save(str(path), state)
+    resumed = run(9, path, resume=True)
+    for name, value in reference.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[name], value)

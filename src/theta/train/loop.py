@@ -22,6 +22,7 @@ import numpy as np
 from theta.autograd import Tensor, no_grad, tensor
 from theta.data import BatchIterator, train_val_split
 from theta.errors import CheckpointError, DivergenceError
+from theta.io.models import version1_name
 from theta.losses import binary_cross_entropy, binary_cross_entropy_with_logits, get_loss, hinge
 from theta.metrics import get_metric
 from theta.nn import Module
@@ -307,7 +308,7 @@ class Trainer:
             trainer; nothing is changed then.
         """
         path = os.fspath(path)
-        state = checkpoint.load(path)
+        state = _with_todays_names(checkpoint.load(path), self.model)
         record = state.get("history") if isinstance(state, dict) else None
         inline = isinstance(record, dict) and "step_loss" in record  # format version 1
         _check_state(state, path, history_file=not inline)
@@ -541,6 +542,40 @@ def _total_steps(steps: int | None, epochs: int | None, steps_per_epoch: int) ->
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be an int >= 0 (got {epochs!r}).")
     return epochs * steps_per_epoch
+
+
+def _with_todays_names(state: Any, model: Module) -> Any:
+    """``state`` with the parameter and module names theta used before PyTorch's
+    (``layers.0.weight``, attention's ``qkv``/``proj``; see ``theta.io.models.version1_name``)
+    renamed to today's, so a checkpoint of an older theta resumes. Anything else is returned
+    as it is, for the checks to judge."""
+    saved = state.get("model") if isinstance(state, dict) else None
+    names = {name for name, _ in model.named_parameters()}
+    names |= {name for name, _ in model.named_buffers()}
+    if not isinstance(saved, dict) or set(saved) == names:
+        return state
+    paths = names | {name for name, _ in _generators(model)}
+    old = {version1_name(model, name): name for name in paths}
+    if {old.get(key, key) for key in saved} != names:
+        return state
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, dict) and value and set(value) <= old.keys():
+            return {old[key]: item for key, item in value.items()}
+        return value
+
+    callbacks = state.get("callbacks")
+    if isinstance(callbacks, list):  # the guard's last good and early stopping's best weights
+        callbacks = [
+            [entry[0], {k: renamed(v) for k, v in entry[1].items()}]
+            if isinstance(entry, list | tuple) and len(entry) == 2 and isinstance(entry[1], dict)
+            else entry
+            for entry in callbacks
+        ]
+    today = {**state, "model": renamed(saved), "model_rngs": renamed(state.get("model_rngs"))}
+    if callbacks is not None:
+        today["callbacks"] = callbacks
+    return today
 
 
 def _generators(model: Module) -> list[tuple[str, np.random.Generator]]:
