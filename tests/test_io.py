@@ -101,14 +101,16 @@ def test_config_json_records_class_and_nested_hyperparameters(tmp_path):
     model = Sequential(Linear(2, 3, rng=0), ReLU(), LayerNorm((3,)))
     io.save(model, tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format"] == "theta.model" and config["format_version"] == 2
-    assert config["theta_version"] == theta.__version__ and config["class"] == "Sequential"
+    assert config["format"] == "theta.model" and config["format_version"] == 3
+    assert config["theta_version"] == theta.__version__
+    assert config["class"] == "theta.nn.layers.Sequential"  # registry_name: module.QualName
     assert config["hyperparameters"] == {
         "layers": [
-            {"class": "Linear", "hyperparameters": {"in_features": 2, "out_features": 3,
-                                                    "bias": True}},
-            {"class": "ReLU", "hyperparameters": {}},
-            {"class": "LayerNorm", "hyperparameters": {"normalized_shape": [3], "eps": 1e-05}},
+            {"class": "theta.nn.layers.Linear",
+             "hyperparameters": {"in_features": 2, "out_features": 3, "bias": True}},
+            {"class": "theta.nn.layers.ReLU", "hyperparameters": {}},
+            {"class": "theta.nn.layers.LayerNorm",
+             "hyperparameters": {"normalized_shape": [3], "eps": 1e-05}},
         ]
     }  # fmt: skip
     assert sorted(os.listdir(tmp_path)) == ["m"]  # no staging folder left behind
@@ -259,7 +261,7 @@ def test_folders_of_format_version_1_load_under_the_new_names(tmp_path, name):
     _edit_weights(
         tmp_path / "m", lambda t: t.update({old_names.get(k, k): t.pop(k) for k in list(t)})
     )
-    _edit_config(tmp_path / "m", lambda c: c.update(format_version=1))
+    _edit_config(tmp_path / "m", lambda c: _bare_class_names(c) or c.update(format_version=1))
     assert set(old_names.values()) <= set(read_tensors(tmp_path / "m" / "model.safetensors")[0])
     again = io.load(tmp_path / "m").eval()
     x = np.linspace(-1, 1, 6 * width, dtype=np.float32).reshape(2, 3, width)
@@ -270,6 +272,61 @@ def test_folders_of_format_version_1_load_under_the_new_names(tmp_path, name):
     _edit_config(tmp_path / "m", lambda c: c.update(format_version=2))
     with pytest.raises(CheckpointError, match="missing keys"):
         io.load(tmp_path / "m")
+
+
+def _bare_class_names(node) -> None:
+    """Spell theta's classes in a model config as format versions 1 and 2 did: ``"MLP"``."""
+    if isinstance(node, dict):
+        if isinstance(node.get("class"), str) and node["class"].startswith("theta."):
+            node["class"] = node["class"].rsplit(".", 1)[1]
+        for value in node.values():
+            _bare_class_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bare_class_names(value)
+
+
+def test_folders_of_format_version_2_load_with_bare_class_names(tmp_path):
+    model = Sequential(MLP((2, 3, 2), rng=0), Sequential(Tanh(), Linear(2, 1, rng=1)))
+    io.save(model, tmp_path / "m")
+    weights_id = json.loads((tmp_path / "m" / "config.json").read_text())["weights_id"]
+    version2 = {  # what theta wrote before version 3, byte for byte but the id
+        "format": "theta.model", "format_version": 2, "theta_version": "0.1.0",
+        "class": "Sequential", "weights_id": weights_id,
+        "hyperparameters": {"layers": [
+            {"class": "MLP", "hyperparameters": {"sizes": [2, 3, 2], "activation": "relu",
+                                                 "dropout": 0.0}},
+            {"class": "Sequential", "hyperparameters": {"layers": [
+                {"class": "Tanh", "hyperparameters": {}},
+                {"class": "Linear", "hyperparameters": {"in_features": 2, "out_features": 1,
+                                                        "bias": True}}]}},
+        ]},
+    }  # fmt: skip
+    (tmp_path / "m" / "config.json").write_text(json.dumps(version2))
+    again = io.load(tmp_path / "m")
+    assert [type(m) for m in again.modules()] == [type(m) for m in model.modules()]
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(predict(again, x), predict(model, x))
+    # only older folders may name theta's classes bare: version 3 names them in full
+    _edit_config(tmp_path / "m", lambda c: c.update(format_version=3))
+    with pytest.raises(CheckpointError, match=r"unknown module class 'Sequential' at config;"):
+        io.load(tmp_path / "m")
+
+
+def test_bare_names_of_older_folders_find_only_registered_theta_classes(tmp_path, monkeypatch):
+    class Mine(Module):  # registered, but under this module's name: never found bare
+        def forward(self, x):
+            return x
+
+    io.save(Sequential(Linear(2, 2, rng=0)), tmp_path / "m")
+    imported = set(sys.modules)
+    for name in ("Mine", "BertTokenizer", "system", "Popen"):
+        _edit_config(tmp_path / "m", lambda c, name=name: c.update(format_version=2, **{
+            "class": name}))  # fmt: skip
+        with pytest.raises(CheckpointError, match=rf"unknown module class '{name}'"):
+            io.load(tmp_path / "m")
+    assert set(sys.modules) == imported  # a name in a file never imports anything
+    assert Module.registry[f"{__name__}.{Mine.__qualname__}"] is Mine
 
 
 def test_a_learner_folder_holding_version_1_model_folders_loads(tmp_path):
@@ -283,7 +340,9 @@ def test_a_learner_folder_holding_version_1_model_folders_loads(tmp_path):
            "2.weight": "layers.2.weight", "2.bias": "layers.2.bias"}  # fmt: skip
     for folder in ("module", "model_"):
         _edit_weights(tmp_path / "r" / folder, lambda t: t.update({old[k]: t.pop(k) for k in old}))
-        _edit_config(tmp_path / "r" / folder, lambda c: c.update(format_version=1))
+        _edit_config(
+            tmp_path / "r" / folder, lambda c: _bare_class_names(c) or c.update(format_version=1)
+        )
     again = io.load(tmp_path / "r")
     np.testing.assert_array_equal(again.predict(X), regressor.predict(X))
 
@@ -400,12 +459,12 @@ def test_non_finite_values_warn_or_raise(tmp_path):
 @pytest.mark.parametrize(
     "edit, match",
     [
-        (lambda c: c.update(format_version=3), r"format version 3 .*reads format version 2"),
+        (lambda c: c.update(format_version=4), r"format version 4 .*reads format version 3"),
         (lambda c: c.update(format_version="1"), "format_version must be a positive integer"),
         (lambda c: c.update(format="pytorch"), "not a theta model config.*'pytorch'"),
         (lambda c: c.update({"class": "NoSuchNet"}), r"unknown module class 'NoSuchNet'.*MLP"),
-        (lambda c: c["hyperparameters"].update(sizes=[2]), r"cannot rebuild MLP.*sizes"),
-        (lambda c: c["hyperparameters"].update(colour="red"), r"cannot rebuild MLP.*colour"),
+        (lambda c: c["hyperparameters"].update(sizes=[2]), r"rebuild theta\.nn\..*MLP.*sizes"),
+        (lambda c: c["hyperparameters"].update(colour="red"), r"rebuild theta\..*MLP.*colour"),
         (lambda c: c.update(hyperparameters=[1]), "'hyperparameters' must be an object"),
         (lambda c: c.update(weights_id="0" * 32), "come from different saves"),
     ],
@@ -439,14 +498,15 @@ def test_newer_theta_version_warns_naming_both(tmp_path):
 
 
 def test_user_classes_shadowing_a_registered_name_are_refused_on_save(tmp_path, monkeypatch):
-    monkeypatch.setitem(Module.registry, "Linear", Linear)  # restored after the test
+    name = "theta.nn.layers.Linear"
+    monkeypatch.setitem(Module.registry, name, Linear)  # restored after the test
 
     class Linear2(Module):
         pass
 
-    Linear2.__qualname__ = "Linear"
-    monkeypatch.setitem(Module.registry, "Linear", Linear2)
-    with pytest.raises(TypeError, match=r"Module.registry\['Linear'\] is .*Linear"):
+    Linear2.__module__, Linear2.__qualname__ = "theta.nn.layers", "Linear"
+    monkeypatch.setitem(Module.registry, name, Linear2)
+    with pytest.raises(TypeError, match=rf"Module.registry\['{name}'\] must be .*got another"):
         io.save(Sequential(Linear(2, 2, rng=0)), tmp_path / "m")
     assert not (tmp_path / "m").exists()
 

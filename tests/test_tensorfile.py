@@ -210,17 +210,68 @@ def test_files_match_the_safetensors_package_both_ways(tmp_path, rng):
     assert read_tensors(theirs)[1] == {"k": "v"}
 
 
-def test_written_files_are_the_safetensors_librarys_bytes(tmp_path, rng):
+NAMES = ["b", "a", "aa", "B", "é", 'z\n\x01"\\/\x7f', "\u2028", "10", "9"]
+
+
+@pytest.mark.parametrize("metadata", [None, {"k": "v"}, {"é\n": '\x1f"'}], ids=str)
+def test_written_files_are_the_safetensors_librarys_bytes(tmp_path, rng, metadata):
     from safetensors.numpy import save
 
     tensors = {np.dtype(d).name: (rng.standard_normal((2, 3)) * 10).astype(d) for d in DTYPES}
+    # Ties within a dtype are ordered by name; names the JSON must escape; 0-d and empty.
+    for i, name in enumerate(NAMES):
+        tensors[name] = rng.standard_normal((i % 3,) * (i % 4)).astype(DTYPES[i % 4 * 3])
     path = tmp_path / "x.st"
-    write_tensors(path, tensors, {"k": "v"}, checksum=False)
-    assert path.read_bytes() == save(tensors, {"k": "v"})
-    write_tensors(path, tensors)  # the same file, with the data section's SHA-256 in its header
+    write_tensors(path, tensors, metadata, checksum=False)
+    assert path.read_bytes() == save(tensors, metadata)
+    write_tensors(path, tensors, metadata)  # the same file, the data's SHA-256 in its header
     plain = save(tensors)
     data = plain[8 + int.from_bytes(plain[:8], "little") :]
-    assert path.read_bytes() == save(tensors, {"theta.sha256": hashlib.sha256(data).hexdigest()})
+    ours = path.read_bytes()
+    theirs = save(tensors, {**(metadata or {}), "theta.sha256": hashlib.sha256(data).hexdigest()})
+    if metadata is None:
+        assert ours == theirs
+    else:  # two metadata keys, which the library writes in an arbitrary order
+        n = int.from_bytes(theirs[:8], "little")
+        assert ours[:8] == theirs[:8] and ours[8 + n :] == theirs[8 + n :]
+        assert json.loads(ours[8 : 8 + n]) == json.loads(theirs[8 : 8 + n])
+
+
+def test_write_makes_no_copy_of_the_whole_file(tmp_path):
+    import tracemalloc
+
+    weights = {"w": np.ones(2_000_000), "b": np.ones(1_000_000, np.float32)}  # 20 MB
+    tracemalloc.start()
+    try:
+        write_tensors(tmp_path / "x.st", weights)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the data goes from the arrays to the file, not via bytes
+    np.testing.assert_array_equal(read_tensors(tmp_path / "x.st")[0]["b"], weights["b"])
+
+
+def test_the_library_and_pytorch_read_written_files_to_the_same_tensors(tmp_path, rng):
+    from safetensors import safe_open
+    from safetensors.numpy import load
+
+    torch_file = pytest.importorskip("safetensors.torch")
+    tensors = {str(d): (rng.standard_normal((3, 2)) * 10).astype(d) for d in DTYPES}
+    tensors |= {"scalar": np.array(2.5), "empty": np.zeros((0, 4), np.int32)}
+    metadata = {"z": "1", "a": "2", "é": "\n"}  # several keys: the library's order is random
+    path = tmp_path / "x.st"
+    write_tensors(path, tensors, metadata)
+    with safe_open(path, framework="np") as opened:
+        stored = opened.metadata()
+        lazy = {key: opened.get_tensor(key) for key in opened.keys()}
+    from_torch = {k: v.numpy() for k, v in torch_file.load_file(path).items()}
+    ours = read_tensors(path)
+    assert len(stored.pop("theta.sha256")) == 64 and stored == metadata == ours[1]
+    for loaded in (load(path.read_bytes()), lazy, from_torch, ours[0]):
+        assert loaded.keys() == tensors.keys()
+        for key, array in tensors.items():
+            assert loaded[key].dtype == array.dtype and loaded[key].shape == array.shape, key
+            np.testing.assert_array_equal(loaded[key], array)
 
 
 def test_bfloat16_from_pytorch_is_widened_exactly_to_float32(tmp_path):

@@ -4,8 +4,8 @@ The chapter's rule, "if you change it, it's a hyperparameter", as scikit-learn's
 a learner's hyperparameters are exactly the arguments of its ``__init__``, stored unchanged
 under the same names, so any search can read and change them without per-class code.
 Estimators, RL agents and kNN indexes all share this one implementation. Every subclass is
-also recorded by name, so ``theta.io`` can rebuild a saved learner without running code
-from the file.
+also recorded by its ``registry_name`` (as every ``theta.nn.Module`` is), so ``theta.io`` can
+rebuild a saved learner without running code from the file.
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ __all__ = ["Params", "clone", "registry_name"]
 
 
 def registry_name(cls: type) -> str:
-    """``module.QualName``: the name a saved learner's class is recorded and found by."""
+    """``module.QualName``: the name a saved learner's or module's class is recorded and found
+    by (``Params.registry``, ``theta.nn.Module.registry``), so a user's ``Linear`` never shadows
+    ``theta.nn.Linear``.
+
+    Examples
+    --------
+    >>> from theta.nn import Linear
+    >>> registry_name(Linear)
+    'theta.nn.layers.Linear'
+    """
     return f"{cls.__module__}.{cls.__qualname__}"
 
 

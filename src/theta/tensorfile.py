@@ -3,8 +3,10 @@
 A safetensors file is an 8-byte little-endian header length ``N``, ``N`` bytes of UTF-8 JSON
 ``{name: {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}``, then the raw
 little-endian bytes of every tensor. It holds numbers only, so loading one runs no code, unlike
-a pickle. The ``safetensors`` library parses, validates and lays out the format; this module
-adds what it does not do, for ``theta.io`` and the training checkpoints:
+a pickle. The ``safetensors`` library parses and validates the format, and theta lays files
+out as its ``save`` does, but writes them from the arrays' memory, with no copy of the whole
+file; this module adds what the library does not do, for ``theta.io`` and the training
+checkpoints:
 
 - **Stricter reading.** The library rejects most malformed files, but accepts a header that
   starts with whitespace, ends in newlines, names a key twice or gives a tensor extra fields.
@@ -51,7 +53,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from safetensors import SafetensorError, deserialize, safe_open
-from safetensors.numpy import save
 
 from theta.errors import CheckpointError
 
@@ -79,6 +80,12 @@ _DTYPES = {
     "U64": np.dtype("<u8"), "I64": np.dtype("<i8"), "F64": np.dtype("<f8"),
     "C64": np.dtype("<c8"),
 }  # fmt: skip
+_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+# The library's order of tensors in the data section (safetensors.numpy.save): by dtype, in
+# this order (so every tensor is aligned to its item size), then by name.
+_ORDER = {_DTYPES[name]: rank for rank, name in enumerate(
+    ["U64", "I64", "F64", "C64", "F32", "U32", "I32", "F16", "U16", "I16", "I8", "U8", "BOOL"]
+)}  # fmt: skip
 _FIELDS = {"dtype", "shape", "data_offsets"}
 _MAX_HEADER = 100_000_000  # the safetensors library's own limit, checked before parsing
 _MAX_NDIM = 32  # NumPy 1.x's limit, so a file theta writes loads under every supported NumPy
@@ -86,11 +93,6 @@ _CHECKSUM = "theta.sha256"  # __metadata__ key: hex SHA-256 of the data section
 # Linux's view of open descriptors: lets the library's memory-mapped reader open the very file
 # theta has open (read_tensors); elsewhere the file is read into one buffer.
 _PROC_FD = os.path.isdir("/proc/self/fd")
-# Stands for the digest until the data section is written, then is overwritten by it: the
-# same length, so nothing moves. Quotes inside JSON strings are escaped, so the library's
-# compact header holds these bytes only as theta's metadata entry.
-_PENDING = "0" * 64
-_PENDING_ENTRY = f'"{_CHECKSUM}":"{_PENDING}"'.encode()
 _FOREIGN = (
     (b"\x80", "a Python pickle (e.g. torch.save's legacy format or joblib)"),
     (b"PK\x03\x04", "a zip archive (PyTorch .pt/.pth or NumPy .npz, which hold pickles)"),
@@ -469,8 +471,10 @@ def write_tensors(
 ) -> None:
     """Write ``tensors`` (and string ``metadata``) to a safetensors file, atomically.
 
-    The ``safetensors`` library lays the file out (``safetensors.numpy.save``), so it is the
-    file that library and PyTorch (``safetensors.torch.save_file``) write and read.
+    The file holds the bytes ``safetensors.numpy.save`` makes (metadata keys in the order
+    given, where the library's order is arbitrary), so that library, ``safe_open`` and
+    PyTorch's ``safetensors.torch.load_file`` read it; but it is written straight from the
+    arrays' memory, never built as one ``bytes`` first (no second copy of the data).
 
     Parameters
     ----------
@@ -510,25 +514,44 @@ def write_tensors(
     dtype('float32')
     """
     arrays, header = _storable(tensors), _metadata(metadata)
+    items = sorted(arrays.items(), key=lambda item: (_ORDER[item[1].dtype], item[0]))
+    data = [array.reshape(-1).view(np.uint8) for _, array in items if array.size]
     if checksum:
-        header[_CHECKSUM] = _PENDING
-    try:
-        blob = memoryview(save(arrays, metadata=header or None))
-    except UnicodeEncodeError as exc:
-        raise TypeError(
-            f"write_tensors: a name or metadata string is not valid Unicode ({exc.reason})."
-        ) from None
-    pieces = _with_checksum(blob) if checksum else [blob]
+        digest = hashlib.sha256()
+        for chunk in data:
+            digest.update(chunk)
+        header[_CHECKSUM] = digest.hexdigest()
+    layout = _layout(items, header)
 
     def write(f: BinaryIO) -> None:
-        for piece in pieces:
-            f.write(piece)
+        f.write(len(layout).to_bytes(8, "little"))
+        f.write(layout)
+        for chunk in data:
+            f.write(chunk)
 
     _atomic_write(os.fspath(path), write, overwrite)
 
 
+def _layout(items: list[tuple[str, np.ndarray]], metadata: dict[str, str]) -> bytes:
+    """The header ``safetensors.numpy.save`` writes for ``items`` (in its order): compact
+    JSON, ``__metadata__`` first if any, padded with spaces to a multiple of 8 bytes."""
+    header: dict[str, Any] = {"__metadata__": metadata} if metadata else {}
+    offset = 0
+    for key, array in items:
+        header[key] = {"dtype": _NAMES[array.dtype], "shape": list(array.shape),
+                       "data_offsets": [offset, offset + array.nbytes]}  # fmt: skip
+        offset += array.nbytes
+    try:
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TypeError(
+            f"write_tensors: a name or metadata string is not valid Unicode ({exc.reason})."
+        ) from None
+    return text + b" " * (-len(text) % 8)
+
+
 def _storable(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``tensors`` as C-contiguous little-endian arrays, as the library needs; names checked."""
+    """``tensors`` as C-contiguous little-endian arrays, as the file holds them; names checked."""
     if not isinstance(tensors, Mapping):
         raise TypeError(
             f"write_tensors: tensors must be a dict of arrays, not {type(tensors).__name__}."
@@ -567,16 +590,6 @@ def _metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     if _CHECKSUM in metadata:
         raise ValueError(f"write_tensors: the metadata key {_CHECKSUM!r} is theta's own.")
     return dict(metadata)
-
-
-def _with_checksum(blob: memoryview) -> list[memoryview | bytes]:
-    """The file ``save`` made, in three pieces: the SHA-256 of its data section in place of
-    the placeholder digest in its header (the same length, so nothing moves)."""
-    n_header = int.from_bytes(blob[:8], "little")
-    entry = bytes(blob[8 : 8 + n_header]).index(_PENDING_ENTRY)
-    start = 8 + entry + len(_PENDING_ENTRY) - len(_PENDING) - 1
-    digest = hashlib.sha256(blob[8 + n_header :]).hexdigest().encode()
-    return [blob[:start], digest, blob[start + len(_PENDING) :]]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:

@@ -20,6 +20,7 @@ from theta.nn import (
     Sequential,
     functional_call,
 )  # fmt: skip
+from theta.params import registry_name
 
 # --- test models -----------------------------------------------------------------------------
 
@@ -555,14 +556,24 @@ def test_hyperparameters_are_a_snapshot_of_the_arguments():
 
 
 def test_user_class_with_a_theta_name_does_not_shadow_it_in_the_registry():
-    from theta.nn import registry_name
+    theirs = theta.nn.Linear
 
     class Linear(Module):  # noqa: F811 - deliberately the same name as theta's
         def forward(self, x):
             return x
 
-    assert Module.registry["Linear"] is not Linear
+    assert Module.registry["theta.nn.layers.Linear"] is theirs
     assert Module.registry[registry_name(Linear)] is Linear
+
+
+def test_modules_and_learners_are_registered_by_one_rule():
+    from theta.estimators.linear import LinearRegression
+    from theta.models import GPT
+
+    for cls in (Linear, GPT, LinearRegression):  # theta's own are qualified too
+        assert registry_name(cls) == f"{cls.__module__}.{cls.__qualname__}"
+    assert Module.registry[registry_name(GPT)] is GPT
+    assert not hasattr(theta.nn, "registry_name")  # one copy: theta.params.registry_name
 
 
 # --- PyTorch's structure API: children, modules, apply, buffers, modes, repr (issue #14) ---

@@ -265,13 +265,14 @@ def test_a_bad_timeout_is_refused_before_any_trial(timeout):
 @pytest.mark.slow
 def test_hanging_trials_on_local_workers_time_out_and_deaf_ones_are_killed():
     grid = [{"delay": [0.0, 30.0]}, {"delay": [30.0], "deaf": [True]}]
-    search = GridSearch(Sleeper(), grid, cv=2, n_jobs=2, timeout=1)
+    # 2 s leaves a loaded machine room for the quick trial; the deaf one is killed at 2*2+2 s
+    search = GridSearch(Sleeper(), grid, cv=2, n_jobs=2, timeout=2)
     with pytest.warns(UserWarning, match="2 of 3 candidates failed"):
         search.fit(X, y)
     assert list(search.cv_results_["error"]) == [
         "",
-        "fold 0: timed out after 1 s",
-        "fold 0: timed out after 1 s",
+        "fold 0: timed out after 2 s",
+        "fold 0: timed out after 2 s",
     ]
     assert search.best_params_ == {"delay": 0.0}
 

@@ -4,10 +4,12 @@ The chapter's split, on disk. ``save(model, path)`` writes a *model folder*::
 
     path/
       model.safetensors   the parameters θ: model.state_dict(), one tensor per dotted name
-      config.json         how to rebuild f: {"format": "theta.model", "format_version": 2,
-                          "theta_version": ..., "class": "MLP", "hyperparameters": {...}}
+      config.json         how to rebuild f: {"format": "theta.model", "format_version": 3,
+                          "theta_version": ..., "class": "theta.nn.layers.MLP",
+                          "hyperparameters": {...}}
 
-and ``load(path)`` rebuilds the module from ``theta.nn.Module.registry`` by class name with the
+and ``load(path)`` rebuilds the module from ``theta.nn.Module.registry`` by its qualified class
+name (``theta.params.registry_name``; older folders' bare names of theta's classes too) with the
 recorded constructor arguments (nested modules, such as a ``Sequential``'s layers, are stored
 as ``{"class": ..., "hyperparameters": ...}`` and rebuilt recursively; tuples come back as
 lists), then copies the parameters in.

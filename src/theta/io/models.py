@@ -25,8 +25,9 @@ import numpy as np
 
 from theta.autograd import Tensor
 from theta.errors import CheckpointError
-from theta.nn import MLP, IncompatibleKeys, Module, MultiHeadAttention, Sequential, registry_name
+from theta.nn import MLP, IncompatibleKeys, Module, MultiHeadAttention, Sequential
 from theta.nn.init import ParameterBudgetError, parameter_budget, skip_init
+from theta.params import registry_name
 from theta.tensorfile import (
     atomic_directory,
     atomic_write_text,
@@ -42,7 +43,8 @@ __all__ = ["FORMAT_VERSION", "load_state_dict", "save_state_dict", "version1_nam
 FORMAT = "theta.model"
 # Raise when a reader of the old version could misread the new folders.
 # 2: PyTorch's parameter names (Sequential, MLP, MultiHeadAttention); see version1_name.
-FORMAT_VERSION = 2
+# 3: theta's classes by their qualified registry_name, as everyone else's; see _class_named.
+FORMAT_VERSION = 3
 LEARNER_FORMAT = "theta.learner"
 LEARNER_FORMAT_VERSION = 1
 WEIGHTS_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "state.safetensors"
@@ -100,11 +102,11 @@ def _registered_name(module: Module) -> str:
     name = registry_name(cls)
     registered = Module.registry.get(name)
     if registered is not cls:
-        other = f"{registered.__module__}.{registered.__qualname__}" if registered else "nothing"
+        other = f"another class, {registered!r}" if registered else "nothing"
         raise TypeError(
-            f"save: {cls.__module__}.{name} cannot be saved by name, because "
-            f"Module.registry[{name!r}] is {other} (two Module classes share the name "
-            f"{name!r}); rename one of them."
+            f"save: {name} cannot be saved by name; Module.registry[{name!r}] must be the "
+            f"class of the model (got {other}: two Module classes share the name); rename "
+            "one of them."
         )
     return name
 
@@ -254,10 +256,11 @@ def build_model(
     # at the first one over (twice the file's count: a model may tie weights by replacing a
     # parameter it made), before the rest is built.
     budget = 2 * sum(array.size for array in tensors.values())
+    source = (config_path, config["format_version"])
     with (skip_init() if strict else contextlib.nullcontext(),
           parameter_budget(budget) if strict else contextlib.nullcontext()):  # fmt: skip
         try:
-            model = _build(config["class"], config["hyperparameters"], config_path, "config")
+            model = _build(config["class"], config["hyperparameters"], source, "config")
         except ParameterBudgetError:
             raise CheckpointError(
                 f"{config_path}: the model it describes needs more parameters than "
@@ -412,9 +415,32 @@ def _version_key(version: Any) -> tuple[int, ...]:
     return tuple(int(part) for part in match.group().split(".")) if match else ()
 
 
-def _build(name: Any, hyperparameters: Any, config_path: str, where: str) -> Module:
-    """Instantiate registry class ``name`` with decoded ``hyperparameters`` (JSON values)."""
-    cls = Module.registry.get(name) if isinstance(name, str) else None
+def _class_named(name: Any, format_version: int) -> type[Module] | None:
+    """The registered ``Module`` class a config names, or None.
+
+    Before format version 3, theta's own classes were saved under their bare ``__qualname__``
+    (``"MLP"``, not ``"theta.nn.layers.MLP"``): such a name finds the one theta class of that
+    name that is registered. Nothing is imported either way: a class must be registered (its
+    module imported) before ``load``.
+    """
+    if not isinstance(name, str):
+        return None
+    cls = Module.registry.get(name)
+    if cls is None and format_version < 3:
+        theirs = [
+            c
+            for k, c in Module.registry.items()
+            if k.startswith("theta.") and c.__qualname__ == name
+        ]
+        cls = theirs[0] if len(theirs) == 1 else None
+    return cls
+
+
+def _build(name: Any, hyperparameters: Any, source: tuple[str, int], where: str) -> Module:
+    """Instantiate registry class ``name`` with decoded ``hyperparameters`` (JSON values);
+    ``source`` is the config's path and format version."""
+    config_path, format_version = source
+    cls = _class_named(name, format_version)
     if cls is None:
         raise CheckpointError(
             f"{config_path}: unknown module class {name!r} at {where}; theta knows "
@@ -424,8 +450,7 @@ def _build(name: Any, hyperparameters: Any, config_path: str, where: str) -> Mod
     if not isinstance(hyperparameters, dict):
         raise CheckpointError(f"{config_path}: {where}.hyperparameters must be an object.")
     values = {
-        k: _decode(v, config_path, f"{where}.hyperparameters.{k}")
-        for k, v in hyperparameters.items()
+        k: _decode(v, source, f"{where}.hyperparameters.{k}") for k, v in hyperparameters.items()
     }
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -456,14 +481,14 @@ def _build(name: Any, hyperparameters: Any, config_path: str, where: str) -> Mod
         ) from None
 
 
-def _decode(value: Any, config_path: str, where: str) -> Any:
+def _decode(value: Any, source: tuple[str, int], where: str) -> Any:
     """JSON value → hyperparameter; {"class", "hyperparameters"} objects become modules."""
     if isinstance(value, dict):
         if set(value) == {"class", "hyperparameters"}:
-            return _build(value["class"], value["hyperparameters"], config_path, where)
-        return {k: _decode(v, config_path, f"{where}.{k}") for k, v in value.items()}
+            return _build(value["class"], value["hyperparameters"], source, where)
+        return {k: _decode(v, source, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_decode(v, config_path, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_decode(v, source, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 

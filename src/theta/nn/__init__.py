@@ -23,12 +23,12 @@ from theta.nn.layers import (
     Tanh,
     get_activation,
 )  # fmt: skip
-from theta.nn.module import IncompatibleKeys, Module, Parameter, functional_call, registry_name
+from theta.nn.module import IncompatibleKeys, Module, Parameter, functional_call
 
 __all__ = [
     "GELU", "MLP", "Dropout", "Embedding", "IncompatibleKeys", "LayerNorm", "Linear", "LinearReLU",
     "Module",
     "MultiHeadAttention", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
     "TransformerBlock", "attention_mask", "functional", "functional_call", "get_activation", "init",
-    "registry_name", "scaled_dot_product_attention", "sinusoidal_positions",
+    "scaled_dot_product_attention", "sinusoidal_positions",
 ]  # fmt: skip

@@ -19,8 +19,9 @@ import numpy as np
 
 from theta.autograd import Tensor, get_default_dtype
 from theta.nn.init import charge_parameter_budget
+from theta.params import registry_name
 
-__all__ = ["IncompatibleKeys", "Module", "Parameter", "functional_call", "registry_name"]
+__all__ = ["IncompatibleKeys", "Module", "Parameter", "functional_call"]
 
 
 class Parameter(Tensor):
@@ -343,14 +344,6 @@ class Module:
             return f"{type(self).__name__}({args})"
         body = ([args] if args else []) + children
         return f"{type(self).__name__}(\n  " + "\n".join(body).replace("\n", "\n  ") + "\n)"
-
-
-def registry_name(cls: type) -> str:
-    """The name ``io.load`` rebuilds ``cls`` by: bare for theta's own classes, module-qualified
-    for others, so a user's ``Linear`` never shadows ``theta.nn.Linear``."""
-    if cls.__module__.startswith("theta."):
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _snapshot(value: Any) -> Any:
