@@ -397,7 +397,7 @@ def _user_loss(pred, y):
         ([1, {"k": object()}], r"Holder\.thing_\.1\.k is a builtins\.object"),
         (np.zeros(2, dtype="datetime64[ns]"), r"Holder\.thing_ is an array of dtype datetime64"),
         (np.zeros(2, dtype=np.longdouble), r"Holder\.thing_ is an array of dtype float128"),
-        (np.ma.array([1.0, 2.0]), r"Holder\.thing_ is a numpy\.ma\.MaskedArray"),
+        (np.ma.masked, r"Holder\.thing_ is a numpy\.ma\.core\.MaskedConstant"),
         (np.array([object()], dtype=object), r"Holder\.thing_\.0 is a builtins\.object"),
         (Holder, r"Holder\.thing_ is a builtins\.type"),
         (np.dtype([("a", "f8")]), r"Holder\.thing_ is a numpy\.dtypes\.VoidDType"),

@@ -19,7 +19,12 @@ from theta.treefile import MAX_DEPTH, TreeWriter, decode, load_tree, save_tree
 def _same(a, b, where="tree"):
     """``a`` and ``b`` equal in type and value all the way down (NaN equal to NaN)."""
     assert type(a) is type(b), (where, type(a), type(b))
-    if isinstance(a, np.ndarray):
+    if isinstance(a, np.ma.MaskedArray):
+        assert (a.mask is np.ma.nomask) == (b.mask is np.ma.nomask), where
+        _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b), f"{where}.mask")
+        _same(a.data, b.data, f"{where}.data")
+        _same(a.fill_value, b.fill_value, f"{where}.fill_value")
+    elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape, where
         assert a.flags.f_contiguous == b.flags.f_contiguous, where
         assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), where
@@ -64,6 +69,10 @@ def _every_kind():
             "bytes": np.array([b"\x00a", b"\xff"]),
             "object": np.array(["x", 1, None, (2.5,)], dtype=object),
         },
+        "masked": [np.ma.MaskedArray([1.0, np.nan, 3.0], mask=[False, True, False]),
+                   np.ma.MaskedArray(np.array([None, "x", 3], dtype=object), mask=[1, 0, 0]),
+                   np.ma.MaskedArray(np.arange(3, dtype=np.int16)),  # nomask stays nomask
+                   np.ma.MaskedArray(np.zeros((2, 2), np.float32), mask=True, fill_value=7)],
         "scalars": [np.float32(0.25), np.int64(-7), np.uint8(200), np.bool_(True),
                     np.float64(math.nan), np.str_("bee"), np.bytes_(b"\xfe")],
         "generators": [np.random.default_rng(1), np.random.Generator(np.random.MT19937(2)),
@@ -105,7 +114,7 @@ class _Lock:
         ({"t": np.float64}, r"tree\.t is a builtins\.type"),
         ({"d": np.dtype("f4")}, r"tree\.d is a numpy\.dtypes\.Float32DType"),
         ({"x": {_Lock(): 1}}, r"tree\.x\.0\.key is a .*test_treefile\._Lock"),
-        ({"m": np.ma.array([1.0])}, r"tree\.m is a numpy\.ma\.MaskedArray"),
+        ({"m": np.ma.masked}, r"tree\.m is a numpy\.ma\.core\.MaskedConstant"),
         ({"dt": np.zeros(2, "datetime64[ns]")}, r"tree\.dt is an array of dtype datetime64"),
         ({"o": np.array([_Lock()], dtype=object)}, r"tree\.o\.0 is a .*test_treefile\._Lock"),
     ],
@@ -188,6 +197,17 @@ def _deep(depth):
         ({"type": "bit_generator",
           "state": {"type": "dict", "items": {"bit_generator": "PCG64", "state": 5}}},
          r"invalid PCG64 state"),
+        ({"type": "masked_array", "data": {"type": "ndarray", "key": "w"}, "mask": None},
+         r"'fill_value' must be present"),
+        ({"type": "masked_array", "data": {"type": "tuple", "items": []}, "mask": None,
+          "fill_value": 0}, r"a masked array's data is an array, not tuple"),
+        ({"type": "masked_array", "data": {"type": "ndarray", "key": "w"},
+          "mask": {"type": "ndarray", "key": "w"}, "fill_value": 0},
+         r"mask is a bool array of its data's shape \(3,\), or null, not \(3,\) float64"),
+        ({"type": "masked_array", "data": {"type": "ndarray", "key": "w"}, "mask": [True],
+          "fill_value": 0}, r"mask is a bool array .* not \[true\]"),
+        ({"type": "masked_array", "data": {"type": "ndarray", "key": "w"}, "mask": None,
+          "fill_value": "x"}, r"fill value 'x' does not fit dtype float64"),
         (_deep(MAX_DEPTH + 1), r"nested too deeply \(it nests deeper than 32 levels\)"),
     ],
 )  # fmt: skip

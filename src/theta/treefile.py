@@ -18,6 +18,10 @@ safetensors file (the JSON in the file's metadata). The allow-list:
                        "F"`` for Fortran-ordered arrays, ``"complex": true`` for complex128
                        stored as (..., 2) float64); str, bytes and object arrays: ``{"dtype",
                        "shape", "items"}`` in the JSON
+``masked_array``       a ``numpy.ma.MaskedArray``: ``{"data", "mask", "fill_value"}``, the
+                       data an ``ndarray`` node (dtype kept), the mask a bool ``ndarray`` node
+                       of the same shape (None: ``numpy.ma.nomask``), the fill value a value
+                       (None: the dtype's default)
 ``scalar``             a NumPy scalar with its dtype: a 0-d tensor ``{"key"}``, or ``{"dtype",
                        "value"}`` for str and bytes
 ``generator``,         a ``numpy.random.Generator`` or bit generator (PCG64, PCG64DXSM,
@@ -60,11 +64,12 @@ MAX_DEPTH = 32  # a trainer's state nests about 8 deep; a deeper tree is damaged
 BIT_GENERATORS = {name: getattr(np.random, name)
                   for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")}  # fmt: skip
 _CONTAINERS = {"tuple": tuple, "set": set, "frozenset": frozenset}
-_KINDS = {"float", *_CONTAINERS, "dict", "ndarray", "scalar", "generator", "bit_generator"}
+_KINDS = {"float", *_CONTAINERS, "dict", "ndarray", "masked_array", "scalar", "generator",
+          "bit_generator"}  # fmt: skip
 _TEXT_DTYPE = re.compile(r"[<>|=]?[US]\d{1,7}|\|?O")
 _SUPPORTED = (
-    "arrays (numeric, str, bytes or object), numbers, strings, booleans, None, lists, tuples, "
-    "sets, dicts, NumPy scalars and NumPy random generators"
+    "arrays (numeric, str, bytes or object; masked too), numbers, strings, booleans, None, "
+    "lists, tuples, sets, dicts, NumPy scalars and NumPy random generators"
 )
 
 
@@ -158,6 +163,8 @@ class TreeWriter:
             return {"type": "dict", "pairs": pairs}
         if kind in (np.ndarray, np.memmap):
             return self._array(value, path)
+        if kind is np.ma.MaskedArray:
+            return self._masked(value, path)
         if isinstance(value, np.generic):
             return self._scalar(value, path)
         if kind is np.random.Generator:
@@ -212,6 +219,18 @@ class TreeWriter:
         self._shared[id(value)] = (value, node)
         return node
 
+    def _masked(self, value: np.ma.MaskedArray, path: str) -> dict[str, Any]:
+        dot = f"{path}." if path else ""
+        data, mask = value.data, value.mask
+        self.keep(data)  # a view made here: its id must stay unique while encoding
+        return {
+            "type": "masked_array",
+            "data": self._array(data, path),
+            "mask": None if mask is np.ma.nomask else self._array(mask, f"{dot}mask"),
+            "fill_value": None if _default_fill(value) else self.encode(value.fill_value,
+                                                                        f"{dot}fill_value"),
+        }  # fmt: skip
+
     def _scalar(self, value: np.generic, path: str) -> dict[str, Any]:
         if value.dtype.kind == "U":
             return {"type": "scalar", "dtype": value.dtype.str, "value": str(value)}
@@ -220,6 +239,13 @@ class TreeWriter:
         array = np.array(value)
         self.keep(array)
         return {**self._array(array, path), "type": "scalar"}
+
+
+def _default_fill(value: np.ma.MaskedArray) -> bool:
+    """True if ``value``'s fill value is its dtype's default, which is not stored: NumPy gives
+    an int16 array the int64 999999 that setting it explicitly would truncate."""
+    same = value.fill_value == np.ma.default_fill_value(value.dtype)
+    return type(same) in (bool, np.bool_) and bool(same)
 
 
 # --- decoding ----------------------------------------------------------------------------------
@@ -356,6 +382,27 @@ class TreeReader:
             raise self.fail(where, f"'order' is 'F' or absent, not {order!r}")
         self._arrays[key] = np.asfortranarray(array) if order == "F" else array
         return self._arrays[key]
+
+    def _decode_masked_array(self, node: dict[str, Any], where: str) -> np.ma.MaskedArray:
+        data, mask, fill = self.fields(node, where, data=dict, mask=None, fill_value=None)
+        data = self.decode(data, f"{where}.data")
+        if type(data) is not np.ndarray:
+            raise self.fail(where, f"a masked array's data is an array, not {type(data).__name__}")
+        if mask is not None:
+            mask = self.decode(mask, f"{where}.mask")
+            if type(mask) is not np.ndarray or mask.dtype != np.bool_ or mask.shape != data.shape:
+                got = f"{mask.shape} {mask.dtype}" if type(mask) is np.ndarray else _short(mask)
+                raise self.fail(where, f"a masked array's mask is a bool array of its data's "
+                                       f"shape {data.shape}, or null, not {got}")  # fmt: skip
+        fill = self.decode(fill, f"{where}.fill_value")
+        array = np.ma.MaskedArray(data, mask=np.ma.nomask if mask is None else mask)
+        try:
+            if fill is not None:
+                array.fill_value = fill
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise self.fail(where, f"fill value {fill!r} does not fit dtype {data.dtype}: "
+                                   f"{exc}") from None  # fmt: skip
+        return array
 
     def _text_array(self, node: dict[str, Any], where: str) -> np.ndarray:
         dtype_text, shape, items = self.fields(node, where, dtype=str, shape=list, items=list)

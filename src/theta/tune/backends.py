@@ -17,8 +17,9 @@ local worker) a ``SIGALRM`` timer stops the task the moment it is due, even in
 that ignores the timer (stuck in C code that never returns to Python) is stopped by killing
 the local workers at ``2 * timeout + 2`` seconds; the other tasks that were running are run
 again. On Dask the timer cannot run (tasks run in worker threads): a task still running
-``timeout`` seconds after the scheduler started it is cancelled and reported, and its thread
-runs on until the task ends (a thread cannot be killed) while the search goes on.
+``timeout`` seconds after a worker thread began to run it (not while it waited for one) is
+cancelled and reported, and its thread runs on until the task ends (a thread cannot be
+killed) while the search goes on.
 
 Stopping a search (Ctrl-C, an exception, closing the iterator) kills the local workers that
 are still running tasks, so no process outlives it; a local worker whose parent process dies
@@ -27,6 +28,7 @@ are still running tasks, so no process outlives it; a local worker whose parent 
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -348,6 +350,19 @@ def _identity(value: Any) -> Any:
     return value
 
 
+_STARTED = "theta-task-started"  # the Dask event topic of _announced
+
+
+def _announced(fn: Callable, shared: Any, task: Any) -> Any:
+    """``fn(shared, task)`` on a Dask worker, first telling the scheduler that it has started:
+    a task assigned to a worker may wait there for a free thread, which no timeout counts."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    worker.log_event(_STARTED, worker.get_current_task())
+    return fn(shared, task)
+
+
 def _run_dask(
     fn: Callable,
     shared: Any,
@@ -360,7 +375,9 @@ def _run_dask(
 
     client, owned = _dask_client(scheduler)
     futures: dict[Any, int] = {}
-    started: dict[Any, float] = {}  # task key: when the scheduler first had it on a worker
+    started: dict[Any, float] = {}  # task key: when its worker said it began to run it
+    if timeout is not None:  # the clock starts when a thread runs the task, not while it waits
+        fn = functools.partial(_announced, fn)
     try:
         # a task, not scattered data: if the workers holding it die, the scheduler rebuilds it
         remote = client.submit(_identity, shared, pure=False)
@@ -376,9 +393,8 @@ def _run_dask(
                 done = set()
             if timeout is not None:
                 now = time.monotonic()
-                for keys in client.processing().values():
-                    for key in keys:
-                        started.setdefault(key, now)
+                for _, key in client.get_events(_STARTED):
+                    started.setdefault(key, now)
                 for future in [f for f in futures if f not in done]:
                     if now - started.get(future.key, now) > timeout:
                         # a worker thread cannot be stopped: the task's result is dropped

@@ -8,9 +8,10 @@ own backends. Candidates are asked ``batch_size`` at a time and told in order; `
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,34 @@ def _require_optuna() -> Any:
     except ImportError:
         raise ImportError("BayesSearch needs Optuna: pip install 'theta-ml[bayes]'") from None
     return optuna
+
+
+@contextlib.contextmanager
+def _quiet(optuna: Any) -> Iterator[None]:
+    """Optuna without a line per study and trial on stderr."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _optuna_distribution(name: str, d: Distribution) -> Any:
+    """Optuna's distribution for theta's ``d`` (a non-plain ``Choice`` by option index)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(d, Uniform | LogUniform):
+        return FloatDistribution(d.low, d.high, log=isinstance(d, LogUniform))
+    if isinstance(d, IntUniform):
+        return IntDistribution(d.low, d.high)
+    if isinstance(d, Choice):
+        choices = d.options if _plain(d.options) else tuple(range(len(d.options)))
+        return CategoricalDistribution(choices)
+    raise TypeError(
+        f"BayesSearch cannot model {name!r} = {d!r}; use Uniform, LogUniform, IntUniform, "
+        "Choice or a list."
+    )
 
 
 def _plain(values: tuple) -> bool:
@@ -56,7 +85,8 @@ class BayesSearch(BaseSearch):
     Attributes
     ----------
     study_ : optuna.Study
-        The study, with every candidate told its mean test score (failed ones as FAIL).
+        The study, with every candidate told its mean test score (failed ones as FAIL);
+        rebuilt from the trials a fitted search keeps (see the property).
 
     Examples
     --------
@@ -68,6 +98,8 @@ class BayesSearch(BaseSearch):
     >>> search.best_params_["alpha"] < 1  # doctest: +SKIP
     True
     """
+
+    __theta_state_names__ = ("_study_space", "_study_trials")  # what study_ is rebuilt from
 
     def __init__(
         self,
@@ -145,42 +177,19 @@ class BayesSearch(BaseSearch):
 
     def _run_search(self, evaluate: Callable[..., np.ndarray]) -> None:
         optuna = _require_optuna()
-        from optuna.distributions import (
-            CategoricalDistribution,
-            FloatDistribution,
-            IntDistribution,
-        )
-
         space = self._space()
-        distributions: dict[str, Any] = {}
-        for name, d in space.items():
-            if isinstance(d, Uniform | LogUniform):
-                distributions[name] = FloatDistribution(
-                    d.low, d.high, log=isinstance(d, LogUniform)
-                )
-            elif isinstance(d, IntUniform):
-                distributions[name] = IntDistribution(d.low, d.high)
-            elif isinstance(d, Choice):
-                choices = d.options if _plain(d.options) else tuple(range(len(d.options)))
-                distributions[name] = CategoricalDistribution(choices)
-            else:
-                raise TypeError(
-                    f"BayesSearch cannot model {name!r} = {d!r}; use Uniform, "
-                    "LogUniform, IntUniform, Choice or a list."
-                )
+        distributions = {name: _optuna_distribution(name, d) for name, d in space.items()}
         seed = self.random_state
         if seed is not None and not isinstance(seed, int):
             seed = int(check_random_state(seed).integers(2**31 - 1))
-        verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial on stderr
-        try:
+        told = []
+        with _quiet(optuna):
             sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
             study = optuna.create_study(direction="maximize", sampler=sampler)
-            done = 0
-            while done < self.n_trials:
+            while len(told) < self.n_trials:
                 batch = [
                     study.ask(distributions)
-                    for _ in range(min(self.batch_size, self.n_trials - done))
+                    for _ in range(min(self.batch_size, self.n_trials - len(told)))
                 ]
                 candidates = [self._decode(trial.params, space) for trial in batch]
                 for trial, score in zip(batch, evaluate(candidates), strict=True):
@@ -188,10 +197,32 @@ class BayesSearch(BaseSearch):
                         study.tell(trial, float(score))
                     else:
                         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                done += len(batch)
-        finally:
-            optuna.logging.set_verbosity(verbosity)
-        self.study_ = study
+                    told.append((dict(trial.params), float(score)))
+        to_json = optuna.distributions.distribution_to_json
+        self._study_space = {k: to_json(d) for k, d in distributions.items()}
+        self._study_trials = told
+
+    @property
+    def study_(self) -> Any:
+        """The Optuna study of the last ``fit``: every candidate told its mean test score
+        (failed ones as FAIL). Built anew from the kept trials on each access, so a search
+        loaded by ``theta.io.load`` has it too; its sampler starts from a fresh seed."""
+        self._check_fitted("_study_trials")
+        optuna = _require_optuna()
+        from_json = optuna.distributions.json_to_distribution
+        space = {k: from_json(text) for k, text in self._study_space.items()}
+        with _quiet(optuna):
+            sampler = optuna.samplers.TPESampler(n_startup_trials=self.n_startup_trials)
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+        for params, score in self._study_trials:
+            done = math.isfinite(score)
+            study.add_trial(optuna.trial.create_trial(
+                params=params,
+                distributions={k: space[k] for k in params},
+                value=score if done else None,
+                state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
+            ))  # fmt: skip
+        return study
 
     @staticmethod
     def _decode(params: dict[str, Any], space: dict[str, Distribution]) -> dict[str, Any]:

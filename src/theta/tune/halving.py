@@ -74,6 +74,8 @@ class SuccessiveHalving(BaseSearch):
         chosen among the last rung's candidates.
     """
 
+    _run_names = (*BaseSearch._run_names, "_last_rung")
+
     def __init__(
         self,
         estimator: Any,

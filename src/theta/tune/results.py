@@ -64,7 +64,9 @@ def _param_column(candidates: list[dict[str, Any]], name: str) -> np.ma.MaskedAr
         dtype = probe.dtype if probe.dtype.kind != "U" and probe.ndim == 1 else np.dtype(object)
     except ValueError:
         dtype = np.dtype(object)
-    column = np.ma.MaskedArray(np.empty(len(candidates), dtype=dtype), mask=True)
+    # masked cells hold None or zeros, never what the memory held (NaN bits in a saved search)
+    data = np.full(len(candidates), None if dtype.kind == "O" else 0, dtype=dtype)
+    column = np.ma.MaskedArray(data, mask=True)
     for i, c in enumerate(candidates):
         if name in c:
             column[i] = c[name]

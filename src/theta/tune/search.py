@@ -74,6 +74,9 @@ class BaseSearch(Params):
     """
 
     _extra_names: tuple[str, ...] = ()  # names searched besides the estimator's parameters
+    # what only one fit uses (its trials, records, bar), dropped when fit returns or raises
+    _run_names: tuple[str, ...] = ("_trials", "_store", "_bar", "_metrics", "_refit_metric",
+                                   "_candidates", "_records", "_extra")  # fmt: skip
 
     def __init__(
         self,
@@ -184,23 +187,27 @@ class BaseSearch(Params):
             total = self._n_candidates()
             self._bar.reset(total=total and total * n_splits)
         try:
-            self._run_search(self._evaluate)
+            try:
+                self._run_search(self._evaluate)
+            finally:
+                if self._bar is not None:
+                    self._bar.close()
+                self._trials = self._store = self._bar = None  # the data, the folder, the bar
+            self.cv_results_ = _results.build_cv_results(
+                self._candidates,
+                self._records,
+                n_splits,
+                metrics,
+                multimetric=multimetric,
+                return_train_score=self.return_train_score,
+                extra=self._extra,
+            )
+            self._choose_best(self._refit_metric if multimetric else "score")
+            if self.refit is not False:
+                self._refit(X, y, fit_params)
         finally:
-            if self._bar is not None:
-                self._bar.close()
-            self._trials = self._store = self._bar = None  # the data, the folder, the bar
-        self.cv_results_ = _results.build_cv_results(
-            self._candidates,
-            self._records,
-            n_splits,
-            metrics,
-            multimetric=multimetric,
-            return_train_score=self.return_train_score,
-            extra=self._extra,
-        )
-        self._choose_best(self._refit_metric if multimetric else "score")
-        if self.refit is not False:
-            self._refit(X, y, fit_params)
+            for name in self._run_names:  # a fitted search holds its results, so theta.io saves it
+                vars(self).pop(name, None)
         return self
 
     def _n_candidates(self) -> int | None:

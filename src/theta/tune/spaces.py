@@ -8,6 +8,7 @@ of trials.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import math
@@ -43,6 +44,14 @@ class Distribution:
 
     def sample(self, rng: np.random.Generator) -> Any:
         raise NotImplementedError
+
+    def __theta_state__(self) -> dict[str, Any]:
+        """The fields, for ``theta.io`` (a search's space is saved with it)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def __theta_restore__(cls, state: dict[str, Any]) -> Distribution:
+        return cls(**state)  # __post_init__ checks the bounds; theta.io names the file
 
 
 @dataclass(frozen=True)
