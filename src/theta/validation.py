@@ -3,9 +3,10 @@
 These run at the boundary (``fit``, ``predict``, constructors), never on hot internal paths.
 """
 
+import functools
 import numbers
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from theta.errors import DataConversionWarning, InvalidParameterError, sklearn_t
 __all__ = [
     "Each", "Interval", "Options", "check_array", "check_consistent_length", "check_X_y",
     "check_param", "check_sample_weight", "check_scalar", "column_or_1d", "feature_names",
-    "validate_params", "violation",
+    "moved_keywords", "validate_params", "violation",
 ]  # fmt: skip
 
 
@@ -603,3 +604,31 @@ def check_sample_weight(
     if ensure_non_negative and np.any(weights < 0):
         raise ValueError("Negative values in data passed to `sample_weight`.")
     return weights
+
+
+def moved_keywords(moved: Mapping[str, str]) -> Callable[[Callable], Callable]:
+    """Decorate a function so a keyword it no longer takes raises a TypeError that says what
+    replaced it (``moved`` maps the old keyword to the new spelling, as code to copy).
+
+    Examples
+    --------
+    >>> @moved_keywords({"every": "callbacks=[ModelCheckpoint(path, every_n_steps=n)]"})
+    ... def train(*, callbacks=()):
+    ...     return list(callbacks)
+    >>> train(every=5)
+    Traceback (most recent call last):
+    ...
+    TypeError: train: every= is gone; write callbacks=[ModelCheckpoint(path, every_n_steps=n)]
+    """
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            for key in kwargs:
+                if key in moved:
+                    raise TypeError(f"{func.__qualname__}: {key}= is gone; write {moved[key]}")
+            return func(*args, **kwargs)
+
+        return checked
+
+    return decorate
