@@ -23,7 +23,7 @@ from theta.models import (
     train_gpt,
 )
 from theta.optim import AdamW
-from theta.train import fit
+from theta.train import ModelCheckpoint, fit
 from theta.train.callbacks import EvaluateEvery
 
 SMALL = {"vocab_size": 11, "block_size": 8, "n_layer": 2, "n_heads": 2, "n_embd": 8}
@@ -424,13 +424,20 @@ def test_gpt_windows_split_the_text_and_name_a_part_too_short():
         gpt_windows(np.arange(100), 16, val_fraction=0.1)
 
 
+@pytest.mark.parametrize("old", ["checkpoint", "checkpoint_every"])
+def test_train_gpt_checkpoint_keywords_say_their_new_spelling(old):
+    with pytest.raises(TypeError, match=rf"^train_gpt: {old}= is gone; write callbacks=\[Model"):
+        train_gpt(None, np.arange(100), steps=5, **{old: 1})
+
+
 def tiny_text_run(tmp_path, name, steps, *, resume=False, **kwargs):
     tok = CharTokenizer.from_text(TINY_TEXT)
     model = GPT(GPTConfig(tok.vocab_size, block_size=8, n_layer=1, n_heads=2, n_embd=8,
                           dropout=0.1), rng=0)  # fmt: skip
     history = train_gpt(model, tok.encode(TINY_TEXT), steps=steps, batch_size=4, seed=0,
-                        eval_windows=4, progress=False, checkpoint=str(tmp_path / name),
-                        checkpoint_every=2, resume=resume, **kwargs)  # fmt: skip
+                        eval_windows=4, progress=False, resume=resume,
+                        callbacks=[ModelCheckpoint(str(tmp_path / name), every_n_steps=2)],
+                        **kwargs)  # fmt: skip
     return model, history
 
 

@@ -89,12 +89,12 @@ def _train(folder, *extra, every=1, resume=False):
         DivergenceGuard(), spy, LRScheduler(lambda step: 0.05 * 0.9**step),
         EarlyStopping(patience=2, min_delta=0.2),
         ModelCheckpoint(str(folder / "best.ckpt"), save_best_only=True), *extra,
+        ModelCheckpoint(str(folder / "run.ckpt"), every_n_steps=every),
     ]  # fmt: skip
     history = fit(
         model, X, y, loss="cross_entropy", optimizer=optimizer, epochs=EPOCHS, batch_size=8,
         seed=3, validation_data=(X_val, y_val), metrics=["accuracy"], callbacks=callbacks,
-        checkpoint=str(folder / "run.ckpt"), checkpoint_every=every, resume=resume,
-        record_grad_norm=True, divergence_guard=False,
+        resume=resume, record_grad_norm=True,
     )  # fmt: skip
     return history, spy
 
@@ -247,11 +247,11 @@ def test_checkpoint_size_does_not_grow_with_the_number_of_steps(tmp_path):
     path = tmp_path / "run.ckpt"
     sizes = FileSizes(path, 1000)
     history = fit(Linear(1, 1, rng=0, dtype=np.float64), X, 2 * X + 1, lr=0.01, steps=10_002,
-                  batch_size=2, seed=0, checkpoint=str(path), checkpoint_every=1000,
-                  callbacks=[sizes])  # fmt: skip
+                  batch_size=2, seed=0,
+                  callbacks=[sizes, ModelCheckpoint(str(path), every_n_steps=1000)])  # fmt: skip
     short = tmp_path / "short.ckpt"
     fit(Linear(1, 1, rng=0, dtype=np.float64), X, 2 * X + 1, lr=0.01, steps=10, batch_size=2,
-        seed=0, checkpoint=str(short))  # fmt: skip
+        seed=0, callbacks=[ModelCheckpoint(str(short))])  # fmt: skip
     # the same, but for the digits of numbers: counts, and the guard's 5 recent losses
     assert len(sizes.sizes) == 10
     assert max(sizes.sizes) - os.path.getsize(short) <= 128
@@ -295,7 +295,8 @@ def test_history_file_that_cannot_be_opened_is_an_os_error_naming_it(tmp_path, m
     fails; the error keeps its errno and names the history file, not a bare OSError."""
     X = np.arange(5.0).reshape(-1, 1)
     path = tmp_path / "run.ckpt"
-    fit(Linear(1, 1, rng=0), X, X, steps=3, batch_size=None, checkpoint=str(path))
+    fit(Linear(1, 1, rng=0), X, X, steps=3, batch_size=None,
+        callbacks=[ModelCheckpoint(str(path))])  # fmt: skip
     real_open = os.open
 
     def deny(name, flags, *args, **kwargs):
@@ -305,8 +306,8 @@ def test_history_file_that_cannot_be_opened_is_an_os_error_naming_it(tmp_path, m
 
     monkeypatch.setattr(os, "open", deny)
     with pytest.raises(PermissionError) as info:
-        fit(Linear(1, 1, rng=0), X, X, steps=6, batch_size=None, checkpoint=str(path),
-            resume=True)  # fmt: skip
+        fit(Linear(1, 1, rng=0), X, X, steps=6, batch_size=None,
+            callbacks=[ModelCheckpoint(str(path))], resume=True)  # fmt: skip
     assert info.value.errno == errno.EACCES
     assert info.value.filename == str(tmp_path / "run.ckpt.history")
 
@@ -314,11 +315,12 @@ def test_history_file_that_cannot_be_opened_is_an_os_error_naming_it(tmp_path, m
 def test_checkpoint_without_its_history_file_is_refused(tmp_path):
     X = np.arange(5.0).reshape(-1, 1)
     path = tmp_path / "run.ckpt"
-    fit(Linear(1, 1, rng=0), X, X, steps=3, batch_size=None, checkpoint=str(path))
+    fit(Linear(1, 1, rng=0), X, X, steps=3, batch_size=None,
+        callbacks=[ModelCheckpoint(str(path))])  # fmt: skip
     os.remove(tmp_path / "run.ckpt.history")
     with pytest.raises(CheckpointError, match=r"run\.ckpt\.history: the training history"):
-        fit(Linear(1, 1, rng=0), X, X, steps=5, batch_size=None, checkpoint=str(path),
-            resume=True)  # fmt: skip
+        fit(Linear(1, 1, rng=0), X, X, steps=5, batch_size=None,
+            callbacks=[ModelCheckpoint(str(path))], resume=True)  # fmt: skip
 
 
 def test_checkpoint_of_format_version_1_with_the_history_inside_still_resumes(tmp_path):
@@ -394,8 +396,8 @@ def _line_run(path, steps, *, resume=False):
     model = Linear(1, 1, dtype=np.float64)
     model.load_state_dict({"weight": np.zeros((1, 1)), "bias": np.zeros(1)})
     schedule = LRScheduler(lambda step: 0.05 if step < 300 else 0.2)
-    return fit(model, X, 2 * X + 1, steps=steps, batch_size=None, callbacks=[schedule],
-               checkpoint=str(path), resume=resume)  # fmt: skip
+    return fit(model, X, 2 * X + 1, steps=steps, batch_size=None,
+               callbacks=[schedule, ModelCheckpoint(str(path))], resume=resume)  # fmt: skip
 
 
 def test_resumed_run_diverges_where_the_uninterrupted_one_does(tmp_path):
@@ -442,7 +444,7 @@ def test_periodic_checkpoint_is_not_written_with_the_diverged_step(tmp_path, cau
         else (0.05, [BreakUpdate(at=1)], r"the update of step 1 made parameters NaN/inf \(weight")
     )
     with pytest.raises(DivergenceError, match=message):
-        fit(model, X, 2 * X + 1, lr=lr, steps=50, batch_size=None, divergence_guard=False,
+        fit(model, X, 2 * X + 1, lr=lr, steps=50, batch_size=None,
             callbacks=[spy, *broken, ModelCheckpoint(str(path), every_n_steps=1),
                        DivergenceGuard()])  # fmt: skip
     assert spy.trainer.history.n_steps == 2
@@ -484,7 +486,7 @@ def test_non_finite_gradients_skip_steps_then_stop():
     X = np.arange(5.0).reshape(-1, 1)
     model, spy = Line(poisoned={2, 4, 5, 6, 7}), Spy()
     with pytest.raises(DivergenceError) as info:
-        fit(model, X, 2 * X + 1, lr=0.05, steps=20, batch_size=None, divergence_guard=False,
+        fit(model, X, 2 * X + 1, lr=0.05, steps=20, batch_size=None,
             callbacks=[spy, DivergenceGuard(max_skipped_steps=3)])  # fmt: skip
     history = spy.trainer.history
     assert history.n_steps == 7 and spy.trainer.optimizer.skipped_steps == 4
@@ -748,8 +750,8 @@ def test_fit_refuses_a_damaged_checkpoint_before_training(tmp_path):
     model = MLP((4, 16, 3), dropout=0.3, rng=1, dtype=np.float64)
     before = model.state_dict()
     with pytest.raises(CheckpointError, match=r"run\.ckpt: field 'step_count' is damaged"):
-        fit(model, X, y, loss="cross_entropy", epochs=2, batch_size=8, checkpoint=str(path),
-            resume=True)  # fmt: skip
+        fit(model, X, y, loss="cross_entropy", epochs=2, batch_size=8,
+            callbacks=[ModelCheckpoint(str(path))], resume=True)  # fmt: skip
     _assert_same(model.state_dict(), before)
     assert (tmp_path / "run.ckpt.history").read_bytes() == history
 
@@ -766,8 +768,8 @@ def test_checkpoint_with_the_names_before_pytorchs_resumes_bit_identically(tmp_p
     def run(steps, path, resume=False):
         model = MLP((3, 8, 1), dropout=0.2, rng=0, dtype=np.float64)
         fit(model, X, y, steps=steps, batch_size=8, seed=0, optimizer="adam", lr=0.01,
-            validation_data=(X, y), callbacks=[EarlyStopping("val_loss", patience=50)],
-            checkpoint=str(path), resume=resume)  # fmt: skip
+            validation_data=(X, y), resume=resume,
+            callbacks=[EarlyStopping("val_loss", patience=50), ModelCheckpoint(str(path))])
         return model
 
     reference = run(9, tmp_path / "reference.ckpt")

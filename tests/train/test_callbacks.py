@@ -131,7 +131,8 @@ def test_divergence_raises_with_a_diagnosis_and_keeps_finite_parameters(line, ch
 def test_divergence_stop_records_the_diagnosis(line, chapter_model):
     X, Y = line
     model = chapter_model()
-    history = fit(model, X, Y, lr=10, steps=100, batch_size=None, on_divergence="stop")
+    history = fit(model, X, Y, lr=10, steps=100, batch_size=None,
+                  callbacks=[DivergenceGuard(on_divergence="stop")])  # fmt: skip
     assert history.n_steps < 100
     assert history.stopped_reason.startswith(
         f"fit: the loss exploded at step {history.n_steps - 1}"
@@ -154,14 +155,15 @@ def test_nan_loss_stops_within_one_step(line, chapter_model):
 
 def test_without_the_guard_a_divergent_run_goes_on(line, chapter_model):
     X, Y = line
-    history = fit(chapter_model(), X, Y, lr=10, steps=4, batch_size=None, divergence_guard=False)
+    history = fit(chapter_model(), X, Y, lr=10, steps=4, batch_size=None,
+                  callbacks=[DivergenceGuard(enabled=False)])  # fmt: skip
     assert history.n_steps == 4 and history.step_loss[-1] > 1e13
 
 
 def test_guard_factor_sets_what_exploding_means(line, chapter_model):
     X, Y = line
     with pytest.raises(DivergenceError, match="exploded at step 1"):
-        fit(chapter_model(), X, Y, lr=0.5, steps=50, batch_size=None, divergence_guard=False,
+        fit(chapter_model(), X, Y, lr=0.5, steps=50, batch_size=None,
             callbacks=[DivergenceGuard(factor=2.0)])  # fmt: skip
 
 
@@ -192,7 +194,7 @@ def test_diverged_stop_does_not_write_a_final_checkpoint(tmp_path, line, chapter
     X, Y = line
     path = tmp_path / "run.ckpt"
     history = fit(chapter_model(), X, Y, lr=10, steps=100, batch_size=None,
-                  on_divergence="stop", checkpoint=str(path))  # fmt: skip
+                  callbacks=[DivergenceGuard(on_divergence="stop"), ModelCheckpoint(str(path))])
     assert history.stopped_reason is not None
     assert not path.exists()
 
@@ -243,7 +245,7 @@ def test_early_stopping_with_min_delta_stops_sooner():
 
 def test_early_stopping_writes_the_final_checkpoint(tmp_path):
     path = tmp_path / "run.ckpt"
-    model, history = _overfit([EarlyStopping(patience=5)], checkpoint=str(path))
+    model, history = _overfit([EarlyStopping(patience=5), ModelCheckpoint(str(path))])
     saved = checkpoint.load(str(path))
     assert saved["step_count"] == history.n_steps and saved["stop_training"]
     # the loop as it stopped (the optimizer's state fits these parameters); the best ones,

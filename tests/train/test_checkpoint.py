@@ -30,7 +30,7 @@ SETUP = """
 import numpy as np
 from theta.nn import MLP
 from theta.optim import Adam
-from theta.train import LRScheduler, fit
+from theta.train import LRScheduler, ModelCheckpoint, fit
 
 
 def data():
@@ -49,9 +49,9 @@ def train(path, steps, *, dtype=np.float64, resume=False, callbacks=(), every=5)
     X, y = data()
     history = fit(
         model, X, y, loss="cross_entropy", optimizer=optimizer, steps=steps, batch_size=8,
-        seed=3, callbacks=[LRScheduler(schedule), *callbacks], checkpoint=str(path),
-        checkpoint_every=every, resume=resume,
-    )
+        seed=3, resume=resume, callbacks=[LRScheduler(schedule), *callbacks,
+                                          ModelCheckpoint(str(path), every_n_steps=every)],
+    )  # fmt: skip
     return model, optimizer, history
 """
 _setup: dict = {}
@@ -171,10 +171,11 @@ def test_resume_of_a_finished_run_does_nothing(tmp_path):
 def test_resume_into_a_different_model_names_the_parameters(tmp_path):
     path = tmp_path / "line.ckpt"
     X = np.arange(5.0).reshape(-1, 1)
-    fit(Linear(1, 1, rng=0), X, 2 * X + 1, steps=3, batch_size=None, checkpoint=str(path))
+    resumable = [ModelCheckpoint(str(path))]
+    fit(Linear(1, 1, rng=0), X, 2 * X + 1, steps=3, batch_size=None, callbacks=resumable)
     with pytest.raises(ValueError, match="missing keys: 0.weight"):
         fit(MLP((1, 4, 1), rng=0), X, 2 * X + 1, steps=5, batch_size=None,
-            checkpoint=str(path), resume=True)  # fmt: skip
+            callbacks=resumable, resume=True)  # fmt: skip
 
 
 class Line(Module):
@@ -193,11 +194,12 @@ def test_resume_a_model_with_scalar_parameters(tmp_path, line):
     path = tmp_path / "line.ckpt"
     full = Line()
     fit(full, X, Y, optimizer="adam", lr=0.1, steps=20, batch_size=2, seed=0)
-    fit(Line(), X, Y, optimizer="adam", lr=0.1, steps=7, batch_size=2, seed=0, checkpoint=str(path))
+    fit(Line(), X, Y, optimizer="adam", lr=0.1, steps=7, batch_size=2, seed=0,
+        callbacks=[ModelCheckpoint(str(path))])  # fmt: skip
     assert checkpoint.load(str(path))["model"]["w"].shape == ()
     resumed = Line()
     fit(resumed, X, Y, optimizer="adam", lr=0.1, steps=20, batch_size=2, seed=0,
-        checkpoint=str(path), resume=True)  # fmt: skip
+        callbacks=[ModelCheckpoint(str(path))], resume=True)  # fmt: skip
     _assert_same_state(full, resumed)
 
 
@@ -352,7 +354,7 @@ def test_failed_write_leaves_the_model_at_the_completed_step(tmp_path, monkeypat
     model = make()
     with pytest.raises(OSError, match="No space left on device"):
         fit(model, X, 2 * X + 1, lr=0.05, steps=10, batch_size=None,
-            checkpoint=str(tmp_path / "run.ckpt"), checkpoint_every=4)  # fmt: skip
+            callbacks=[ModelCheckpoint(str(tmp_path / "run.ckpt"), every_n_steps=4)])
     _assert_same_state(reference, model)
     assert os.listdir(tmp_path) == []
 
@@ -361,7 +363,8 @@ def test_unwritable_folder_names_the_path(tmp_path):
     X = np.arange(5.0).reshape(-1, 1)
     missing = tmp_path / "no-such-folder" / "run.ckpt"
     with pytest.raises(FileNotFoundError) as info:
-        fit(Linear(1, 1, rng=0), X, 2 * X + 1, steps=2, batch_size=None, checkpoint=str(missing))
+        fit(Linear(1, 1, rng=0), X, 2 * X + 1, steps=2, batch_size=None,
+            callbacks=[ModelCheckpoint(str(missing))])  # fmt: skip
     assert info.value.filename == str(missing) + ".history"  # written first
 
 
@@ -506,7 +509,8 @@ def test_checkpoint_refuses_a_pickle_without_running_it(tmp_path):
         checkpoint.load(str(evil))
     X = np.arange(5.0).reshape(-1, 1)
     with pytest.raises(CheckpointError, match="pickle"):
-        fit(Linear(1, 1, rng=0), X, X, steps=1, checkpoint=str(evil), resume=True)
+        fit(Linear(1, 1, rng=0), X, X, steps=1, callbacks=[ModelCheckpoint(str(evil))],
+            resume=True)  # fmt: skip
     assert not marker.exists()
 
 

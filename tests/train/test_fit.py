@@ -12,7 +12,7 @@ import theta
 from theta.data import load_digits, train_val_split
 from theta.nn import MLP, Linear, Sequential, Sigmoid
 from theta.optim import SGD
-from theta.train import Trainer, fit
+from theta.train import Callback, DivergenceGuard, ModelCheckpoint, Trainer, fit
 
 
 def _standardised_digits():
@@ -231,18 +231,61 @@ def test_inconsistent_lengths_use_sklearns_message(line, chapter_model):
         fit(chapter_model(), X, Y[:4], steps=1, validation_split=0.2)
 
 
-def test_bad_on_divergence_is_refused_before_training(line, chapter_model):
+def test_bad_on_divergence_is_refused():
+    with pytest.raises(ValueError, match="on_divergence must be 'raise' or 'stop'.*'ignore'"):
+        DivergenceGuard(on_divergence="ignore")
+
+
+def test_resume_needs_one_model_checkpoint(tmp_path, line, chapter_model):
     X, Y = line
     model = chapter_model()
-    with pytest.raises(ValueError, match="on_divergence must be 'raise' or 'stop'.*'ignore'"):
-        fit(model, X, Y, steps=5, on_divergence="ignore")
+    with pytest.raises(ValueError, match=r"resume=True resumes from the ModelCheckpoint in "
+                       r"callbacks, and there is none: add callbacks=\[ModelCheckpoint\(path"):
+        fit(model, X, Y, steps=1, resume=True)
+    best = ModelCheckpoint(str(tmp_path / "best.ckpt"), save_best_only=True)
+    with pytest.raises(ValueError, match="there is none .a save_best_only one keeps the best"):
+        fit(model, X, Y, steps=1, resume=True, callbacks=[best])
+    two = [ModelCheckpoint(str(tmp_path / "a.ckpt")), ModelCheckpoint(str(tmp_path / "b.ckpt"))]
+    with pytest.raises(ValueError, match=r"needs one ModelCheckpoint .*hold 2 \(.*a\.ckpt, "):
+        fit(model, X, Y, steps=1, resume=True, callbacks=two)
     assert model.weight.item() == 0.0
+    history = fit(model, X, Y, steps=1, resume=True, callbacks=[best, two[0]])  # a fresh start
+    assert history.n_steps == 1 and (tmp_path / "a.ckpt").exists()
 
 
-def test_resume_without_a_checkpoint_path(line, chapter_model):
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("checkpoint", r"callbacks=\[ModelCheckpoint\(path\)\] \(and resume=True"),
+        ("checkpoint_every", r"callbacks=\[ModelCheckpoint\(path, every_n_steps=n\)\]"),
+        ("divergence_guard", r"callbacks=\[DivergenceGuard\(enabled=False\)\] to train"),
+        ("on_divergence", r"callbacks=\[DivergenceGuard\(on_divergence='stop'\)\]"),
+    ],
+)
+def test_the_keywords_that_became_callbacks_say_their_new_spelling(line, chapter_model, old, new):
     X, Y = line
-    with pytest.raises(ValueError, match="resume=True needs the checkpoint path"):
-        fit(chapter_model(), X, Y, steps=1, resume=True)
+    model = chapter_model()
+    with pytest.raises(TypeError, match=f"^fit: {old}= is gone; write {new}"):
+        fit(model, X, Y, steps=5, **{old: 1})
+    assert model.weight.item() == 0.0
+    with pytest.raises(TypeError, match="Trainer.run: on_divergence= is gone"):
+        Trainer(model, X, Y).run(steps=1, on_divergence="stop")
+
+
+def test_fit_adds_the_guard_first_unless_callbacks_hold_one(line, chapter_model):
+    X, Y = line
+    seen = []
+
+    class Look(Callback):
+        def on_train_begin(self, trainer):
+            seen.append([type(cb).__name__ for cb in trainer.callbacks])
+
+    fit(chapter_model(), X, Y, steps=1, callbacks=[Look()])
+    fit(chapter_model(), X, Y, steps=1, callbacks=[Look(), DivergenceGuard(factor=10.0)])
+    fit(chapter_model(), X, Y, steps=1, callbacks=[Look(), DivergenceGuard(enabled=False)])
+    assert seen == [["DivergenceGuard", "Look"], ["Look", "DivergenceGuard"], ["Look"]]
+    with pytest.raises(ValueError, match="at most one DivergenceGuard .callbacks hold 2"):
+        fit(chapter_model(), X, Y, steps=1, callbacks=[DivergenceGuard(), DivergenceGuard()])
 
 
 @pytest.mark.parametrize("fraction", [1.0, 1.5, -0.2])

@@ -52,7 +52,7 @@ from theta.tensorfile import (
     temporary_base,
     write_tensors,
 )
-from theta.train import Callback, History, fit
+from theta.train import Callback, History, ModelCheckpoint, fit
 from theta.train.callbacks import EvaluateEvery
 
 __all__ = ["Plan", "Run", "check_run_dir", "claim_run_dir", "load_gpt_run", "load_run",
@@ -139,10 +139,10 @@ class Plan:
     """A run built and checked before its folder is touched (see :func:`prepare_run`).
 
     ``train`` is the library call that trains ``model`` (``fit`` or ``train_gpt`` with the
-    config's values), given ``callbacks``, ``progress``, ``checkpoint``, ``checkpoint_every``
-    and ``resume``; ``files`` (name to text) are written beside ``config.json`` when training
-    begins; ``finish(run_dir, history, seconds)`` writes what was learned and returns the
-    result's one-line description and whether pictures were drawn.
+    config's values), given ``callbacks`` (the run's ``ModelCheckpoint`` among them),
+    ``progress`` and ``resume``; ``files`` (name to text) are written beside ``config.json``
+    when training begins; ``finish(run_dir, history, seconds)`` writes what was learned and
+    returns the result's one-line description and whether pictures were drawn.
     """
 
     config: TrainConfig
@@ -264,13 +264,12 @@ def train_run(plan: Plan, run_dir: Path, *, resume: bool, quiet: bool, out: Text
     where the checkpoint is and how to resume.
     """
     begun = _Begun(run_dir, plan)
+    saver = ModelCheckpoint(str(run_dir / "checkpoint.safetensors"),
+                            every_n_steps=plan.config.checkpoint_every)  # fmt: skip
     started = time.perf_counter()
     try:
-        history = plan.train(
-            callbacks=[begun, *callbacks], progress=None if not quiet else False,
-            checkpoint=str(run_dir / "checkpoint.safetensors"),
-            checkpoint_every=plan.config.checkpoint_every, resume=resume,
-        )  # fmt: skip
+        history = plan.train(callbacks=[begun, *callbacks, saver],
+                             progress=None if not quiet else False, resume=resume)  # fmt: skip
     except (DivergenceError, KeyboardInterrupt) as exc:
         if begun.trainer is None:  # stopped before the loop began: nothing was learned
             raise

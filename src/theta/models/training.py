@@ -18,6 +18,7 @@ import numpy as np
 from theta.models.transformer import GPT, lm_loss, next_token_windows
 from theta.train import Callback, History, fit
 from theta.train.callbacks import EvaluateEvery
+from theta.validation import moved_keywords
 
 __all__ = ["gpt_windows", "train_gpt"]
 
@@ -62,12 +63,15 @@ def gpt_windows(ids: np.ndarray, block_size: int, *, val_fraction: float = 0.1,
     return (X, y), (X_val[spread], y_val[spread])
 
 
+@moved_keywords({
+    "checkpoint": "callbacks=[ModelCheckpoint(path)] (and resume=True to continue from it)",
+    "checkpoint_every": "callbacks=[ModelCheckpoint(path, every_n_steps=n)]",
+})
 def train_gpt(
     model: GPT, ids: np.ndarray, *, steps: int | None = None, epochs: int | None = None,
     batch_size: int = 12, optimizer: str = "adamw", lr: float = 1e-3,
     val_fraction: float = 0.1, eval_every: int = 100, eval_windows: int = 256, seed: Any = None,
-    callbacks: Sequence[Callback] = (), progress: bool | None = None,
-    checkpoint: str | None = None, checkpoint_every: int | None = None, resume: bool = False,
+    callbacks: Sequence[Callback] = (), resume: bool = False, progress: bool | None = None,
 ) -> History:  # fmt: skip
     """Train ``model`` to predict the next token of ``ids``, measuring the validation loss.
 
@@ -87,8 +91,10 @@ def train_gpt(
         Steps between validation losses (also measured at step 0 and at the last step).
     seed : int, optional
         Seeds the window order; with the model's ``rng`` the same seed gives the same run.
-    callbacks, progress, checkpoint, checkpoint_every, resume :
-        As for :func:`theta.train.fit`; a resumed run continues the validation table too.
+    callbacks, resume, progress :
+        As for :func:`theta.train.fit`: a :class:`~theta.train.ModelCheckpoint` in
+        ``callbacks`` makes the run resumable; a resumed run continues the validation table
+        too.
 
     Returns
     -------
@@ -114,5 +120,4 @@ def train_gpt(
     evals = EvaluateEvery(eval_every, X_val, y_val, last_step=total)
     return fit(model, X, y, loss=lm_loss, optimizer=optimizer, lr=lr, steps=total,
                batch_size=batch_size, seed=seed, callbacks=[*callbacks, evals],
-               progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-               resume=resume)  # fmt: skip
+               resume=resume, progress=progress)  # fmt: skip

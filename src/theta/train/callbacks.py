@@ -199,15 +199,30 @@ class DivergenceGuard(Callback):
     gradient that is NaN/inf while the loss is finite makes the optimizer skip the step
     (parameters unchanged); ``max_skipped_steps`` such steps in a row stop training too.
 
+    With ``on_divergence="raise"`` the error propagates out of the loop; with ``"stop"`` the
+    loop ends there and the diagnosis is in ``history.stopped_reason`` (either way no
+    checkpoint of the bad step is written). :func:`~theta.train.fit` adds a
+    ``DivergenceGuard()`` first in its callbacks unless they hold one;
+    ``DivergenceGuard(enabled=False)`` there trains without a guard.
+
     Its state (the reference loss, the recent losses, the last good parameters, the skip
     count) is part of a checkpoint, so a resumed run judges its losses as the uninterrupted
     one would.
     """
 
-    def __init__(self, factor: float = 1e4, *, max_skipped_steps: int = 10) -> None:
+    def __init__(
+        self, factor: float = 1e4, *, max_skipped_steps: int = 10, on_divergence: str = "raise",
+        enabled: bool = True,
+    ) -> None:  # fmt: skip
         check_scalar(factor, "factor", numbers.Real, min_val=1, include_boundaries="neither")
         check_scalar(max_skipped_steps, "max_skipped_steps", numbers.Integral, min_val=1)
+        if on_divergence not in ("raise", "stop"):
+            what = f"must be 'raise' or 'stop' (got {on_divergence!r})"
+            raise ValueError(f"DivergenceGuard: on_divergence {what}.")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"DivergenceGuard: enabled must be True or False (got {enabled!r}).")
         self.factor, self.max_skipped_steps = factor, max_skipped_steps
+        self.on_divergence, self.enabled = on_divergence, enabled
         self._reference: float | None = None
         self._pending: dict[str, np.ndarray] = {}
         self._good: dict[str, np.ndarray] = {}
@@ -216,6 +231,8 @@ class DivergenceGuard(Callback):
         self._skipped_before = 0  # the optimizer's count at the start of this step
 
     def on_step_begin(self, trainer: Trainer) -> None:
+        if not self.enabled:
+            return
         self._skipped_before = trainer.optimizer.skipped_steps
         for name, p in trainer.model.named_parameters():
             buf = self._pending.get(name)
@@ -225,6 +242,8 @@ class DivergenceGuard(Callback):
                 np.copyto(buf, p.data)
 
     def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
+        if not self.enabled:
+            return
         loss = result.loss
         self._recent = [*self._recent[-4:], loss]
         if self._reference is None and math.isfinite(loss):

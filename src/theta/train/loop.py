@@ -32,7 +32,7 @@ from theta.rng import check_random_state
 from theta.train import checkpoint
 from theta.train.callbacks import Callback, DivergenceGuard, ModelCheckpoint
 from theta.train.history import History
-from theta.validation import check_consistent_length
+from theta.validation import check_consistent_length, moved_keywords
 
 __all__ = ["StepResult", "Trainer", "deferred_interrupt", "fit"]
 
@@ -323,18 +323,20 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------
 
+    @moved_keywords({"on_divergence": "DivergenceGuard(on_divergence='stop') in callbacks"})
     def run(
         self, *, steps: int | None = None, epochs: int | None = None,
         validation_data: tuple[Any, Any] | None = None, metrics: Sequence[str | Callable] = (),
         progress: bool | None = None, record_params: bool = False,
-        record_grad_norm: bool = False, on_divergence: str = "raise",
+        record_grad_norm: bool = False,
     ) -> History:  # fmt: skip
-        """Step until ``steps`` total steps (or ``epochs`` total epochs) are done."""
+        """Step until ``steps`` total steps (or ``epochs`` total epochs) are done.
+
+        A :class:`~theta.errors.DivergenceError` propagates unless a
+        :class:`DivergenceGuard` in the callbacks says ``on_divergence="stop"``; then the run
+        ends there with the diagnosis in ``history.stopped_reason``.
+        """
         total = _total_steps(steps, epochs, self.steps_per_epoch)
-        if on_divergence not in ("raise", "stop"):
-            raise ValueError(
-                f"fit: on_divergence must be 'raise' or 'stop' (got {on_divergence!r})."
-            )
         bar = progress_bar(total, unit="step", enabled=progress, initial=self.step_count)
         self.diverged = False
         if not self._stopped_when_saved:  # a run that had stopped stays stopped when resumed
@@ -373,7 +375,7 @@ class Trainer:
             except DivergenceError as exc:
                 self.diverged = True
                 self.history.stopped_reason = str(exc)
-                if on_divergence == "raise":
+                if not self._stop_on_divergence():
                     raise
             finally:
                 self._deferred = None
@@ -382,6 +384,10 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
+
+    def _stop_on_divergence(self) -> bool:
+        return any(isinstance(cb, DivergenceGuard) and cb.enabled and cb.on_divergence == "stop"
+                   for cb in self.callbacks)  # fmt: skip
 
     def _resumable_paths(self) -> list[str]:
         """The files of the ModelCheckpoints that follow the run (a best-only file keeps its
@@ -418,16 +424,26 @@ class Trainer:
             cb.on_epoch_end(self, logs)
 
 
+# The keywords fit took before checkpointing and the divergence guard became callbacks.
+_MOVED_KEYWORDS = {
+    "checkpoint": "callbacks=[ModelCheckpoint(path)] (and resume=True to continue from it)",
+    "checkpoint_every": "callbacks=[ModelCheckpoint(path, every_n_steps=n)]",
+    "divergence_guard": "callbacks=[DivergenceGuard(enabled=False)] to train without the "
+    "guard (fit adds DivergenceGuard() unless callbacks hold one)",
+    "on_divergence": "callbacks=[DivergenceGuard(on_divergence='stop')]",
+}
+
+
+@moved_keywords(_MOVED_KEYWORDS)
 def fit(
     model: Module, X: Any, y: Any = None, *, loss: str | Callable = "mse",
-    optimizer: str | Optimizer = "sgd", lr: float = 0.01, steps: int | None = None,
-    epochs: int | None = None, batch_size: int | None = 32, shuffle: bool = True,
+    optimizer: str | Optimizer = "sgd", lr: float = 0.01,
+    steps: int | None = None, epochs: int | None = None, batch_size: int | None = 32,
+    shuffle: bool = True, seed: Any = None,
     validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
-    metrics: Sequence[str | Callable] = (), callbacks: Sequence[Callback] = (),
-    seed: Any = None, progress: bool | None = None, record_params: bool = False,
-    record_grad_norm: bool = False, checkpoint: str | None = None,
-    checkpoint_every: int | None = None, resume: bool = False, divergence_guard: bool = True,
-    on_divergence: str = "raise",
+    metrics: Sequence[str | Callable] = (),
+    callbacks: Sequence[Callback] = (), resume: bool = False,
+    progress: bool | None = None, record_params: bool = False, record_grad_norm: bool = False,
 ) -> History:  # fmt: skip
     """Train ``model`` on ``(X, y)``: forward → loss → gradient → update, repeated.
 
@@ -448,26 +464,32 @@ def fit(
     metrics : sequence of str or callable
         Scores of the validation predictions, e.g. ``"accuracy"``.
     callbacks : sequence of Callback
-        E.g. :class:`EarlyStopping`, :class:`LRScheduler`, :class:`ModelCheckpoint`.
+        E.g. :class:`EarlyStopping`, :class:`LRScheduler`; :class:`ModelCheckpoint` for a
+        resumable checkpoint (written every ``every_n_steps`` steps, at the end and on Ctrl-C,
+        its history in ``<path>.history`` beside it); :class:`DivergenceGuard` for what a
+        NaN/inf or exploding loss does. Unless they hold a guard, ``DivergenceGuard()`` runs
+        first: it stops the run, keeps the last good parameters and raises
+        :class:`~theta.errors.DivergenceError`. ``DivergenceGuard(on_divergence="stop")``
+        records the diagnosis in ``history.stopped_reason`` instead;
+        ``DivergenceGuard(enabled=False)`` trains without a guard.
+    resume : bool, default=False
+        Continue from the file of the one :class:`ModelCheckpoint` in ``callbacks`` (not a
+        ``save_best_only`` one) if that file exists: the next step is identical to the one
+        an uninterrupted run would take.
     progress : bool, optional
         Show a progress bar (default: only when stderr is a terminal).
     record_params, record_grad_norm : bool, default=False
         Keep every step's parameter values / gradient norm in the history.
-    checkpoint : str, optional
-        Path of a resumable checkpoint, written every ``checkpoint_every`` steps, at the end,
-        and on Ctrl-C; the history goes to ``<checkpoint>.history`` beside it.
-    resume : bool, default=False
-        Continue from ``checkpoint`` (which must be given) if that file exists: the next step
-        is identical to the one an uninterrupted run would take.
-    divergence_guard : bool, default=True
-        Stop on a NaN/inf or exploding loss, keeping the last good parameters.
-    on_divergence : {"raise", "stop"}, default="raise"
-        Raise :class:`~theta.errors.DivergenceError`, or stop and record the diagnosis in
-        ``history.stopped_reason``.
 
     Returns
     -------
     History
+
+    Raises
+    ------
+    TypeError
+        For a keyword ``fit`` took before (``checkpoint``, ``checkpoint_every``,
+        ``divergence_guard``, ``on_divergence``), saying what replaced it.
 
     Examples
     --------
@@ -479,28 +501,52 @@ def fit(
     >>> round(float(model.weight.item()), 3), round(float(model.bias.item()), 3)
     (2.0, 1.0)
     """
-    if resume and checkpoint is None:
-        raise ValueError("fit: resume=True needs the checkpoint path to resume from.")
+    callbacks = _with_guard(callbacks)
+    resume_from = _resume_path(callbacks) if resume else None
     if validation_data is None and validation_split:
         if not 0.0 < validation_split < 1.0:
             raise ValueError(f"fit: validation_split must be in (0, 1) (got {validation_split}).")
         X, X_val, y, y_val = train_val_split(X, y, val_fraction=validation_split, rng=seed)
         validation_data = (X_val, y_val)
-    callbacks = list(callbacks)
-    if divergence_guard:
-        callbacks.insert(0, DivergenceGuard())
-    if checkpoint is not None:
-        callbacks.append(ModelCheckpoint(checkpoint, every_n_steps=checkpoint_every))
     trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size,
                       shuffle=shuffle, seed=seed, callbacks=callbacks)  # fmt: skip
-    if resume and checkpoint is not None:
+    if resume_from is not None:
         with contextlib.suppress(FileNotFoundError):
-            trainer.load_checkpoint(checkpoint)
+            trainer.load_checkpoint(resume_from)
     return trainer.run(
         steps=steps, epochs=epochs, validation_data=validation_data, metrics=metrics,
         progress=progress, record_params=record_params, record_grad_norm=record_grad_norm,
-        on_divergence=on_divergence,
     )  # fmt: skip
+
+
+def _with_guard(callbacks: Sequence[Callback]) -> list[Callback]:
+    """``callbacks`` with ``DivergenceGuard()`` first unless they hold a guard; a disabled
+    guard is dropped, so the run's callbacks (and its checkpoints) are as with no guard."""
+    callbacks = list(callbacks)
+    guards = [cb for cb in callbacks if isinstance(cb, DivergenceGuard)]
+    if len(guards) > 1:
+        raise ValueError(f"fit: give at most one DivergenceGuard (callbacks hold {len(guards)}).")
+    if not guards:
+        return [DivergenceGuard(), *callbacks]
+    return [cb for cb in callbacks if not (isinstance(cb, DivergenceGuard) and not cb.enabled)]
+
+
+def _resume_path(callbacks: Sequence[Callback]) -> str:
+    """The file of the one ModelCheckpoint that follows the run, for ``resume=True``."""
+    checkpoints = [cb for cb in callbacks if isinstance(cb, ModelCheckpoint)]
+    resumable = [str(cb.path) for cb in checkpoints if not cb.save_best_only]
+    if len(resumable) == 1:
+        return resumable[0]
+    if resumable:
+        raise ValueError(
+            f"fit: resume=True needs one ModelCheckpoint to resume from; callbacks hold "
+            f"{len(resumable)} ({', '.join(resumable)})."
+        )
+    best_only = " (a save_best_only one keeps the best state, not the run's)" if checkpoints else ""
+    raise ValueError(
+        "fit: resume=True resumes from the ModelCheckpoint in callbacks, and there is none"
+        f"{best_only}: add callbacks=[ModelCheckpoint(path)]."
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------
