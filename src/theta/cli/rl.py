@@ -2,10 +2,8 @@
 
 The run folder holds ``config.json`` (environment, agent, hyperparameters, budget),
 ``returns.csv`` (every training episode's return and length), ``summary.json``, the trained
-agent (``agent/`` through :mod:`theta.io` when it can save agents, else ``agent.safetensors``
-written here: learned arrays and network parameters, with the hyperparameters as metadata),
-``reward_curve.png`` and, for a bandit, ``regret.png`` (with the ``plot`` extra). Every file
-is written atomically.
+agent (``agent/``, through :mod:`theta.io`), ``reward_curve.png`` and, for a bandit,
+``regret.png`` (with the ``plot`` extra). Every file is written atomically.
 
 Ctrl-C stops after the step in progress and writes the same files for what was done (the
 agent saved with where it stopped; no evaluation); ``theta rl --out RUN --resume`` continues
@@ -35,8 +33,6 @@ from theta.cli.config import ConfigError, load_toml
 from theta.cli.pictures import draw, regret_picture
 from theta.cli.runs import check_run_dir, claim_run_dir, run_status, saved_note
 from theta.errors import InvalidParameterError
-from theta.nn import Module
-from theta.params import registry_name
 from theta.plot import reward_curve
 from theta.rl import (
     DQN,
@@ -49,7 +45,7 @@ from theta.rl import (
     make,
 )  # fmt: skip
 from theta.rl.envs import env_id
-from theta.tensorfile import atomic_write_text, jsonable, write_tensors
+from theta.tensorfile import atomic_write_text, jsonable
 from theta.validation import Interval, violation
 
 __all__ = ["AGENTS", "add_parser", "run"]
@@ -374,32 +370,9 @@ def _slug(name: str) -> str:
 
 
 def _save_agent(agent: Any, run_dir: Path) -> str:
-    """Save with ``theta.io.save`` if it takes agents; otherwise write ``agent.safetensors``."""
-    try:
-        io.save(agent, run_dir / "agent", overwrite=True)
-        return "agent/ (theta.io.save)"
-    except (TypeError, AttributeError):  # theta.io that saves modules only
-        pass
-    tensors: dict[str, np.ndarray] = {}
-    scalars: dict[str, Any] = {}
-    for key, value in vars(agent).items():
-        if not (key.endswith("_") or key.startswith("_")) or key in agent._get_param_names():
-            continue
-        if isinstance(value, Module):
-            tensors.update({f"{key}.{k}": v for k, v in value.state_dict().items()})
-        elif isinstance(value, np.ndarray):
-            tensors[key] = value
-        elif isinstance(value, list) and all(isinstance(v, int | float) for v in value):
-            tensors[key] = np.asarray(value, dtype=np.float64)
-        elif isinstance(value, int | float | str):
-            scalars[key] = value
-    meta = {
-        "class": registry_name(type(agent)),
-        "hyperparameters": json.dumps(jsonable(agent.get_params(deep=False))),
-        "scalars": json.dumps(scalars),
-    }
-    write_tensors(run_dir / "agent.safetensors", tensors, meta)
-    return "agent.safetensors (learned arrays; theta.io could not save agents)"
+    """Save the agent with ``theta.io.save`` (everything ``--resume`` needs); return where."""
+    io.save(agent, run_dir / "agent", overwrite=True)
+    return "agent/ (theta.io.save)"
 
 
 def _write_returns(path: Path, returns: list[float], lengths: list[int]) -> None:

@@ -66,7 +66,7 @@ STAMP_FORMAT = "theta.run"
 # companions); an entry not matching is the user's, and --overwrite refuses to delete it.
 _THETA_ENTRY = re.compile(
     r"(run\.json|config\.json|summary\.json|metrics\.csv|returns\.csv|results\.csv|"
-    r"tokenizer\.json|preprocessing\.safetensors|checkpoint\..+|agent\.safetensors|"
+    r"tokenizer\.json|preprocessing\.safetensors|checkpoint\..+|"
     r"report\.html|model|agent|[\w-]+\.png)"
 )
 
