@@ -40,6 +40,10 @@ class Callback:
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
 
+    def on_state_kept(self, trainer: Trainer) -> None:
+        """The loop's state is about to be kept: before each checkpoint write, and once when
+        the loop ends (before the end-of-run work)."""
+
     def on_train_end(self, trainer: Trainer) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
@@ -251,18 +255,6 @@ class DivergenceGuard(Callback):
         exploded = self._reference is not None and abs(loss) > self.factor * self._reference
         if math.isfinite(loss) and not exploded:
             self._good, self._pending = self._pending, self._good  # params that gave this loss
-            bad = [name for name, p in trainer.model.named_parameters()
-                   if not np.isfinite(p.data).all()]  # fmt: skip
-            if bad:  # caught now, before a checkpoint of this step can hold them
-                trainer.model.load_state_dict(self._good)
-                trainer.stop_training = True
-                lr = trainer.optimizer.param_groups[0]["lr"]
-                raise DivergenceError(
-                    f"fit: the update of step {result.step} made parameters NaN/inf "
-                    f"({', '.join(bad)}; last finite loss {loss:.6g}). The learning rate "
-                    f"lr={lr:g} may be too large: try lr={lr / 10:g} or smaller, or clip "
-                    "gradients. The parameters from before that update were kept."
-                )
             skipped = trainer.optimizer.skipped_steps > self._skipped_before
             self._skipped = self._skipped + 1 if skipped else 0
             if self._skipped >= self.max_skipped_steps:
@@ -279,6 +271,25 @@ class DivergenceGuard(Callback):
             trainer.model.load_state_dict(self._good)
         trainer.stop_training = True
         raise DivergenceError(self._diagnosis(trainer, result.step, exploded))
+
+    def on_state_kept(self, trainer: Trainer) -> None:
+        # An update that made parameters NaN/inf shows in the next step's loss, which rolls
+        # them back; only state kept before that step (a checkpoint, the run's end) is looked
+        # at here, so the check is not a pass over the parameters every step.
+        if not self.enabled or not self._good:
+            return
+        bad = [name for name, p in trainer.model.named_parameters()
+               if not np.isfinite(p.data).all()]  # fmt: skip
+        if bad:
+            trainer.model.load_state_dict(self._good)
+            trainer.stop_training = True
+            lr = trainer.optimizer.param_groups[0]["lr"]
+            raise DivergenceError(
+                f"fit: the update of step {trainer.step_count - 1} made parameters NaN/inf "
+                f"({', '.join(bad)}; last finite loss {self._recent[-1]:.6g}). The learning "
+                f"rate lr={lr:g} may be too large: try lr={lr / 10:g} or smaller, or clip "
+                "gradients. The parameters from before that update were kept."
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -285,7 +285,12 @@ class Trainer:
         else:
             self._write_checkpoint(os.fspath(path))
 
+    def _state_kept(self) -> None:
+        for cb in self.callbacks:
+            cb.on_state_kept(self)
+
     def _write_checkpoint(self, path: str) -> None:
+        self._state_kept()  # e.g. the divergence guard refuses to keep NaN parameters
         # the history file first, durably: the checkpoint then counts rows that are on disk
         now = self.history.lengths()
         log, written = self._history_logs.get(path, (None, {}))
@@ -366,6 +371,7 @@ class Trainer:
                 # The final checkpoints hold the loop as it stands, before the end-of-run work
                 # (a last, partial epoch's end; on_train_end, e.g. early stopping's restoring
                 # the best parameters): a resumed run redoes that work, or goes on without it.
+                self._state_kept()
                 for path in self._resumable_paths():
                     self._write_checkpoint(path)
                 partial = self.step_count % self.steps_per_epoch
