@@ -195,13 +195,11 @@ def test_diverged_run_saves_last_good_model_and_is_replaced_by_a_rerun(theta_mai
 # --- item 9: Ctrl-C saves a usable run that predict and report read, and --resume finishes ----
 
 
-@pytest.mark.slow
-def test_ctrl_c_saves_a_usable_run_that_resume_finishes(theta_main, tmp_path):
-    run, whole = tmp_path / "run", tmp_path / "whole"
-    args = ("train", "--data", "digits", "--hidden", "8", "--steps", "3000", "--quiet",
-            "--checkpoint-every", "20")  # fmt: skip
-    child = subprocess.Popen([sys.executable, "-m", "theta", *args, "--out", str(run)],
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+def _ctrl_c_after_first_checkpoint(args, run):
+    """Run ``theta ARGS`` in a child process, press Ctrl-C once ``run`` has its first
+    checkpoint, and return the exit code and stderr."""
+    child = subprocess.Popen([sys.executable, "-m", "theta", *args], stderr=subprocess.PIPE,
+                             text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while not (run / "checkpoint.safetensors").exists() and time.monotonic() < deadline:
@@ -210,7 +208,16 @@ def test_ctrl_c_saves_a_usable_run_that_resume_finishes(theta_main, tmp_path):
         _, err = child.communicate(timeout=120)
     finally:
         child.kill()
-    assert child.returncode == 130, err
+    return child.returncode, err
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_usable_run_that_resume_finishes(theta_main, tmp_path):
+    run, whole = tmp_path / "run", tmp_path / "whole"
+    args = ("train", "--data", "digits", "--hidden", "8", "--steps", "3000", "--quiet",
+            "--checkpoint-every", "20")  # fmt: skip
+    returncode, err = _ctrl_c_after_first_checkpoint([*args, "--out", str(run)], run)
+    assert returncode == 130, err
     step = json.loads((run / "summary.json").read_text())["steps"]
     assert 0 < step < 3000
     assert err == (
@@ -236,17 +243,8 @@ def test_ctrl_c_leaves_a_gpt_run_that_generate_and_report_read(theta_main, tmp_p
             "--block-size", "16", "--eval-every", "50", "--eval-windows", "8", "--batch-size",
             "4", "--steps", "100000", "--checkpoint-every", "10", "--quiet", "--out",
             str(run))  # fmt: skip
-    child = subprocess.Popen([sys.executable, "-m", "theta", *args], stderr=subprocess.PIPE,
-                             text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not (run / "checkpoint.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=120)
-    finally:
-        child.kill()
-    assert child.returncode == 130 and "resume with: theta train --out" in err, err
+    returncode, err = _ctrl_c_after_first_checkpoint(args, run)
+    assert returncode == 130 and "resume with: theta train --out" in err, err
     code, out, _ = theta_main("generate", run, "--prompt", "To", "--max-new-tokens", "5")
     assert code == 0 and out.startswith("To") and len(out) == 8
     assert theta_main("report", run)[0] == 0
