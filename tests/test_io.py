@@ -2,6 +2,7 @@
 
 import errno
 import json
+import math
 import os
 import pickle
 import signal
@@ -101,17 +102,19 @@ def test_config_json_records_class_and_nested_hyperparameters(tmp_path):
     model = Sequential(Linear(2, 3, rng=0), ReLU(), LayerNorm((3,)))
     io.save(model, tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format"] == "theta.model" and config["format_version"] == 3
+    assert config["format"] == "theta.model" and config["format_version"] == 4
     assert config["theta_version"] == theta.__version__
     assert config["class"] == "theta.nn.layers.Sequential"  # registry_name: module.QualName
+    # one tree node per hyperparameter (theta.treefile's), with modules as "module" nodes
     assert config["hyperparameters"] == {
-        "layers": [
-            {"class": "theta.nn.layers.Linear",
+        "layers": {"type": "tuple", "items": [
+            {"type": "module", "class": "theta.nn.layers.Linear",
              "hyperparameters": {"in_features": 2, "out_features": 3, "bias": True}},
-            {"class": "theta.nn.layers.ReLU", "hyperparameters": {}},
-            {"class": "theta.nn.layers.LayerNorm",
-             "hyperparameters": {"normalized_shape": [3], "eps": 1e-05}},
-        ]
+            {"type": "module", "class": "theta.nn.layers.ReLU", "hyperparameters": {}},
+            {"type": "module", "class": "theta.nn.layers.LayerNorm",
+             "hyperparameters": {"normalized_shape": {"type": "tuple", "items": [3]},
+                                 "eps": 1e-05}},
+        ]}
     }  # fmt: skip
     assert sorted(os.listdir(tmp_path)) == ["m"]  # no staging folder left behind
 
@@ -261,7 +264,7 @@ def test_folders_of_format_version_1_load_under_the_new_names(tmp_path, name):
     _edit_weights(
         tmp_path / "m", lambda t: t.update({old_names.get(k, k): t.pop(k) for k in list(t)})
     )
-    _edit_config(tmp_path / "m", lambda c: _bare_class_names(c) or c.update(format_version=1))
+    _edit_config(tmp_path / "m", lambda c: c.update(_old_config(c), format_version=1))
     assert set(old_names.values()) <= set(read_tensors(tmp_path / "m" / "model.safetensors")[0])
     again = io.load(tmp_path / "m").eval()
     x = np.linspace(-1, 1, 6 * width, dtype=np.float32).reshape(2, 3, width)
@@ -274,16 +277,21 @@ def test_folders_of_format_version_1_load_under_the_new_names(tmp_path, name):
         io.load(tmp_path / "m")
 
 
-def _bare_class_names(node) -> None:
-    """Spell theta's classes in a model config as format versions 1 and 2 did: ``"MLP"``."""
-    if isinstance(node, dict):
-        if isinstance(node.get("class"), str) and node["class"].startswith("theta."):
-            node["class"] = node["class"].rsplit(".", 1)[1]
-        for value in node.values():
-            _bare_class_names(value)
-    elif isinstance(node, list):
-        for value in node:
-            _bare_class_names(value)
+def _old_config(node):
+    """A model config as format versions 1 and 2 wrote it: theta's classes bare (``"MLP"``),
+    modules as ``{"class", "hyperparameters"}``, tuples as lists, dicts plain."""
+    if isinstance(node, list):
+        return [_old_config(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "tuple":
+        return [_old_config(value) for value in node["items"]]
+    if node.get("type") == "dict":
+        return {key: _old_config(value) for key, value in node["items"].items()}
+    old = {key: _old_config(value) for key, value in node.items() if key != "type"}
+    if isinstance(old.get("class"), str) and old["class"].startswith("theta."):
+        old["class"] = old["class"].rsplit(".", 1)[1]
+    return old
 
 
 def test_folders_of_format_version_2_load_with_bare_class_names(tmp_path):
@@ -341,7 +349,7 @@ def test_a_learner_folder_holding_version_1_model_folders_loads(tmp_path):
     for folder in ("module", "model_"):
         _edit_weights(tmp_path / "r" / folder, lambda t: t.update({old[k]: t.pop(k) for k in old}))
         _edit_config(
-            tmp_path / "r" / folder, lambda c: _bare_class_names(c) or c.update(format_version=1)
+            tmp_path / "r" / folder, lambda c: c.update(_old_config(c), format_version=1)
         )
     again = io.load(tmp_path / "r")
     np.testing.assert_array_equal(again.predict(X), regressor.predict(X))
@@ -459,7 +467,7 @@ def test_non_finite_values_warn_or_raise(tmp_path):
 @pytest.mark.parametrize(
     "edit, match",
     [
-        (lambda c: c.update(format_version=4), r"format version 4 .*reads format version 3"),
+        (lambda c: c.update(format_version=5), r"format version 5 .*reads format version 4"),
         (lambda c: c.update(format_version="1"), "format_version must be a positive integer"),
         (lambda c: c.update(format="pytorch"), "not a theta model config.*'pytorch'"),
         (lambda c: c.update({"class": "NoSuchNet"}), r"unknown module class 'NoSuchNet'.*MLP"),
@@ -479,7 +487,7 @@ def test_bad_configs_are_checkpoint_errors_naming_the_file(tmp_path, edit, match
 
 def test_unknown_nested_class_and_malformed_json(tmp_path):
     io.save(Sequential(Linear(2, 2, rng=0)), tmp_path / "m")
-    _edit_config(tmp_path / "m", lambda c: c["hyperparameters"]["layers"][0].update(
+    _edit_config(tmp_path / "m", lambda c: c["hyperparameters"]["layers"]["items"][0].update(
         {"class": "Gone"}))  # fmt: skip
     with pytest.raises(CheckpointError, match=r"'Gone' at config\.hyperparameters\.layers\[0\]"):
         io.load(tmp_path / "m")
@@ -487,6 +495,41 @@ def test_unknown_nested_class_and_malformed_json(tmp_path):
         (tmp_path / "m" / "config.json").write_bytes(text.encode("latin-1"))
         with pytest.raises(CheckpointError, match="config.json is not valid UTF-8 JSON"):
             io.load(tmp_path / "m")
+
+
+class KeepsAnything(Module):
+    """A module whose constructor records whatever it is given."""
+
+    def __init__(self, **anything):
+        self.w = Parameter([1.0])
+
+
+def test_hyperparameters_come_back_as_given(tmp_path):
+    given = {"shape": (2, 3), "table": {0: "a", (1, 2): {"class": "X", "hyperparameters": {}}},
+             "tags": frozenset({"x"}), "limit": float("nan"), "inner": (Tanh(),)}  # fmt: skip
+    io.save(KeepsAnything(**given), tmp_path / "m")
+    assert "NaN" not in (tmp_path / "m" / "config.json").read_text()  # strict JSON
+    again = io.load(tmp_path / "m").hyperparameters()["anything"]
+    assert type(again["inner"][0]) is Tanh
+    assert math.isnan(again.pop("limit")) and again.pop("inner") and given.pop("limit")
+    given.pop("inner")
+    assert again == given and type(again["shape"]) is tuple
+
+
+def test_format_version_3_folders_still_load(tmp_path):
+    model = Sequential(MLP((2, 3, 2), rng=0), LayerNorm((2,)), Linear(2, 1, rng=1))
+    io.save(model, tmp_path / "m")
+
+    def version3(config):  # what theta wrote before version 4: plain JSON, qualified names
+        old = _old_config(config)
+        layers = old["hyperparameters"]["layers"]
+        layers[:] = [{**layer, "class": f"theta.nn.layers.{layer['class']}"} for layer in layers]
+        config.update(old, format_version=3, **{"class": "theta.nn.layers.Sequential"})
+
+    _edit_config(tmp_path / "m", version3)
+    assert '"sizes": [' in (tmp_path / "m" / "config.json").read_text()
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(predict(io.load(tmp_path / "m"), x), predict(model, x))
 
 
 def test_newer_theta_version_warns_naming_both(tmp_path):
@@ -514,10 +557,9 @@ def test_user_classes_shadowing_a_registered_name_are_refused_on_save(tmp_path, 
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (np.zeros(2), "ndarray"),
-        ({1: 2}, "non-string keys"),
-        ({"class": "X", "hyperparameters": {}}, "read as a module"),
-        (lambda x: x, "function"),
+        (np.zeros(2), "is an array, which config.json does not hold"),
+        ([1, np.float32(2.0), np.zeros(())], r"\.2 is an array"),
+        (lambda x: x, "function, which cannot be saved without pickle"),
     ],
 )
 def test_hyperparameters_json_cannot_hold_are_refused_before_writing(tmp_path, bad, match):
@@ -597,9 +639,9 @@ def test_existing_path_needs_overwrite_and_then_is_replaced_whole(tmp_path):
     io.save(MLP((2, 3, 1), rng=0), path)
     with pytest.raises(FileExistsError, match=str(path)):
         io.save(MLP((2, 1), rng=1), path)
-    assert io.load(path).hyperparameters()["sizes"] == [2, 3, 1]
+    assert io.load(path).hyperparameters()["sizes"] == (2, 3, 1)
     io.save(MLP((2, 1), rng=1), path, overwrite=True)
-    assert io.load(path).hyperparameters()["sizes"] == [2, 1]
+    assert io.load(path).hyperparameters()["sizes"] == (2, 1)
     assert sorted(os.listdir(tmp_path)) == ["m"]
     io.save_state_dict({"w": np.zeros(1)}, tmp_path / "w.st")
     with pytest.raises(FileExistsError, match="w.st"):
@@ -642,7 +684,7 @@ def test_saving_without_renameat2_still_works(tmp_path, monkeypatch):
     monkeypatch.setattr(tensorfile, "_rename", lambda *args: False)
     io.save(MLP((2, 1), rng=0), tmp_path / "m")
     io.save(MLP((2, 2, 1), rng=0), tmp_path / "m", overwrite=True)
-    assert io.load(tmp_path / "m").hyperparameters()["sizes"] == [2, 2, 1]
+    assert io.load(tmp_path / "m").hyperparameters()["sizes"] == (2, 2, 1)
     assert sorted(os.listdir(tmp_path)) == ["m"]
 
 

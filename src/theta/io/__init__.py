@@ -4,15 +4,17 @@ The chapter's split, on disk. ``save(model, path)`` writes a *model folder*::
 
     path/
       model.safetensors   the parameters θ: model.state_dict(), one tensor per dotted name
-      config.json         how to rebuild f: {"format": "theta.model", "format_version": 3,
+      config.json         how to rebuild f: {"format": "theta.model", "format_version": 4,
                           "theta_version": ..., "class": "theta.nn.layers.MLP",
                           "hyperparameters": {...}}
 
 and ``load(path)`` rebuilds the module from ``theta.nn.Module.registry`` by its qualified class
 name (``theta.params.registry_name``; older folders' bare names of theta's classes too) with the
-recorded constructor arguments (nested modules, such as a ``Sequential``'s layers, are stored
-as ``{"class": ..., "hyperparameters": ...}`` and rebuilt recursively; tuples come back as
-lists), then copies the parameters in.
+recorded constructor arguments, then copies the parameters in. Each argument is one node of
+``theta.treefile``'s tree (plain JSON for numbers, strings, booleans, None and lists; tuples,
+dicts, NaN as typed nodes; nested modules, such as a ``Sequential``'s layers, as ``{"type":
+"module", "class": ..., "hyperparameters": ...}``, rebuilt recursively), so every argument
+comes back as it was given.
 
 ``save(learner, path)`` does the same for an estimator or agent (any ``theta.params.Params``,
 fitted or not) and writes a *learner folder*::
@@ -98,7 +100,8 @@ def save(obj: Module | Params, path: str | os.PathLike, *, overwrite: bool = Fal
     obj : Module or Params
         A module whose class is in ``Module.registry`` (every ``Module`` subclass is) and
         whose recorded hyperparameters are numbers, strings, booleans, None, lists, tuples,
-        dicts with string keys, or modules of the same kind; or a learner (an estimator or
+        sets, dicts, or modules of the same kind (no arrays: those are parameters or
+        buffers); or a learner (an estimator or
         agent: any ``theta.params.Params``) whose class is defined at the top level of a
         module and whose hyperparameters and attributes are values ``theta.io.learners``
         lists (arrays, numbers, strings, containers, NumPy scalars and Generators, modules,
@@ -192,7 +195,7 @@ def load(
     ...     save(model, os.path.join(d, "mlp"))
     ...     again = load(os.path.join(d, "mlp"))
     >>> type(again).__name__, again.hyperparameters()
-    ('MLP', {'sizes': [2, 4, 1], 'activation': 'relu', 'dropout': 0.0})
+    ('MLP', {'sizes': (2, 4, 1), 'activation': 'relu', 'dropout': 0.0})
     >>> bool((again(x).numpy() == model(x).numpy()).all())
     True
 

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import inspect
 import json
+import math
 import os
 import re
 import secrets
@@ -36,7 +37,7 @@ from theta.tensorfile import (
     refuse_pickle,
     write_tensors,
 )
-from theta.treefile import parse_json
+from theta.treefile import TreeReader, TreeWriter, parse_json
 
 __all__ = ["FORMAT_VERSION", "load_state_dict", "save_state_dict", "version1_name"]
 
@@ -44,7 +45,9 @@ FORMAT = "theta.model"
 # Raise when a reader of the old version could misread the new folders.
 # 2: PyTorch's parameter names (Sequential, MLP, MultiHeadAttention); see version1_name.
 # 3: theta's classes by their qualified registry_name, as everyone else's; see _class_named.
-FORMAT_VERSION = 3
+# 4: hyperparameters as theta.treefile nodes (one nested-state format; tuples stay tuples);
+#    versions 1-3 are read through _legacy_node.
+FORMAT_VERSION = 4
 LEARNER_FORMAT = "theta.learner"
 LEARNER_FORMAT_VERSION = 1
 WEIGHTS_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "state.safetensors"
@@ -81,7 +84,7 @@ def model_config(model: Module) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "theta_version": theta_version(),
         "class": _registered_name(model),
-        "hyperparameters": _encode(model.hyperparameters(), type(model).__name__),
+        "hyperparameters": _hyperparameter_nodes(model),
         "weights_id": secrets.token_hex(16),
     }
 
@@ -111,32 +114,54 @@ def _registered_name(module: Module) -> str:
     return name
 
 
-def _encode(value: Any, where: str) -> Any:
-    """A JSON value for one hyperparameter; modules become {"class", "hyperparameters"}."""
-    if isinstance(value, Module):
-        hyper = value.hyperparameters()
-        return {"class": _registered_name(value), "hyperparameters": _encode(hyper, where)}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
+class _ModuleNodes:
+    """``config.json``'s one kind of node beyond the tree's own: a module held by a model (an
+    MLP in a Sequential), ``{"type": "module", "class", "hyperparameters"}``, rebuilt by its
+    registered class from its hyperparameters. ``source`` (the config's path and format
+    version) is needed only to read."""
+
+    kinds = frozenset({"module"})
+    saves = "theta Modules"
+
+    def __init__(self, source: tuple[str, int] = ("config.json", FORMAT_VERSION)) -> None:
+        self.source = source
+
+    def encode(self, writer: TreeWriter, value: Any, path: str) -> dict[str, Any] | None:
+        if not isinstance(value, Module):
+            return None
+        dot = f"{path}." if path else ""
+        hyper = _plain_scalars(value.hyperparameters())
+        nodes = {key: writer.encode(item, dot + key) for key, item in hyper.items()}
+        return {"type": "module", "class": _registered_name(value), "hyperparameters": nodes}
+
+    def decode(self, reader: TreeReader, node: dict[str, Any], where: str) -> Module:
+        name, nodes = reader.fields(node, where, **{"class": str, "hyperparameters": dict})
+        cls = _module_class(name, self.source, where)
+        values = {k: reader.decode(v, f"{where}.hyperparameters.{k}") for k, v in nodes.items()}
+        return _build(cls, values, self.source[0], where)
+
+
+def _hyperparameter_nodes(model: Module) -> dict[str, Any]:
+    """``config.json``'s ``hyperparameters``: one tree node per constructor argument."""
+    writer = TreeWriter(f"hyperparameter {type(model).__name__}", hook=_ModuleNodes())
+    nodes = writer.encode(model, "")["hyperparameters"]
+    if writer.tensors:
+        raise TypeError(
+            f"save: {writer.where(next(iter(writer.tensors)))} is an array, which "
+            "config.json does not hold; pass it as a list, or make it a parameter or a buffer."
+        )
+    return nodes
+
+
+def _plain_scalars(value: Any) -> Any:
+    """``value`` with NumPy numbers as Python ones (``n_in=x.shape[1]`` is an ``np.int64``)."""
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return value.item()
-    if isinstance(value, list | tuple):
-        return [_encode(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise TypeError(f"save: hyperparameter {where} is a dict with non-string keys; "
-                            "config.json (JSON) can only hold string keys.")  # fmt: skip
-        if set(value) == {"class", "hyperparameters"}:
-            raise TypeError(
-                f"save: hyperparameter {where} is a dict with exactly the keys "
-                "'class' and 'hyperparameters', which load would read as a module."
-            )
-        return {key: _encode(item, f"{where}.{key}") for key, item in value.items()}
-    raise TypeError(
-        f"save: hyperparameter {where} is a {type(value).__name__}, which config.json cannot "
-        "hold; hyperparameters must be numbers, strings, booleans, None, lists, tuples, dicts "
-        "or Modules."
-    )
+    if type(value) in (list, tuple):
+        return type(value)(_plain_scalars(item) for item in value)
+    if type(value) is dict:
+        return {key: _plain_scalars(item) for key, item in value.items()}
+    return value
 
 
 def check_replaceable(path: str) -> None:
@@ -260,7 +285,7 @@ def build_model(
     with (skip_init() if strict else contextlib.nullcontext(),
           parameter_budget(budget) if strict else contextlib.nullcontext()):  # fmt: skip
         try:
-            model = _build(config["class"], config["hyperparameters"], source, "config")
+            model = _decode_model(config, source)
         except ParameterBudgetError:
             raise CheckpointError(
                 f"{config_path}: the model it describes needs more parameters than "
@@ -436,22 +461,52 @@ def _class_named(name: Any, format_version: int) -> type[Module] | None:
     return cls
 
 
-def _build(name: Any, hyperparameters: Any, source: tuple[str, int], where: str) -> Module:
-    """Instantiate registry class ``name`` with decoded ``hyperparameters`` (JSON values);
-    ``source`` is the config's path and format version."""
-    config_path, format_version = source
-    cls = _class_named(name, format_version)
+def _decode_model(config: dict[str, Any], source: tuple[str, int]) -> Module:
+    """The module of ``config`` (read by ``_read_config``), built from its hyperparameters."""
+    node = {"type": "module", "class": config["class"],
+            "hyperparameters": config["hyperparameters"]}  # fmt: skip
+    if source[1] < 4:
+        node = _legacy_node(node)
+    reader = TreeReader({}, source[0], hook=_ModuleNodes(source))
+    try:
+        return reader.decode(node, "config")
+    except RecursionError:
+        raise reader.fail("config", "the hyperparameters nest too deeply") from None
+
+
+def _legacy_node(value: Any) -> Any:
+    """A format 1-3 hyperparameter as a tree node: objects with exactly the keys ``class`` and
+    ``hyperparameters`` were modules, other objects dicts, lists lists (tuples were saved as
+    lists); NaN and infinity were JSON literals."""
+    if isinstance(value, dict):
+        if set(value) - {"type"} == {"class", "hyperparameters"}:
+            hyper = value["hyperparameters"]
+            if isinstance(hyper, dict):
+                hyper = {k: _legacy_node(v) for k, v in hyper.items()}
+            return {"type": "module", "class": value["class"], "hyperparameters": hyper}
+        return {"type": "dict", "items": {k: _legacy_node(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return [_legacy_node(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"type": "float", "value": str(value)}
+    return value
+
+
+def _module_class(name: str, source: tuple[str, int], where: str) -> type[Module]:
+    """The registered class a config names at ``where``; ``source``: its path and version."""
+    cls = _class_named(name, source[1])
     if cls is None:
         raise CheckpointError(
-            f"{config_path}: unknown module class {name!r} at {where}; theta knows "
+            f"{source[0]}: unknown module class {name!r} at {where}; theta knows "
             f"{', '.join(sorted(Module.registry))}. If it is your own Module subclass, import "
             "the code that defines it before calling load."
         )
-    if not isinstance(hyperparameters, dict):
-        raise CheckpointError(f"{config_path}: {where}.hyperparameters must be an object.")
-    values = {
-        k: _decode(v, source, f"{where}.hyperparameters.{k}") for k, v in hyperparameters.items()
-    }
+    return cls
+
+
+def _build(cls: type[Module], values: dict[str, Any], config_path: str, where: str) -> Module:
+    """Instantiate ``cls`` with its decoded hyperparameters ``values``, as it recorded them."""
+    recorded = dict(values)
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     positional = True  # recorded arguments go back positionally until one was not recorded
@@ -460,7 +515,7 @@ def _build(name: Any, hyperparameters: Any, source: tuple[str, int], where: str)
             positional = positional and param.kind is param.VAR_POSITIONAL
             continue
         value = values.pop(param.name)
-        if param.kind is param.VAR_POSITIONAL and isinstance(value, list) and positional:
+        if param.kind is param.VAR_POSITIONAL and isinstance(value, list | tuple) and positional:
             args.extend(value)
         elif param.kind is param.VAR_KEYWORD and isinstance(value, dict):
             kwargs.update(value)
@@ -476,20 +531,10 @@ def _build(name: Any, hyperparameters: Any, source: tuple[str, int], where: str)
         raise  # build_model names the config and the weights it outgrew
     except (TypeError, ValueError) as exc:
         raise CheckpointError(
-            f"{config_path}: cannot rebuild {name} (at {where}) from its hyperparameters "
-            f"{hyperparameters}: {exc}"
+            f"{config_path}: cannot rebuild {registry_name(cls)} (at {where}) from its "
+            f"hyperparameters "
+            f"{recorded}: {exc}"
         ) from None
-
-
-def _decode(value: Any, source: tuple[str, int], where: str) -> Any:
-    """JSON value → hyperparameter; {"class", "hyperparameters"} objects become modules."""
-    if isinstance(value, dict):
-        if set(value) == {"class", "hyperparameters"}:
-            return _build(value["class"], value["hyperparameters"], source, where)
-        return {k: _decode(v, source, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v, source, f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
 
 
 # MultiHeadAttention's names that format version 1 spelt as its own Linear layers did
