@@ -75,19 +75,23 @@ def _numpy_blas() -> dict[str, Any] | None:
 
 
 def configure_threads(threads: int | None = None) -> dict[str, int]:
-    """Give PyTorch as many intra-op threads as NumPy's BLAS uses (or set both to ``threads``).
+    """Give PyTorch as many intra-op threads as NumPy's BLAS uses (or set both, and theta's own
+    pools, to ``threads``).
 
     Returns the settings in force afterwards. Uses threadpoolctl to limit the BLAS pools when
     ``threads`` is given; the limit stays in force for the rest of the process.
     """
     from threadpoolctl import threadpool_limits
 
+    import theta
+
     if threads is not None:
+        theta.set_num_threads(threads)
         # kept alive on purpose: the limit holds until the process ends
         configure_threads._limiter = threadpool_limits(limits=threads, user_api="blas")  # type: ignore[attr-defined]
     blas = _numpy_blas()
     blas_threads = int(blas["num_threads"]) if blas else (threads or os.cpu_count() or 1)
-    settings = {"numpy_blas_threads": blas_threads}
+    settings = {"numpy_blas_threads": blas_threads, "theta_threads": theta.get_num_threads()}
     try:
         import torch
     except ImportError:
@@ -351,9 +355,10 @@ class Suite:
         previous implementation's idle thread pool to stop spinning (see
         :func:`blas_spin_seconds`); otherwise it steals cores from the next one.
 
-        ``clock`` is wall time by default. ``time.thread_time`` (the calling thread's CPU
-        time) is the robust choice on a crowded machine, but only with every library
-        single-threaded: work done in other threads is not counted.
+        ``clock`` is wall time by default. ``time.process_time`` (the CPU time of every
+        thread of the process) is the robust choice on a crowded machine, with every library
+        single-threaded; ``time.thread_time`` would miss the work of any pool a library
+        starts (theta's KMeans chunks, a BLAS thread).
         """
         results = []
         for case in self.cases:

@@ -580,14 +580,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cpu-time",
         action="store_true",
-        help="time the training sections with thread CPU time (implies --threads 1)",
+        help="time the training sections with the process' CPU time (implies --threads 1)",
     )
     args = parser.parse_args(argv)
     if args.cpu_time:
         if args.threads not in (None, 1):
-            parser.error("--cpu-time counts one thread only; use it with --threads 1")
+            parser.error("--cpu-time sums every thread's time; use it with --threads 1")
         args.threads = 1
-        _CLOCK[0] = time.thread_time
+        _CLOCK[0] = time.process_time
 
     import bench_autograd as B
     import bench_training as T

@@ -18,6 +18,7 @@ from theta import (
     train,
     tune,  # model selection (L5), over the learners above
 )
+from theta.threads import get_num_threads, set_num_threads
 from theta.autograd import (
     Context,
     Function,
@@ -83,6 +84,7 @@ from theta.autograd import (
 __all__ = [
     "autograd", "data", "estimators", "io", "losses", "metrics", "models", "nn", "optim", "train",
     "tune",
+    "get_num_threads", "set_num_threads",
     "Context", "Function",
     "GradcheckReport", "Mismatch", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to",
     "clip", "concatenate", "cos", "detect_anomaly", "div", "enable_grad", "exp", "expand_dims",

@@ -36,6 +36,7 @@ from theta.estimators.base import (
     safe_scale,
 )  # fmt: skip
 from theta.rng import check_random_state
+from theta.threads import get_num_threads
 from theta.validation import Interval, Options, check_array, feature_names
 
 __all__ = ["KMeans", "kmeans_plusplus"]
@@ -50,7 +51,8 @@ def _chunk_rows(n_clusters: int, n_features: int) -> int:
     return int(np.clip(_CHUNK_WORK // (n_clusters * n_features), 64, 8192))
 
 
-_POOL: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child needs its own
+# by process id (a forked child needs its own) and size (theta.set_num_threads)
+_POOL: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _for_each_chunk(work: Callable[[int], None], n_rows: int, step: int) -> None:
@@ -61,14 +63,15 @@ def _for_each_chunk(work: Callable[[int], None], n_rows: int, step: int) -> None
     does not depend on the order in which they finish.
     """
     starts = range(0, n_rows, step)
-    n_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if len(starts) < 8 or (n_cpus or 1) < 2:
+    n_threads = min(get_num_threads(), 8)
+    if len(starts) < 8 or n_threads < 2:
         for start in starts:
             work(start)
         return
-    pool = _POOL.get(os.getpid())
+    key = (os.getpid(), n_threads)
+    pool = _POOL.get(key)
     if pool is None:
-        pool = _POOL.setdefault(os.getpid(), ThreadPoolExecutor(min(n_cpus, 8)))
+        pool = _POOL.setdefault(key, ThreadPoolExecutor(n_threads))
     for _ in pool.map(work, starts):  # re-raises the first error
         pass
 

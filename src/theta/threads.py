@@ -1,0 +1,76 @@
+"""How many threads theta's own work may use: one setting, as PyTorch's ``set_num_threads``.
+
+theta runs its heavy products in NumPy's BLAS, which has its own thread pool, and a few loops
+on a pool of its own (KMeans' row chunks). theta's pools use ``THETA_NUM_THREADS`` from the
+environment when theta is imported, else every core this process may run on. Calling
+:func:`set_num_threads` changes that and also limits the BLAS pools, through ``threadpoolctl``
+when it is installed (it comes with scikit-learn); to limit BLAS without it, set
+``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``) before starting Python.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["get_num_threads", "set_num_threads"]
+
+
+def _usable_cpus() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _from_environment() -> int | None:
+    text = os.environ.get("THETA_NUM_THREADS", "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"THETA_NUM_THREADS must be a positive integer (got {text!r}); unset it to use "
+            "every core."
+        )
+    return value
+
+
+_setting: list[int | None] = [_from_environment()]
+_blas_limit: list[Any] = []  # threadpoolctl's limiter, kept alive while it holds
+
+
+def get_num_threads() -> int:
+    """The number of threads theta's own pools use (see the module docstring)."""
+    return _setting[0] or _usable_cpus()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Use ``n`` threads for theta's pools and, through threadpoolctl if installed, for BLAS;
+    ``None`` goes back to the default (``THETA_NUM_THREADS`` or every core).
+
+    Examples
+    --------
+    >>> import theta
+    >>> before = theta.get_num_threads()
+    >>> theta.set_num_threads(1)
+    >>> theta.get_num_threads()
+    1
+    >>> theta.set_num_threads(None)
+    >>> theta.get_num_threads() == before
+    True
+    """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_num_threads: n must be a positive integer or None (got {n!r}).")
+    if _blas_limit:
+        _blas_limit.pop().restore_original_limits()
+    _setting[0] = n if n is not None else _from_environment()
+    if n is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        _blas_limit.append(threadpool_limits(limits=n, user_api="blas"))
