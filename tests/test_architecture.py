@@ -192,8 +192,13 @@ def test_autograd_line_budget():
     # version), which PyTorch users expect to raise rather than give a wrong gradient; and to
     # 1,200 for issue #14: Tensor's ~60 methods are defined in the class, one line each (two
     # where the signature is long), instead of a 35-line table bound with setattr, so that IDEs
-    # and type checkers see them (+43 lines: 1,140 before, 1,183 after).
-    assert total < 1200, f"autograd/ has {total} code lines; the budget is 1200"
+    # and type checkers see them (+43 lines: 1,140 before, 1,183 after); and to 2,500 for issue
+    # #15, the tensor language complete: ~110 more ops with NumPy's names and PyTorch's
+    # gradients and conventions, each with its error messages (creation 109 lines, elementwise
+    # and activations +190, reductions, scans and sorting +270, gather/scatter, pad modes,
+    # movement and einsum +480, Tensor methods +150: 1,183 before, 2,420 after). Convolutions,
+    # pooling and normalisation live in nn/, outside this budget.
+    assert total < 2500, f"autograd/ has {total} code lines; the budget is 2500"
 
 
 def test_import_theta_imports_only_the_runtime_dependencies():

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["erf", "gelu", "gelu_grad", "log_softmax", "softmax"]
+__all__ = ["erf", "gelu", "gelu_grad", "log_softmax", "sigmoid", "softmax"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function",
 # Math. Comp. 23 (1969), coefficients as in his CALERF routine (lowest order last).
@@ -133,7 +133,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x)
     if x.dtype == np.float32:
-        x = np.ascontiguousarray(x)
+        x = np.asarray(x, order="C")
         out = np.empty(x.shape, np.float32)
         erf32 = _Erf32()
         for o, xb in _blocks(out, x):
@@ -212,7 +212,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     >>> gelu(np.array([-1.0, 0.0, 2.0])).round(4)
     array([-0.1587,  0.    ,  1.9545])
     """
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x, order="C")
     if approximate == "none" and x.dtype != np.float32:
         return x * (0.5 * (1.0 + erf(x * _INV_SQRT_2)))
     out = np.empty(x.shape, x.dtype)
@@ -245,7 +245,7 @@ def gelu_grad(x: np.ndarray, grad: np.ndarray, approximate: str = "none") -> np.
     -------
     np.ndarray of the shape and dtype of ``x``
     """
-    x, grad = np.ascontiguousarray(x), np.ascontiguousarray(grad)
+    x, grad = np.asarray(x, order="C"), np.asarray(grad, order="C")
     if approximate == "none" and x.dtype != np.float32:
         cdf = 0.5 * (1.0 + erf(x * _INV_SQRT_2))
         return grad * (cdf + x * (_INV_SQRT_2 * _INV_SQRT_PI) * np.exp(-0.5 * x * x))
@@ -289,6 +289,12 @@ def _tanh_part(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     out += _SQRT_2_OVER_PI
     out *= x
     return np.tanh(out, out=out)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function that only ever exponentiates ``-|x|``, so it cannot overflow."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

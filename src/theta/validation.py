@@ -17,6 +17,7 @@ from theta.errors import DataConversionWarning, InvalidParameterError, sklearn_t
 __all__ = [
     "Each", "Interval", "Options", "check_array", "check_consistent_length", "check_X_y",
     "check_param", "check_sample_weight", "check_scalar", "column_or_1d", "feature_names",
+    "int_tuple",
     "moved_keywords", "validate_params", "violation",
 ]  # fmt: skip
 
@@ -632,3 +633,21 @@ def moved_keywords(moved: Mapping[str, str]) -> Callable[[Callable], Callable]:
         return checked
 
     return decorate
+
+
+def int_tuple(
+    value: Any, n: int, name: str, caller: object, low: Interval | None = None
+) -> tuple[int, ...]:
+    """An int or a sequence of ``n`` ints (a kernel size, a stride) as a tuple of ``n`` ints,
+    each in ``low`` (default: at least 1), as PyTorch's layers take them."""
+    low = Interval(numbers.Integral, 1, None) if low is None else low
+    check_param(value, name, [low, Each(low)], caller=caller)
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    if len(value) != n:
+        raise ValueError(
+            f"{_name_of(caller)}: {name} must be an int or a tuple of {n} ints "
+            f"(got {tuple(value)})."
+        )
+    return tuple(int(v) for v in value)
+

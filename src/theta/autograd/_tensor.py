@@ -308,8 +308,8 @@ class Tensor:
     def __rsub__(self, other: Any) -> Tensor: return _ew.sub(other, self)
     def __mul__(self, other: Any) -> Tensor: return _ew.mul(self, other)
     def __rmul__(self, other: Any) -> Tensor: return _ew.mul(other, self)
-    def __truediv__(self, other: Any) -> Tensor: return _ew.div(self, other)
-    def __rtruediv__(self, other: Any) -> Tensor: return _ew.div(other, self)
+    def __truediv__(self, other: Any) -> Tensor: return _ew.true_divide(self, other)
+    def __rtruediv__(self, other: Any) -> Tensor: return _ew.true_divide(other, self)
     def __pow__(self, other: Any) -> Tensor: return _ew.power(self, other)
     def __rpow__(self, other: Any) -> Tensor: return _ew.power(other, self)
     def __matmul__(self, other: Any) -> Tensor: return _la.matmul(self, other)
@@ -341,11 +341,49 @@ class Tensor:
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         return _ew.leaky_relu(self, negative_slope)
     def gelu(self, approximate: str = "none") -> Tensor: return _ew.gelu(self, approximate)
-    def softplus(self) -> Tensor: return _ew.softplus(self)
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        return _ew.softplus(self, beta, threshold)
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         return _ew.clip(self, min, max)
     def maximum(self, other: Any) -> Tensor: return _ew.maximum(self, other)
     def minimum(self, other: Any) -> Tensor: return _ew.minimum(self, other)
+    # issue 15: more math (zero gradient for floor, ceil, round, trunc, sign, //), bits, tests
+    def floor(self) -> Tensor: return _ew.floor(self)
+    def ceil(self) -> Tensor: return _ew.ceil(self)
+    def round(self, decimals: int = 0) -> Tensor: return _ew.round(self, decimals)
+    def trunc(self) -> Tensor: return _ew.trunc(self)
+    def sign(self) -> Tensor: return _ew.sign(self)
+    def reciprocal(self) -> Tensor: return _ew.reciprocal(self)
+    def square(self) -> Tensor: return _ew.square(self)
+    def rsqrt(self) -> Tensor: return _ew.rsqrt(self)
+    def exp2(self) -> Tensor: return _ew.exp2(self)
+    def log2(self) -> Tensor: return _ew.log2(self)
+    def log10(self) -> Tensor: return _ew.log10(self)
+    def expm1(self) -> Tensor: return _ew.expm1(self)
+    def sinh(self) -> Tensor: return _ew.sinh(self)
+    def cosh(self) -> Tensor: return _ew.cosh(self)
+    def asin(self) -> Tensor: return _ew.asin(self)
+    def acos(self) -> Tensor: return _ew.acos(self)
+    def atan(self) -> Tensor: return _ew.atan(self)
+    def erf(self) -> Tensor: return _ew.erf(self)
+    def isnan(self) -> Tensor: return _ew.isnan(self)
+    def isinf(self) -> Tensor: return _ew.isinf(self)
+    def isfinite(self) -> Tensor: return _ew.isfinite(self)
+    def __mod__(self, other: Any) -> Tensor: return _ew.remainder(self, other)
+    def __rmod__(self, other: Any) -> Tensor: return _ew.remainder(other, self)
+    def __floordiv__(self, other: Any) -> Tensor: return _ew.floor_divide(self, other)
+    def __rfloordiv__(self, other: Any) -> Tensor: return _ew.floor_divide(other, self)
+    def __and__(self, other: Any) -> Tensor: return _ew.bitwise_and(self, other)
+    def __rand__(self, other: Any) -> Tensor: return _ew.bitwise_and(other, self)
+    def __or__(self, other: Any) -> Tensor: return _ew.bitwise_or(self, other)
+    def __ror__(self, other: Any) -> Tensor: return _ew.bitwise_or(other, self)
+    def __xor__(self, other: Any) -> Tensor: return _ew.bitwise_xor(self, other)
+    def __rxor__(self, other: Any) -> Tensor: return _ew.bitwise_xor(other, self)
+    def __invert__(self) -> Tensor: return _ew.bitwise_not(self)
+    def __lshift__(self, other: Any) -> Tensor: return _ew.left_shift(self, other)
+    def __rlshift__(self, other: Any) -> Tensor: return _ew.left_shift(other, self)
+    def __rshift__(self, other: Any) -> Tensor: return _ew.right_shift(self, other)
+    def __rrshift__(self, other: Any) -> Tensor: return _ew.right_shift(other, self)
     matmul = __matmul__
     # reductions (axis: int, tuple or None; keepdims)
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -368,6 +406,34 @@ class Tensor:
         return _red.argmin(self, axis, keepdims)
     def softmax(self, axis: int = -1) -> Tensor: return _red.softmax(self, axis)
     def log_softmax(self, axis: int = -1) -> Tensor: return _red.log_softmax(self, axis)
+    def prod(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.prod(self, axis, keepdims)
+    def cumsum(self, axis: int | None = None) -> Tensor: return _red.cumsum(self, axis)
+    def cumprod(self, axis: int | None = None) -> Tensor: return _red.cumprod(self, axis)
+    def norm(self, ord: float | str | None = None, axis: Axis = None,
+             keepdims: bool = False) -> Tensor:
+        return _red.norm(self, ord, axis, keepdims)
+    def count_nonzero(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _red.count_nonzero(self, axis, keepdims)
+    # sorting and selection: (values, indices) pairs as in PyTorch
+    def sort(self, axis: int | None = -1, descending: bool = False, *,
+             stable: bool = False) -> tuple[Tensor, Tensor]:
+        return _sort.sort(self, axis, descending, stable=stable)
+    def argsort(self, axis: int | None = -1, descending: bool = False, *,
+                stable: bool = False) -> Tensor:
+        return _sort.argsort(self, axis, descending, stable=stable)
+    def topk(self, k: int, axis: int | None = -1, largest: bool = True,
+             sorted: bool = True) -> tuple[Tensor, Tensor]:  # noqa: A002
+        return _sort.topk(self, k, axis, largest, sorted)
+    def kthvalue(self, k: int, axis: int | None = -1,
+                 keepdims: bool = False) -> tuple[Tensor, Tensor]:
+        return _sort.kthvalue(self, k, axis, keepdims)
+    def median(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _sort.median(self, axis, keepdims)
+    def cummax(self, axis: int | None = None) -> tuple[Tensor, Tensor]:
+        return _sort.cummax(self, axis)
+    def cummin(self, axis: int | None = None) -> tuple[Tensor, Tensor]:
+        return _sort.cummin(self, axis)
     # movement
     def swapaxes(self, axis1: int, axis2: int) -> Tensor: return _mv.swapaxes(self, axis1, axis2)
     def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor: return _mv.expand_dims(self, axis)
@@ -378,6 +444,33 @@ class Tensor:
         return _mv.flatten(self, start_axis, end_axis)
     def split(self, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
         return _mv.split(self, indices_or_sections, axis)
+    def flip(self, axis: Axis = None) -> Tensor: return _mv.flip(self, axis)
+    def roll(self, shift: int | tuple[int, ...], axis: Axis = None) -> Tensor:
+        return _mv.roll(self, shift, axis)
+    def tril(self, k: int = 0) -> Tensor: return _mv.tril(self, k)
+    def triu(self, k: int = 0) -> Tensor: return _mv.triu(self, k)
+    def tile(self, reps: int | Sequence[int]) -> Tensor: return _mv.tile(self, reps)
+    # PyTorch's meaning (tile), not NumPy's: see movement.tensor_repeat
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor: return _mv.tensor_repeat(self, sizes)
+    def repeat_interleave(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+        return _mv.repeat_interleave(self, repeats, axis)
+    def unfold(self, axis: int, size: int, step: int) -> Tensor:
+        return _mv.unfold(self, axis, size, step)
+    # indexing (PyTorch's gather/scatter family, out of place)
+    def gather(self, axis: int, index: Any) -> Tensor: return _ix.gather(self, axis, index)
+    def scatter(self, axis: int, index: Any, src: Any) -> Tensor:
+        return _ix.scatter(self, axis, index, src)
+    def scatter_add(self, axis: int, index: Any, src: Any) -> Tensor:
+        return _ix.scatter_add(self, axis, index, src)
+    def scatter_reduce(self, axis: int, index: Any, src: Any, reduce: str = "sum",
+                       include_self: bool = True) -> Tensor:
+        return _ix.scatter_reduce(self, axis, index, src, reduce, include_self)
+    def index_add(self, axis: int, index: Any, source: Any, alpha: float = 1) -> Tensor:
+        return _ix.index_add(self, axis, index, source, alpha)
+    def index_put(self, indices: tuple, values: Any, accumulate: bool = False) -> Tensor:
+        return _ix.index_put(self, indices, values, accumulate)
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _ix.masked_fill(self, mask, value)
     # fmt: on
 
     # In place, as PyTorch: allowed where no graph is being recorded (the optimizer's update).
@@ -427,10 +520,10 @@ class Tensor:
 
     # all/any carry no gradient; they exist for the fix that `if tensor:`'s error suggests
     def all(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return Tensor._from_op(np.asarray(self.data.all(axis=axis, keepdims=keepdims)), None)
+        return _red.all(self, axis, keepdims)
 
     def any(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return Tensor._from_op(np.asarray(self.data.any(axis=axis, keepdims=keepdims)), None)
+        return _red.any(self, axis, keepdims)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         if len(shape) == 1 and not isinstance(shape[0], int):
@@ -488,6 +581,8 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
 
 # The ops import Tensor from this module, so they load after the class exists.
 from theta.autograd.ops import elementwise as _ew  # noqa: E402
+from theta.autograd.ops import indexing as _ix  # noqa: E402
 from theta.autograd.ops import linalg as _la  # noqa: E402
 from theta.autograd.ops import movement as _mv  # noqa: E402
 from theta.autograd.ops import reduce as _red  # noqa: E402
+from theta.autograd.ops import sorting as _sort  # noqa: E402

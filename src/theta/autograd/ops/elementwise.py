@@ -6,6 +6,9 @@ input's shape. Scalars in backward rules are Python floats so float32 stays floa
 
 from __future__ import annotations
 
+import math
+import operator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,14 +16,22 @@ import numpy as np
 from theta import special as _special
 from theta.autograd._tensor import Tensor, as_tensor
 from theta.autograd.function import Context, Function
+from theta.special import sigmoid as _sigmoid
 
 __all__ = [
-    "abs", "add", "astype", "clip", "compare", "cos", "div", "exp", "gelu", "leaky_relu", "log",
-    "log1p", "maximum", "minimum", "mul", "neg", "power", "relu", "sigmoid", "sin", "softplus",
-    "sqrt", "sub", "tanh", "where",
+    "abs", "acos", "add", "allclose", "asin", "astype", "atan", "atan2", "bitwise_and",
+    "bitwise_not", "bitwise_or", "bitwise_xor", "ceil", "clip", "compare", "cos", "cosh", "div",
+    "elu", "erf", "exp", "exp2", "expm1", "floor", "floor_divide", "gelu", "hardsigmoid",
+    "hardswish", "hardtanh", "isclose", "isfinite", "isinf", "isnan", "leaky_relu", "left_shift",
+    "log", "log10", "log1p", "log2", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "logsigmoid", "maximum", "minimum", "mish", "mul", "neg", "power", "reciprocal", "relu",
+    "relu6", "remainder", "right_shift", "round", "rsqrt", "selu", "sigmoid", "sign", "silu",
+    "sin", "sinh", "softplus", "sqrt", "square", "sub", "tanh", "trunc", "where",
 ]  # fmt: skip
 
 Grads = tuple[np.ndarray | None, ...]
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def broadcast_error(op: str, *shapes: tuple[int, ...]) -> ValueError:
@@ -92,7 +103,9 @@ class Div(Function):
 
 
 class Pow(Function):
-    """``a ** b`` with both sides tensors; d/db uses ``log(a)``, taken as 0 where ``a == 0``."""
+    """``a ** b`` with both sides tensors, with PyTorch's gradients where ``a == 0``: d/da is 0
+    where ``b == 0`` (``a ** 0`` is constant), and d/db is 0 where ``b >= 0``, else
+    ``out * log(0) = -inf``."""
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -103,12 +116,14 @@ class Pow(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
         a, b, out = ctx.saved
-        grad_a = grad * b * a ** (b - 1) if ctx.needs_grad[0] else None
-        grad_b = None
-        if ctx.needs_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(a == 0, 0.0, np.log(np.where(a == 0, 1, a)))
-            grad_b = grad * out * log_a.astype(out.dtype, copy=False)
+        grad_a = grad_b = None
+        # 0 ** negative is inf and the log of 0 or of a negative base is -inf or NaN: the
+        # values PyTorch gives, so NumPy's warnings about them say nothing new
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_grad[0]:
+                grad_a = grad * np.where(b == 0, 0.0, b * a ** (b - 1))
+            if ctx.needs_grad[1]:
+                grad_b = grad * np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
         return grad_a, grad_b
 
 
@@ -130,34 +145,30 @@ class PowScalar(Function):
             return (grad * (2.0 * x),)
         if p == 0:  # x ** 0 is constant; the rule below would give 0 * inf = NaN at x = 0
             return (np.zeros_like(grad),)
-        return (grad * (p * x ** (p - 1)),)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function that only ever exponentiates ``-|x|``, so it cannot overflow."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e).astype(x.dtype, copy=False) / (1.0 + e)
+        with np.errstate(divide="ignore"):  # 0 ** (p - 1) for p < 1 is inf, as in PyTorch
+            return (grad * (p * x ** (p - 1)),)
 
 
 class Unary(Function):
     """An elementwise op given by its value ``f(x)`` and its derivative ``df(x, out)``.
 
     Subclasses set both as static functions (tinygrad's rule table, one line per rule);
-    backward multiplies the incoming gradient by ``df``.
+    backward multiplies the incoming gradient by ``df``. Keyword arguments of ``apply``
+    (an activation's ``alpha``) reach both.
     """
 
     f: Any
     df: Any
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = ctx.fn.f(x)
+    def forward(ctx: Context, x: np.ndarray, **kwargs: Any) -> np.ndarray:
+        out = ctx.fn.f(x, **kwargs)
         ctx.save(x, out)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (grad * ctx.fn.df(*ctx.saved),)
+        return (grad * ctx.fn.df(*ctx.saved, **ctx.kwargs),)
 
 
 class Neg(Unary):
@@ -214,6 +225,132 @@ class Tanh(Unary):
     f, df = np.tanh, staticmethod(lambda x, out: 1.0 - out * out)
 
 
+class Reciprocal(Unary):
+    """``1 / x``; integers give floats, as in PyTorch (NumPy's ``reciprocal`` truncates)."""
+
+    f, df = staticmethod(lambda x: 1.0 / x), staticmethod(lambda x, out: -out * out)
+
+
+class Square(Unary):
+    """``x * x``."""
+
+    f, df = np.square, staticmethod(lambda x, out: 2.0 * x)
+
+
+class Rsqrt(Unary):
+    """``1 / sqrt(x)``."""
+
+    f = staticmethod(lambda x: 1.0 / np.sqrt(x))
+    df = staticmethod(lambda x, out: -0.5 * out * out * out)
+
+
+class Exp2(Unary):
+    """``2 ** x``."""
+
+    f, df = np.exp2, staticmethod(lambda x, out: out * _LN2)
+
+
+class Log2(Unary):
+    """Base-2 ``log2(x)``."""
+
+    f, df = np.log2, staticmethod(lambda x, out: 1.0 / (x * _LN2))
+
+
+class Log10(Unary):
+    """Base-10 ``log10(x)``."""
+
+    f, df = np.log10, staticmethod(lambda x, out: 1.0 / (x * _LN10))
+
+
+class Expm1(Unary):
+    """``exp(x) - 1``, accurate for small ``x``."""
+
+    f, df = np.expm1, staticmethod(lambda x, out: out + 1.0)
+
+
+class Sinh(Unary):
+    """``sinh(x)``."""
+
+    f, df = np.sinh, staticmethod(lambda x, out: np.cosh(x))
+
+
+class Cosh(Unary):
+    """``cosh(x)``."""
+
+    f, df = np.cosh, staticmethod(lambda x, out: np.sinh(x))
+
+
+class Asin(Unary):
+    """``arcsin(x)`` on ``[-1, 1]``."""
+
+    f, df = np.arcsin, staticmethod(lambda x, out: 1.0 / np.sqrt(1.0 - x * x))
+
+
+class Acos(Unary):
+    """``arccos(x)`` on ``[-1, 1]``."""
+
+    f, df = np.arccos, staticmethod(lambda x, out: -1.0 / np.sqrt(1.0 - x * x))
+
+
+class Atan(Unary):
+    """``arctan(x)``."""
+
+    f, df = np.arctan, staticmethod(lambda x, out: 1.0 / (1.0 + x * x))
+
+
+class Erf(Unary):
+    """The error function ``erf(x)`` (NumPy has none: ``theta.special.erf``)."""
+
+    f = staticmethod(_special.erf)
+    df = staticmethod(lambda x, out: _TWO_OVER_SQRT_PI * np.exp(-x * x))
+
+
+class Flat(Function):
+    """An op that is constant between jumps (floor, ceil, trunc, round, sign, floor division):
+    its gradient is 0 everywhere, at the jumps too, as PyTorch defines it. ``f`` computes it."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: np.ndarray, f: Any) -> np.ndarray:
+        return f(*arrays)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        return tuple(
+            np.zeros(p.shape, p.dtype) if need else None
+            for p, need in zip(ctx.parents, ctx.needs_grad, strict=True)
+        )
+
+
+class Atan2(Function):
+    """``arctan2(y, x)``, the angle of the point ``(x, y)``."""
+
+    @staticmethod
+    def forward(ctx: Context, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        ctx.save(y, x)
+        return np.arctan2(y, x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        y, x = ctx.saved
+        scale = grad / (x * x + y * y)
+        return (scale * x if ctx.needs_grad[0] else None, -scale * y if ctx.needs_grad[1] else None)
+
+
+class Remainder(Function):
+    """``a mod b`` with the sign of ``b`` (Python's and NumPy's ``%``); PyTorch's gradients:
+    1 for ``a`` and ``-floor(a / b)`` for ``b``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save(a, b)
+        return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        a, b = ctx.saved
+        return grad, (-grad * np.floor_divide(a, b) if ctx.needs_grad[1] else None)
+
+
 class Sigmoid(Unary):
     """``1 / (1 + exp(-x))``; a primitive because the composed form overflows ``exp`` for
     large negative ``x``."""
@@ -221,11 +358,95 @@ class Sigmoid(Unary):
     f, df = staticmethod(_sigmoid), staticmethod(lambda x, out: out * (1.0 - out))
 
 
-class Softplus(Unary):
-    """``log(1 + exp(x))`` computed as ``logaddexp(0, x)``, finite for any ``x``."""
+def _softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """PyTorch's ``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``;
+    ``logaddexp`` keeps it finite whatever the threshold."""
+    bx = x * beta
+    soft = np.logaddexp(0.0, bx).astype(x.dtype, copy=False) / beta
+    return np.where(bx > threshold, x, soft)
 
-    f = staticmethod(lambda x: np.logaddexp(0.0, x).astype(x.dtype, copy=False))
-    df = staticmethod(lambda x, out: _sigmoid(x))
+
+class Softplus(Unary):
+    """Smooth ReLU ``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (PyTorch's)."""
+
+    f = staticmethod(_softplus)
+    df = staticmethod(
+        lambda x, out, beta, threshold: np.where(x * beta > threshold, 1.0, _sigmoid(x * beta))
+    )
+
+
+class ELU(Unary):
+    """``scale * x`` for ``x > 0``, else ``scale * alpha * (exp(x) - 1)`` (ELU; SELU's fixed
+    constants). A primitive: composed, ``exp`` of the unused positive branch overflows."""
+
+    f = staticmethod(
+        lambda x, alpha, scale: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))) * scale
+    )
+    df = staticmethod(
+        lambda x, out, alpha, scale: (
+            np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0))) * scale
+        )
+    )
+
+
+def _dsilu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    s = _sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def _mish(x: np.ndarray) -> np.ndarray:
+    return x * np.tanh(np.logaddexp(0.0, x).astype(x.dtype, copy=False))
+
+
+def _dmish(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    t = np.tanh(np.logaddexp(0.0, x).astype(x.dtype, copy=False))
+    return t + x * _sigmoid(x) * (1.0 - t * t)
+
+
+class SiLU(Unary):
+    """``x * sigmoid(x)`` (swish); one op instead of two, as it is a hot path of modern nets."""
+
+    f, df = staticmethod(lambda x: x * _sigmoid(x)), staticmethod(_dsilu)
+
+
+class Mish(Unary):
+    """``x * tanh(softplus(x))``; one op instead of three passes (and three saved arrays)."""
+
+    f, df = staticmethod(_mish), staticmethod(_dmish)
+
+
+class Hardtanh(Unary):
+    """``x`` limited to ``[low, high]``; unlike ``clip`` the gradient is 0 at the bounds
+    themselves (PyTorch's ``hardtanh`` and ``relu6``)."""
+
+    f = staticmethod(lambda x, low, high: np.clip(x, low, high))
+    df = staticmethod(lambda x, out, low, high: (x > low) & (x < high))
+
+
+class Hardsigmoid(Unary):
+    """``relu6(x + 3) / 6``, piecewise linear; the gradient is 0 at ``x = -3`` and ``3`` (as in
+    PyTorch) and exactly 1/6 between (PyTorch's kernel uses float32's 1/6 even in float64)."""
+
+    f = staticmethod(lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0)
+    df = staticmethod(lambda x, out: (np.abs(x) < 3.0) * x.dtype.type(1.0 / 6.0))
+
+
+class Hardswish(Unary):
+    """``x * relu6(x + 3) / 6``; PyTorch's gradient: 0 up to ``x = -3``, ``x / 3 + 1/2`` on
+    ``(-3, 3)``, and 1 from ``x = 3``."""
+
+    f = staticmethod(lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0)
+    df = staticmethod(
+        lambda x, out: np.where(x <= -3.0, 0.0, np.where(x < 3.0, x / 3.0 + 0.5, 1.0))
+    )
+
+
+class LogSigmoid(Unary):
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))``; a primitive: composed, ``log`` of a
+    sigmoid that underflowed to 0 is -inf for very negative ``x``."""
+
+    f = staticmethod(lambda x: np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x))))
+    df = staticmethod(lambda x, out: _sigmoid(-x))
 
 
 class ReLU(Function):
@@ -271,7 +492,8 @@ class GELU(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        return (_special.gelu_grad(ctx.saved[0], grad, ctx.kwargs["approximate"]),)
+        (x,) = ctx.saved
+        return (_special.gelu_grad(x, grad, ctx.kwargs["approximate"]),)
 
 
 class Maximum(Function):
@@ -314,6 +536,28 @@ class Clip(Function):
         if high is not None:
             inside &= x <= high
         return (grad * inside,)
+
+
+class ClipTensor(Function):
+    """``clip`` with tensor bounds, as ``torch.clamp``: ``low`` gets the gradient where
+    ``x < low`` (and ``low < high``), ``high`` where ``x > high`` (or ``high < low``, where
+    the output is ``high``). A missing bound is an infinite one."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        ctx.save(x, low, high)
+        return np.minimum(np.maximum(x, low), high)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        x, low, high = ctx.saved
+        zero = np.zeros((), grad.dtype)
+        need_x, need_low, need_high = ctx.needs_grad
+        return (
+            np.where((x >= low) & (x <= high), grad, zero) if need_x else None,
+            np.where((x < low) & (low < high), grad, zero) if need_low else None,
+            np.where((x > high) | (high < low), grad, zero) if need_high else None,
+        )
 
 
 class Where(Function):
@@ -375,10 +619,45 @@ def _binary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
 add = _binary_twin(Add, "add")
 sub = _binary_twin(Sub, "sub")
 mul = _binary_twin(Mul, "mul")
-div = _binary_twin(Div, "div")
+true_divide = _binary_twin(Div, "div")
 maximum = _binary_twin(Maximum, "maximum", lower=False)
 minimum = _binary_twin(Maximum, "minimum", lower=True)
 _power = _binary_twin(Pow, "power")  # the general case of power
+atan2 = _binary_twin(Atan2, "atan2")
+remainder = _binary_twin(Remainder, "remainder")
+floor_divide = _binary_twin(Flat, "floor_divide", f=np.floor_divide)
+
+
+def _trunc_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` rounded toward zero; integers stay integers (exact, with no float round trip)."""
+    if np.result_type(a, b).kind == "f":
+        return np.trunc(a / b)
+    q = np.floor_divide(a, b)
+    return q + ((q < 0) & (q * b != a))  # floor is one below trunc where a negative q is inexact
+
+
+_trunc_div = _binary_twin(Flat, "div", f=_trunc_divide)
+
+
+def div(a: Any, b: Any, rounding_mode: str | None = None) -> Tensor:
+    """``a / b``, or rounded toward zero (``rounding_mode="trunc"``) or down (``"floor"``),
+    as ``torch.div``; the rounded forms have zero gradient and keep integers integers.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.div(theta.tensor([-7, 7]), 2, rounding_mode="trunc").tolist()
+    [-3, 3]
+    """
+    if rounding_mode is None:
+        return true_divide(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return _trunc_div(a, b)
+    raise ValueError(
+        f"div: rounding_mode must be None, 'trunc' or 'floor' (got {rounding_mode!r})."
+    )
 
 
 def power(a: Any, b: Any) -> Tensor:
@@ -388,11 +667,11 @@ def power(a: Any, b: Any) -> Tensor:
     return _power(a, b)
 
 
-def _unary_twin(fn: type[Function], name: str) -> Any:
+def _unary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
     """The public function of a one-input op: ``exp(x)`` is ``Exp.apply(x)``."""
 
     def op(x: Any) -> Tensor:
-        return fn.apply(x if isinstance(x, Tensor) else as_tensor(x))  # one frame for tensors
+        return fn.apply(x if isinstance(x, Tensor) else as_tensor(x), **kwargs)  # one frame
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = fn.__doc__
@@ -410,7 +689,70 @@ cos = _unary_twin(Cos, "cos")
 tanh = _unary_twin(Tanh, "tanh")
 sigmoid = _unary_twin(Sigmoid, "sigmoid")
 relu = _unary_twin(ReLU, "relu")
-softplus = _unary_twin(Softplus, "softplus")
+reciprocal = _unary_twin(Reciprocal, "reciprocal")
+square = _unary_twin(Square, "square")
+rsqrt = _unary_twin(Rsqrt, "rsqrt")
+exp2 = _unary_twin(Exp2, "exp2")
+log2 = _unary_twin(Log2, "log2")
+log10 = _unary_twin(Log10, "log10")
+expm1 = _unary_twin(Expm1, "expm1")
+sinh = _unary_twin(Sinh, "sinh")
+cosh = _unary_twin(Cosh, "cosh")
+asin = _unary_twin(Asin, "asin")
+acos = _unary_twin(Acos, "acos")
+atan = _unary_twin(Atan, "atan")
+erf = _unary_twin(Erf, "erf")
+floor = _unary_twin(Flat, "floor", f=np.floor)
+ceil = _unary_twin(Flat, "ceil", f=np.ceil)
+trunc = _unary_twin(Flat, "trunc", f=np.trunc)
+sign = _unary_twin(Flat, "sign", f=np.sign)
+silu = _unary_twin(SiLU, "silu")
+mish = _unary_twin(Mish, "mish")
+hardswish = _unary_twin(Hardswish, "hardswish")
+hardsigmoid = _unary_twin(Hardsigmoid, "hardsigmoid")
+logsigmoid = _unary_twin(LogSigmoid, "logsigmoid")
+relu6 = _unary_twin(Hardtanh, "relu6", low=0.0, high=6.0)
+relu6.__doc__ = "``min(max(x, 0), 6)``; the gradient is 0 at 0 and at 6, as in PyTorch."
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001 - NumPy's name
+    """Round to ``decimals`` places, halves to even (NumPy's and PyTorch's); zero gradient.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.round(theta.tensor([0.5, 1.5, 2.5, -0.5])).tolist()
+    [0.0, 2.0, 2.0, -0.0]
+    """
+    return Flat.apply(as_tensor(x), f=partial(np.round, decimals=operator.index(decimals)))
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold`` (PyTorch's)."""
+    return Softplus.apply(as_tensor(x), beta=float(beta), threshold=float(threshold))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    return ELU.apply(as_tensor(x), alpha=float(alpha), scale=1.0)
+
+
+# Klambauer et al. (2017), to PyTorch's digits: the fixed point of mean 0 and variance 1
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(x: Any) -> Tensor:
+    """Self-normalising ``scale * elu(x, alpha)`` with the constants of Klambauer et al."""
+    return ELU.apply(as_tensor(x), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """``x`` limited to ``[min_val, max_val]``; zero gradient at the bounds, as in PyTorch."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val must not exceed max_val (got min_val={min_val}, max_val={max_val})."
+        )
+    return Hardtanh.apply(as_tensor(x), low=float(min_val), high=float(max_val))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -424,11 +766,25 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     return GELU.apply(as_tensor(x), approximate=approximate)
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Limit values to ``[min, max]`` (either bound may be ``None``)."""
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit values to ``[min, max]`` (either bound may be ``None``).
+
+    Bounds may be tensors (or arrays) that broadcast with ``x``; then, as ``torch.clamp``,
+    each bound gets the gradient where it is the output. Number bounds take a faster path.
+    """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max.")
-    return Clip.apply(as_tensor(x), low=min, high=max)
+    x = as_tensor(x)
+    if not isinstance(min, Tensor | np.ndarray) and not isinstance(max, Tensor | np.ndarray):
+        return Clip.apply(x, low=min, high=max)
+    low = as_tensor(-np.inf if min is None else min, like=x)
+    high = as_tensor(np.inf if max is None else max, like=x)
+    try:
+        return ClipTensor.apply(x, low, high)
+    except ValueError as exc:
+        if "broadcast" in str(exc):
+            raise broadcast_error("clip", x.shape, low.shape, high.shape) from None
+        raise
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -461,6 +817,62 @@ def compare(ufunc: np.ufunc, a: Any, b: Any) -> Tensor:
     a_data = a.data if isinstance(a, Tensor) else a
     b_data = b.data if isinstance(b, Tensor) else b
     try:
-        return Tensor._from_op(ufunc(a_data, b_data), None)
+        return Tensor._from_op(np.asarray(ufunc(a_data, b_data)), None)
     except ValueError:
         raise broadcast_error(ufunc.__name__, np.shape(a_data), np.shape(b_data)) from None
+
+
+def _outside_graph(ufunc: np.ufunc, name: str, kinds: str = "") -> Any:
+    """The public function of an op whose result carries no gradient (logical and bitwise
+    ops, ``isnan``); ``kinds`` limits the inputs' dtype kinds, as bits exist only in bools
+    and integers (NumPy's and PyTorch's rule)."""
+
+    def op(*values: Any) -> Tensor:
+        arrays = [v.data if isinstance(v, Tensor) else np.asarray(v) for v in values]
+        if kinds and any(a.dtype.kind not in kinds for a in arrays):
+            wanted = "integer" if kinds == "iu" else "integer or bool"
+            got = " and ".join(str(a.dtype) for a in arrays)
+            raise TypeError(f"{name}: needs {wanted} inputs; floats have no bits (got {got}).")
+        try:
+            return Tensor._from_op(np.asarray(ufunc(*arrays)), None)
+        except ValueError:
+            raise broadcast_error(name, *[a.shape for a in arrays]) from None
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``{name}``, as NumPy's; the result is outside the graph."
+    return op
+
+
+isnan = _outside_graph(np.isnan, "isnan")
+isinf = _outside_graph(np.isinf, "isinf")
+isfinite = _outside_graph(np.isfinite, "isfinite")
+logical_and = _outside_graph(np.logical_and, "logical_and")
+logical_or = _outside_graph(np.logical_or, "logical_or")
+logical_xor = _outside_graph(np.logical_xor, "logical_xor")
+logical_not = _outside_graph(np.logical_not, "logical_not")
+bitwise_and = _outside_graph(np.bitwise_and, "bitwise_and", "biu")
+bitwise_or = _outside_graph(np.bitwise_or, "bitwise_or", "biu")
+bitwise_xor = _outside_graph(np.bitwise_xor, "bitwise_xor", "biu")
+bitwise_not = _outside_graph(np.invert, "bitwise_not", "biu")
+left_shift = _outside_graph(np.left_shift, "left_shift", "iu")
+right_shift = _outside_graph(np.right_shift, "right_shift", "iu")
+
+
+def isclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Tensor:
+    """Where ``|a - b| <= atol + rtol * |b|`` (NumPy's test), as a bool tensor."""
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    try:
+        close = np.isclose(a_data, b_data, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    except ValueError:
+        raise broadcast_error("isclose", np.shape(a_data), np.shape(b_data)) from None
+    return Tensor._from_op(np.asarray(close), None)
+
+
+def allclose(
+    a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    """Whether ``isclose`` holds everywhere."""
+    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
