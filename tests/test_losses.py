@@ -393,7 +393,7 @@ def test_get_loss_unknown_name_lists_names_and_suggests():
         assert name in str(info.value)
     with pytest.raises(ValueError, match=r"unknown loss 'zzzz'; Valid names: bce, ") as info:
         get_loss("zzzz")  # nothing close: no suggestion, and the names are listed one by one
-    assert str(info.value).endswith(", hinge, huber, mae, mse.")
+    assert str(info.value).endswith(", hinge, huber, mae, mse, nll, nll_loss.")
     with pytest.raises(TypeError, match=r"expected a loss name or a callable \(got int\)"):
         get_loss(3)
 

@@ -27,7 +27,7 @@ from theta.autograd import Context, Function, Tensor, tensor
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "get_loss",
-    "hinge", "huber", "mae", "mse",
+    "hinge", "huber", "mae", "mse", "nll_loss",
 ]  # fmt: skip
 
 Grads = tuple[np.ndarray | None, ...]
@@ -269,8 +269,11 @@ class _BCE(Function):
     exactly 0 or 1 gives a finite loss (100 per wrong element) instead of infinity."""
 
     @staticmethod
-    def forward(ctx: Context, p: np.ndarray, y: np.ndarray, *, reduction: str) -> np.ndarray:
-        y = y.astype(p.dtype, copy=False)
+    def forward(
+        ctx: Context, p: np.ndarray, y: np.ndarray, *, weight: np.ndarray | None, reduction: str
+    ) -> np.ndarray:
+        shape = p.shape
+        p, y = np.atleast_1d(p), np.atleast_1d(y).astype(p.dtype, copy=False)  # out= needs arrays
         with np.errstate(divide="ignore"):  # log(0) = -inf is clamped on the next line
             log_p = np.maximum(np.log(p), -100.0)
             log_q = np.maximum(np.log1p(-p), -100.0)
@@ -278,53 +281,110 @@ class _BCE(Function):
         per *= y
         per += log_q
         np.negative(per, out=per)  # -(y log p + (1 - y) log(1 - p))
-        ctx.save(p, y, (log_p, log_q) if ctx.needs_grad[1] else None)
-        return _reduce(per, reduction, per.size)
+        if weight is not None:
+            per *= weight
+        ctx.save(p, y, (log_p, log_q) if ctx.needs_grad[1] else None, shape)
+        return _reduce(per.reshape(shape), reduction, per.size)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        p, y, logs = ctx.saved
+        p, y, logs, shape = ctx.saved
         s = _scale(grad, ctx.kwargs["reduction"], p.size)
+        weight = ctx.kwargs["weight"]
+        s = s if weight is None else s * weight
         grad_p = None
         if ctx.needs_grad[0]:
             # PyTorch's rule: the denominator is floored at 1e-12 so p in {0, 1} stays finite
             grad_p = p - y
             grad_p /= np.maximum((1.0 - p) * p, 1e-12)
             grad_p *= s
-        grad_y = (logs[1] - logs[0]) * s if ctx.needs_grad[1] else None
+            grad_p = grad_p.reshape(shape)
+        grad_y = ((logs[1] - logs[0]) * s).reshape(shape) if ctx.needs_grad[1] else None
         return grad_p, grad_y
 
 
 class _BCEWithLogits(Function):
     """Binary cross-entropy of ``sigmoid(x)``, computed from the logit ``x`` without ever
-    forming ``sigmoid(x)``: ``max(x, 0) - x * y + log1p(exp(-|x|))`` is finite for any ``x``
-    (``exp`` only ever sees arguments <= 0), where ``log(sigmoid(1e4))`` is ``log(0)``."""
+    forming ``sigmoid(x)``: with ``softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)`` (``exp``
+    only ever sees arguments <= 0) the loss ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)`` is
+    finite for any ``x``, where ``log(sigmoid(1e4))`` is ``log(0)``. ``pw`` is PyTorch's
+    ``pos_weight``, the factor on the positive term ``-y log sigmoid(x)``."""
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, *, reduction: str) -> np.ndarray:
-        y = y.astype(x.dtype, copy=False)
+    def forward(
+        ctx: Context,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        weight: np.ndarray | None,
+        pos_weight: np.ndarray | None,
+        reduction: str,
+    ) -> np.ndarray:
+        shape = x.shape
+        x, y = np.atleast_1d(x), np.atleast_1d(y).astype(x.dtype, copy=False)  # out= needs arrays
         e = np.abs(x)
         np.negative(e, out=e)
         np.exp(e, out=e)  # exp(-|x|), in (0, 1]; backward reuses it for sigmoid
         per = np.log1p(e)
-        per += np.maximum(x, 0.0)
-        per -= x * y
-        ctx.save(x, y, e)
-        return _reduce(per, reduction, per.size)
+        if pos_weight is None:
+            per += np.maximum(x, 0.0)  # softplus(x) = softplus(-x) + x
+            per -= x * y
+        else:
+            per += np.maximum(-x, 0.0)  # softplus(-x) = -log sigmoid(x)
+            per *= 1.0 + (pos_weight - 1.0) * y
+            per += (1.0 - y) * x
+        if weight is not None:
+            per *= weight
+        ctx.save(x, y, e, shape)
+        return _reduce(per.reshape(shape), reduction, per.size)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        x, y, e = ctx.saved
-        s = _scale(grad, ctx.kwargs["reduction"], x.size)
-        grad_x = None
+        x, y, e, shape = ctx.saved
+        kw = ctx.kwargs
+        pw, weight = kw["pos_weight"], kw["weight"]
+        s = _scale(grad, kw["reduction"], x.size)
+        s = s if weight is None else s * weight
+        grad_x = grad_y = None
         if ctx.needs_grad[0]:
             # sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|)
             grad_x = 1.0 / (1.0 + e)
             np.multiply(grad_x, e, out=grad_x, where=x < 0)
-            grad_x -= y
+            if pw is None:
+                grad_x -= y
+            else:  # (1 + (pw - 1) y) sigmoid(x) - pw y
+                grad_x *= 1.0 + (pw - 1.0) * y
+                grad_x -= pw * y
             grad_x *= s
-        grad_y = -x * s if ctx.needs_grad[1] else None
+            grad_x = grad_x.reshape(shape)
+        if ctx.needs_grad[1]:
+            if pw is None:
+                grad_y = -x * s
+            else:  # d/dy of the loss: (pw - 1) softplus(-x) - x
+                grad_y = np.log1p(e) + np.maximum(-x, 0.0)
+                grad_y *= pw - 1.0
+                grad_y -= x
+                grad_y *= s
+            grad_y = grad_y.reshape(shape)
         return grad_x, grad_y
+
+
+def _elementwise_weight(name: str, what: str, w: Any, shape: tuple, dtype: Any) -> Any:
+    """``w`` as an array of the input's dtype that broadcasts to the input's ``shape``; a
+    weight is a constant here, so a tensor weight gets no gradient."""
+    if w is None:
+        return None
+    arr = _target_array(w)
+    try:
+        fits = np.broadcast_shapes(arr.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{name}: {what} of shape {arr.shape} does not broadcast to the input's shape "
+            f"{shape}; it rescales the per-element losses and may not grow them."
+        )
+    return arr.astype(dtype)
 
 
 def _binary(fn: type[Function], name: str, what: str, pred: Any, target: Any, **kwargs) -> Tensor:
@@ -333,11 +393,16 @@ def _binary(fn: type[Function], name: str, what: str, pred: Any, target: Any, **
     if not isinstance(target, Tensor):
         target = Tensor(_target_array(target))
     _check_same_shape(name, pred.shape, target.shape, what)
+    for key in ("weight", "pos_weight"):
+        if key in kwargs:
+            kwargs[key] = _elementwise_weight(name, key, kwargs[key], pred.shape, pred.dtype)
     return fn.apply(pred, target, **kwargs)
 
 
-def binary_cross_entropy(probabilities: Any, target: Any, *, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of predicted probabilities, ``-(y log p + (1 - y) log(1 - p))``.
+def binary_cross_entropy(
+    probabilities: Any, target: Any, *, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """Binary cross-entropy of predicted probabilities, ``-w (y log p + (1 - y) log(1 - p))``.
 
     Prefer :func:`binary_cross_entropy_with_logits` on the raw score: it is exact where this
     form must clamp. Here each log is clamped at -100 (as in PyTorch) so ``p`` of exactly 0
@@ -346,9 +411,12 @@ def binary_cross_entropy(probabilities: Any, target: Any, *, reduction: str = "m
     Parameters
     ----------
     probabilities : Tensor of shape (...)
-        Values in ``[0, 1]``, e.g. the output of a sigmoid.
+        Values in ``[0, 1]``, e.g. the output of a sigmoid. 0-d inputs are allowed.
     target : Tensor or array-like of the same shape
         Labels in ``{0, 1}`` or soft labels in ``[0, 1]``.
+    weight : array-like broadcastable to the input's shape, optional
+        Rescales each element's loss; a constant (no gradient). ``"mean"`` still divides by
+        the number of elements, as in PyTorch.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -358,8 +426,8 @@ def binary_cross_entropy(probabilities: Any, target: Any, *, reduction: str = "m
     Raises
     ------
     ValueError
-        If a probability lies outside ``[0, 1]``, the shapes differ, or ``reduction`` is
-        unknown.
+        If a probability lies outside ``[0, 1]``, the shapes differ, ``weight`` does not
+        broadcast to the input or ``reduction`` is unknown.
 
     Examples
     --------
@@ -376,20 +444,33 @@ def binary_cross_entropy(probabilities: Any, target: Any, *, reduction: str = "m
             f"{p.data.min()} to {p.data.max()}); for raw scores use "
             "binary_cross_entropy_with_logits."
         )
-    return _binary(_BCE, "binary_cross_entropy", "probabilities", p, target, reduction=reduction)
+    return _binary(
+        _BCE, "binary_cross_entropy", "probabilities", p, target, weight=weight,
+        reduction=reduction,
+    )  # fmt: skip
 
 
 def binary_cross_entropy_with_logits(
-    logits: Any, target: Any, *, reduction: str = "mean"
-) -> Tensor:
+    logits: Any, target: Any, *, weight: Any = None, pos_weight: Any = None,
+    reduction: str = "mean",
+) -> Tensor:  # fmt: skip
     """Binary cross-entropy of ``sigmoid(logits)``, fused and stable for logits of any size.
+
+    The per-element loss is ``-w (pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))``, as
+    PyTorch's ``binary_cross_entropy_with_logits``.
 
     Parameters
     ----------
     logits : Tensor of shape (...)
-        Raw scores; ``sigmoid(logits)`` is the predicted probability of class 1.
+        Raw scores; ``sigmoid(logits)`` is the predicted probability of class 1. 0-d inputs
+        are allowed.
     target : Tensor or array-like of the same shape
         Labels in ``{0, 1}`` or soft labels in ``[0, 1]``.
+    weight : array-like broadcastable to the input's shape, optional
+        Rescales each element's loss ``w``; a constant (no gradient).
+    pos_weight : array-like broadcastable to the input's shape, optional
+        Factor ``pw`` on the positive examples' term, usually one per class (shape (C,),
+        matched against the last axis): ``pw > 1`` trades precision for recall. A constant.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -405,7 +486,7 @@ def binary_cross_entropy_with_logits(
     """
     return _binary(
         _BCEWithLogits, "binary_cross_entropy_with_logits", "logits", logits, target,
-        reduction=reduction,
+        weight=weight, pos_weight=pos_weight, reduction=reduction,
     )  # fmt: skip
 
 
@@ -475,17 +556,35 @@ def hinge(prediction: Any, target: Any, *, reduction: str = "mean") -> Tensor:
     return _Hinge.apply(f, y=y, reduction=reduction)
 
 
-# --- softmax cross-entropy ----------------------------------------------------------------
+# --- softmax cross-entropy and negative log-likelihood ------------------------------------
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """(N, C, d...) -> (N * d..., C): one row of class scores per position."""
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]) if x.ndim > 2 else x
+
+
+def _unrows(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """The inverse of :func:`_rows`: (N * d..., C) -> ``shape`` = (N, C, d...)."""
+    if len(shape) == 2:
+        return g
+    return np.moveaxis(g.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
+
+
+def _per_position(s: float | np.ndarray) -> float | np.ndarray:
+    """The incoming per-position gradient as a column (M, 1), or the reduced float as is."""
+    return s.reshape(-1, 1) if isinstance(s, np.ndarray) else s
 
 
 class _CrossEntropy(Function):
-    """Softmax cross-entropy with integer targets and PyTorch's label smoothing.
+    """Softmax cross-entropy with integer targets, class weights and label smoothing.
 
-    The target distribution is ``q = (1 - eps) * onehot(y) + eps / C``, the per-sample loss
-    ``-sum_c q_c log_softmax(x)_c`` and its gradient ``softmax(x) - q``. Fused for speed and
-    stability: forward allocates one (N, C) array (the shifted logits, exponentiated in
-    place) and backward one more (the gradient); softmax's division by the row sums is
-    folded into backward's single pass rather than costing forward a pass of its own.
+    With class weights ``w`` (all ones by default) the target distribution of position ``i``
+    is ``q_c = w_c ((1 - eps) [c == y_i] + eps / C)``, the loss ``-sum_c q_c log_softmax(x)_c``
+    and its gradient ``Q softmax(x) - q`` with ``Q = sum_c q_c``, PyTorch's numbers. Fused for
+    speed and stability: forward allocates one (M, C) array (the shifted logits,
+    exponentiated in place) and backward one more (the gradient); softmax's division by the
+    row sums is folded into backward's single pass rather than costing forward a pass.
     """
 
     @staticmethod
@@ -495,53 +594,148 @@ class _CrossEntropy(Function):
         *,
         y: np.ndarray,
         valid: np.ndarray | None,
+        weight: np.ndarray | None,
         smoothing: float,
         reduction: str,
     ) -> np.ndarray:
-        # Dimensions: N samples (times any trailing axes), C classes.
-        shape = x.shape
-        C = shape[1]
-        if x.ndim > 2:
-            x = np.moveaxis(x, 1, -1).reshape(-1, C)  # (N * d..., C)
-        N = x.shape[0]
-        rows = np.arange(N)
-        shifted = x - _row_max(x)[:, None]  # (N, C), <= 0: exp cannot overflow
-        picked = shifted[rows, y]  # (N,)
-        class_sum = shifted.sum(axis=1) if smoothing else None  # (N,)
-        e = np.exp(shifted, out=shifted)  # (N, C); softmax = e / norm, divided in backward
-        norm = e.sum(axis=1)  # (N,), >= 1: log is finite
+        # Dimensions: M positions (N samples times any trailing axes), C classes.
+        shape, C = x.shape, x.shape[1]
+        x = _rows(x)  # (M, C)
+        rows = np.arange(x.shape[0])
+        shifted = x - _row_max(x)[:, None]  # (M, C), <= 0: exp cannot overflow
+        picked = shifted[rows, y]  # (M,)
+        if smoothing:
+            class_sum = shifted.sum(axis=1) if weight is None else shifted @ weight  # (M,)
+        e = np.exp(shifted, out=shifted)  # (M, C); softmax = e / norm, divided in backward
+        norm = e.sum(axis=1)  # (M,), >= 1: log is finite
         lse = np.log(norm)
         # log_softmax = shifted - lse, so -log_softmax[y] = lse - picked
         per = lse - picked
+        w_y = None if weight is None else weight[y]  # (M,)
+        if w_y is not None:
+            per *= w_y
         if smoothing:
             per *= 1.0 - smoothing
-            per += (smoothing / C) * (C * lse - class_sum)
-        count = N
+            total_w = C if weight is None else float(weight.sum())
+            per += (smoothing / C) * (total_w * lse - class_sum)
         if valid is not None:
             per *= valid  # ignored positions: loss 0 (their gathered index is a dummy 0)
-            count = int(valid.sum())
-        ctx.save(e, norm, rows, count, shape)
+        # "mean" divides by the summed weight of the kept targets (their count if unweighted)
+        kept = w_y if valid is None else (valid if w_y is None else w_y * valid)
+        count = per.size if kept is None else float(kept.sum())
+        ctx.save(e, norm, rows, w_y, count, shape)
         if reduction == "none":
             return per.reshape(shape[0], *shape[2:])
         return _reduce(per, reduction, count)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        e, norm, rows, count, shape = ctx.saved
+        e, norm, rows, w_y, count, shape = ctx.saved
         kw = ctx.kwargs
-        y, valid, smoothing = kw["y"], kw["valid"], kw["smoothing"]
-        s = _scale(grad, kw["reduction"], count)  # d loss / d per-sample loss
+        y, valid, weight, eps = kw["y"], kw["valid"], kw["weight"], kw["smoothing"]
+        s = _scale(grad, kw["reduction"], count)  # d loss / d per-position loss
         if isinstance(s, np.ndarray):
-            s = s.reshape(-1)  # (N,)
+            s = s.reshape(-1)  # (M,)
         if valid is not None:
-            s = s * valid  # (N,)
-        # (softmax - q) * s, with softmax = e / norm folded into one pass over (N, C)
-        g = e * (s / norm)[:, None]  # (N, C)
+            s = s * valid  # (M,)
+        coeff = s / norm  # (M,)
+        if weight is not None:  # Q, the row's total target mass
+            coeff *= (1.0 - eps) * w_y + (eps / e.shape[1]) * float(weight.sum())
+        # (Q softmax - q) * s, with softmax = e / norm folded into one pass over (M, C)
+        g = e * coeff[:, None]  # (M, C)
+        if eps:
+            spread = _per_position(s) if weight is None else _per_position(s) * weight
+            g -= (eps / e.shape[1]) * spread
+        g[rows, y] -= (1.0 - eps) * (s if w_y is None else s * w_y)
+        return (_unrows(g, shape),)
+
+
+class _SoftCrossEntropy(Function):
+    """Softmax cross-entropy with probability targets ``t`` (soft labels), PyTorch's rule:
+    ``q = w * ((1 - eps) t + eps / C)``, loss ``-sum_c q_c log_softmax(x)_c``, ``"mean"``
+    divides by the number of positions. The target may require a gradient too."""
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: np.ndarray,
+        t: np.ndarray,
+        *,
+        weight: np.ndarray | None,
+        smoothing: float,
+        reduction: str,
+    ) -> np.ndarray:
+        shape, C = x.shape, x.shape[1]
+        x = _rows(x)  # (M, C)
+        q = _rows(t).astype(x.dtype)  # (M, C), a fresh array
         if smoothing:
-            g -= (smoothing / e.shape[1]) * (s[:, None] if isinstance(s, np.ndarray) else s)
-        g[rows, y] -= (1.0 - smoothing) * s
-        if len(shape) > 2:  # back from (N * d..., C) to (N, C, d...)
-            g = np.moveaxis(g.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
+            q *= 1.0 - smoothing
+            q += smoothing / C
+        if weight is not None:
+            q *= weight
+        shifted = x - _row_max(x)[:, None]  # (M, C)
+        per = -np.einsum("ij,ij->i", q, shifted)  # (M,)
+        log_p = shifted.copy() if ctx.needs_grad[1] else None
+        e = np.exp(shifted, out=shifted)
+        norm = e.sum(axis=1)
+        lse = np.log(norm)
+        mass = q.sum(axis=1)  # (M,), Q
+        per += mass * lse  # -sum q (shifted - lse)
+        if log_p is not None:
+            log_p -= lse[:, None]
+        ctx.save(e, norm, q, mass, log_p, shape)
+        if reduction == "none":
+            return per.reshape(shape[0], *shape[2:])
+        return _reduce(per, reduction, per.size)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        e, norm, q, mass, log_p, shape = ctx.saved
+        kw = ctx.kwargs
+        s = _per_position(_scale(grad, kw["reduction"], e.shape[0]))
+        grad_x = grad_t = None
+        if ctx.needs_grad[0]:
+            grad_x = e * (mass / norm)[:, None]
+            grad_x -= q
+            grad_x *= s
+            grad_x = _unrows(grad_x, shape)
+        if ctx.needs_grad[1]:  # d loss / d t = -(1 - eps) w log_softmax(x)
+            grad_t = log_p * (-(1.0 - kw["smoothing"]))
+            if kw["weight"] is not None:
+                grad_t *= kw["weight"]
+            grad_t *= s
+            grad_t = _unrows(grad_t, shape)
+        return grad_x, grad_t
+
+
+class _NLL(Function):
+    """``-w_y x[y]`` per position: a gather forward, a scatter backward; ``y`` has shape
+    (N, 1, d...) so both work along the class axis in place, without moving it last."""
+
+    @staticmethod
+    def forward(
+        ctx: Context, x: np.ndarray, *, y: np.ndarray, w_y: np.ndarray | None, reduction: str
+    ) -> np.ndarray:
+        per = np.take_along_axis(x, y, axis=1)[:, 0]  # (N, d...)
+        np.negative(per, out=per)
+        count = per.size
+        if w_y is not None:  # class weights times the kept mask, per position
+            per *= w_y
+            count = float(w_y.sum())
+        ctx.save(count)
+        return _reduce(per, reduction, count)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        (count,) = ctx.saved
+        kw = ctx.kwargs
+        picked = -_scale(grad, kw["reduction"], count)  # float, or (N, d...) for "none"
+        if kw["w_y"] is not None:
+            picked = picked * kw["w_y"]
+        x = ctx.parents[0]
+        g = np.zeros(x.shape, dtype=x.dtype)
+        y = kw["y"]
+        np.put_along_axis(g, y, np.broadcast_to(picked, y.shape[:1] + y.shape[2:])[:, None], axis=1)
         return (g,)
 
 
@@ -556,72 +750,94 @@ def _row_max(x: np.ndarray) -> np.ndarray:
     return x.max(axis=1)
 
 
-def _class_targets(logits: Tensor, target: Any, ignore_index: int | None) -> tuple:
+def _check_scores(name: str, x: Tensor, what: str) -> None:
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name}: {what} must have shape (N, C) (or (N, C, d...)); got shape "
+            f"{x.shape}. For one sample use {what}.reshape(1, -1)."
+        )
+
+
+def _class_targets(name: str, scores: Tensor, target: Any, ignore_index: int | None) -> tuple:
     """Validate integer class targets; return them flat, with the mask of kept positions."""
     y = _target_array(target)
-    if logits.ndim < 2:
-        raise ValueError(
-            f"cross_entropy: logits must have shape (N, C) (or (N, C, d...)); got shape "
-            f"{logits.shape}. For one sample use logits.reshape(1, -1)."
-        )
-    expected = (logits.shape[0], *logits.shape[2:])
+    expected = (scores.shape[0], *scores.shape[2:])
     if y.shape != expected:
         hint = ""
-        if y.shape == logits.shape:
+        if y.shape == scores.shape:
             hint = " One-hot targets? Pass class indices instead: target.argmax(axis=1)."
         raise ValueError(
-            f"cross_entropy: logits of shape {logits.shape} need integer targets of shape "
+            f"{name}: input of shape {scores.shape} needs integer targets of shape "
             f"{expected}, got target of shape {y.shape}.{hint}"
         )
     if y.dtype.kind not in "iu":
         raise ValueError(
-            f"cross_entropy: target must hold integer class indices (got dtype {y.dtype}); "
+            f"{name}: target must hold integer class indices (got dtype {y.dtype}); "
             "convert with target.astype(np.int64)."
         )
     y = y.reshape(-1).copy()  # backward must see the targets of the forward, whatever the caller
-    C = logits.shape[1]
+    C = scores.shape[1]
     valid = None
     if ignore_index is not None:
         keep = y != ignore_index
         if not keep.all():
-            valid = keep.astype(logits.dtype)
+            valid = keep.astype(scores.dtype)
             y = np.where(keep, y, 0)  # any in-range index; the mask zeroes its contribution
     # One reduction checks both ends: read as unsigned, a negative index is a huge number
     if y.size and y.view(f"u{y.itemsize}").max() >= C:
         bad = y[(y < 0) | (y >= C)]
         raise ValueError(
-            f"cross_entropy: target values must be class indices in [0, {C}) for logits with "
+            f"{name}: target values must be class indices in [0, {C}) for input with "
             f"C={C} classes; got {bad[:5].tolist()}."
         )
     return y, valid
+
+
+def _class_weight(name: str, weight: Any, scores: Tensor) -> np.ndarray | None:
+    """Per-class weights as an array (C,) of the input's dtype; constants, with no gradient."""
+    if weight is None:
+        return None
+    w = _target_array(weight)
+    if w.shape != (scores.shape[1],):
+        raise ValueError(
+            f"{name}: weight must hold one number per class, shape ({scores.shape[1]},) for "
+            f"input of shape {scores.shape} (got weight of shape {w.shape})."
+        )
+    return w.astype(scores.dtype)
 
 
 def cross_entropy(
     logits: Any,
     target: Any,
     *,
+    weight: Any = None,
     label_smoothing: float = 0.0,
     ignore_index: int | None = None,
     reduction: str = "mean",
 ) -> Tensor:
-    """Softmax cross-entropy of integer class targets, ``-mean(log_softmax(logits)[i, y_i])``.
+    """Softmax cross-entropy, ``-mean(log_softmax(logits)[i, y_i])``, of class indices or of
+    class probabilities (soft labels): PyTorch's ``cross_entropy``, numbers and gradients.
 
     One fused op: stable for logits of any size (log-sum-exp with the max subtracted), and
-    its backward is ``(softmax(logits) - q) / N`` with ``q`` the (smoothed) one-hot target.
+    its backward is ``(softmax(logits) - q) / N`` with ``q`` the (smoothed) target.
 
     Parameters
     ----------
     logits : Tensor of shape (N, C) or (N, C, d1, ...)
         Unnormalised scores, classes on axis 1 (PyTorch's layout).
-    target : array-like of int of shape (N,) or (N, d1, ...)
-        Class indices in ``[0, C)``. Targets carry no gradient.
+    target : array-like of int of shape (N,) or (N, d1, ...), or of float of logits' shape
+        Class indices in ``[0, C)`` (no gradient), or a probability distribution over the
+        classes per position (axis 1), which may itself be a tensor requiring a gradient.
+    weight : array-like of shape (C,), optional
+        Per-class weights, a constant. With class indices, ``"mean"`` divides by the summed
+        weight of the targets (not ignored); with probabilities, by the number of positions.
     label_smoothing : float, default=0.0
-        In ``[0, 1)``. The target distribution becomes ``(1 - eps) * onehot + eps / C``, as
+        In ``[0, 1)``. The target distribution becomes ``(1 - eps) * target + eps / C``, as
         in PyTorch.
     ignore_index : int, optional
-        Target value whose positions add nothing to the loss or the gradient; ``"mean"``
-        divides by the number of other positions (PyTorch uses -100 by default; here it is
-        off unless given).
+        Class-index target value whose positions add nothing to the loss or the gradient;
+        ``"mean"`` leaves them out of its divisor (PyTorch uses -100 by default; here it is
+        off unless given). Not allowed with probability targets.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -632,7 +848,8 @@ def cross_entropy(
     ------
     ValueError
         If the logits are not at least 2-D, the target shape or dtype is wrong, a class index
-        is out of range, ``label_smoothing`` is outside ``[0, 1)`` or ``reduction`` is unknown.
+        is out of range, ``weight`` is not (C,), ``label_smoothing`` is outside ``[0, 1)``,
+        ``ignore_index`` is given with probabilities, or ``reduction`` is unknown.
 
     Examples
     --------
@@ -644,17 +861,90 @@ def cross_entropy(
     >>> loss.backward()
     >>> np.round(logits.grad, 4).tolist()
     [[-0.0596, 0.0596], [-0.4404, 0.4404]]
+    >>> round(cross_entropy(logits, np.array([[0.5, 0.5], [1.0, 0.0]])).item(), 4)
+    1.6269
     """
-    _check_reduction("cross_entropy", reduction)
+    name = "cross_entropy"
+    _check_reduction(name, reduction)
     if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(
-            f"cross_entropy: label_smoothing must be in [0, 1) (got {label_smoothing})."
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1) (got {label_smoothing}).")
+    x = _prediction(name, logits, "logits")
+    _check_scores(name, x, "logits")
+    w = _class_weight(name, weight, x)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.shape == x.shape and t.dtype.kind == "f":
+        if ignore_index is not None:
+            raise ValueError(
+                f"{name}: ignore_index applies to class-index targets, not to probability "
+                f"targets of shape {t.shape}; give ignored positions a zero weight instead."
+            )
+        if not isinstance(target, Tensor):
+            target = Tensor(t.astype(x.dtype, copy=False))
+        return _SoftCrossEntropy.apply(
+            x, target, weight=w, smoothing=float(label_smoothing), reduction=reduction
         )
-    x = _prediction("cross_entropy", logits, "logits")
-    y, valid = _class_targets(x, target, ignore_index)
+    y, valid = _class_targets(name, x, target, ignore_index)
     return _CrossEntropy.apply(
-        x, y=y, valid=valid, smoothing=float(label_smoothing), reduction=reduction
+        x, y=y, valid=valid, weight=w, smoothing=float(label_smoothing), reduction=reduction
     )
+
+
+def nll_loss(
+    log_probabilities: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of class indices, ``-mean(w_y * log_probabilities[i, y_i])``.
+
+    The second half of :func:`cross_entropy`: feed it ``log_softmax(logits, axis=1)``.
+    PyTorch's ``nll_loss``, numbers and gradients.
+
+    Parameters
+    ----------
+    log_probabilities : Tensor of shape (N, C) or (N, C, d1, ...)
+        Log-probabilities, classes on axis 1.
+    target : array-like of int of shape (N,) or (N, d1, ...)
+        Class indices in ``[0, C)``. Targets carry no gradient.
+    weight : array-like of shape (C,), optional
+        Per-class weights, a constant; ``"mean"`` divides by the summed weight of the targets
+        that are not ignored, as PyTorch does.
+    ignore_index : int, optional
+        Target value whose positions add nothing to the loss, the gradient or the divisor of
+        ``"mean"`` (off unless given, as in :func:`cross_entropy`; PyTorch's default is -100).
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    Tensor of shape () (or (N, d1, ...) for ``reduction="none"``)
+
+    Raises
+    ------
+    ValueError
+        If the input is not at least 2-D, the target shape or dtype is wrong, a class index
+        is out of range, ``weight`` is not (C,) or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np, theta
+    >>> logp = theta.tensor(np.log([[0.5, 0.5], [0.25, 0.75]]))
+    >>> round(nll_loss(logp, np.array([0, 1]), weight=[1.0, 3.0]).item(), 4)
+    0.389
+    """
+    name = "nll_loss"
+    _check_reduction(name, reduction)
+    x = _prediction(name, log_probabilities, "log_probabilities")
+    _check_scores(name, x, "log_probabilities")
+    w = _class_weight(name, weight, x)
+    y, valid = _class_targets(name, x, target, ignore_index)
+    w_y = valid if w is None else (w[y] if valid is None else w[y] * valid)
+    positions = (x.shape[0], *x.shape[2:])
+    if w_y is not None:
+        w_y = w_y.reshape(positions)
+    y = y.reshape(positions[0], 1, *positions[1:])  # (N, 1, d...), for take_along_axis
+    return _NLL.apply(x, y=y, w_y=w_y, reduction=reduction)
 
 
 # --- lookup by name -----------------------------------------------------------------------
@@ -669,6 +959,8 @@ _LOSSES: dict[str, Loss] = {
     "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
     "cross_entropy": cross_entropy,
     "hinge": hinge,
+    "nll": nll_loss,
+    "nll_loss": nll_loss,
 }
 
 
@@ -680,7 +972,8 @@ def get_loss(loss: str | Loss) -> Loss:
     loss : str or callable
         One of ``"mse"``, ``"mae"``, ``"huber"``, ``"bce"`` (``"binary_cross_entropy"``),
         ``"bce_with_logits"`` (``"binary_cross_entropy_with_logits"``), ``"cross_entropy"``,
-        ``"hinge"``; or a callable ``(prediction, target) -> Tensor``, returned unchanged.
+        ``"hinge"``, ``"nll"`` (``"nll_loss"``); or a callable ``(prediction, target) ->
+        Tensor``, returned unchanged.
 
     Returns
     -------

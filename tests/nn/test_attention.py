@@ -6,8 +6,10 @@ Dimensions: B batch, T query length, S key length, C embedding size, nh heads, h
 PyTorch's references take theta's weights (copied by name) and inputs in float64; forward
 values and every gradient must agree to 1e-8. theta's masks are True where attention is
 forbidden (``torch.nn.MultiheadAttention``'s convention; ``F.scaled_dot_product_attention``
-takes the opposite, so it gets ``~mask``). A query whose keys are all masked gets zeros in
-theta and NaN in PyTorch, so those rows are tested on their own.
+takes the opposite, so it gets ``~mask``); float masks are added to the scores in both. A
+query whose keys are all masked gets zeros in theta and in PyTorch's
+``F.scaled_dot_product_attention`` but NaN in ``nn.MultiheadAttention``'s fast path, so those
+rows are tested on their own.
 """
 
 import math
@@ -492,3 +494,191 @@ def test_sinusoidal_positions_match_the_formula():
     assert table[pos, 2 * i] == pytest.approx(math.sin(angle))
     assert table[pos, 2 * i + 1] == pytest.approx(math.cos(angle))
     assert sinusoidal_positions(3, 4).dtype == np.float32
+
+
+# --- float (additive) masks ------------------------------------------------------------------
+
+
+def float_mask(rng, shape, n_inf=3):
+    """A random additive mask of ``shape`` with a few -inf entries, none filling a row."""
+    m = rng.standard_normal(shape)
+    flat = m.reshape(-1, shape[-1])
+    rows = rng.choice(flat.shape[0], size=min(n_inf, flat.shape[0]), replace=False)
+    flat[rows, rng.integers(0, shape[-1], rows.size)] = -np.inf
+    return m
+
+
+FLOAT_MASK_SHAPES = [(T, 6), (B, 1, T, 6), (B, NH, T, 6), (1, NH, 1, 6), (1, 6)]
+
+
+@pytest.mark.parametrize("shape", FLOAT_MASK_SHAPES, ids=str)
+def test_sdpa_float_mask_matches_torch(shape, rng):
+    q, k, v = qkv_arrays(rng, T, 6)
+    mask = float_mask(rng, shape)
+    tq, tk, tv = leaf(q), leaf(k), leaf(v)
+    out = scaled_dot_product_attention(tq, tk, tv, mask=mask)
+    grad = rng.standard_normal(out.shape)
+    out.backward(grad)
+    pq, pk, pv = torch_leaf(q), torch_leaf(k), torch_leaf(v)
+    ref = tF.scaled_dot_product_attention(pq, pk, pv, attn_mask=torch.as_tensor(mask))
+    ref.backward(torch.as_tensor(grad))
+    close(out, ref, "output")
+    for ours, theirs, name in ((tq, pq, "q"), (tk, pk, "k"), (tv, pv, "v")):
+        close(ours.grad, theirs.grad, f"gradient of {name}")
+
+
+def test_float_mask_equals_composed_and_passes_gradcheck(rng):
+    q, k, v = qkv_arrays(rng)
+    mask = float_mask(rng, (B, 1, T, T))
+    fused_in, composed_in = [leaf(a) for a in (q, k, v)], [leaf(a) for a in (q, k, v)]
+    fused = scaled_dot_product_attention(*fused_in, mask=mask)
+    composed = attention_composed(*composed_in, mask=mask)
+    grad = rng.standard_normal(fused.shape)
+    fused.backward(grad)
+    composed.backward(grad)
+    close(fused, composed.numpy(), "output")
+    for a, b in zip(fused_in, composed_in, strict=True):
+        close(a.grad, b.grad, "gradient")
+    report = theta.gradcheck(lambda *t: scaled_dot_product_attention(*t, mask=mask), q, k, v)
+    assert report.ok, str(report)
+
+
+def test_float32_float_mask_keeps_float32(rng):
+    q, k, v = (a.astype(np.float32) for a in qkv_arrays(rng))
+    ts = [theta.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = scaled_dot_product_attention(*ts, mask=float_mask(rng, (T, T)))  # float64 mask
+    out.sum().backward()
+    assert out.dtype == np.float32 and all(t.grad.dtype == np.float32 for t in ts)
+
+
+def test_float_minus_inf_mask_equals_the_bool_mask(rng):
+    q, k, v = (theta.tensor(a) for a in qkv_arrays(rng))
+    bool_mask = make_mask(T, T, True, [[0, 0, 0, 0, 1], [0, 0, 1, 1, 1]])
+    additive = np.where(bool_mask, -np.inf, 0.0)
+    np.testing.assert_array_equal(
+        scaled_dot_product_attention(q, k, v, mask=additive).numpy(),
+        scaled_dot_product_attention(q, k, v, mask=bool_mask).numpy(),
+    )
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_fully_masked_rows_match_torch_sdpa(kind, rng):
+    q, k, v = qkv_arrays(rng)
+    allowed = np.ones((T, T), dtype=bool)
+    allowed[2] = False  # query 2 may look nowhere
+    ours_mask = ~allowed if kind == "bool" else np.where(allowed, 0.0, -np.inf)
+    theirs_mask = allowed if kind == "bool" else ours_mask
+    tq, tk, tv = leaf(q), leaf(k), leaf(v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = scaled_dot_product_attention(tq, tk, tv, mask=ours_mask)
+        grad = rng.standard_normal(out.shape)
+        out.backward(grad)
+    pq, pk, pv = torch_leaf(q), torch_leaf(k), torch_leaf(v)
+    ref = tF.scaled_dot_product_attention(pq, pk, pv, attn_mask=torch.as_tensor(theirs_mask))
+    ref.backward(torch.as_tensor(grad))
+    assert np.all(out.numpy()[:, :, 2] == 0.0)
+    close(out, ref, "output")
+    for ours, theirs, name in ((tq, pq, "q"), (tk, pk, "k"), (tv, pv, "v")):
+        close(ours.grad, theirs.grad, f"gradient of {name}")
+
+
+def test_sdpa_mask_errors(rng):
+    q, k, v = (theta.tensor(a) for a in qkv_arrays(rng, T, 6))
+    message = r"mask of shape \(2, 5, 6\) does not broadcast to the scores' shape \(B, nh, T, S\)"
+    with pytest.raises(ValueError, match=message + r" = \(2, 3, 5, 6\)"):
+        scaled_dot_product_attention(q, k, v, mask=np.zeros((2, 5, 6)))
+    with pytest.raises(ValueError, match=r"\(2, 2, 3, 5, 6\)"):  # may not grow the output
+        scaled_dot_product_attention(q, k, v, mask=np.zeros((2, 2, 3, 5, 6)))
+    with pytest.raises(TypeError, match="mask must be bool .* or floating .*int64"):
+        scaled_dot_product_attention(q, k, v, mask=np.zeros((5, 6), dtype=np.int64))
+    learned = theta.tensor(np.zeros((5, 6)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"mask is a constant .* mask.detach\(\)"):
+        scaled_dot_product_attention(q, k, v, mask=learned)
+    out = scaled_dot_product_attention(q, k, v, mask=learned.detach())
+    assert out.shape == (B, NH, T, HS)
+
+
+# --- MultiHeadAttention's attn_mask against torch.nn.MultiheadAttention ----------------------
+
+
+def _torch_key_padding(pad, dtype_like):
+    """Padding as the same kind of mask as attn_mask, so torch merges them without warning."""
+    if pad is None:
+        return None
+    if dtype_like is None or dtype_like.dtype == bool:
+        return torch.as_tensor(pad)
+    return torch.as_tensor(np.where(pad, -np.inf, 0.0))
+
+
+MHA_MASK_CASES = [
+    # name, attn_mask kind and shape ("TT" = (T, T), "BhTT" = (B * nh, T, T), "B1TT"), causal, pad
+    ("float_TT", "float", "TT", False, None),
+    ("float_BhTT", "float", "BhTT", False, None),
+    ("float_B1TT_padding", "float", "B1TT", False, [[0, 0, 0, 0, 0, 1], [0, 0, 0, 1, 1, 1]]),
+    ("float_TT_causal_padding", "float", "TT", True, [[0, 0, 0, 0, 0, 1], [0, 0, 0, 1, 1, 1]]),
+    ("bool_TT", "bool", "TT", False, None),
+    ("bool_BhTT_causal_padding", "bool", "BhTT", True, [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1]]),
+]
+
+
+@pytest.mark.parametrize("name, kind, layout, causal, padding", MHA_MASK_CASES,
+                         ids=[c[0] for c in MHA_MASK_CASES])  # fmt: skip
+def test_multi_head_attention_attn_mask_matches_torch(name, kind, layout, causal, padding, rng):
+    C, n_heads, T_, B_ = 12, 3, 6, 2
+    attn = MultiHeadAttention(C, n_heads, causal=causal, rng=1, dtype=np.float64)
+    mha = torch_mha_from(attn, C)
+    shape = {"TT": (T_, T_), "BhTT": (B_ * n_heads, T_, T_), "B1TT": (B_, 1, T_, T_)}[layout]
+    if kind == "float":
+        mask = float_mask(rng, shape)
+    else:
+        mask = rng.random(shape) < 0.3
+        mask[..., 0] = False  # every query keeps key 0, so no row is fully masked
+    pad = None if padding is None else np.array(padding, dtype=bool)
+    x, grad = rng.standard_normal((B_, T_, C)), rng.standard_normal((B_, T_, C))
+
+    tx = leaf(x)
+    out = attn(tx, pad, attn_mask=mask)
+    out.backward(grad)
+
+    # torch takes one attn_mask of shape (T, T) or (B * nh, T, T): fold causal and B1TT into it
+    theirs = mask if layout == "TT" else mask.reshape(B_, -1, T_, T_)
+    if layout != "TT":  # (B, 1, T, T) -> (B * nh, T, T)
+        theirs = np.broadcast_to(theirs, (B_, n_heads, T_, T_)).reshape(-1, T_, T_).copy()
+    if causal:
+        future = attention_mask(T_, causal=True)
+        theirs = (theirs | future) if kind == "bool" else np.where(future, -np.inf, theirs)
+    px = torch_leaf(x)
+    ref, _ = mha(px, px, px, attn_mask=torch.as_tensor(theirs),
+                 key_padding_mask=_torch_key_padding(pad, mask), need_weights=False)  # fmt: skip
+    ref.backward(torch.as_tensor(grad))
+
+    close(out, ref, f"{name}: output")
+    close(tx.grad, px.grad, f"{name}: gradient of x")
+    params = dict(mha.named_parameters())
+    for pname, p in attn.named_parameters():
+        close(p.grad, params[pname].grad, f"{name}: gradient of {pname}")
+
+
+def test_attention_weights_and_block_take_the_float_mask(rng):
+    C, T_ = 8, 5
+    future = attention_mask(T_, causal=True)
+    additive = np.where(future, -np.inf, 0.0)
+    x = theta.tensor(rng.standard_normal((2, T_, C)))
+    causal, plain = (MultiHeadAttention(C, 2, causal=c, rng=4, dtype=np.float64)
+                     for c in (True, False))  # fmt: skip
+    np.testing.assert_array_equal(
+        plain.attention_weights(x, attn_mask=additive), causal.attention_weights(x)
+    )
+    blocks = [TransformerBlock(C, 2, causal=c, rng=4, dtype=np.float64) for c in (True, False)]
+    np.testing.assert_array_equal(blocks[1](x, attn_mask=additive).numpy(), blocks[0](x).numpy())
+
+
+def test_multi_head_attention_attn_mask_errors(rng):
+    attn = MultiHeadAttention(8, 2, rng=0)
+    x = theta.tensor(rng.standard_normal((3, 4, 8)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"MultiHeadAttention: attn_mask of shape \(5, 4, 4\) "
+                                         r"does not broadcast .* \(3, 2, 4, 4\)"):  # fmt: skip
+        attn(x, attn_mask=np.zeros((5, 4, 4)))
+    with pytest.raises(TypeError, match="MultiHeadAttention: attn_mask must be bool"):
+        attn(x, attn_mask=np.zeros((4, 4), dtype=np.int32))

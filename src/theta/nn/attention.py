@@ -7,6 +7,16 @@ hs head size (C // nh).
 fill, softmax, dropout and matmul it would make six graph nodes, keep four (B, nh, T, S)
 arrays alive and walk them again in backward; fused, it keeps one. The composed form,
 ``attention_composed``, stays as its test oracle.
+
+Masks come in two kinds, as in PyTorch. A bool mask is True where a query may NOT look at a
+key: the convention of ``torch.nn.MultiheadAttention``'s ``attn_mask`` and
+``key_padding_mask``, and the inverse of ``F.scaled_dot_product_attention``'s bool
+``attn_mask`` (port that one as ``~attn_mask``). A float mask is added to the scaled scores
+(``-inf`` forbids, as with both of PyTorch's), e.g. ALiBi's distance penalties; it is a
+constant and gets no gradient. A query whose keys are all forbidden gets zero weights, so a
+zero output and zero gradients, as PyTorch 2's ``scaled_dot_product_attention`` gives (its
+``MultiheadAttention`` fast path gives NaN instead); NaN would spread through backward into
+every weight even where the loss ignores that query.
 """
 
 from __future__ import annotations
@@ -71,8 +81,10 @@ def _attend(
     """
     qs = q * float(scale)  # (B, nh, T, hs); a Python float keeps q's dtype
     scores = qs @ k.swapaxes(-1, -2)  # (B, nh, T, S)
-    if mask is not None:
+    if mask is not None and mask.dtype == bool:
         np.copyto(scores, -np.inf, where=mask)
+    elif mask is not None:
+        scores += mask  # additive float mask; -inf entries forbid
     peak = scores.max(axis=-1, keepdims=True)
     peak[~np.isfinite(peak)] = 0.0  # a query with every key masked gets zero weights
     np.subtract(scores, peak, out=scores)
@@ -179,8 +191,37 @@ def _dropout_keep(shape: tuple[int, ...], p: float, rng: Any, dtype: Any) -> np.
     return ((draw >= p) * (1.0 / (1.0 - p))).astype(dtype)
 
 
+def _check_mask(where: str, name: str, mask: Any, scores: tuple[int, ...]) -> np.ndarray | None:
+    """``mask`` as a bool or float array that broadcasts to the ``scores`` shape (.., T, S)."""
+    if mask is None:
+        return None
+    if isinstance(mask, Tensor):
+        if mask.requires_grad:
+            raise ValueError(
+                f"{where}: {name} is a constant and gets no gradient; pass {name}.detach() "
+                "(a learned bias belongs on the scores of attention_composed)."
+            )
+        mask = mask.data
+    mask = np.asarray(mask)
+    if mask.dtype != bool and mask.dtype.kind != "f":
+        raise TypeError(
+            f"{where}: {name} must be bool (True where a query may not attend) or floating "
+            f"(added to the scores) (got dtype {mask.dtype})."
+        )
+    try:
+        fits = np.broadcast_shapes(mask.shape, scores) == scores
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{where}: {name} of shape {mask.shape} does not broadcast to the scores' shape "
+            f"(B, nh, T, S) = {scores}."
+        )
+    return mask
+
+
 def scaled_dot_product_attention(
-    q: Tensor, k: Tensor, v: Tensor, *, mask: np.ndarray | None = None, dropout: float = 0.0,
+    q: Tensor, k: Tensor, v: Tensor, *, mask: Any = None, dropout: float = 0.0,
     rng: np.random.Generator | None = None, training: bool = True,
 ) -> Tensor:  # fmt: skip
     """Attention of queries ``q`` over keys ``k`` and values ``v``.
@@ -189,33 +230,47 @@ def scaled_dot_product_attention(
     ----------
     q : Tensor of shape (B, nh, T, hs)
     k, v : Tensor of shape (B, nh, S, hs)
-    mask : ndarray of bool, broadcastable to (B, nh, T, S), optional
-        True where attention is forbidden (see :func:`attention_mask`).
+    mask : ndarray broadcastable to (B, nh, T, S), optional
+        Bool: True where attention is forbidden (see :func:`attention_mask`; the inverse of
+        PyTorch's ``scaled_dot_product_attention``, which takes True as allowed). Float:
+        added to the scaled scores, ``-inf`` forbids (as PyTorch's float ``attn_mask``).
     dropout : float
         Probability of dropping each attention weight while training.
 
     Returns
     -------
     Tensor of shape (B, nh, T, hs)
+
+    Raises
+    ------
+    ValueError
+        If q, k and v do not fit together or the mask does not broadcast to the scores.
+    TypeError
+        If the mask is neither bool nor floating.
     """
     if q.shape[-1] != k.shape[-1] or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(
             f"attention: query {q.shape}, key {k.shape} and value {v.shape} do not fit; "
             "q and k need the same head size and k and v the same length."
         )
+    shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+    mask = _check_mask("scaled_dot_product_attention", "mask", mask, shape)
     keep = None
     if dropout > 0.0 and training:
-        shape = (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
         keep = _dropout_keep(shape, dropout, rng, q.dtype)
     scale = 1.0 / math.sqrt(q.shape[-1])
     return ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=scale, keep=keep)
 
 
-def attention_composed(q: Tensor, k: Tensor, v: Tensor, *, mask: np.ndarray | None = None
+def attention_composed(q: Tensor, k: Tensor, v: Tensor, *, mask: Any = None
                        ) -> Tensor:  # fmt: skip
-    """:func:`scaled_dot_product_attention` from primitives (no dropout); the test oracle."""
+    """:func:`scaled_dot_product_attention` from primitives (no dropout); the test oracle.
+
+    A float ``mask`` may be a tensor that requires a gradient (a learned bias)."""
     scores = (q @ k.swapaxes(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
-    if mask is not None:
+    if mask is not None and np.asarray(getattr(mask, "data", mask)).dtype != bool:
+        scores = scores + mask
+    elif mask is not None:
         scores = where(~np.broadcast_to(mask, scores.shape), scores, -1e30)
     return softmax(scores, axis=-1) @ v
 
@@ -251,6 +306,12 @@ class MultiHeadAttention(Module):
     bias : bool, default=True
     rng : int or Generator, optional
 
+    ``forward(x, key_padding=None, attn_mask=None)`` takes PyTorch's masks:
+    ``key_padding`` (B, T) is True at padding keys, and ``attn_mask`` of shape (T, T),
+    (B * nh, T, T) or broadcastable to (B, nh, T, T) is, if bool, True where a query may NOT
+    attend (``nn.MultiheadAttention``'s convention) and, if float, added to the scores. All
+    given masks and ``causal`` combine.
+
     Examples
     --------
     >>> import numpy as np, theta
@@ -273,11 +334,28 @@ class MultiHeadAttention(Module):
         self.resid_dropout = Dropout(dropout, rng=rng)
         self.rng = rng
 
-    def forward(self, x: Tensor, key_padding: np.ndarray | None = None) -> Tensor:
+    def _mask(self, B: int, T: int, key_padding: Any, attn_mask: Any) -> np.ndarray | None:
+        """The one mask ``_attend`` applies: causal, padding and ``attn_mask`` combined."""
+        mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
+        if attn_mask is None:
+            return mask
+        nh = self.n_heads
+        extra = np.asarray(getattr(attn_mask, "data", attn_mask))
+        if extra.ndim == 3 and extra.shape == (B * nh, T, T):  # PyTorch's per-head layout
+            attn_mask = extra.reshape(B, nh, T, T)
+        extra = _check_mask("MultiHeadAttention", "attn_mask", attn_mask, (B, nh, T, T))
+        if mask is None:
+            return extra
+        if extra.dtype == bool:
+            return mask | extra
+        return np.where(mask, -np.inf, extra).astype(extra.dtype, copy=False)
+
+    def forward(self, x: Tensor, key_padding: np.ndarray | None = None,
+                attn_mask: Any = None) -> Tensor:  # fmt: skip
         x = x if isinstance(x, Tensor) else tensor(x)
         B, T, C = x.shape
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3C)
-        mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
+        mask = self._mask(B, T, key_padding, attn_mask)
         keep = None
         if self.dropout > 0.0 and self.training:
             keep = _dropout_keep((B, self.n_heads, T, T), self.dropout, self.rng, x.dtype)
@@ -290,7 +368,8 @@ class MultiHeadAttention(Module):
         )
         return self.resid_dropout(self.out_proj(y))  # (B, T, C)
 
-    def attention_weights(self, x: Any, key_padding: np.ndarray | None = None) -> np.ndarray:
+    def attention_weights(self, x: Any, key_padding: np.ndarray | None = None,
+                          attn_mask: Any = None) -> np.ndarray:  # fmt: skip
         """The weights ``forward`` mixes the values with, for input ``x`` of shape (B, T, C).
 
         Row ``t`` of head ``h`` is how much position ``t`` takes from each position: shape
@@ -302,7 +381,7 @@ class MultiHeadAttention(Module):
         with no_grad():
             qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).numpy()  # (B, T, 3C)
         heads = qkv.reshape(B, T, 3, self.n_heads, C // self.n_heads).transpose(2, 0, 3, 1, 4)
-        mask = attention_mask(T, causal=self.causal, key_padding=key_padding)
+        mask = self._mask(B, T, key_padding, attn_mask)
         scale = 1.0 / math.sqrt(C // self.n_heads)
         _, _, _, _, weights, *_ = _attend(heads[0], heads[1], heads[2], mask, scale, None)
         return weights  # (B, nh, T, T)
@@ -332,7 +411,8 @@ class TransformerBlock(Module):
         self.proj = Linear(4 * n_embd, n_embd, bias=bias, rng=rng, dtype=dtype)
         self.mlp_dropout = Dropout(dropout, rng=rng)
 
-    def forward(self, x: Tensor, key_padding: np.ndarray | None = None) -> Tensor:
-        x = x + self.attn(self.ln1(x), key_padding)  # (B, T, C)
+    def forward(self, x: Tensor, key_padding: np.ndarray | None = None,
+                attn_mask: Any = None) -> Tensor:  # fmt: skip
+        x = x + self.attn(self.ln1(x), key_padding, attn_mask)  # (B, T, C)
         h = gelu(self.fc(self.ln2(x)), approximate="tanh")  # (B, T, 4C)
         return x + self.mlp_dropout(self.proj(h))  # (B, T, C)
