@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench_autograd import CHAPTER_CASE
+from bench_conv import CONV_CASES
 from bench_gpt import GPT_CASE
 from bench_memory import GOAL_WORKLOADS, Probe, torch_ratio
 from bench_rl import DQN_CASE
@@ -117,6 +118,9 @@ def collect_goals(results: Iterable[CaseResult], probes: Iterable[Probe] = ()) -
             0.5,
         ),
     ]
+    for label, case in CONV_CASES.items():
+        ratio = _ratio(by_name, case, "theta", "torch")
+        goals.append(Goal(f"conv2d fwd+bwd, {label}: theta / torch", ratio, 1.5))
     estimators = [name for name in by_name if name.startswith(ESTIMATORS)]
     for name in estimators:
         target = 0.5 if "MLPClassifier" in name else 1.0

@@ -747,3 +747,16 @@ def test_sigkill_during_saves_leaves_a_loadable_model(tmp_path):
             saver.send_signal(signal.SIGKILL)
             saver.wait()
         assert _output_width(path) == width  # hidden staging leftovers are never read
+
+
+def test_buffers_are_saved_with_their_dtypes_and_load_strictly(tmp_path):
+    from theta.nn import BatchNorm1d
+
+    model = Sequential(Linear(3, 3, rng=0, dtype=np.float64), BatchNorm1d(3, dtype=np.float64))
+    model(theta.tensor(np.random.default_rng(0).standard_normal((8, 3))))  # running statistics
+    io.save(model, tmp_path / "m")
+    saved = read_tensors(tmp_path / "m" / "model.safetensors")[0]
+    assert {"1.running_mean", "1.running_var", "1.num_batches_tracked"} <= set(saved)
+    again = io.load(tmp_path / "m")
+    for name, value in model.state_dict().items():  # float64 statistics, int64 counter
+        np.testing.assert_array_equal(again.state_dict()[name], value, err_msg=name, strict=True)

@@ -93,8 +93,9 @@ def write_model_files(folder: Path, model: Module, config: dict[str, Any]) -> No
     """Write ``model.safetensors`` and ``config.json`` into the existing (staging) ``folder``."""
     text = json.dumps(config, indent=2) + "\n"
     # The live arrays, not state_dict()'s copies: writing only reads them, and a model may be
-    # most of the memory there is.
+    # most of the memory there is. Buffers (running statistics) are saved as PyTorch does.
     state = {name: p.data for name, p in model.named_parameters()}
+    state |= {name: b.data for name, b in model.named_buffers()}
     write_tensors(folder / WEIGHTS_FILE, state, {FORMATS[FORMAT][3]: config["weights_id"]})
     atomic_write_text(folder / CONFIG_FILE, text)
 
@@ -314,12 +315,14 @@ def build_model(
             f"{', '.join(not_float)}."
         )
     check_finite_tensors(tensors, weights_path, check_finite, stacklevel + 1)
-    for name, param in params.items():
+    floats = params | {k: b for k, b in model.named_buffers() if b.dtype.kind == "f"}
+    for name, array in floats.items():
         # Constructors record no dtype, so the model was built in the default dtype; it takes
         # the saved one instead (casting first would round, or overflow, float64 values). The
         # values are the file's next, so the new array is only allocated.
-        if name in tensors and tensors[name].dtype != param.dtype:
-            param.data = np.empty(param.shape, tensors[name].dtype)
+        saved = tensors[name].dtype if name in tensors else array.dtype
+        if saved != array.dtype and saved.kind == "f":
+            array.data = np.empty(array.shape, saved)
     result = _load_into(model, tensors, strict, weights_path)
     if result.missing_keys or result.unexpected_keys:
         warnings.warn(

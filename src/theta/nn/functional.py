@@ -11,11 +11,26 @@ from __future__ import annotations
 import numpy as np
 
 from theta.autograd import Context, Function, Tensor, tensor
+from theta.nn.conv import conv1d, conv2d, conv_transpose2d
+from theta.nn.normalization import batch_norm, group_norm
+from theta.nn.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+)  # fmt: skip
 from theta.rng import check_random_state
 
 __all__ = [
     "dropout", "embedding", "layer_norm", "layer_norm_composed", "linear", "linear_composed",
     "linear_relu", "linear_relu_composed",
+    "batch_norm", "group_norm",
+    "conv1d", "conv2d", "conv_transpose2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "interpolate",
+    "max_pool1d", "max_pool2d",
 ]  # fmt: skip
 
 Grads = tuple[np.ndarray | None, ...]

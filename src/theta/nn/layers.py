@@ -13,6 +13,19 @@ from typing import Any
 from theta.autograd import Tensor, gelu, relu, sigmoid, softmax, tanh
 from theta.nn import functional as F
 from theta.nn import init
+from theta.nn.activations import (
+    ELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    Mish,
+    ReLU6,
+    SiLU,
+    Softplus,
+)  # fmt: skip
 from theta.nn.module import Module, Parameter
 from theta.rng import check_random_state
 from theta.validation import check_scalar
@@ -189,7 +202,10 @@ class Softmax(Module):
         return softmax(x, self.axis)
 
 
-_ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid}
+_ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid,
+                "elu": ELU, "selu": SELU, "silu": SiLU, "mish": Mish, "hardtanh": Hardtanh,
+                "hardswish": Hardswish, "hardsigmoid": Hardsigmoid, "logsigmoid": LogSigmoid,
+                "softplus": Softplus, "relu6": ReLU6, "leaky_relu": LeakyReLU}  # fmt: skip
 
 
 def get_activation(name: str) -> Module:
@@ -313,3 +329,63 @@ def _hold(module: Module, layers: list[tuple[str, Module]]) -> None:
     for name, layer in layers:
         setattr(module, name, layer)
     module._names = tuple(name for name, _ in layers)
+
+
+class Flatten(Module):
+    """Merge axes ``start_axis..end_axis`` into one: PyTorch's ``Flatten(start_dim, end_dim)``.
+
+    The keywords are NumPy's names, as in :func:`theta.flatten`; the default keeps the batch
+    axis, as PyTorch's does, so (N, C, H, W) becomes (N, C*H*W).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Flatten()(np.ones((2, 3, 4, 5))).shape
+    (2, 60)
+    """
+
+    def __init__(self, start_axis: int = 1, end_axis: int = -1) -> None:
+        self.start_axis = start_axis
+        self.end_axis = end_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        return x.flatten(self.start_axis, self.end_axis)
+
+
+class Unflatten(Module):
+    """Split ``axis`` into ``sizes`` (one may be -1); PyTorch's ``Unflatten(dim, unflattened_size)``
+    with NumPy's names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Unflatten(1, (3, -1))(np.ones((2, 12))).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, axis: int, sizes: Sequence[int]) -> None:
+        self.axis = axis
+        self.sizes = tuple(sizes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if not -x.ndim <= self.axis < x.ndim:
+            raise IndexError(
+                f"Unflatten: axis {self.axis} is out of bounds for the input of shape {x.shape}."
+            )
+        axis = self.axis % x.ndim
+        try:
+            return x.reshape(x.shape[:axis] + self.sizes + x.shape[axis + 1 :])
+        except ValueError:
+            raise ValueError(
+                f"Unflatten: sizes {self.sizes} do not multiply to {x.shape[axis]}, the size of "
+                f"axis {axis} of the input of shape {x.shape}."
+            ) from None
+
+
+class Identity(Module):
+    """Return the input unchanged: a placeholder, e.g. for a layer switched off by a flag."""
+
+    def forward(self, x: Any) -> Any:
+        return x

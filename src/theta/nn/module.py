@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from theta.autograd import Tensor, get_default_dtype
+from theta.autograd import Tensor, get_default_dtype, no_grad
 from theta.nn.init import charge_parameter_budget
 from theta.params import registry_name
 
@@ -299,12 +299,32 @@ class Module:
 
     # --- the parameter / hyperparameter split, visible ----------------------------------------
 
-    def summary(self) -> str:
-        """A table of every parameter (name, shape, count) and, apart, the hyperparameters.
+    def summary(self, input_shape: Sequence[int] | None = None, dtype: Any = None) -> str:
+        """A table of every parameter (name, shape, count) and, apart, the hyperparameters;
+        with ``input_shape``, a table of every layer's output shape and parameter count.
+
+        The layer table (torchinfo's and Keras's) comes from one forward pass on a batch of
+        zeros of ``input_shape`` and ``dtype`` (default: the parameters' dtype), under
+        ``no_grad`` in eval mode; the modules' modes are restored afterwards. Each row is a
+        sub-module by dotted name, parents before children, with the output of its first
+        call ("-" if ``forward`` never called it) and its parameters, its children's included.
+
+        Parameters
+        ----------
+        input_shape : sequence of int, optional
+            Shape of the input batch, e.g. ``(1, 1, 8, 8)`` for one 8x8 grey image.
+        dtype : numpy dtype, optional
+            Dtype of the input (e.g. ``np.int64`` for token ids).
+
+        Raises
+        ------
+        ValueError
+            If a layer cannot take what the one before it gave: the message names the layer,
+            its class, the shape it got and the layer's own error.
 
         Examples
         --------
-        >>> from theta.nn import Linear
+        >>> from theta.nn import MLP, Linear
         >>> print(Linear(2, 1, rng=0).summary())
         Linear
         parameter  shape   count
@@ -315,7 +335,15 @@ class Module:
         in_features     2
         out_features    1
         bias            True
+        >>> print(MLP((4, 8, 3), rng=0).summary(input_shape=(2, 4)))
+        MLP: input (2, 4) float32
+        layer  type        output shape  parameters
+        0      LinearReLU  (2, 8)                40
+        2      Linear      (2, 3)                27
+        total  MLP         (2, 3)                67
         """
+        if input_shape is not None:
+            return _layer_summary(self, input_shape, dtype)
         rows = [(name, str(p.shape), f"{p.size:,}") for name, p in self.named_parameters()]
         rows.append(("total", "", f"{self.n_parameters():,}"))
         lines = [type(self).__name__]
@@ -414,6 +442,87 @@ def _has_module(value: object) -> bool:
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _LayerError(ValueError):
+    """A layer's own error, already named by :func:`_layer_summary`, so parents pass it on."""
+
+
+def _layer_summary(model: Module, input_shape: Sequence[int], dtype: Any) -> str:
+    """``summary(input_shape)``: every sub-module's output shape, from one forward on zeros."""
+    shape = tuple(input_shape) if isinstance(input_shape, Sequence) else input_shape
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise ValueError(
+            f"summary: input_shape must be a sequence of non-negative ints, e.g. (1, 1, 8, 8) "
+            f"(got {input_shape!r})."
+        )
+    if dtype is None:
+        dtype = next((p.dtype for p in model.parameters()), get_default_dtype())
+    modules = list(model.named_modules())
+    outputs: dict[str, Any] = {}
+    modes = [(module, module.training) for _, module in modules]
+    # a wrapper per module, as an instance attribute shadowing the class's forward; removed
+    # (or the module's own instance attribute put back) whatever the forward does
+    saved = [(module, module.__dict__.get("forward", _MISSING)) for _, module in modules]
+    try:
+        for name, module in modules:
+            object.__setattr__(module, "forward", _recording(module, name, outputs))
+        model.eval()
+        with no_grad():
+            model(Tensor(np.zeros(shape, dtype=dtype)))
+    except _LayerError as exc:
+        raise ValueError(str(exc)) from exc.__cause__
+    finally:
+        for module, forward in saved:
+            module.__dict__.pop("forward", None)
+            if forward is not _MISSING:
+                object.__setattr__(module, "forward", forward)
+        for module, mode in modes:
+            module.training = mode
+    rows = [
+        (name or "total", type(module).__name__, _shape_of(outputs.get(name, _MISSING)),
+         f"{module.n_parameters():,}")
+        for name, module in [*modules[1:], modules[0]]  # the model itself last, as the total
+    ]  # fmt: skip
+    header = f"{type(model).__name__}: input {shape} {np.dtype(dtype)}"
+    return "\n".join([header, *_table(("layer", "type", "output shape", "parameters"), rows,
+                                      right_align_last=True)])  # fmt: skip
+
+
+_MISSING = object()
+
+
+def _recording(module: Module, name: str, outputs: dict[str, Any]) -> Any:
+    """``module.forward``, keeping its first output in ``outputs[name]`` and naming the layer
+    in a ValueError it raises."""
+    forward = module.forward
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            out = forward(*args, **kwargs)
+        except _LayerError:
+            raise
+        except ValueError as exc:
+            got = ", ".join(_shape_of(a) for a in args) or "nothing"
+            where = f"layer {name} ({type(module).__name__})" if name else type(module).__name__
+            raise _LayerError(
+                f"summary: {where} cannot take an input of shape {got}: {exc}"
+            ) from exc
+        outputs.setdefault(name, out)
+        return out
+
+    return recorded
+
+
+def _shape_of(value: Any) -> str:
+    """The shape of an output: a tensor's, a list of them for a tuple, '-' for none."""
+    if value is _MISSING:
+        return "-"
+    if isinstance(value, Tensor | np.ndarray):
+        return str(value.shape)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_shape_of(v) for v in value) + "]"
+    return type(value).__name__
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right_align_last=False) -> list:
