@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from theta.data import dataset_info, list_datasets
 from theta.models import GPTConfig
 from theta.validation import Each, Interval, Options, violation
 
@@ -27,10 +28,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "line": {"model": "linear", "optimizer": "sgd", "lr": 0.05, "steps": 1000, "batch_size": 0,
              "val_split": 0.0, "standardize": False},
 }  # fmt: skip
-# Defaults that differ by model: a GPT learns text, nanoGPT's CPU configuration.
+# Defaults that differ by model: a GPT learns text, nanoGPT's CPU configuration; a CNN
+# learns the 8x8 digits (pixels standardized one by one, like any other features).
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "gpt": {"data": "tinyshakespeare", "optimizer": "adamw", "lr": 1e-3, "steps": 2000,
             "batch_size": 12, "val_split": 0.1, "standardize": False},
+    "cnn": {"data": "digits", "optimizer": "adam", "lr": 3e-3, "epochs": 15, "batch_size": 32,
+            "val_split": 0.2},
 }  # fmt: skip
 
 _TASK_LOSSES = {"classification": "cross_entropy", "regression": "mse"}
@@ -62,8 +66,9 @@ class TrainConfig(_GPTKeys):
     """
 
     data: str = "line"  # a data set from `theta datasets`
-    model: str = "mlp"  # "mlp", "linear" or "gpt" (a character-level language model)
-    hidden: tuple[int, ...] = (64,)  # hidden layer sizes of the MLP
+    model: str = "mlp"  # "mlp", "linear", "cnn" (images) or "gpt" (a character-level LM)
+    hidden: tuple[int, ...] = (64,)  # hidden layer sizes of the MLP (of the CNN's classifier)
+    channels: tuple[int, ...] = (16, 32)  # CNN only: output channels of each conv block
     activation: str = "relu"
     dropout: float = 0.0
     loss: str = ""  # empty: cross_entropy for classification, mse for regression
@@ -86,10 +91,26 @@ class TrainConfig(_GPTKeys):
             if why is not None:
                 raise ConfigError(f"config key {key!r}{condition}: {why}")
         object.__setattr__(self, "hidden", tuple(self.hidden))  # a list given in code
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if self.model == "cnn":
+            self._check_images()
         try:
             self.gpt_config(GPTConfig.vocab_size)
         except ValueError as exc:
             raise ConfigError(f"config: {exc}") from None
+
+    def _check_images(self) -> None:
+        """A CNN learns images: refuse a data set whose rows are not."""
+        try:
+            image_shape = dataset_info(self.data).image_shape
+        except ValueError as exc:
+            raise ConfigError(f"config key 'data' (for a CNN): {exc}") from None
+        if image_shape is None:
+            images = ", ".join(info.name for info in list_datasets() if info.image_shape)
+            raise ConfigError(
+                f"config key 'data' (for a CNN): a CNN learns images, so the data set must be "
+                f"one of {images} (got {self.data!r})"
+            )
 
     def gpt_config(self, vocab_size: int) -> GPTConfig:
         """The config of the GPT this run trains, for a vocabulary of ``vocab_size`` tokens."""
@@ -118,8 +139,9 @@ def _constraints(config: TrainConfig) -> dict[str, tuple[Any, str]]:
     by_steps = config.steps == 0
     gpt = config.model == "gpt"
     rules = {
-        "model": Options(("mlp", "linear", "gpt")),
+        "model": Options(("mlp", "linear", "cnn", "gpt")),
         "hidden": Each(Interval(int, 1, None)),
+        "channels": Each(Interval(int, 1, None)),
         "activation": Options(("relu", "gelu", "tanh", "sigmoid")),
         "dropout": Interval(_NUMBER, 0, 1, closed="left"),
         "optimizer": Options(("sgd", "adam", "adamw", "rmsprop")),

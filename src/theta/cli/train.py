@@ -14,9 +14,18 @@ import numpy as np
 
 from theta.autograd import no_grad, tensor
 from theta.cli.config import GPT_KEYS, ConfigError, TrainConfig, load_toml, resolve
-from theta.cli.runs import claim_run_dir, prepare_run, run_status, saved_note, train_run
+from theta.cli.runs import (
+    claim_run_dir,
+    load_table,
+    prepare_run,
+    run_status,
+    saved_note,
+    train_run,
+)
+from theta.data import dataset_info
 from theta.losses import mse
-from theta.nn import Linear
+from theta.models import CNN
+from theta.nn import Linear, Module
 from theta.optim import SGD
 from theta.train import PrintSteps, fit
 
@@ -83,6 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "  theta train --out runs/chapter   # the same, kept as a run folder with its pictures\n"
         "  theta train --data iris --hidden 32 --epochs 50\n"
         "  theta train --config run.toml --out runs/iris --overwrite\n"
+        "  theta train --model cnn --data digits --out runs/cnn\n"
         "  theta train --model gpt --out runs/shakespeare   # then: theta generate RUN",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -93,9 +103,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         if hints[f.name] is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=None)  # fmt: skip
-        elif f.name == "hidden":
+        elif f.name in ("hidden", "channels"):
+            what = "hidden layer sizes" if f.name == "hidden" else "CNN channels per block"
             parser.add_argument(flag, dest=f.name, type=_sizes, default=None, metavar="N,N",
-                                help="hidden layer sizes, e.g. 64,64")  # fmt: skip
+                                help=f"{what}, e.g. 64,64")  # fmt: skip
         else:
             kind = hints[f.name] if hints[f.name] in (int, float) else str
             parser.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
@@ -131,7 +142,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         config = _resumed(saved, values, run_dir)
         chapter = chapter and config == resolve({})
     # every check a run makes, before its folder is touched (and the same for --dry-run)
-    plan = prepare_run(config)
+    plan = prepare_run(config, model=image_model(config))
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2), file=out)
         return 0
@@ -142,6 +153,23 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         else:
             train_run(plan, run_dir, resume=args.resume, quiet=args.quiet, out=out)
     return 0
+
+
+def image_model(config: TrainConfig) -> Module | None:
+    """The CNN of a ``--model cnn`` run, sized for its data set's images and classes (None
+    for the other models, which :func:`~theta.cli.runs.prepare_run` builds).
+
+    It takes the run's rows of pixels as they are, so ``theta predict`` gives it rows too.
+    """
+    if config.model != "cnn":
+        return None
+    _, _, _, classes = load_table(config.data, seed=config.seed)
+    try:
+        return CNN(dataset_info(config.data).image_shape, len(classes), channels=config.channels,
+                   hidden=config.hidden, activation=config.activation, dropout=config.dropout,
+                   rng=config.seed)  # fmt: skip
+    except ValueError as exc:  # too many blocks for the images' size
+        raise ConfigError(f"config key 'channels': {exc}") from None
 
 
 def _saved_config(run_dir: Path) -> TrainConfig | None:

@@ -109,6 +109,9 @@ class DatasetInfo:
     generated : bool
         Drawn by a generator (pass ``random_state`` to :func:`load_dataset` for the same
         points every time) rather than read from a shipped file.
+    image_shape : tuple of int or None
+        ``(C, H, W)`` of one sample when each row of ``X`` is an image read row by row
+        (``X.reshape(-1, *image_shape)`` gives the images); None for other data.
     """
 
     name: str
@@ -116,6 +119,7 @@ class DatasetInfo:
     shape: tuple[int, ...]
     summary: str
     generated: bool = False
+    image_shape: tuple[int, ...] | None = None
 
 
 def _open(filename: str) -> Any:
@@ -610,7 +614,8 @@ _REGISTRY: dict[str, tuple[Callable[..., Any], DatasetInfo]] = {
         (load_iris, DatasetInfo("iris", "classification", (150, 4),
                                 "Fisher's iris flowers: 4 measurements, 3 species")),
         (load_digits, DatasetInfo("digits", "classification", (1797, 64),
-                                  "8x8 images of handwritten digits 0-9")),
+                                  "8x8 images of handwritten digits 0-9",
+                                  image_shape=(1, 8, 8))),
         (load_breast_cancer, DatasetInfo("breast_cancer", "classification", (569, 30),
                                          "Wisconsin diagnostic breast cancer: malignant/benign")),
         (load_diabetes, DatasetInfo("diabetes", "regression", (442, 10),
