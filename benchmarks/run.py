@@ -1,8 +1,13 @@
 """Run every benchmark and write ``benchmarks/RESULTS.md``.
 
-    python benchmarks/run.py            # full run (about five minutes), writes RESULTS.md
+    python benchmarks/run.py            # full run in both modes (about ten minutes)
     python benchmarks/run.py --quick    # smoke run for CI: a few rounds, prints only
-    python benchmarks/run.py --threads 1 --out /tmp/one-thread.md
+    python benchmarks/run.py --mode threads --out /tmp/threads.md   # one mode
+
+A full run measures the suite twice, each in a fresh process: single thread (every library on
+one thread, timed by the process' CPU time, which a busy machine does not distort) and default
+threads (every library with its own default thread count, as users run it, timed by wall
+time). RESULTS.md holds both goal tables at the top, then each mode's figures.
 
 Times are only ever compared as ratios between implementations run in the same rounds;
 nothing here asserts a time.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,10 +34,66 @@ def use_working_tree() -> None:
         sys.path.insert(0, str(HERE))
 
 
+MODES = {"single": "single thread, CPU time", "threads": "default threads, wall time"}
+
+
+def run_both_modes(rounds: int | None) -> int:
+    """Run the suite once per mode in fresh processes and merge both into RESULTS.md.
+
+    Memory is probed in the single-thread run only: peak memory does not depend on threads.
+    """
+    from harness import write_atomic
+
+    reports = {}
+    for mode in MODES:
+        out = HERE / f".RESULTS-{mode}.md.part"
+        command = [sys.executable, str(Path(__file__).resolve()), "--mode", mode, "--out", str(out)]
+        command += ["--rounds", str(rounds)] if rounds else []
+        command += ["--no-memory"] if mode == "threads" else []
+        print(f"# mode: {MODES[mode]}", flush=True)
+        try:
+            subprocess.run(command, check=True)
+            reports[mode] = out.read_text(encoding="utf-8")
+        finally:
+            out.unlink(missing_ok=True)
+    write_atomic(HERE / "RESULTS.md", merge_reports(reports))
+    print(f"wrote {HERE / 'RESULTS.md'}")
+    return 0
+
+
+def merge_reports(reports: dict[str, str]) -> str:
+    """One page from each mode's report: every mode's goals first, then each mode's figures
+    (its headings one level down)."""
+    title, preamble = (
+        "theta benchmarks",
+        (
+            "Written by `python benchmarks/run.py`; do not edit by hand. Two runs of the whole "
+            "suite: " + " and ".join(MODES.values()) + ". Times from a shared machine are "
+            "meaningful only as ratios within one run."
+        ),
+    )
+    parts = [f"# {title}", "", preamble, ""]
+    bodies = []
+    for mode, text in reports.items():
+        body = text.split("\n## ", 1)[1]  # drop the report's own title and preamble
+        goals, rest = body.split("\n## ", 1) if body.startswith("Goals") else ("", body)
+        if goals:
+            parts += ["## " + goals.replace("Goals", f"Goals: {MODES[mode]}", 1).rstrip(), ""]
+        bodies += [f"## Figures: {MODES[mode]}", "", "### " + rest.replace("\n## ", "\n### ")]
+    return "\n".join(parts + bodies)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few rounds only (smoke test)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per case")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        help="one mode only: 'single' (--threads 1 --cpu-time) or 'threads' (every library's "
+        "default thread count, wall time); default: both, each in a fresh process",
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     parser.add_argument(
         "--threads",
         type=int,
@@ -64,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         "nothing for --quick)",
     )
     args = parser.parse_args(argv)
+    custom = args.quick or args.only or args.threads or args.cpu_time or args.out
+    if args.mode is None and not custom:
+        return run_both_modes(args.rounds)
+    if args.mode == "single":
+        args.threads, args.cpu_time = 1, True
     use_working_tree()
 
     import bench_autograd
@@ -99,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     min_sample_s = 0.005 if args.quick else 0.03
     threads = configure_threads(args.threads)
     settings = {
-        "mode": "quick (smoke run; figures are not meaningful)" if args.quick else "full",
+        "mode": "quick (smoke run; figures are not meaningful)"
+        if args.quick
+        else MODES.get(args.mode or "", "full"),
         "rounds per case": rounds,
         "warm-up calls per implementation": warmup,
         "minimum time per sample": f"{min_sample_s * 1e3:.0f} ms (calls per sample calibrated)",
@@ -156,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     settings["memory probes"] = "peak RSS of each implementation in a fresh process, " + (
         "2 steps each" if args.quick else "each workload's own number of steps"
     )
-    probes = bench_memory.run_probes(memory_steps, threads["numpy_blas_threads"], select=selected)
+    probes = (
+        []
+        if args.no_memory
+        else bench_memory.run_probes(memory_steps, threads["numpy_blas_threads"], select=selected)
+    )
     appendix = "\n".join(
         part
         for part in (

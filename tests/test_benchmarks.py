@@ -7,6 +7,8 @@ only to check that the figures come back as numbers (the full suite reports them
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -138,3 +140,44 @@ def test_collect_goals_from_hand_made_results(bench):
     gpt_marks = [m for text, m in marks.items() if "Peak memory" in text and "GPT" in text]
     assert gpt_marks == [False]  # 150 MiB over torch's 100
     assert "**80%**" in goals.gemm_limit_markdown(results)
+
+
+def _run_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", BENCHMARKS / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_both_modes_merge_into_one_page_goals_first():
+    run = _run_module()
+    report = "# theta benchmarks\n\npreamble\n\n## Goals\n\n| {g} |\n\n## Machine\n\n- {m}\n"
+    page = run.merge_reports({
+        "single": report.format(g="goal one", m="cpu a"),
+        "threads": report.format(g="goal two", m="cpu b"),
+    })  # fmt: skip
+    assert page.count("# theta benchmarks") == 1 and "preamble" not in page
+    headings = [line for line in page.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# theta benchmarks",
+        "## Goals: single thread, CPU time",
+        "## Goals: default threads, wall time",
+        "## Figures: single thread, CPU time",
+        "### Machine",
+        "## Figures: default threads, wall time",
+        "### Machine",
+    ]
+    assert page.index("goal one") < page.index("goal two") < page.index("cpu a") < page.index(
+        "cpu b"
+    )
+
+
+def test_quick_runs_judge_no_goals():
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--only", "Chapter loop",
+         "--no-memory"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Not judged: a --quick run is a smoke test" in out.stdout
+    assert "✓" not in out.stdout and "✗" not in out.stdout
