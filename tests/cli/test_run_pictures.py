@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from theta import data, metrics, plot
-from theta.cli.runs import load_run
+from theta.cli.runs import load_run, load_table
 
 pytest.importorskip("matplotlib")
 
@@ -27,19 +27,19 @@ prediction: 21.0
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """Every Picture drawn through theta.plot during the test, by function name."""
-    pictures: dict[str, list[plot.Picture]] = {}
+    """Every figure drawn through theta.plot during the test, by function name."""
+    figures: dict[str, list] = {}
     for name in ("descent_path", "decision_boundary", "confusion_matrix", "attention_map",
-                 "regret_curve", "loss_curve", "projection"):  # fmt: skip
+                 "regret_curve", "loss_curve", "projection", "predicted_vs_actual"):  # fmt: skip
         original = getattr(plot, name)
 
         def spy(*args, _original=original, _name=name, **kwargs):
-            picture = _original(*args, **kwargs)
-            pictures.setdefault(_name, []).append(picture)
-            return picture
+            figure = _original(*args, **kwargs)
+            figures.setdefault(_name, []).append(figure)
+            return figure
 
         monkeypatch.setattr(plot, name, spy)
-    return pictures
+    return figures
 
 
 def _pngs(run) -> set[str]:
@@ -51,7 +51,7 @@ def test_theta_train_out_alone_is_the_chapter_as_a_run_folder(tmp_path, theta_cl
     result = theta_cli("train", "--out", str(run))
     assert result.returncode == 0, result.stderr
     assert result.stdout == CHAPTER_OUTPUT + f"run saved to {run}\n"
-    assert _pngs(run) == {"loss_curve.png", "descent_path.png"}
+    assert _pngs(run) == {"loss_curve.png", "descent_path.png", "predicted_vs_actual.png"}
     for name in ("config.json", "summary.json", "metrics.csv", "model/model.safetensors"):
         assert (run / name).is_file(), name
     config = json.loads((run / "config.json").read_text())
@@ -67,8 +67,8 @@ def test_theta_train_out_alone_is_the_chapter_as_a_run_folder(tmp_path, theta_cl
 def test_the_chapter_runs_descent_path_ends_at_2_1(theta_main, tmp_path, drawn):
     code, out, _ = theta_main("train", "--out", str(tmp_path / "chapter"))
     assert code == 0 and out.startswith(CHAPTER_OUTPUT)
-    (picture,) = drawn["descent_path"]
-    (walk,) = [ln for ln in picture.figure.axes[0].lines if ln.get_label() == "descent path"]
+    (figure,) = drawn["descent_path"]
+    (walk,) = [ln for ln in figure.axes[0].lines if ln.get_label() == "descent path"]
     xy = walk.get_xydata()
     assert xy.shape == (1001, 2)  # the start, then every step
     np.testing.assert_allclose(xy[0], [0.0, 0.0])
@@ -79,8 +79,8 @@ def test_a_linear_model_on_the_line_from_a_random_start_walks_to_2_1(theta_main,
     run = tmp_path / "line"
     code, out, _ = theta_main("train", "--data", "line", "--out", str(run), "--quiet")
     assert code == 0 and out.startswith("trained linear on line: 1000 steps")
-    assert _pngs(run) == {"loss_curve.png", "descent_path.png"}
-    (walk,) = [ln for ln in drawn["descent_path"][0].figure.axes[0].lines
+    assert _pngs(run) == {"loss_curve.png", "descent_path.png", "predicted_vs_actual.png"}
+    (walk,) = [ln for ln in drawn["descent_path"][0].axes[0].lines
                if ln.get_label() == "descent path"]  # fmt: skip
     saved = load_run(run).model  # the walk ends at the parameters that were saved
     np.testing.assert_allclose(walk.get_xydata()[-1], [saved.weight.item(), saved.bias.item()])
@@ -100,12 +100,16 @@ def test_the_confusion_matrix_is_the_saved_model_on_the_validation_split(theta_m
     names = np.asarray(trained.target_names)
     expected = metrics.confusion_matrix(names[y_val], trained.predict(X_val), labels=names)
     (matrix,) = drawn["confusion_matrix"]
-    texts = [int(t.get_text()) for t in matrix.figure.axes[0].texts]
+    texts = [int(t.get_text()) for t in matrix.axes[0].texts]
     np.testing.assert_array_equal(np.reshape(texts, (3, 3)), expected)
-    assert int(expected.sum()) == 30 and "validation data" in matrix.figure.axes[0].get_title()
+    assert int(expected.sum()) == 30 and "validation data" in matrix.axes[0].get_title()
+    # titles name the run: its model (and its data set, when the caller names it)
+    (loss,) = drawn["loss_curve"]
+    assert loss.axes[0].get_title().endswith("MLP (64,) · loss")
+    assert "MLP (64,) · " in matrix.axes[0].get_title()
     # 4 features: no decision regions, but the training data on its principal plane
     (shown,) = drawn["projection"]
-    points = np.concatenate([c.get_offsets() for c in shown.figure.axes[0].collections])
+    points = np.concatenate([c.get_offsets() for c in shown.axes[0].collections])
     assert points.shape == (120, 2)
 
 
@@ -117,7 +121,7 @@ def test_two_features_draw_the_saved_models_decision_regions(theta_main, tmp_pat
     assert _pngs(run) == {"loss_curve.png", "confusion_matrix.png", "decision_boundary.png"}
     trained = load_run(run)
     (regions,) = drawn["decision_boundary"]
-    ax = regions.figure.axes[0]
+    ax = regions.axes[0]
     image = ax.images[0]
     rows, cols = image.get_array().shape
     x0, x1, y0, y1 = image.get_extent()
@@ -129,11 +133,19 @@ def test_two_features_draw_the_saved_models_decision_regions(theta_main, tmp_pat
     assert len(ax.collections[0].get_offsets()) == 80  # the training points (80% of 100)
 
 
-def test_regression_draws_only_the_loss(theta_main, tmp_path):
+def test_regression_draws_the_saved_models_predictions_against_the_truth(theta_main, tmp_path,
+                                                                        drawn):  # fmt: skip
     run = tmp_path / "diabetes"
     assert theta_main("train", "--data", "diabetes", "--epochs", "1", "--out",
                        str(run), "--quiet")[0] == 0  # fmt: skip
-    assert _pngs(run) == {"loss_curve.png"}
+    assert _pngs(run) == {"loss_curve.png", "predicted_vs_actual.png"}
+    X, y, _, _ = load_table("diabetes")
+    _, X_val, _, y_val = data.train_val_split(X, y, val_fraction=0.2, rng=0)
+    predicted = np.asarray(load_run(run).predict(X_val), dtype=np.float64)
+    (figure,) = drawn["predicted_vs_actual"]
+    ax = figure.axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), np.stack([y_val, predicted], 1))
+    assert "validation data" in ax.get_title()
 
 
 def test_a_gpt_run_draws_the_last_blocks_attention(theta_main, tmp_path, drawn):
@@ -144,17 +156,17 @@ def test_a_gpt_run_draws_the_last_blocks_attention(theta_main, tmp_path, drawn):
                                "--out", str(run))  # fmt: skip
     assert code == 0, err
     assert _pngs(run) == {"loss_curve.png", "attention_map.png"}
-    (picture,) = drawn["attention_map"]
-    heads = [picture.figure.axes[h].images[0].get_array() for h in range(2)]
+    (figure,) = drawn["attention_map"]
+    heads = [figure.axes[h].images[0].get_array() for h in range(2)]
     for weights in heads:
         assert weights.shape == (16, 16)
         np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
         assert np.all(np.triu(weights, k=1) == 0)
     text = data.load_tinyshakespeare()
     validation = text[int(len(text) * 0.9):][:16]
-    ticks = [t.get_text() for t in picture.figure.axes[0].get_xticklabels()]
+    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
     assert ticks == [{"\n": "⏎", " ": "␣"}.get(c, c) for c in validation]
-    assert "block 2 (the last)" in picture.figure.get_suptitle()
+    assert "block 2 (the last)" in figure.get_suptitle()
 
 
 def test_a_bandit_run_draws_its_regret(tmp_path, theta_cli):

@@ -1,5 +1,7 @@
 """theta.plot as a whole: matplotlib only when drawing, one message when it is missing."""
 
+import io
+import pickle
 import subprocess
 import sys
 
@@ -21,19 +23,51 @@ CALLS = {
     "confusion_matrix": lambda p: plot.confusion_matrix([0, 1], [1, 1], p),
     "attention_map": lambda p: plot.attention_map(np.eye(2), ["a", "b"], p),
     "search_scores": lambda p: plot.search_scores({"param_a": [1], "mean_test_score": [0.5]}, p),
+    "predicted_vs_actual": lambda p: plot.predicted_vs_actual([1.0, 2.0], [1.5, 2.5], p),
 }  # fmt: skip
 
 
 def test_every_public_picture_is_tested_here():
-    assert set(CALLS) == set(plot.__all__) - {"Picture"}
+    assert set(CALLS) == set(plot.__all__)
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))
-def test_each_picture_is_a_png_written_atomically(name, png):
+def test_each_picture_is_a_figure_and_given_a_path_a_png_written_atomically(name, png):
     pytest.importorskip("matplotlib")
-    picture = CALLS[name](png(name))
-    assert isinstance(picture, plot.Picture) and picture.path == png(name)
-    png.check(picture.path)
+    from matplotlib.figure import Figure
+
+    figure = CALLS[name](png(name))
+    assert isinstance(figure, Figure)
+    png.check(png(name))
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_without_a_path_nothing_is_written(name, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    figure = CALLS[name](None)
+    assert figure.axes and list(tmp_path.iterdir()) == []
+
+
+def test_a_figure_shows_itself_in_a_notebook_as_the_png_it_saves(png):
+    """IPython shows ``_repr_png_``: theta's figures bypass pyplot, whose backend would."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    figure = CALLS["confusion_matrix"](png("saved"))
+    shown = figure._repr_png_()
+    assert shown.startswith(b"\x89PNG\r\n\x1a\n")
+    inline, saved = imread(io.BytesIO(shown)), png.check(png("saved"))
+    assert inline.shape == saved.shape  # the same picture; a second render may shift a pixel
+    assert np.mean(np.abs(inline - saved)) < 0.01
+
+
+def test_a_figure_pickles(png):
+    """A notebook's figures may be pickled (multiprocessing, caches): the class is importable."""
+    pytest.importorskip("matplotlib")
+    figure = pickle.loads(pickle.dumps(CALLS["loss_curve"](None)))
+    assert figure.axes[0].lines[0].get_ydata().tolist() == [1.0, 0.5]
+    assert figure._repr_png_().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -14,43 +14,44 @@ sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
 def test_two_feature_clusters_are_drawn_where_they_are(png):
     X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
     kmeans = KMeans(n_clusters=3, random_state=0).fit(X)
-    picture = clusters(X, kmeans.labels_, png("clusters"), centers=kmeans.cluster_centers_)
-    png.check(picture.path)
-    points, centers = picture.figure.axes[0].collections
+    figure = clusters(X, kmeans.labels_, png("clusters"), centers=kmeans.cluster_centers_)
+    png.check(png("clusters"))
+    points, centers = figure.axes[0].collections
     np.testing.assert_allclose(points.get_offsets(), X)
     np.testing.assert_array_equal(points.get_array(), kmeans.labels_)
     np.testing.assert_allclose(centers.get_offsets(), kmeans.cluster_centers_)
-    assert picture.figure.axes[0].get_xlabel() == "feature 0"
+    assert figure.axes[0].get_xlabel() == "feature 0"
 
 
 def test_many_features_are_projected_on_the_principal_components(png):
     iris = load_iris()
     kmeans = KMeans(n_clusters=3, random_state=0).fit(iris.X)
-    picture = clusters(iris.X, kmeans.labels_, png("iris"), centers=kmeans.cluster_centers_)
+    figure = clusters(iris.X, kmeans.labels_, png("iris"), centers=kmeans.cluster_centers_)
     oracle = sklearn_decomposition.PCA(n_components=2).fit(iris.X)
-    points, centers = picture.figure.axes[0].collections
+    points, centers = figure.axes[0].collections
     np.testing.assert_allclose(points.get_offsets(), oracle.transform(iris.X), atol=1e-8)
     np.testing.assert_allclose(centers.get_offsets(), oracle.transform(kmeans.cluster_centers_),
                                atol=1e-8)  # fmt: skip
-    assert picture.figure.axes[0].get_xlabel().startswith("PC1 (92.5%")
+    assert figure.axes[0].get_xlabel().startswith("PC1 (92.5%")
 
 
 def test_projection_colours_classes_and_targets(png):
     iris = load_iris()
     labels = np.asarray(iris.target_names)[iris.y]
-    picture = projection(iris.X, labels, png("classes"))
-    png.check(picture.path)
-    points = picture.figure.axes[0].collections[0]
+    figure = projection(iris.X, labels, png("classes"))
+    png.check(png("classes"))
+    points = figure.axes[0].collections[0]
     oracle = sklearn_decomposition.PCA(n_components=2).fit(iris.X)
     np.testing.assert_allclose(points.get_offsets(), oracle.transform(iris.X), atol=1e-8)
     np.testing.assert_array_equal(points.get_array(), iris.y)  # names sort like the codes
-    legend = [t.get_text() for t in picture.figure.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert legend == ["setosa", "versicolor", "virginica"]
     target = iris.X[:, 0] * 2.5  # a real-valued target gets a colour scale
     scaled = projection(iris.X, target, png("target"))
-    np.testing.assert_allclose(scaled.figure.axes[0].collections[0].get_array(), target)
-    assert len(scaled.figure.axes) == 2  # the plot and its colour bar
-    assert projection(iris.X, None, png("plain")).path.is_file()
+    np.testing.assert_allclose(scaled.axes[0].collections[0].get_array(), target)
+    assert len(scaled.axes) == 2  # the plot and its colour bar
+    projection(iris.X, None, png("plain"))
+    png.check(png("plain"))
 
 
 @pytest.mark.parametrize(

@@ -25,21 +25,21 @@ def _chapter_walk():
     return X.ravel(), w, b
 
 
-def _line(picture, label):
-    (line,) = [ln for ln in picture.figure.axes[0].lines if ln.get_label() == label]
+def _line(figure, label):
+    (line,) = [ln for ln in figure.axes[0].lines if ln.get_label() == label]
     return line.get_xydata()
 
 
 def test_the_chapters_descent_path_ends_at_2_1(png):
     x, w, b = _chapter_walk()
-    picture = descent_path(w, b, (x, 2 * x + 1), png("descent_path"))
-    png.check(picture.path)
-    drawn = _line(picture, "descent path")  # read back from the figure, not from the input
+    figure = descent_path(w, b, (x, 2 * x + 1), png("descent_path"))
+    png.check(png("descent_path"))
+    drawn = _line(figure, "descent path")  # read back from the figure, not from the input
     assert drawn.shape == (1001, 2)
     np.testing.assert_allclose(drawn[0], [0.0, 0.0])
     np.testing.assert_allclose(drawn[1], [1.4, 0.5])  # the chapter's step 0
     np.testing.assert_allclose(drawn[-1], [2.0, 1.0], atol=1e-3)
-    ax = picture.figure.axes[0]
+    ax = figure.axes[0]
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     assert x0 < 0 < 2 < x1 and y0 < 0 < 1 < y1  # the whole walk and the minimum are shown
 
@@ -53,8 +53,8 @@ def test_the_contours_are_the_loss_surface(png):
         return mse(w_ * x + b_, y).item()
 
     by_callable = descent_path(w, b, loss, png("callable"), resolution=12)
-    for picture in (by_data, by_callable):
-        contours = picture.figure.axes[0].collections[0]  # the filled contour set
+    for figure in (by_data, by_callable):
+        contours = figure.axes[0].collections[0]  # the filled contour set
         assert contours.levels[-1] > 33  # the start, w = b = 0, has loss 33
         assert contours.levels[0] < 1e-2  # down to the bottom of the bowl
     assert np.array_equal(_line(by_data, "descent path"), _line(by_callable, "descent path"))
@@ -87,9 +87,9 @@ def _grid_centres(image):
 def test_decision_regions_are_the_models_predictions(png):
     X, y = make_moons(n_samples=120, noise=0.1, random_state=0)
     model = KNeighborsClassifier(n_neighbors=5).fit(X, y)
-    picture = decision_boundary(model, X, y, png("decision"), resolution=60)
-    png.check(picture.path)
-    ax = picture.figure.axes[0]
+    figure = decision_boundary(model, X, y, png("decision"), resolution=60)
+    png.check(png("decision"))
+    ax = figure.axes[0]
     image = ax.images[0]
     np.testing.assert_array_equal(image.get_array().ravel(), model.predict(_grid_centres(image)))
     # the points: at X, coloured by their true class, with the colour the regions give it
@@ -103,8 +103,8 @@ def test_decision_colours_at_the_training_points_agree_with_predictions(png):
     X, y = make_blobs(n_samples=90, centers=3, cluster_std=0.6, random_state=1)
     names = np.array(["red team", "green team", "blue team"])
     model = LogisticRegression().fit(X, names[y])  # string labels
-    picture = decision_boundary(model, X, names[y], png("blobs"), resolution=150)
-    image = picture.figure.axes[0].images[0]
+    figure = decision_boundary(model, X, names[y], png("blobs"), resolution=150)
+    image = figure.axes[0].images[0]
     rows, cols = image.get_array().shape
     x0, x1, y0, y1 = image.get_extent()
     col = ((X[:, 0] - x0) / (x1 - x0) * cols).astype(int)
@@ -112,15 +112,15 @@ def test_decision_colours_at_the_training_points_agree_with_predictions(png):
     classes = np.sort(names)
     drawn = classes[image.get_array()[row, col]]
     assert np.mean(drawn == model.predict(X)) >= 0.97  # all but points on a boundary pixel
-    legend = [t.get_text() for t in picture.figure.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert legend == sorted(names)
 
 
 def test_decision_boundary_takes_a_function(png):
     X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
-    picture = decision_boundary(lambda Z: (Z[:, 0] > 1).astype(int), X, [0, 0, 1], png("f"),
+    figure = decision_boundary(lambda Z: (Z[:, 0] > 1).astype(int), X, [0, 0, 1], png("f"),
                                 resolution=10)  # fmt: skip
-    image = picture.figure.axes[0].images[0]
+    image = figure.axes[0].images[0]
     np.testing.assert_array_equal(image.get_array().ravel(),
                                   (_grid_centres(image)[:, 0] > 1).astype(int))  # fmt: skip
 

@@ -25,9 +25,9 @@ def test_scores_of_a_scikit_learn_grid_search(png):
     grid = [{"n_neighbors": [1, 5, 15], "weights": ["uniform", "distance"]},
             {"n_neighbors": [7], "p": [1]}]  # fmt: skip
     results = model_selection.GridSearchCV(KNeighborsClassifier(), grid, cv=3).fit(X, y).cv_results_
-    picture = search_scores(results, png("scores"))
-    png.check(picture.path)
-    k_axis, weights_axis, p_axis = picture.figure.axes[:3]
+    figure = search_scores(results, png("scores"))
+    png.check(png("scores"))
+    k_axis, weights_axis, p_axis = figure.axes[:3]
     assert [k_axis.get_xlabel(), weights_axis.get_xlabel(), p_axis.get_xlabel()] == [
         "n_neighbors", "weights", "p"]  # fmt: skip
     xy, bars = _points(k_axis)
@@ -57,8 +57,8 @@ def test_failed_candidates_are_skipped_and_wide_ranges_get_a_log_axis(png):
         "std_test_accuracy": [0.01, 0.02, 0.03, np.nan, 0.05],
         "rank_test_accuracy": [4, 2, 1, 5, 3],
     }  # fmt: skip
-    picture = search_scores(results, png("lr"), metric="accuracy")
-    lr_axis, nesterov_axis = picture.figure.axes[:2]
+    figure = search_scores(results, png("lr"), metric="accuracy")
+    lr_axis, nesterov_axis = figure.axes[:2]
     assert lr_axis.get_xscale() == "log"
     xy, bars = _points(lr_axis)
     np.testing.assert_allclose(xy, [[1e-4, 0.5], [1e-3, 0.7], [1e-2, 0.9], [1.0, 0.6]])
@@ -71,9 +71,9 @@ def test_failed_candidates_are_skipped_and_wide_ranges_get_a_log_axis(png):
 
 def test_a_search_where_everything_failed_still_draws(png):
     results = {"param_alpha": [0.1, 1.0], "mean_test_score": [np.nan, np.nan]}
-    picture = search_scores(results, png("failed"))
-    png.check(picture.path)
-    assert picture.figure.axes[0].texts[0].get_text() == "no scored candidate"
+    figure = search_scores(results, png("failed"))
+    png.check(png("failed"))
+    assert figure.axes[0].texts[0].get_text() == "no scored candidate"
 
 
 @pytest.mark.parametrize(

@@ -333,3 +333,22 @@ def test_print_steps_prints_the_chapters_numbers(line, chapter_model):
         "step  200  loss   0.0000  w 2.0002  b 0.9994",
         "step  999  loss   0.0000  w 2.0000  b 1.0000",
     ]
+
+
+def test_a_guard_without_restore_copies_nothing_but_still_stops_divergence():
+    import numpy as np
+
+    from theta.errors import DivergenceError
+    from theta.nn import Linear
+    from theta.train import DivergenceGuard, fit
+
+    X = np.linspace(-1, 1, 16).reshape(-1, 1)
+    guard = DivergenceGuard(restore=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(DivergenceError, match=r"lr=100 is too large") as info:
+            fit(Linear(1, 1, rng=0, dtype=np.float64), X, 1e3 * X, lr=100.0, epochs=50,
+                batch_size=4, callbacks=[guard], progress=False)  # fmt: skip
+    assert guard._good == {} and guard._pending == {}  # no snapshot was ever taken
+    assert "were kept" not in str(info.value)
+    with pytest.raises(TypeError, match="restore must be True or False"):
+        DivergenceGuard(restore=1)

@@ -31,8 +31,10 @@ def test_the_example_runs_end_to_end(theta_cli, tmp_path):
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["rank", "mean", "±", "std", "params"]
-    assert lines[1].startswith("   1  0.9800 ± ") and "best: {'C': 10.0}" in result.stdout
-    assert {p.name for p in out.iterdir()} >= {"config.json", "results.csv", "summary.json"}
+    assert lines[1].startswith("   1  0.98 ± ")
+    assert "best: C=10 (mean test score 0.98)" in result.stdout
+    written = {"config.json", "results.csv", "summary.json", "model"}
+    assert {p.name for p in out.iterdir()} >= written
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best_params"] == {"C": 10.0} and summary["failed_trials"] == []
     with (out / "results.csv").open() as f:

@@ -1,17 +1,20 @@
 """The ``theta`` command: sub-commands mapped onto the library, with argparse's exit codes.
 
-Exit codes: 0 success, 2 usage error (argparse), 1 failure with a one-line reason on stderr
-(the traceback only with ``--debug``).
+Exit codes: 0 success, 2 usage error (argparse's, or a :class:`UsageError` that a command
+raises: the command's usage line and the reason), 1 failure with a one-line reason on stderr
+(the traceback only with ``--debug``). Every option's help ends with its default and choices
+(:class:`~theta.cli.argtypes.HelpFormatter`, set on every command here).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 
-from theta.cli import bench, datasets, embed, generate, predict, report, rl, train, tune
-from theta.cli.config import ConfigError
+from theta.cli import bench, datasets, embed, generate, listing, predict, report, rl, train, tune
+from theta.cli.argtypes import HelpFormatter, UsageError
 
 __all__ = ["main"]
 
@@ -24,10 +27,11 @@ examples (one per command; `theta COMMAND --help` shows more):
   theta rl --env CliffWalking-v1 --agent q_learning
   theta generate runs/shakespeare --max-new-tokens 200
   theta embed "A cat sat on the mat."      sentence embeddings (all-MiniLM-L6-v2)
-  theta search faq.txt --query "reset my password"
+  theta search examples/faq.txt --query "reset my password"
   theta report runs/iris                   one HTML page with the run's pictures
   theta bench --quick                      theta against PyTorch and scikit-learn
   theta datasets                           the data sets shipped inside theta
+  theta runs                               the run folders under runs/, newest first
 """
 
 
@@ -37,13 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="theta: a model is parameters plus a forward function. Train one, "
         "use it, tune it.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     from theta import __version__
 
     parser.add_argument("--version", action="version", version=f"theta {__version__}")
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
     train.add_parser(subparsers)
     predict.add_parser(subparsers)
     generate.add_parser(subparsers)
@@ -53,21 +57,33 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.add_parser(subparsers)
     bench.add_parser(subparsers)
     report.add_parser(subparsers)
+    listing.add_parser(subparsers)
+    for command in subparsers.choices.values():
+        command.formatter_class = HelpFormatter
     return parser
+
+
+def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of the sub-command ``name`` in ``parser`` (built by :func:`build_parser`)."""
+    (subparsers,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[name]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``theta`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if not hasattr(args, "run"):
         parser.print_usage(sys.stderr)
         print("theta: error: choose a command (see theta --help)", file=sys.stderr)
         return 2
+    command = command_parser(parser, args.command)
+    if unknown:
+        command.error(_unrecognized(unknown, command))  # exits 2
     try:
         return args.run(args, sys.stdout)
-    except ConfigError as exc:
-        parser.print_usage(sys.stderr)
+    except UsageError as exc:  # ConfigError included
+        command.print_usage(sys.stderr)
         print(f"theta: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # a run that saved its work says where, and how to resume
@@ -81,6 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"theta: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _unrecognized(unknown: list[str], command: argparse.ArgumentParser) -> str:
+    """argparse's message for flags it does not know, with the closest one it does."""
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    flags = {s.lstrip("-"): s for action in command._actions for s in action.option_strings}
+    for text in unknown:
+        close = difflib.get_close_matches(text.partition("=")[0].lstrip("-"), flags, n=1)
+        if text.startswith("--") and close:
+            return f"{message}; did you mean {flags[close[0]]!r}?"
+    return message
 
 
 def _one_line(exc: Exception) -> str:

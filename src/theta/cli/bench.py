@@ -35,10 +35,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time one thread's CPU time (robust on a busy machine)")  # fmt: skip
     parser.add_argument("--only", metavar="TEXT", action="append",
-                        help="only cases whose name contains TEXT (repeatable)")  # fmt: skip
-    parser.add_argument("--rounds", type=positive_int, metavar="N", help="interleaved rounds")
-    parser.add_argument("--threads", type=positive_int, metavar="N", help="BLAS and torch threads")
-    parser.add_argument("--out", metavar="FILE.md", help="where to write the results")
+                        help="only cases whose name contains TEXT (repeatable; default: all, "
+                        "and then nothing is written unless --out is given)")  # fmt: skip
+    parser.add_argument("--rounds", type=positive_int, metavar="N",
+                        help="rounds per case (default 40, 3 with --quick)")  # fmt: skip
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="BLAS and torch threads (default: NumPy's BLAS setting; 1 with "
+                        "--quick or --cpu-time)")  # fmt: skip
+    parser.add_argument("--out", metavar="FILE.md",
+                        help="where to write the results (default benchmarks/RESULTS.md for a "
+                        "full run; nothing for --quick)")  # fmt: skip
     parser.set_defaults(run=run)
 
 

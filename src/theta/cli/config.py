@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import tomllib
 import typing
@@ -16,12 +17,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from theta.cli.argtypes import UsageError
 from theta.data import dataset_info, list_datasets
 from theta.models import GPTConfig
 from theta.validation import Each, Interval, Options, violation
 
-__all__ = ["GPT_KEYS", "MODEL_PRESETS", "PRESETS", "ConfigError", "TrainConfig", "load_toml",
-           "resolve"]  # fmt: skip
+__all__ = ["CHOICES", "GPT_KEYS", "HELP", "LOSSES", "MODEL_PRESETS", "PRESETS", "ConfigError",
+           "TrainConfig", "load_toml", "resolve", "to_toml", "used_keys"]  # fmt: skip
 
 # Defaults that differ by data set: the chapter's line is learned the chapter's way.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -37,10 +39,45 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
             "val_split": 0.2},
 }  # fmt: skip
 
-_TASK_LOSSES = {"classification": "cross_entropy", "regression": "mse"}
+# The fixed sets of values a key takes (``--help`` lists them); the first loss of a task is
+# its default. A classifier's outputs are one score per class, which only cross-entropy reads.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": ("mlp", "linear", "cnn", "gpt"),
+    "activation": ("relu", "gelu", "tanh", "sigmoid"),
+    "optimizer": ("sgd", "adam", "adamw", "rmsprop"),
+}
+LOSSES: dict[str, tuple[str, ...]] = {"classification": ("cross_entropy",),
+                                      "regression": ("mse", "mae", "huber")}  # fmt: skip
+
+# What each key means, in one line: the help of its flag and its comment in a TOML config.
+HELP: dict[str, str] = {
+    "data": "the data set to learn (`theta datasets` lists them)",
+    "model": "what learns (cnn: images; gpt: a character-level language model)",
+    "hidden": "hidden layer sizes of the MLP (of the CNN's classifier)",
+    "channels": "output channels of each conv block of the CNN",
+    "activation": "the nonlinearity between layers",
+    "dropout": "probability of zeroing a unit while training (0: none)",
+    "loss": "what training minimises",
+    "optimizer": "the update rule",
+    "lr": "learning rate: the size of each update",
+    "epochs": "passes over the training data (counted when steps is 0)",
+    "steps": "if > 0, train for this many steps instead of epochs",
+    "batch_size": "samples per step; 0 (--batch-size full): all of them, full-batch descent",
+    "val_split": "fraction held out for validation (for a GPT, the text's last fraction)",
+    "standardize": "scale features to zero mean, unit variance (training-split statistics)",
+    "seed": "seed of the initial parameters, the split and the batch order",
+    "checkpoint_every": "steps between checkpoints (what --resume continues from)",
+    "eval_every": "steps between validation losses",
+    "eval_windows": "validation windows of block_size characters per evaluation",
+    "block_size": "longest context the GPT attends over, in characters",
+    "n_layer": "transformer blocks",
+    "n_heads": "attention heads per block",
+    "n_embd": "embedding size (a multiple of n_heads)",
+    "bias": "biases in the linear layers and layer norms",
+}
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A configuration key is unknown, or its value has the wrong type or range."""
 
 
@@ -118,7 +155,7 @@ class TrainConfig(_GPTKeys):
         return GPTConfig(vocab_size=vocab_size, dropout=self.dropout, **keys)
 
     def loss_for(self, task: str) -> str:
-        return self.loss or _TASK_LOSSES[task]
+        return self.loss or LOSSES[task][0]
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
@@ -139,12 +176,12 @@ def _constraints(config: TrainConfig) -> dict[str, tuple[Any, str]]:
     by_steps = config.steps == 0
     gpt = config.model == "gpt"
     rules = {
-        "model": Options(("mlp", "linear", "cnn", "gpt")),
+        "model": Options(CHOICES["model"]),
         "hidden": Each(Interval(int, 1, None)),
         "channels": Each(Interval(int, 1, None)),
-        "activation": Options(("relu", "gelu", "tanh", "sigmoid")),
+        "activation": Options(CHOICES["activation"]),
         "dropout": Interval(_NUMBER, 0, 1, closed="left"),
-        "optimizer": Options(("sgd", "adam", "adamw", "rmsprop")),
+        "optimizer": Options(CHOICES["optimizer"]),
         "lr": Interval(_NUMBER, 0, math.inf, closed="neither"),
         "epochs": Interval(int, 1, None) if by_steps else int,  # counted only when steps = 0
         "steps": Interval(int, 0, None),
@@ -199,3 +236,52 @@ def resolve(values: dict[str, Any], base: TrainConfig | None = None) -> TrainCon
             preset = PRESETS.get(cleaned.get("data", "line"), {})
         base = dataclasses.replace(TrainConfig(), **preset)
     return dataclasses.replace(base, **cleaned)
+
+
+# The keys each model kind reads; the others are ignored by it, so a config leaves them out.
+_TRAINING = ("optimizer", "lr", "epochs", "steps", "batch_size", "val_split", "seed",
+             "checkpoint_every")  # fmt: skip
+_KEYS: dict[str, tuple[str, ...]] = {
+    "linear": ("data", "model", "loss", *_TRAINING, "standardize"),
+    "mlp": ("data", "model", "hidden", "activation", "dropout", "loss", *_TRAINING,
+            "standardize"),
+    "cnn": ("data", "model", "channels", "hidden", "activation", "dropout", "loss", *_TRAINING,
+            "standardize"),
+    "gpt": ("data", "model", *GPT_KEYS, "dropout", *_TRAINING, "eval_every", "eval_windows"),
+}  # fmt: skip
+
+
+def used_keys(model: str) -> tuple[str, ...]:
+    """The config keys a ``model`` ("mlp", "linear", "cnn" or "gpt") uses, in file order.
+
+    Examples
+    --------
+    >>> used_keys("linear")[:4]
+    ('data', 'model', 'loss', 'optimizer')
+    """
+    return _KEYS[model]
+
+
+def to_toml(config: TrainConfig) -> str:
+    """``config`` as a TOML file for ``theta train --config``: the keys its model uses, each
+    after a comment saying what it means (and its choices), the loss spelled out."""
+    values = config.to_dict()
+    task = dataset_info(config.data).task if config.model != "gpt" else "text"
+    lines = [f"# theta train --config FILE  (model {config.model}, data {config.data})",
+             "# Another kind's keys: theta train --model KIND --print-config"]  # fmt: skip
+    for key in used_keys(config.model):
+        choices = LOSSES[task] if key == "loss" else CHOICES.get(key)
+        note = f": {', '.join(choices)}" if choices else ""
+        value = config.loss_for(task) if key == "loss" else values[key]
+        lines += [f"# {HELP[key]}{note}", f"{key} = {_toml_value(value)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    return repr(value)

@@ -15,8 +15,9 @@ from typing import TextIO
 import numpy as np
 
 from theta.cli.argtypes import positive_int
+from theta.cli.config import ConfigError
 
-__all__ = ["add_parsers", "read_corpus"]
+__all__ = ["add_parsers", "cosine_similarity", "read_corpus"]
 
 _SHOWN = 4  # leading values printed per vector in the human-readable summary
 _WIDTH = 70  # characters of a text shown beside its result
@@ -28,20 +29,24 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "embed",
         help="turn sentences into 384-number vectors (all-MiniLM-L6-v2)",
         description="Embed each TEXT with all-MiniLM-L6-v2: a unit-length vector of 384 "
-        "numbers; similar meanings get similar vectors. Prints a summary per text, or every "
-        "number with --json.",
+        "numbers; similar meanings get similar vectors. Prints a summary per text and, for two "
+        "or more texts, their cosine similarity matrix (sentence-transformers' cos_sim); or "
+        "every number with --json.",
         epilog='examples:\n  theta embed "A cat sat on the mat." "Stock prices fell."\n'
         '  theta embed --json "hello world" > vectors.json\n'
         "  theta embed --file sentences.txt   # one text per line ('-' reads stdin)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     embed.add_argument("texts", metavar="TEXT", nargs="*", help="a sentence or passage")
-    embed.add_argument("--file", metavar="FILE", help="more texts, one per line ('-': stdin)")
-    embed.add_argument("--json", action="store_true", help="print every number, as JSON")
+    embed.add_argument("--file", metavar="FILE", help="more texts, one per line ('-': stdin; "
+                       "default: none)")  # fmt: skip
+    embed.add_argument("--json", action="store_true", help="print every number and the "
+                       "similarity matrix, as JSON (default: a summary)")  # fmt: skip
     embed.add_argument(
-        "--batch-size", type=positive_int, default=32, help="texts per forward pass"
+        "--batch-size", type=positive_int, default=32, help="texts per forward pass (default 32)"
     )
-    embed.add_argument("--quiet", action="store_true", help="no progress bar")
+    embed.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar "
+                       "on a terminal)")  # fmt: skip
     embed.set_defaults(run=run_embed)
 
     search = subparsers.add_parser(
@@ -56,19 +61,22 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     search.add_argument("corpus", metavar="CORPUS", help="a .txt file or a folder of them")
-    search.add_argument("--query", action="append", required=True, help="repeat for several")
+    search.add_argument("--query", action="append", required=True,
+                        help="a query (required; repeat for several)")  # fmt: skip
     search.add_argument("--k", type=positive_int, default=5, help="results per query (default 5)")
     search.add_argument(
         "--algorithm",
         choices=("brute", "hnsw"),
         default="brute",
-        help="exact search, or faiss's approximate HNSW graph (needs faiss-cpu)",
+        help="exact search, or faiss's approximate HNSW graph (needs faiss-cpu; default brute)",
     )
-    search.add_argument("--json", action="store_true", help="print the results as JSON")
+    search.add_argument("--json", action="store_true", help="print the results as JSON "
+                        "(default: a table)")  # fmt: skip
     search.add_argument(
-        "--batch-size", type=positive_int, default=32, help="texts per forward pass"
+        "--batch-size", type=positive_int, default=32, help="texts per forward pass (default 32)"
     )
-    search.add_argument("--quiet", action="store_true", help="no progress bar")
+    search.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar "
+                        "on a terminal)")  # fmt: skip
     search.set_defaults(run=run_search)
 
 
@@ -84,7 +92,7 @@ def run_embed(args: argparse.Namespace, out: TextIO) -> int:
         with source:
             texts += [line.rstrip("\r\n") for line in source]
     if not texts:
-        raise ValueError("give at least one TEXT or --file")
+        raise ConfigError("give at least one TEXT or --file")
     from theta.models import load_minilm
 
     vectors = load_minilm().encode(texts, batch_size=args.batch_size,
@@ -92,7 +100,8 @@ def run_embed(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         records = [{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)]
         payload = {"model": "all-MiniLM-L6-v2", "dimension": vectors.shape[1],
-                   "embeddings": records}  # fmt: skip
+                   "embeddings": records,
+                   "cosine_similarity": cosine_similarity(vectors).tolist()}  # fmt: skip
         json.dump(payload, out)
         out.write("\n")
         return 0
@@ -100,7 +109,27 @@ def run_embed(args: argparse.Namespace, out: TextIO) -> int:
         head = ", ".join(f"{x:+.4f}" for x in vector[:_SHOWN])
         print(f"[{i}] dim {vector.size}  norm {np.linalg.norm(vector):.4f}  [{head}, ...]  "
               f"{_short(text, 50)!r}", file=out)  # fmt: skip
+    if len(texts) > 1:
+        similarity = cosine_similarity(vectors)
+        print("cosine similarity:", file=out)
+        print("      " + "".join(f"{f'[{j}]':>8}" for j in range(1, len(texts) + 1)), file=out)
+        for i, row in enumerate(similarity, start=1):
+            print(f"{f'[{i}]':>6}" + "".join(f"{v:8.4f}" for v in row), file=out)
     return 0
+
+
+def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
+    """Every pair's cosine similarity, as sentence-transformers' ``cos_sim(a, a)``.
+
+    Examples
+    --------
+    >>> cosine_similarity(np.array([[3.0, 4.0], [4.0, 3.0], [0.0, 0.0]])).round(2).tolist()
+    [[1.0, 0.96, 0.0], [0.96, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    # a zero vector (cos_sim's eps) has similarity 0 to everything rather than NaN
+    unit = vectors / np.maximum(norms, 1e-8)
+    return unit @ unit.T
 
 
 def read_corpus(path: str | Path) -> tuple[list[str], list[str]]:

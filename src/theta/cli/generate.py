@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                         help="below 1 sharpens the distribution, above 1 flattens it")  # fmt: skip
     parser.add_argument("--top-k", type=positive_int, default=None, metavar="K",
-                        help="sample only among the K likeliest characters")  # fmt: skip
+                        help="sample only among the K likeliest characters "
+                        "(default: all of them)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="the same seed gives the same text (default 0)")  # fmt: skip
     parser.add_argument("--check-finite", action="store_true",

@@ -5,6 +5,9 @@ The run folder holds ``config.json`` (environment, agent, hyperparameters, budge
 agent (``agent/``, through :mod:`theta.io`), ``reward_curve.png`` and, for a bandit,
 ``regret.png`` (with the ``plot`` extra). Every file is written atomically.
 
+``theta rl --eval RUN`` watches and evaluates the agent a run saved (an RL run's, or the
+refitted best agent of a ``theta tune`` run) without training or writing anything.
+
 Ctrl-C stops after the step in progress and writes the same files for what was done (the
 agent saved with where it stopped; no evaluation); ``theta rl --out RUN --resume`` continues
 it and ends exactly as a run that never stopped (see ``Agent.learn``'s
@@ -73,14 +76,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n  theta rl --env CartPole-v1 --agent dqn --steps 50000\n"
         "  theta rl --env FrozenLake-v1 --agent q_learning --episodes 3000 --set gamma=0.99\n"
         "  theta rl --env CliffWalking-v1 --agent sarsa --render ansi\n"
-        "  theta rl --env Bandit-v0 --agent thompson --steps 10000",
+        "  theta rl --env Bandit-v0 --agent thompson --steps 10000\n"
+        "  theta rl --eval runs/sarsa-CliffWalking-v1 --episodes 20 --render ansi",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env", metavar="ID", help="environment id (default CartPole-v1)")
     parser.add_argument("--agent", choices=sorted(AGENTS), help="the learner (default dqn)")
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=positive_int, metavar="N", help="environment steps")
-    budget.add_argument("--episodes", type=positive_int, metavar="N", help="episodes")
+    budget.add_argument("--steps", type=positive_int, metavar="N",
+                        help="environment steps (default: the agent's budget, e.g. 50000 for "
+                        "dqn and 10000 for the bandits)")  # fmt: skip
+    budget.add_argument("--episodes", type=positive_int, metavar="N",
+                        help="episodes (default: the agent's budget, e.g. 1000 for reinforce "
+                        "and 2000 for q_learning and sarsa)")  # fmt: skip
     parser.add_argument("--seed", type=count, metavar="S", help="random seed (default 0)")
     parser.add_argument(
         "--eval-episodes",
@@ -95,12 +103,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="sets",
-        help="an agent hyperparameter (repeatable), e.g. --set gamma=0.99",
+        help="an agent hyperparameter (repeatable), e.g. --set gamma=0.99 (default: none)",
     )
     parser.add_argument(
         "--config",
         metavar="FILE.toml",
-        help="hyperparameters (and run keys: " + ", ".join(RUN_KEYS) + ") from a TOML file",
+        help="hyperparameters (and run keys: " + ", ".join(RUN_KEYS) + ") from a TOML file "
+        "(default: none)",
     )
     parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<agent>-<env>)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
@@ -111,7 +120,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--steps/--episodes/--eval-episodes may change the budget",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--render", choices=["ansi"], help="print a text rollout of the result")
+    parser.add_argument("--render", choices=["ansi"], help="print a text rollout of the result "
+                        "(default: none)")  # fmt: skip
+    parser.add_argument("--eval", metavar="RUN", dest="eval_run",
+                        help="evaluate the agent saved in RUN (theta rl or theta tune) over "
+                        "--episodes N greedy episodes (default 100), without training; with "
+                        "--render ansi, watch one")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="check the config, print it, exit")
     parser.set_defaults(run=run)
 
@@ -194,6 +208,8 @@ def _make_env(name: str, **kwargs: Any) -> Any:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.eval_run is not None:
+        return _evaluate_run(args, out)
     if args.resume:
         return _resume(args, out)
     settings, hyperparameters = resolve(args)
@@ -279,6 +295,42 @@ def _resume(args: argparse.Namespace, out: TextIO) -> int:
     with run_status(run_dir):
         _train(args, settings, agent, env, run_dir, out, steps=steps_left,
                episodes=episodes_left, seconds_before=before)  # fmt: skip
+    return 0
+
+
+def _evaluate_run(args: argparse.Namespace, out: TextIO) -> int:
+    """``--eval RUN``: the saved agent's greedy policy over ``--episodes`` episodes."""
+    given = [flag for flag, value in (
+        ("--env", args.env), ("--agent", args.agent), ("--steps", args.steps),
+        ("--eval-episodes", args.eval_episodes), ("--set", args.sets), ("--config", args.config),
+        ("--out", args.out), ("--overwrite", args.overwrite), ("--resume", args.resume),
+        ("--dry-run", args.dry_run)) if value]  # fmt: skip
+    if given:
+        raise ConfigError(f"--eval evaluates a saved agent on its run's environment; "
+                          f"{', '.join(given)} cannot be given with it (--episodes, --seed "
+                          "and --render can)")  # fmt: skip
+    run_dir = check_run_dir(args.eval_run)
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    config = config if isinstance(config, dict) else {}
+    tuned = config.get("estimator") if isinstance(config.get("estimator"), dict) else {}
+    name = config.get("env") or tuned.get("env")  # an RL run's, or a search's over an agent
+    if not isinstance(name, str) or not (run_dir / "agent").is_dir():
+        raise FileNotFoundError(
+            f"--eval: {run_dir} holds no saved agent and environment (agent/ and config.json "
+            "with env, from theta rl or a theta tune search over an agent)"
+        )
+    agent = io.load(run_dir / "agent")
+    episodes, seed = args.episodes or 100, args.seed or 0
+    env = _make_env(name)
+    _check_render(args, env, name)
+    mean, std = agent.evaluate(env, episodes, seed=seed + 1)  # as the run's own evaluation
+    print(f"{type(agent).__name__} from {run_dir} on {name}: mean return {mean:.4g} (std "
+          f"{std:.3g}) over {episodes} greedy episodes", file=out)  # fmt: skip
+    if args.render:
+        _render(agent, name, seed, out)
     return 0
 
 

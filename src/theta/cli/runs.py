@@ -1,9 +1,10 @@
 """Run folders: what ``theta train`` leaves behind, and what ``theta predict`` reads back.
 
 Every run folder (``theta train``, ``rl``, ``tune``) starts with a stamp, ``run.json``: the
-kind of run, its status (``running``, ``done``, ``interrupted``, ``failed``) and the theta
-version. ``--overwrite`` replaces only a stamped folder holding nothing but what theta writes;
-a failed run is replaced without it; ``--resume`` continues a stamped run of the same kind.
+kind of run, its status (``running``, ``done``, ``interrupted``, ``failed``), the theta
+version, when it started and ended, and the machine. ``--overwrite`` replaces only a
+stamped folder holding nothing but what theta writes; a failed run is replaced without it;
+``--resume`` continues a stamped run of the same kind.
 
 A run folder also holds the resolved config (``config.json``), the per-epoch metrics
 (``metrics.csv``), the trained model (``model/``, see :mod:`theta.io`), the feature scaling
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
 import functools
 import io as _io
 import json
 import os
+import platform
 import re
 import shlex
 import sys
@@ -320,10 +323,34 @@ def check_run_dir(run_dir: str | Path) -> Path:
 # --- run folders: the stamp, claiming, replacing ------------------------------------------------
 
 
-def write_stamp(run_dir: Path, kind: str, status: str) -> None:
-    """Write ``run_dir/run.json``: the mark that theta made this folder, and its status."""
-    stamp = {"format": STAMP_FORMAT, "kind": kind, "status": status, "theta_version": __version__}
+def write_stamp(run_dir: Path, kind: str, status: str, *, started: str | None = None) -> None:
+    """Write ``run_dir/run.json``: the mark that theta made this folder, and its status.
+
+    It also says when the run started (``started``, default now) and, once it is no longer
+    running, when it ended, and on what: the machine, Python and NumPy (never the host's
+    name: a report is made to be shared).
+    """
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    stamp = {"format": STAMP_FORMAT, "kind": kind, "status": status, "theta_version": __version__,
+             "started": started or now, "machine": _machine(),
+             "python": platform.python_version(), "numpy": np.__version__}  # fmt: skip
+    if status != "running":
+        stamp["ended"] = now
     atomic_write_text(run_dir / STAMP, json.dumps(stamp, indent=2) + "\n")
+
+
+def _machine() -> str:
+    """The operating system, processor and CPU count, e.g. ``Linux x86_64, AMD EPYC 7B13, 16
+    CPUs``."""
+    processor = platform.processor()
+    with contextlib.suppress(OSError):  # Linux names the processor only in /proc/cpuinfo
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                processor = line.partition(":")[2].strip()
+                break
+    parts = [f"{platform.system()} {platform.machine()}".strip(), processor,
+             f"{os.cpu_count() or '?'} CPUs"]  # fmt: skip
+    return ", ".join(part for part in parts if part)
 
 
 def read_stamp(run_dir: Path) -> dict[str, Any] | None:
@@ -337,11 +364,15 @@ def read_stamp(run_dir: Path) -> dict[str, Any] | None:
     return stamp
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def mark_run(run_dir: Path, status: str) -> None:
     """Set the status in ``run_dir``'s stamp (``done``, ``interrupted``, ``failed``)."""
     stamp = read_stamp(run_dir)
     if stamp is not None:
-        write_stamp(run_dir, stamp["kind"], status)
+        write_stamp(run_dir, stamp["kind"], status, started=_text_or_none(stamp.get("started")))
 
 
 @contextlib.contextmanager
@@ -385,8 +416,8 @@ def claim_run_dir(run_dir: str | Path, *, overwrite: bool, resume: bool | None =
                 f"run folder {path} holds a {stamp.get('kind')!r} run; --resume continues "
                 f"only a {kind!r} run"
             )
-        if resume:
-            write_stamp(path, kind, "running")
+        if resume:  # the same run goes on: it keeps the date it started
+            write_stamp(path, kind, "running", started=_text_or_none(stamp.get("started")))
             return path
         failed = stamp.get("status") == "failed"
         if not (overwrite or failed):

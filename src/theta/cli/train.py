@@ -7,13 +7,27 @@ import json
 import shlex
 import typing
 from dataclasses import fields
+from itertools import chain
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
 from theta.autograd import no_grad, tensor
-from theta.cli.config import GPT_KEYS, ConfigError, TrainConfig, load_toml, resolve
+from theta.cli.argtypes import batch_size, sizes
+from theta.cli.config import (
+    CHOICES,
+    GPT_KEYS,
+    HELP,
+    LOSSES,
+    MODEL_PRESETS,
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+    load_toml,
+    resolve,
+    to_toml,
+)
 from theta.cli.runs import (
     claim_run_dir,
     load_table,
@@ -22,12 +36,12 @@ from theta.cli.runs import (
     saved_note,
     train_run,
 )
-from theta.data import dataset_info
+from theta.data import dataset_info, list_datasets
 from theta.losses import mse
 from theta.models import CNN
 from theta.nn import Linear, Module
 from theta.optim import SGD
-from theta.train import PrintSteps, fit
+from theta.train import EpochLog, PrintSteps, fit
 
 
 def chapter_example(out: TextIO) -> Linear:
@@ -81,61 +95,113 @@ def _print_learned(model: Linear, out: TextIO) -> None:
     print("prediction:", round(prediction, 3), file=out)  # rounded like "learned"
 
 
+# The flags' groups in --help, each with the config keys it holds (in TrainConfig's order).
+_GROUPS = {
+    "what to learn": ("data", "model"),
+    "the model (mlp, cnn)": ("hidden", "channels", "activation", "dropout"),
+    "the model (gpt)": GPT_KEYS,
+    "training": ("loss", "optimizer", "lr", "epochs", "steps", "batch_size", "val_split",
+                 "standardize", "seed", "checkpoint_every", "eval_every", "eval_windows"),
+}  # fmt: skip
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a model (default: the chapter's line y = 2x + 1)",
+        usage="%(prog)s [-h] [--KEY VALUE ...] [--config FILE.toml] [--print-config | --dry-run]"
+        "\n       [--out DIR] [--overwrite] [--resume] [--quiet]",
         description="Train a model and write a run folder. With no arguments, fit "
         "pred = w*x + b to y = 2x + 1 by gradient descent, as in the chapter, and print the "
-        "loss and parameters.",
+        "loss and parameters. Hyperparameters come from flags, or from a TOML file whose keys "
+        "are the flags' names with underscores (--print-config writes one to start from); "
+        "flags given beside --config replace its values.",
         epilog="examples:\n  theta train\n"
         "  theta train --out runs/chapter   # the same, kept as a run folder with its pictures\n"
         "  theta train --data iris --hidden 32 --epochs 50\n"
-        "  theta train --config run.toml --out runs/iris --overwrite\n"
+        "  theta train --config examples/mlp_iris.toml --out runs/iris --overwrite\n"
+        "  theta train --model cnn --print-config   # a config to edit, with the CNN's keys\n"
         "  theta train --model cnn --data digits --out runs/cnn\n"
         "  theta train --model gpt --out runs/shakespeare   # then: theta generate RUN",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE.toml", help="read hyperparameters from TOML")
     hints = typing.get_type_hints(TrainConfig)
-    for f in sorted(fields(TrainConfig), key=lambda f: f.name in GPT_KEYS):  # the GPT's last
-        flag = "--" + f.name.replace("_", "-")
-        if hints[f.name] is bool:
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=None)  # fmt: skip
-        elif f.name in ("hidden", "channels"):
-            what = "hidden layer sizes" if f.name == "hidden" else "CNN channels per block"
-            parser.add_argument(flag, dest=f.name, type=_sizes, default=None, metavar="N,N",
-                                help=f"{what}, e.g. 64,64")  # fmt: skip
-        else:
-            kind = hints[f.name] if hints[f.name] in (int, float) else str
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper())
-    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>); with "
-                        "no other flag, the chapter's example kept as a run")  # fmt: skip
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--dry-run", action="store_true", help="check the config, print it, exit")
+    assert set(chain(*_GROUPS.values())) == {f.name for f in fields(TrainConfig)}
+    for title, keys in _GROUPS.items():
+        group = parser.add_argument_group(title)
+        for key in keys:
+            _add_key(group, key, hints[key])
+    run_group = parser.add_argument_group("the run")
+    run_group.add_argument("--config", metavar="FILE.toml",
+                           help="read hyperparameters from TOML; flags given beside it "
+                           "replace its values (default: flags and presets only)")  # fmt: skip
+    run_group.add_argument("--print-config", action="store_true",
+                           help="print the config as TOML, only the keys the model uses, and "
+                           "exit: a file to edit for --config")  # fmt: skip
+    run_group.add_argument("--dry-run", action="store_true",
+                           help="check the config and the data, print it as JSON, "
+                           "exit")  # fmt: skip
+    run_group.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>); "
+                           "with no other flag, the chapter's example kept as a run")  # fmt: skip
+    run_group.add_argument("--overwrite", action="store_true",
+                           help="replace an existing run folder")  # fmt: skip
+    run_group.add_argument("--resume", action="store_true",
+                           help="continue from the run's checkpoint")  # fmt: skip
+    run_group.add_argument("--quiet", action="store_true",
+                           help="no progress bar and no per-epoch log")  # fmt: skip
     parser.set_defaults(run=run)
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 64,64 (got {text!r})") from None
+def _add_key(group: argparse._ArgumentGroup, key: str, hint: type) -> None:
+    """The flag of config key ``key``: its default is None, so only given flags replace the
+    config's values; the help says the default and where a preset changes it."""
+    flag = "--" + key.replace("_", "-")
+    text = f"{HELP[key]} ({_default(key)})"
+    if hint is bool:
+        group.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None,
+                           help=text)  # fmt: skip
+        return
+    types = {"hidden": sizes, "channels": sizes, "batch_size": batch_size, int: int, float: float}
+    metavars = {"hidden": "N,N", "channels": "N,N", "batch_size": "N|full"}
+    choices = {**CHOICES, "data": tuple(info.name for info in list_datasets()),
+               "loss": tuple(dict.fromkeys(chain(*LOSSES.values())))}  # fmt: skip
+    # choices are shown, not enforced: the config refuses a bad value with the closest name
+    metavar = "{" + ",".join(choices[key]) + "}" if key in choices else key.upper()
+    group.add_argument(flag, dest=key, type=types.get(key, types.get(hint, str)), default=None,
+                       metavar=metavars.get(key, metavar), help=text)  # fmt: skip
+
+
+def _default(key: str) -> str:
+    """``default: 0.01; 0.05 for data line, 0.001 for model gpt``: TrainConfig's default,
+    then each preset's own."""
+    shown = {"": "none", True: "on", False: "off"}
+
+    def text(value: object) -> str:
+        if isinstance(value, tuple):
+            return ",".join(map(str, value))
+        return shown.get(value, str(value)) if isinstance(value, str | bool) else str(value)
+
+    if key == "loss":
+        return "default: cross_entropy for classification, mse for regression"
+    default = getattr(TrainConfig(), key)
+    presets = [("data", PRESETS), ("model", MODEL_PRESETS)]
+    notes = [f"{text(values[key])} for {kind} {name}" for kind, table in presets
+             for name, values in table.items() if values.get(key, default) != default]  # fmt: skip
+    return "; ".join([f"default: {text(default)}", *notes])
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
              if getattr(args, f.name) is not None}  # fmt: skip
     chapter = not given and args.config is None  # no hyperparameter given: the chapter's line
-    if chapter and args.out is None and not args.dry_run:
+    if chapter and args.out is None and not (args.dry_run or args.print_config):
         chapter_example(out)
         return 0
     values = load_toml(args.config) if args.config else {}
     values.update(given)
     config = resolve(values)
+    if args.print_config:
+        print(to_toml(config), end="", file=out)
+        return 0
     run_dir = Path(args.out) if args.out else Path("runs") / config.data
     saved = _saved_config(run_dir) if args.resume else None
     if saved is not None:
@@ -151,8 +217,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if chapter and args.out is not None:
             chapter_run(run_dir, out, resume=args.resume)
         else:
-            train_run(plan, run_dir, resume=args.resume, quiet=args.quiet, out=out)
+            log = [] if args.quiet else [_epoch_log(config, out)]
+            train_run(plan, run_dir, resume=args.resume, quiet=args.quiet, out=out, callbacks=log)
     return 0
+
+
+def _epoch_log(config: TrainConfig, out: TextIO) -> EpochLog:
+    """One line per epoch, or every ``eval_every`` steps for a step-counted run (GPT)."""
+    by_steps = config.model == "gpt" or config.steps > 0
+    return EpochLog(config.eval_every if by_steps else None, out=out)
 
 
 def image_model(config: TrainConfig) -> Module | None:

@@ -4,8 +4,10 @@ The file names the estimator (or RL agent), the data (or environment), the searc
 strategy, the cross-validation, where trials run and how long each may take
 (``[search] timeout``, seconds). The command prints the leaderboard and writes a stamped run
 folder (see :mod:`theta.cli.runs`), each file atomically: ``config.json`` (the resolved
-config), ``results.csv`` (``cv_results_``), ``summary.json`` (best candidate, failed trials)
-and ``scores.png`` (score against each hyperparameter, with the ``plot`` extra).
+config), ``results.csv`` (``cv_results_``), ``summary.json`` (best candidate, failed trials),
+the best candidate refitted on all the data (``model/``, or ``agent/`` for an RL agent, through
+:mod:`theta.io`: ``theta predict`` and ``theta rl --eval`` use it) and ``scores.png`` (score
+against each hyperparameter, with the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from theta import data
+from theta import data, io
 from theta.cli.config import ConfigError, load_toml
 from theta.cli.rl import AGENTS
 from theta.cli.runs import claim_run_dir, run_status
@@ -40,6 +42,7 @@ from theta.tune import (
     Uniform,
 )
 from theta.tune.backends import BACKENDS, check_backend
+from theta.tune.results import short_value
 from theta.tune.scoring import check_scoring
 from theta.tune.spaces import check_param_names
 from theta.validation import Options, violation
@@ -105,8 +108,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "tune",
         help="search hyperparameters (grid, random, successive halving, Bayesian)",
         description="Run the hyperparameter search described in CONFIG.toml, print the "
-        "leaderboard and write a run folder (config.json, results.csv, summary.json, "
-        "scores.png).",
+        "leaderboard and write a run folder (config.json, results.csv, summary.json, the "
+        "refitted best estimator for theta predict, scores.png).",
         epilog="examples:\n  theta tune examples/tune_iris.toml\n"
         "  theta tune search.toml --n-jobs 4 --out runs/search --overwrite\n"
         "  theta tune search.toml --backend dask --scheduler tcp://10.0.0.5:8786",
@@ -121,10 +124,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         metavar="N",
         dest="n_jobs",
-        help="local worker processes (-1: every core)",
+        help="local worker processes (-1: every core; default: the config's, else 1)",
     )
-    parser.add_argument("--backend", choices=["loky", "dask"], help="where trials run")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://host:port")
+    parser.add_argument("--backend", choices=["loky", "dask"],
+                        help="where trials run (default: the config's, else loky)")  # fmt: skip
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler, tcp://host:port (default: the config's)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="check the config, print it, exit")
     parser.set_defaults(run=run)
 
@@ -353,8 +358,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     with run_status(run_dir):
         seconds, picture = _search_and_save(search, X, y, fit_params, config, shown, run_dir)
     print(search.leaderboard(top=10), file=out)
+    best = ", ".join(f"{k}={short_value(v)}" for k, v in search.best_params_.items())
     print(
-        f"best: {search.best_params_} (mean test score {search.best_score_:.4g}); "
+        f"best: {best} (mean test score {search.best_score_:.4g}); "
         f"{len(search.cv_results_['params'])} candidates, {search.n_trials_run_} trials run, "
         f"{seconds:.1f} s",
         file=out,
@@ -403,6 +409,10 @@ def _search_and_save(
         summary["budget_used"] = int(search.budget_used_)
     atomic_write_text(run_dir / "config.json", json.dumps(jsonable(shown), indent=2) + "\n")
     search.to_csv(run_dir / "results.csv")
+    if getattr(search, "best_estimator_", None) is not None:  # refit: what predict will use
+        where = "agent" if config["is_agent"] else "model"
+        io.save(search.best_estimator_, run_dir / where, overwrite=True)
+        summary["refitted"] = f"{where}/"
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return seconds, _try_scores(results, run_dir / "scores.png")
 

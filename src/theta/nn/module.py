@@ -11,6 +11,7 @@ descent changes it, it's a parameter; if you change it, it's a hyperparameter", 
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -344,14 +345,29 @@ class Module:
         """
         if input_shape is not None:
             return _layer_summary(self, input_shape, dtype)
-        rows = [(name, str(p.shape), f"{p.size:,}") for name, p in self.named_parameters()]
-        rows.append(("total", "", f"{self.n_parameters():,}"))
+        rows, hyper = self._summary_rows()
         lines = [type(self).__name__]
         lines += _table(("parameter", "shape", "count"), rows, right_align_last=True)
-        hyper = [(k, _short_repr(v)) for k, v in self._all_hyperparameters().items()]
         if hyper:
             lines += _table(("hyperparameter", "value"), hyper)
         return "\n".join(lines)
+
+    def _summary_rows(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """The rows of :meth:`summary`'s tables: parameters (and the total), hyperparameters."""
+        rows = [(name, str(p.shape), f"{p.size:,}") for name, p in self.named_parameters()]
+        rows.append(("total", "", f"{self.n_parameters():,}"))
+        hyper = [(k, _short_repr(v)) for k, v in self._all_hyperparameters().items()]
+        return rows, hyper
+
+    def _repr_html_(self) -> str:
+        """:meth:`summary` as HTML tables, which Jupyter shows for a model left as a cell's
+        value (the text ``repr`` stays PyTorch's tree of sub-modules)."""
+        rows, hyper = self._summary_rows()
+        tables = [_html_table(("parameter", "shape", "count"), rows, right_align_last=True)]
+        if hyper:
+            tables.append(_html_table(("hyperparameter", "value"), hyper))
+        name = html.escape(type(self).__name__)
+        return f"<div><p><b>{name}</b></p>{''.join(tables)}</div>"
 
     def _all_hyperparameters(self) -> dict[str, Any]:
         """This module's arguments, with its sub-modules' ones under dotted names."""
@@ -534,6 +550,19 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right_align_las
             cells[-1] = row[-1].rjust(widths[-1])
         lines.append("  ".join(cells).rstrip())
     return lines
+
+
+def _html_table(header: tuple[str, ...], rows: list[tuple[str, ...]],
+                right_align_last: bool = False) -> str:  # fmt: skip
+    """``_table`` in HTML: ``rows`` under ``header``, every cell escaped."""
+    align = ' style="text-align: right"' if right_align_last else ""
+
+    def line(row: tuple[str, ...], tag: str) -> str:
+        cells = "".join(f"<{tag}>{html.escape(cell)}</{tag}>" for cell in row[:-1])
+        return f"<tr>{cells}<{tag}{align}>{html.escape(row[-1])}</{tag}></tr>"
+
+    body = "".join(line(row, "td") for row in rows)
+    return f"<table><thead>{line(header, 'th')}</thead><tbody>{body}</tbody></table>"
 
 
 def functional_call(module: Module, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:

@@ -2,38 +2,20 @@
 
 Figures are built from ``matplotlib.figure.Figure`` directly, not through pyplot, so drawing
 never touches pyplot's global state (its backend, its list of open figures): a notebook
-keeps its own backend, and a figure is freed as soon as nobody holds it.
+keeps its own backend, and a figure is freed as soon as nobody holds it. Without pyplot no
+backend shows them, so each figure shows itself in Jupyter as a PNG (``_repr_png_``).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from theta.tensorfile import atomic_write_bytes
-
-__all__ = ["Picture"]
-
-
-@dataclass(frozen=True)
-class Picture:
-    """A picture written to ``path``; ``figure`` is the matplotlib Figure that was drawn.
-
-    The figure stays readable after saving, so the numbers drawn can be checked
-    (``picture.figure.axes[0].lines[0].get_xydata()``). A ``Picture`` is path-like:
-    ``open(picture, "rb")`` opens the PNG.
-    """
-
-    path: Path
-    figure: Any  # matplotlib.figure.Figure, typed loosely so theta imports without matplotlib
-
-    def __fspath__(self) -> str:
-        return str(self.path)
 
 
 def new_figure(width: float = 6.0, height: float = 4.0, *, nrows: int = 1, ncols: int = 1
@@ -43,7 +25,7 @@ def new_figure(width: float = 6.0, height: float = 4.0, *, nrows: int = 1, ncols
     Raises ImportError naming the ``plot`` extra when matplotlib is missing.
     """
     _require_matplotlib()
-    from matplotlib.figure import Figure
+    from theta.plot._notebook import Figure
 
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False)
@@ -57,13 +39,18 @@ def _require_matplotlib() -> None:
         raise ImportError("theta.plot needs matplotlib: pip install 'theta-ml[plot]'") from None
 
 
-def save(figure: Any, path: str | Path) -> Picture:
-    """Render ``figure`` as PNG and write it to ``path`` atomically."""
+def png_bytes(figure: Any) -> bytes:
+    """``figure`` rendered as a PNG, cropped to what was drawn."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.1)
-    path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Picture(path, figure)
+    return buffer.getvalue()
+
+
+def save(figure: Any, path: str | Path | None) -> Any:
+    """Write ``figure`` to ``path`` as a PNG, atomically, when a path is given; return it."""
+    if path is not None:
+        atomic_write_bytes(Path(path), png_bytes(figure))
+    return figure
 
 
 def class_codes(*labelings: Sequence[Any]) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -5,22 +5,26 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from theta import metrics
-from theta.plot._figure import Picture, new_figure, save
+from theta.plot._figure import new_figure, save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["attention_map", "confusion_matrix"]
 
 # Characters that would print as nothing on an axis, shown by a visible stand-in.
 _VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "\\r"}
+_MAX_LABELS = 48  # tokens labelled along an axis; a longer text labels every k-th
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, path: str | Path, *, labels: Any = None,
-                     title: str = "confusion matrix") -> Picture:  # fmt: skip
-    """Draw the counts of (true class, predicted class) pairs, one cell each, to ``path``.
+def confusion_matrix(y_true: Any, y_pred: Any, path: str | Path | None = None, *,
+                     labels: Any = None, title: str = "confusion matrix") -> Figure:  # fmt: skip
+    """Draw the counts of (true class, predicted class) pairs, one cell each.
 
     The diagonal holds the right answers; every other cell is a mistake of one kind. Counts
     come from :func:`theta.metrics.confusion_matrix`.
@@ -29,24 +33,24 @@ def confusion_matrix(y_true: Any, y_pred: Any, path: str | Path, *, labels: Any 
     ----------
     y_true, y_pred : array-like of shape (n_samples,)
         True and predicted labels (numbers or strings).
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
     labels : array-like of shape (n_classes,), optional
         Labels and their order (default: the sorted labels of both inputs).
+    title : str
+        Name the run and the data shown, e.g. ``"iris · MLP (64,) · validation data"``; the
+        accuracy is appended.
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         Row ``i`` is true class ``labels[i]``; each cell's count is written in it
         (``figure.axes[0].texts``, row by row).
 
     Examples
     --------
-    >>> import os, tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = confusion_matrix(["cat", "dog", "dog"], ["cat", "cat", "dog"],
-    ...                                os.path.join(d, "confusion_matrix.png"))
-    >>> [t.get_text() for t in picture.figure.axes[0].texts]
+    >>> figure = confusion_matrix(["cat", "dog", "dog"], ["cat", "cat", "dog"])
+    >>> [t.get_text() for t in figure.axes[0].texts]
     ['1', '0', '1', '1']
     """
     counts = metrics.confusion_matrix(y_true, y_pred, labels=labels)  # (n_classes, n_classes)
@@ -75,13 +79,14 @@ def confusion_matrix(y_true: Any, y_pred: Any, path: str | Path, *, labels: Any 
     return save(figure, path)
 
 
-def attention_map(weights: Any, tokens: Sequence[str], path: str | Path, *,
-                  title: str = "attention") -> Picture:  # fmt: skip
+def attention_map(weights: Any, tokens: Sequence[str], path: str | Path | None = None, *,
+                  title: str = "attention") -> Figure:  # fmt: skip
     """Draw attention weights, one panel per head: row = query token, column = key token.
 
     Each row is a probability distribution: how much that position takes from each other
     when it mixes their values. A causal language model's rows end at the diagonal (it may
-    not look ahead).
+    not look ahead). The heads sit in a near-square grid, each panel labelled with the
+    tokens (every k-th past 48, so that labels stay legible; blanks shown as ␣, ⏎, ⇥).
 
     Parameters
     ----------
@@ -89,21 +94,21 @@ def attention_map(weights: Any, tokens: Sequence[str], path: str | Path, *,
         Attention weights, e.g. ``GPT.attention_weights(ids)[0]``.
     tokens : sequence of str of length T
         The tokens at the positions (characters for a character-level model).
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
+    title : str
+        Name the run and the text, e.g. ``"shakespeare · GPT · attention of block 2"``.
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         Head ``h`` is ``figure.axes[h].images[0]``.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> weights = np.array([[1.0, 0.0], [0.25, 0.75]])
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = attention_map(weights, ["h", "i"], os.path.join(d, "attention_map.png"))
-    >>> picture.figure.axes[0].images[0].get_array().tolist()
+    >>> figure = attention_map(weights, ["h", "i"])
+    >>> figure.axes[0].images[0].get_array().tolist()
     [[1.0, 0.0], [0.25, 0.75]]
     """
     weights = np.asarray(weights, dtype=np.float64)
@@ -119,23 +124,27 @@ def attention_map(weights: Any, tokens: Sequence[str], path: str | Path, *,
     if not np.isfinite(weights).all():
         raise ValueError("attention_map: weights must be finite.")
     n_heads = weights.shape[0]
-    ncols = min(n_heads, 4)
+    ncols = math.ceil(math.sqrt(n_heads))
     nrows = math.ceil(n_heads / ncols)
-    panel = max(3.0, 0.16 * T + 1.5)
-    figure, axes = new_figure(panel * ncols + 1.0, panel * nrows + 0.5, nrows=nrows, ncols=ncols)
-    shown = [_VISIBLE.get(t, t) for t in tokens]
+    every = max(1, math.ceil(T / _MAX_LABELS))
+    # a labelled row or column gets 0.2 inch, room for one 9-point character and a margin
+    panel = max(3.0, 0.2 * math.ceil(T / every) + 1.2)
+    figure, axes = new_figure(panel * ncols + 1.0, panel * nrows + 0.6, nrows=nrows, ncols=ncols)
+    at = range(0, T, every)
+    shown = [_VISIBLE.get(tokens[i], tokens[i]) for i in at]
     image = None
     for h, ax in enumerate(axes.ravel()):
         if h >= n_heads:
             ax.set_axis_off()
             continue
         image = ax.imshow(weights[h], cmap="viridis", vmin=0.0, vmax=1.0)
-        if T <= 48:
-            ax.set_xticks(range(T), shown, fontsize=7)
-            ax.set_yticks(range(T), shown, fontsize=7)
-        ax.set_title(f"head {h}" if n_heads > 1 else title, fontsize=9)
-        ax.set_xlabel("key (looked at)")
-        ax.set_ylabel("query (looking)")
+        ax.set_xticks(at, shown, fontsize=9, rotation=90 if max(map(len, shown)) > 1 else 0)
+        ax.set_yticks(at, shown, fontsize=9)
+        ax.set_title(f"head {h}" if n_heads > 1 else title, fontsize=11)
+        if h + ncols >= n_heads:  # the lowest panel of its column
+            ax.set_xlabel("key (looked at)")
+        if h % ncols == 0:
+            ax.set_ylabel("query (looking)")
     figure.colorbar(image, ax=axes.ravel().tolist(), label="weight", shrink=0.8)
     if n_heads > 1:
         figure.suptitle(title)

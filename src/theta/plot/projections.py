@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from theta.estimators import PCA
 from theta.plot._figure import (
-    Picture,
     class_codes,
     class_colormap,
     class_legend,
@@ -17,11 +16,14 @@ from theta.plot._figure import (
     save,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["clusters", "projection"]
 
 
-def clusters(X: Any, labels: Any, path: str | Path, *, centers: Any = None,
-             title: str = "clusters") -> Picture:  # fmt: skip
+def clusters(X: Any, labels: Any, path: str | Path | None = None, *,
+             centers: Any = None, title: str = "clusters") -> Figure:  # fmt: skip
     """Draw the points of ``X`` coloured by cluster, with the cluster ``centers`` if given.
 
     Data with more than two features is drawn on its first two principal components
@@ -33,24 +35,22 @@ def clusters(X: Any, labels: Any, path: str | Path, *, centers: Any = None,
         ``n_features >= 2``.
     labels : array-like of shape (n_samples,)
         Cluster of each point (e.g. ``KMeans().fit(X).labels_``).
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
     centers : array-like of shape (n_clusters, n_features), optional
         Drawn as crosses.
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         The points as drawn (projected when projected) are the first collection's offsets,
         the centers the second's.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = clusters(X, [0, 0, 1], os.path.join(d, "clusters.png"))
-    >>> picture.figure.axes[0].collections[0].get_offsets().tolist()[-1]
+    >>> figure = clusters(X, [0, 0, 1])
+    >>> figure.axes[0].collections[0].get_offsets().tolist()[-1]
     [5.0, 5.0]
     """
     X = _check_X("clusters", X)
@@ -81,8 +81,8 @@ def clusters(X: Any, labels: Any, path: str | Path, *, centers: Any = None,
     return save(figure, path)
 
 
-def projection(X: Any, y: Any, path: str | Path, *,
-               title: str = "PCA projection") -> Picture:  # fmt: skip
+def projection(X: Any, y: Any, path: str | Path | None = None, *,
+               title: str = "PCA projection") -> Figure:  # fmt: skip
     """Draw ``X`` on its first two principal components, coloured by ``y``.
 
     Whatever the number of features, the plane shown keeps as much of the data's variance as
@@ -95,22 +95,20 @@ def projection(X: Any, y: Any, path: str | Path, *,
         ``n_features >= 2``.
     y : array-like of shape (n_samples,) or None
         Labels or targets to colour by; ``None`` draws one colour.
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         The projected points are the first collection's offsets.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> from theta.data import load_iris
     >>> iris = load_iris()
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = projection(iris.X, iris.y, os.path.join(d, "pca.png"))
-    >>> picture.figure.axes[0].get_xlabel()
+    >>> figure = projection(iris.X, iris.y, title="iris · training data")
+    >>> figure.axes[0].get_xlabel()
     'PC1 (92.5% of variance)'
     """
     X = _check_X("projection", X)

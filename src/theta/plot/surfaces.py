@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from theta.plot._figure import (
-    Picture,
     class_codes,
     class_colormap,
     class_legend,
@@ -17,13 +16,17 @@ from theta.plot._figure import (
     save,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["decision_boundary", "descent_path"]
 
 LossSurface = Callable[[float, float], float] | tuple[Any, Any]
 
 
-def descent_path(w: Any, b: Any, loss: LossSurface, path: str | Path, *, resolution: int = 60,
-                 title: str = "gradient descent on the loss surface") -> Picture:  # fmt: skip
+def descent_path(w: Any, b: Any, loss: LossSurface, path: str | Path | None = None, *,
+                 resolution: int = 60, title: str = "gradient descent on the loss surface"
+                 ) -> Figure:  # fmt: skip
     """Draw the walk of ``(w, b)`` over the contours of the loss, for a two-parameter model.
 
     The chapter's picture: the loss is a surface over the parameters, and every step of
@@ -39,24 +42,21 @@ def descent_path(w: Any, b: Any, loss: LossSurface, path: str | Path, *, resolut
     loss : callable or (x, y)
         ``loss(w, b)`` returning the loss at one point, or data ``(x, y)`` of shape
         (n_samples,) each, for the mean squared error of ``pred = w*x + b``.
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
     resolution : int, default=60
         Grid points along each axis of the surface.
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         Its figure's line labelled ``"descent path"`` holds the walk as drawn.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> x = np.arange(5.0)
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = descent_path([0, 1.4, 2], [0, 0.5, 1], (x, 2 * x + 1),
-    ...                            os.path.join(d, "descent_path.png"))
-    >>> picture.figure.axes[0].lines[0].get_xydata()[-1].tolist()
+    >>> figure = descent_path([0, 1.4, 2], [0, 0.5, 1], (x, 2 * x + 1))
+    >>> figure.axes[0].lines[0].get_xydata()[-1].tolist()
     [2.0, 1.0]
     """
     w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -142,9 +142,10 @@ def _levels(Z: np.ndarray, n: int = 20) -> tuple[np.ndarray, Any]:
     return np.linspace(low, high if high > low else low + 1.0, n), None
 
 
-def decision_boundary(model: Any, X: Any, y: Any, path: str | Path, *, resolution: int = 200,
+def decision_boundary(model: Any, X: Any, y: Any, path: str | Path | None = None, *,
+                      resolution: int = 200,
                       title: str = "decision regions (colour: predicted class)"
-                      ) -> Picture:  # fmt: skip
+                      ) -> Figure:  # fmt: skip
     """Colour the plane by the class ``model`` predicts, with the points of ``X`` on top.
 
     Parameters
@@ -156,25 +157,22 @@ def decision_boundary(model: Any, X: Any, y: Any, path: str | Path, *, resolutio
     y : array-like of shape (n_samples,)
         The true labels, drawn as each point's colour (labels of the same kind as the
         predictions, so a class has one colour in regions and points).
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
     resolution : int, default=200
         Grid points along each axis.
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         The regions are the figure's image (``figure.axes[0].images[0]``: class index per grid
         point, ``origin="lower"``), the points its first collection.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> X = np.array([[0.0, 0.0], [1.0, 1.0]])
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = decision_boundary(lambda Z: Z[:, 0] > 0.5, X, [False, True],
-    ...                                 os.path.join(d, "decision_boundary.png"), resolution=4)
-    >>> picture.figure.axes[0].images[0].get_array().tolist()
+    >>> figure = decision_boundary(lambda Z: Z[:, 0] > 0.5, X, [False, True], resolution=4)
+    >>> figure.axes[0].images[0].get_array().tolist()
     [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
     """
     X = np.asarray(X, dtype=np.float64)

@@ -6,17 +6,21 @@ import math
 from collections.abc import Mapping
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from theta.plot._figure import Picture, new_figure, save
+from theta.plot._figure import new_figure, save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["search_scores"]
 
 
-def search_scores(cv_results: Mapping[str, Any], path: str | Path, *, metric: str = "score",
-                  title: str = "hyperparameter search") -> Picture:  # fmt: skip
+def search_scores(cv_results: Mapping[str, Any], path: str | Path | None = None, *,
+                  metric: str = "score", title: str = "hyperparameter search"
+                  ) -> Figure:  # fmt: skip
     """Draw the mean cross-validated score against each searched hyperparameter.
 
     One panel per ``param_<name>`` column: every candidate is a point at its value of that
@@ -32,26 +36,23 @@ def search_scores(cv_results: Mapping[str, Any], path: str | Path, *, metric: st
         Columns named as scikit-learn's ``GridSearchCV.cv_results_``: ``"param_<name>"``,
         ``f"mean_test_{metric}"``, optionally ``f"std_test_{metric}"`` and
         ``f"rank_test_{metric}"``, each of shape (n_candidates,).
-    path : str or path-like
-        Where the PNG goes.
+    path : str or path-like, optional
+        Where the PNG goes (written atomically); None draws the figure only.
     metric : str, default="score"
         Which score columns to draw (a key of a multi-metric search).
 
     Returns
     -------
-    Picture
+    matplotlib.figure.Figure
         Panel ``i`` (``figure.axes[i]``) shows the ``i``-th ``param_`` column; its first
         container is the candidates' error bars.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> results = {"param_lr": [0.001, 0.01, 0.1, 1.0],
     ...            "mean_test_score": [0.6, float("nan"), 0.9, 0.7],
     ...            "std_test_score": [0.05, float("nan"), 0.02, 0.04]}
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     picture = search_scores(results, os.path.join(d, "scores.png"))
-    >>> ax = picture.figure.axes[0]
+    >>> ax = search_scores(results, title="digits · MLP · search over lr").axes[0]
     >>> ax.get_xscale(), ax.containers[0].lines[0].get_xydata().tolist()
     ('log', [[0.001, 0.6], [0.1, 0.9], [1.0, 0.7]])
     """

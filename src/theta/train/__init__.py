@@ -4,6 +4,7 @@ from theta.train.callbacks import (
     Callback,
     DivergenceGuard,
     EarlyStopping,
+    EpochLog,
     EvaluateEvery,
     LRScheduler,
     ModelCheckpoint,
@@ -14,6 +15,6 @@ from theta.train.loop import StepResult, Trainer, deferred_interrupt, fit
 
 __all__ = [
     "Callback", "DivergenceGuard", "EarlyStopping", "EvaluateEvery", "History", "LRScheduler",
-    "ModelCheckpoint",
+    "ModelCheckpoint", "EpochLog",
     "PrintSteps", "StepResult", "Trainer", "deferred_interrupt", "fit",
 ]  # fmt: skip

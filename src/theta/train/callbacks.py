@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from theta.train.loop import StepResult, Trainer
 
 __all__ = [
-    "Callback", "DivergenceGuard", "EarlyStopping", "EvaluateEvery", "LRScheduler",
+    "Callback", "DivergenceGuard", "EarlyStopping", "EpochLog", "EvaluateEvery", "LRScheduler",
     "ModelCheckpoint", "PrintSteps",
 ]  # fmt: skip
 
@@ -209,6 +210,10 @@ class DivergenceGuard(Callback):
     ``DivergenceGuard()`` first in its callbacks unless they hold one;
     ``DivergenceGuard(enabled=False)`` there trains without a guard.
 
+    ``restore=False`` keeps the tests but not the copy of the parameters it takes before
+    every step (nothing is rolled back): for callers that throw a diverged model away, such as
+    the estimators, it saves a pass over the parameters per step.
+
     Its state (the reference loss, the recent losses, the last good parameters, the skip
     count) is part of a checkpoint, so a resumed run judges its losses as the uninterrupted
     one would.
@@ -216,17 +221,18 @@ class DivergenceGuard(Callback):
 
     def __init__(
         self, factor: float = 1e4, *, max_skipped_steps: int = 10, on_divergence: str = "raise",
-        enabled: bool = True,
+        enabled: bool = True, restore: bool = True,
     ) -> None:  # fmt: skip
         check_scalar(factor, "factor", numbers.Real, min_val=1, include_boundaries="neither")
         check_scalar(max_skipped_steps, "max_skipped_steps", numbers.Integral, min_val=1)
         if on_divergence not in ("raise", "stop"):
             what = f"must be 'raise' or 'stop' (got {on_divergence!r})"
             raise ValueError(f"DivergenceGuard: on_divergence {what}.")
-        if not isinstance(enabled, bool):
-            raise TypeError(f"DivergenceGuard: enabled must be True or False (got {enabled!r}).")
+        for name, flag in (("enabled", enabled), ("restore", restore)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"DivergenceGuard: {name} must be True or False (got {flag!r}).")
         self.factor, self.max_skipped_steps = factor, max_skipped_steps
-        self.on_divergence, self.enabled = on_divergence, enabled
+        self.on_divergence, self.enabled, self.restore = on_divergence, enabled, restore
         self._reference: float | None = None
         self._pending: dict[str, np.ndarray] = {}
         self._good: dict[str, np.ndarray] = {}
@@ -238,6 +244,8 @@ class DivergenceGuard(Callback):
         if not self.enabled:
             return
         self._skipped_before = trainer.optimizer.skipped_steps
+        if not self.restore:
+            return
         for name, p in trainer.model.named_parameters():
             buf = self._pending.get(name)
             if buf is None or buf.shape != p.shape:
@@ -276,20 +284,22 @@ class DivergenceGuard(Callback):
         # An update that made parameters NaN/inf shows in the next step's loss, which rolls
         # them back; only state kept before that step (a checkpoint, the run's end) is looked
         # at here, so the check is not a pass over the parameters every step.
-        if not self.enabled or not self._good:
+        if not self.enabled or (self.restore and not self._good):
             return
         bad = [name for name, p in trainer.model.named_parameters()
                if not np.isfinite(p.data).all()]  # fmt: skip
         if bad:
-            trainer.model.load_state_dict(self._good)
+            if self._good:
+                trainer.model.load_state_dict(self._good)
             trainer.stop_training = True
             lr = trainer.optimizer.param_groups[0]["lr"]
             raise DivergenceError(
                 f"fit: the update of step {trainer.step_count - 1} made parameters NaN/inf "
                 f"({', '.join(bad)}; last finite loss {self._recent[-1]:.6g}). The learning "
                 f"rate lr={lr:g} may be too large: try lr={lr / 10:g} or smaller, or clip "
-                "gradients. The parameters from before that update were kept."
-            )
+                "gradients." + (" The parameters from before that update were kept."
+                                if self._good else "")
+            )  # fmt: skip
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -324,7 +334,8 @@ class DivergenceGuard(Callback):
         return (
             f"fit: the loss {what} at step {step} ({last}; recent losses {shown}). The learning "
             f"rate lr={lr:g} is too large for this problem: try lr={lr / 10:g} or smaller, or "
-            "clip gradients. The parameters from the last good step were kept."
+            "clip gradients."
+            + (" The parameters from the last good step were kept." if self._good else "")
         )
 
 
@@ -407,3 +418,84 @@ class EvaluateEvery(Callback):
             table.append((step, float(np.mean(recent)) if recent else None, val))
             since = step
         return table
+
+
+class EpochLog(Callback):
+    """A log that stays on screen: one line per epoch, or every ``every_n_steps`` steps.
+
+    An epoch's line holds what the loop logged for it (training loss, validation loss and
+    metrics) and the seconds since training began, as Keras' ``verbose=1`` does; a
+    step-based line is nanoGPT's ``step N: train loss, val loss``: the mean training loss
+    since the previous line, and the validation loss when an :class:`EvaluateEvery` measured
+    one at that step. The last step always gets a line. Lines are written through tqdm, so a
+    progress bar (which shows the steps within an epoch) is redrawn below them, not broken.
+
+    Parameters
+    ----------
+    every_n_steps : int, optional
+        Log every this many steps instead of at each epoch's end.
+    out : file, optional
+        Where the lines go (default ``sys.stdout``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> history = fit(Linear(1, 1, rng=0), X, 2 * X, epochs=2, batch_size=4, lr=0.01,
+    ...               callbacks=[EpochLog()], progress=False)  # doctest: +ELLIPSIS
+    epoch 1  step 2  loss ...  ...s
+    epoch 2  step 4  loss ...  ...s
+    """
+
+    def __init__(self, every_n_steps: int | None = None, *, out: Any = None) -> None:
+        if every_n_steps is not None:
+            check_scalar(every_n_steps, "every_n_steps", numbers.Integral, min_val=1)
+        self.every_n_steps, self.out = every_n_steps, out
+        self._started = time.perf_counter()
+        self._since = 0  # the step of the previous line: its mean loss starts after it
+        self._pending: int | None = None  # a step line waiting for the evaluation of its step
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self._started, self._since = time.perf_counter(), trainer.step_count
+        # step 0's line shows the validation loss before training, when one is measured
+        self._pending = 0 if self.every_n_steps and trainer.step_count == 0 else None
+
+    def on_step_begin(self, trainer: Trainer) -> None:
+        self._flush(trainer)
+
+    def on_step_end(self, trainer: Trainer, result: StepResult) -> None:
+        # EvaluateEvery may come after this callback, so the line waits for the next hook
+        if self.every_n_steps and trainer.step_count % self.every_n_steps == 0:
+            self._pending = trainer.step_count
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if self.every_n_steps is None:
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
+            epoch = len(trainer.history.epochs["loss"])  # a last, partial epoch counts too
+            self._write(f"epoch {epoch}  step {trainer.step_count}  {shown}")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        self._flush(trainer)
+        if self.every_n_steps and self._since < trainer.step_count:  # the last step's line
+            self._pending = trainer.step_count
+            self._flush(trainer)
+
+    def _flush(self, trainer: Trainer) -> None:
+        step, self._pending = self._pending, None
+        if step is None:
+            return
+        losses = trainer.history.step_loss[self._since : step]
+        parts = [f"train loss {np.mean(losses):.4g}"] if losses else []
+        evals = trainer.history.epochs
+        if evals.get(EvaluateEvery.STEP) and evals[EvaluateEvery.STEP][-1] == step:
+            parts.append(f"val loss {evals[EvaluateEvery.LOSS][-1]:.4g}")
+        self._since = step
+        if parts:
+            self._write("  ".join([f"step {step}", *parts]))
+
+    def _write(self, line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"{line}  {time.perf_counter() - self._started:.1f}s", file=self.out)

@@ -9,6 +9,7 @@ own backends. Candidates are asked ``batch_size`` at a time and told in order; `
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,8 @@ from theta.tune.spaces import Choice, Distribution, IntUniform, LogUniform, Unif
 from theta.validation import Interval
 
 __all__ = ["BayesSearch"]
+
+_MAX_REPEATS = 10  # TPE proposals of already-run candidates in a row before one is drawn
 
 
 def _require_optuna() -> Any:
@@ -64,6 +67,47 @@ def _plain(values: tuple) -> bool:
     return all(v is None or isinstance(v, bool | int | float | str) for v in values)
 
 
+def _space_size(space: dict[str, Distribution]) -> int | None:
+    """How many distinct candidates ``space`` holds; None when a parameter is continuous."""
+    size = 1
+    for d in space.values():
+        if isinstance(d, Choice):
+            size *= len(d.options)
+        elif isinstance(d, IntUniform):
+            size *= d.high - d.low + 1
+        else:
+            return None
+    return size
+
+
+def _key(params: dict[str, Any]) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def _tell(optuna: Any, study: Any, trial: Any, score: float) -> None:
+    if math.isfinite(score):
+        study.tell(trial, float(score))
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def _untried(space: dict[str, Distribution], distributions: dict[str, Any], tried: Any,
+             rng: np.random.Generator) -> dict[str, Any]:  # fmt: skip
+    """A candidate of the finite ``space`` not in ``tried``, as Optuna params, drawn at random."""
+    names = sorted(space)
+    values = [list(distributions[n].choices) if isinstance(space[n], Choice)
+              else list(range(space[n].low, space[n].high + 1)) for n in names]  # fmt: skip
+    for _ in range(100):  # random draws find one quickly unless the space is nearly used up
+        params = {n: v[int(rng.integers(len(v)))] for n, v in zip(names, values, strict=True)}
+        if _key(params) not in tried:
+            return params
+    for combination in itertools.product(*values):
+        params = dict(zip(names, combination, strict=True))
+        if _key(params) not in tried:
+            return params
+    raise AssertionError("_untried: called with every candidate tried")  # callers check size
+
+
 class BayesSearch(BaseSearch):
     """Tree-structured Parzen estimator search (Optuna's ``TPESampler``).
 
@@ -73,7 +117,9 @@ class BayesSearch(BaseSearch):
     param_distributions : dict
         Name to ``Uniform``, ``LogUniform``, ``IntUniform``, ``Choice`` or a list of values.
     n_trials : int, default=20
-        Candidates to try (each on every fold).
+        Candidates to try (each on every fold). No candidate runs twice: over a finite space
+        (lists, ``Choice`` and ``IntUniform`` only) the search ends when every candidate ran,
+        even before ``n_trials``.
     batch_size : int, default=1
         Candidates asked before any of them is scored; raise it to keep ``n_jobs`` workers
         busy (the first ``n_startup_trials`` are random in any case).
@@ -173,34 +219,63 @@ class BayesSearch(BaseSearch):
     }
 
     def _n_candidates(self) -> int:
-        return self.n_trials
+        size = _space_size(self._space())
+        return self.n_trials if size is None else min(self.n_trials, size)
 
     def _run_search(self, evaluate: Callable[..., np.ndarray]) -> None:
         optuna = _require_optuna()
         space = self._space()
+        size = _space_size(space)
         distributions = {name: _optuna_distribution(name, d) for name, d in space.items()}
         seed = self.random_state
         if seed is not None and not isinstance(seed, int):
             seed = int(check_random_state(seed).integers(2**31 - 1))
-        told = []
+        rng = np.random.default_rng(seed)
+        told: list[tuple[dict[str, Any], float]] = []
+        scores: dict[tuple, float] = {}  # every candidate run so far, by its Optuna params
         with _quiet(optuna):
             sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials)
             study = optuna.create_study(direction="maximize", sampler=sampler)
-            while len(told) < self.n_trials:
-                batch = [
-                    study.ask(distributions)
-                    for _ in range(min(self.batch_size, self.n_trials - len(told)))
-                ]
+            while len(told) < self.n_trials and (size is None or len(scores) < size):
+                want = min(self.batch_size, self.n_trials - len(told))
+                batch, repeats = self._ask_new(study, distributions, space, want, scores, rng)
                 candidates = [self._decode(trial.params, space) for trial in batch]
                 for trial, score in zip(batch, evaluate(candidates), strict=True):
-                    if math.isfinite(score):
-                        study.tell(trial, float(score))
-                    else:
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    _tell(optuna, study, trial, score)
+                    scores[_key(trial.params)] = float(score)
                     told.append((dict(trial.params), float(score)))
+                for trial in repeats:  # TPE learns the score it already had, at no cost
+                    _tell(optuna, study, trial, scores[_key(trial.params)])
         to_json = optuna.distributions.distribution_to_json
         self._study_space = {k: to_json(d) for k, d in distributions.items()}
         self._study_trials = told
+
+    def _ask_new(self, study: Any, distributions: dict[str, Any], space: dict[str, Distribution],
+                 want: int, scores: dict[tuple, float], rng: np.random.Generator
+                 ) -> tuple[list[Any], list[Any]]:  # fmt: skip
+        """Up to ``want`` trials whose candidates have not run, and the trials TPE asked that
+        repeat one (told its score afterwards). Over a finite space TPE may keep proposing
+        candidates already run; after ``_MAX_REPEATS`` such proposals in a row, an untried
+        one drawn at random is asked instead, so no candidate runs twice and no trial is lost.
+        """
+        size = _space_size(space)
+        batch: list[Any] = []
+        repeats: list[Any] = []
+        pending: set[tuple] = set()
+        in_a_row = 0
+        while len(batch) < want and (size is None or len(scores) + len(pending) < size):
+            if in_a_row >= _MAX_REPEATS:
+                study.enqueue_trial(_untried(space, distributions, scores.keys() | pending, rng))
+            trial = study.ask(distributions)
+            key = _key(trial.params)
+            if key in scores or key in pending:
+                repeats.append(trial)
+                in_a_row += 1
+                continue
+            pending.add(key)
+            batch.append(trial)
+            in_a_row = 0
+        return batch, repeats
 
     @property
     def study_(self) -> Any:

@@ -12,6 +12,7 @@ computes them, so the columns equal ``GridSearchCV``'s for the same folds.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -22,7 +23,8 @@ import numpy as np
 
 from theta.tensorfile import atomic_write_text, jsonable
 
-__all__ = ["build_cv_results", "failed_record", "leaderboard", "rank_min", "write_csv"]
+__all__ = ["build_cv_results", "failed_record", "leaderboard", "leaderboard_html", "rank_min",
+           "short_value", "write_csv"]  # fmt: skip
 
 
 def failed_record(
@@ -138,35 +140,80 @@ def write_csv(cv_results: dict[str, Any], path: Any) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def leaderboard(cv_results: dict[str, Any], *, metric: str = "score", top: int = 10) -> str:
-    """The ``top`` candidates by rank as text: rank, mean ± std of the test score, params.
+def _board(cv_results: dict[str, Any], metric: str, top: int
+           ) -> tuple[list[str], list[list[str]], list[str]]:  # fmt: skip
+    """The leaderboard's header, its ``top`` rows of cells and each row's failure note.
 
-    Examples
-    --------
-    >>> table = {"params": [{"C": 1}, {"C": 10}], "mean_test_score": [0.8, 0.9],
-    ...          "std_test_score": [0.01, 0.02], "rank_test_score": [2, 1], "error": ["", ""]}
-    >>> print(leaderboard(table))
-    rank  mean ± std       params
-       1  0.9000 ± 0.0200  C=10
-       2  0.8000 ± 0.0100  C=1
+    A successive-halving search (with ``iter`` and ``n_resources`` columns) lists its final
+    rung first, ranked within it, then the earlier rungs, each with its rung and budget.
     """
     means = np.asarray(cv_results[f"mean_test_{metric}"], dtype=np.float64)
     stds = np.asarray(cv_results[f"std_test_{metric}"], dtype=np.float64)
     ranks = np.asarray(cv_results[f"rank_test_{metric}"])
     errors = cv_results.get("error", [""] * len(means))
-    order = sorted(range(len(means)), key=lambda i: (ranks[i], i))[:top]
-    scores = {
-        i: "failed" if math.isnan(means[i]) else f"{means[i]:.4f} ± {stds[i]:.4f}" for i in order
-    }
-    width = max([len("mean ± std"), *map(len, scores.values())])
-    lines = [f"rank  {'mean ± std':<{width}}  params"]
+    rungs = cv_results.get("iter")
+    header = ["rank", "mean ± std", "params"]
+    if rungs is not None:
+        rungs = np.asarray(rungs)
+        ranks = np.empty(len(means), dtype=np.int64)
+        for rung in np.unique(rungs):  # a score on a small budget is no rival to a full one
+            ranks[rungs == rung] = rank_min(means[rungs == rung])
+        header = ["rank", "rung", "budget", "mean ± std", "params"]
+    final_first = np.zeros(len(means), dtype=np.int64) if rungs is None else -rungs
+    order = sorted(range(len(means)), key=lambda i: (final_first[i], ranks[i], i))[:top]
+    rows = []
     for i in order:
-        params = ", ".join(f"{k}={_short(v)}" for k, v in cv_results["params"][i].items())
-        note = f"   ({errors[i]})" if errors[i] else ""
-        lines.append(f"{ranks[i]:>4}  {scores[i]:<{width}}  {params}{note}")
+        score = "failed" if math.isnan(means[i]) else f"{means[i]:.4g} ± {stds[i]:.2g}"
+        params = ", ".join(f"{k}={short_value(v)}" for k, v in cv_results["params"][i].items())
+        budget = [] if rungs is None else [str(rungs[i]), str(cv_results["n_resources"][i])]
+        rows.append([str(ranks[i]), *budget, score, params])
+    return header, rows, [errors[i] for i in order]
+
+
+def leaderboard(cv_results: dict[str, Any], *, metric: str = "score", top: int = 10) -> str:
+    """The ``top`` candidates by rank as text: rank, mean ± std of the test score, params
+    (and, for successive halving, each row's rung and budget; the final rung first).
+
+    Examples
+    --------
+    >>> table = {"params": [{"C": 1}, {"C": 10}], "mean_test_score": [0.8, 0.98],
+    ...          "std_test_score": [0.01, 0.02], "rank_test_score": [2, 1], "error": ["", ""]}
+    >>> print(leaderboard(table))
+    rank  mean ± std   params
+       1  0.98 ± 0.02  C=10
+       2  0.8 ± 0.01   C=1
+    """
+    header, rows, errors = _board(cv_results, metric, top)
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = []
+    for row, error in zip([header, *rows], ["", *errors], strict=True):
+        cells = [cell.rjust(w) if j < len(header) - 2 else cell.ljust(w)
+                 for j, (cell, w) in enumerate(zip(row[:-1], widths, strict=False))]  # fmt: skip
+        note = f"   ({error})" if error else ""
+        lines.append("  ".join([*cells, row[-1]]) + note)
     return "\n".join(lines)
 
 
-def _short(value: Any) -> str:
+def leaderboard_html(cv_results: dict[str, Any], *, metric: str = "score", top: int = 10) -> str:
+    """:func:`leaderboard` as an HTML table (a fitted search's ``_repr_html_``), escaped."""
+    header, rows, errors = _board(cv_results, metric, top)
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in [*header, "error"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in [*row, error]) + "</tr>"
+        for row, error in zip(rows, errors, strict=True)
+    )
+    n = len(cv_results["params"])
+    caption = f"<caption>top {len(rows)} of {n} candidates by mean test {metric}</caption>"
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def short_value(value: Any) -> str:
+    """A parameter value as people read it: a float to 4 significant digits.
+
+    Examples
+    --------
+    >>> short_value(0.30000000000000004), short_value(1e-05), short_value("rbf")
+    ('0.3', '1e-05', 'rbf')
+    """
     value = jsonable(value)
     return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -426,13 +426,20 @@ class BaseSearch(Params):
 
     def leaderboard(self, top: int = 10) -> str:
         """The ``top`` candidates by rank as text (see ``theta.tune.results.leaderboard``)."""
+        return _results.leaderboard(self.cv_results_, metric=self._ranked_metric(), top=top)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view of a fitted search: the leaderboard as an HTML table."""
+        return _results.leaderboard_html(self.cv_results_, metric=self._ranked_metric())
+
+    def _ranked_metric(self) -> str:
+        """The metric the leaderboard ranks by: the refit one, else the first (or "score")."""
         self._check_fitted()
-        suffix = self.refit if self.multimetric_ and isinstance(self.refit, str) else "score"
-        if self.multimetric_ and not isinstance(self.refit, str):
-            suffix = next(
-                k[len("rank_test_") :] for k in self.cv_results_ if k.startswith("rank_test_")
-            )
-        return _results.leaderboard(self.cv_results_, metric=suffix, top=top)
+        if not self.multimetric_:
+            return "score"
+        if isinstance(self.refit, str):
+            return self.refit
+        return next(k[len("rank_test_") :] for k in self.cv_results_ if k.startswith("rank_test_"))
 
     def to_csv(self, path: Any) -> None:
         """Write ``cv_results_`` to ``path`` as CSV (atomically), one row per candidate."""
