@@ -7,6 +7,7 @@ import pytest
 
 from theta.data import load_digits, make_blobs
 from theta.errors import ConvergenceWarning, InvalidParameterError, NotFittedError
+from theta.estimators import cluster
 from theta.estimators.cluster import KMeans, kmeans_plusplus
 
 
@@ -38,6 +39,59 @@ def test_same_init_gives_sklearns_clustering(data, k, request):
     np.testing.assert_array_equal(ours.labels_, theirs.labels_)
     np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-9)
     assert ours.n_iter_ == theirs.n_iter_
+
+
+def _plain_lloyd(X, centers, max_iter, tol):
+    """Lloyd's loop with every label found from scratch (full distance matrix, argmin);
+    the labels returned are those of the final centres."""
+
+    def nearest(centers):
+        return np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(-1), axis=1)
+
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        labels = nearest(centers)
+        counts = np.bincount(labels, minlength=len(centers))
+        new = np.stack([X[labels == j].mean(0) if counts[j] else centers[j]
+                        for j in range(len(centers))])  # fmt: skip
+        shift, centers = np.sum((new - centers) ** 2), new
+        if shift <= tol:
+            break
+    return nearest(centers), centers, n_iter
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k, spread", [(1, 1.0), (5, 0.3), (12, 2.0), (12, 6.0)])
+def test_bounded_assignment_gives_plain_lloyds_labels(k, spread, dtype):
+    # the Hamerly bounds only skip work: every iteration's labels are those of a full search
+    X, _ = make_blobs(600, centers=6, n_features=5, cluster_std=spread, random_state=k)
+    X = (X - X.mean(0)).astype(dtype)
+    init = _random_rows(X, k, seed=k)
+    tol = 1e-4 * float(np.mean(np.var(X.astype(np.float64), axis=0)))
+    x_sq = np.einsum("ij,ij->i", X, X)
+    labels, centers, n_iter, _ = cluster._lloyd(cluster._augment(X), x_sq, init, max_iter=300,
+                                                tol=tol)  # fmt: skip
+    ref_labels, ref_centers, ref_iter = _plain_lloyd(X.astype(np.float64), init, 300, tol)
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(centers, ref_centers, rtol=1e-4 if dtype == np.float32 else 1e-9,
+                               atol=1e-4 if dtype == np.float32 else 1e-9)  # fmt: skip
+    assert n_iter == ref_iter
+
+
+def test_bounded_assignment_matches_fresh_search_every_iteration(monkeypatch):
+    X, _ = make_blobs(2_000, centers=8, n_features=4, cluster_std=3.0, random_state=0)
+    seen = []
+    real = cluster._Bounds.assign
+
+    def checked(self, centers):
+        moved = real(self, centers)
+        seen.append(np.array_equal(self.labels, cluster._assign(self.Xa, centers)))
+        return moved
+
+    monkeypatch.setattr(cluster._Bounds, "assign", checked)
+    KMeans(8, init=_random_rows(X, 8, seed=3), tol=0.0).fit(X)
+    assert len(seen) > 3 and all(seen)
 
 
 @pytest.mark.parametrize("data, k", [("digits", 10), ("blobs", 12)])

@@ -158,6 +158,31 @@ def test_pca_bad_input(iris):
         pca.inverse_transform(iris[:, :3])
 
 
+@pytest.mark.parametrize(
+    "bad, what", [(np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")]
+)
+@pytest.mark.parametrize("solver", ["covariance_eigh", "full"])
+def test_pca_non_finite_input_named_by_every_route(bad, what, solver, rng):
+    # the covariance route proves the data finite from the Gram diagonal, without a pass
+    X = rng.standard_normal((200, 4))
+    X[7, 2] = bad
+    with pytest.raises(ValueError, match=f"Input X contains {what}"):
+        PCA(2, svd_solver=solver).fit(X)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0**200, 2.0**-200, 2.0**300])
+def test_pca_covariance_route_scales_exactly_by_powers_of_two(scale, rng):
+    # the Gram diagonal decides whether the data must be scaled; either way the fit of
+    # X·2^p is the fit of X with its units multiplied back (scaling by 2^p is exact)
+    X = rng.standard_normal((300, 6)) @ rng.standard_normal((6, 6)) + 3.0
+    ref = PCA(3, svd_solver="covariance_eigh").fit(X)
+    pca = PCA(3, svd_solver="covariance_eigh").fit(X * scale)
+    np.testing.assert_allclose(pca.components_, ref.components_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pca.explained_variance_ / scale**2, ref.explained_variance_,
+                               rtol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(pca.mean_ / scale, ref.mean_, rtol=1e-12)
+
+
 # --- Autoencoder ----------------------------------------------------------------------------------
 
 

@@ -867,3 +867,36 @@ def test_a_pytorch_adam_state_without_steps_is_refused():
     del saved["state"][1]["step"]
     with pytest.raises(ValueError, match=r"state of parameter 1 has no 'step'; Adam's update"):
         Adam([leaf([1.0, 2.0]), leaf([3.0])]).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 256 * 1024], ids=["split", "one_chunk"])
+def test_sgd_chunked_update_equals_the_formula_bit_for_bit(chunk_bytes, rng, monkeypatch):
+    # chunks of 8 float64 (16 float32) elements split the large parameters; a transposed one
+    # and a 0-d one take the whole-array path; plain SGD chunks, momentum does not
+    from theta.optim import sgd
+
+    monkeypatch.setattr(sgd, "CHUNK_BYTES", chunk_bytes)
+    inits = [
+        rng.standard_normal((5, 7)),
+        rng.standard_normal(40).astype(np.float32),
+        np.asfortranarray(rng.standard_normal((6, 4))),
+        np.array(0.5),
+        np.zeros((0, 3)),
+    ]
+    for kwargs in (dict(lr=0.3), dict(lr=0.3, momentum=0.9)):
+        ps = [leaf(a, a.dtype) for a in inits]
+        ps[2].data = inits[2].copy(order="F")
+        ref = [a.copy() for a in inits]
+        bufs: list = [None] * len(inits)
+        opt = SGD(ps, **kwargs)
+        for _ in range(3):
+            for j, p in enumerate(ps):
+                p.grad = rng.standard_normal(p.shape).astype(p.dtype)
+                d = p.grad
+                if "momentum" in kwargs:
+                    bufs[j] = d.copy() if bufs[j] is None else bufs[j] * 0.9 + d
+                    d = bufs[j]
+                ref[j] -= d * 0.3
+            opt.step()
+        for p, a in zip(ps, ref, strict=True):
+            assert np.array_equal(p.data, a) and p.data.dtype == a.dtype

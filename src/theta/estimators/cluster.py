@@ -64,7 +64,7 @@ def _for_each_chunk(work: Callable[[int], None], n_rows: int, step: int) -> None
     """
     starts = range(0, n_rows, step)
     n_threads = min(get_num_threads(), 8)
-    if len(starts) < 8 or n_threads < 2:
+    if len(starts) < 2 * n_threads or n_threads < 2:
         for start in starts:
             work(start)
         return
@@ -200,36 +200,146 @@ def kmeans_plusplus(
     return centers
 
 
-def _lloyd(
-    Xa: np.ndarray, centers: np.ndarray, *, max_iter: int, tol: float
-) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """Lloyd's iterations on augmented data from ``centers``: labels, centres, iterations
-    run, converged.
+def _nearest_two(
+    Xa: np.ndarray, x_sq: np.ndarray, centers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest centre of every row of ``Xa`` (first one on ties, as :func:`_assign`) and the
+    squared distances to the nearest and to the second-nearest centre (inf for one centre).
 
-    The per-cluster sums are updated from the points that changed cluster, so after the
-    first iterations (when few points move) an iteration costs little more than its product.
+    ``x_sq`` holds the rows' ``||x||²``. The product is laid out centre by centre, (k, rows),
+    so the two running minima and the label are a few vector operations per centre over
+    contiguous rows: NumPy's argmin and min along a short last axis cost far more per row.
+    """
+    n_rows, k = Xa.shape[0], centers.shape[0]
+    Wt = _center_weights(centers).T.astype(Xa.dtype)  # (k, n_features + 1), contiguous
+    labels = np.empty(n_rows, dtype=np.intp)  # gathers by intp labels skip a conversion
+    first, second = np.empty(n_rows), np.empty(n_rows)
+    step = 4096  # rows per pass of the running minima: long vectors, still in cache
+    sub = _chunk_rows(k, Xa.shape[1])  # rows per product: below BLAS's threading threshold
+
+    def work(start: int) -> None:
+        part = slice(start, start + step)
+        rows = Xa[part]
+        D = np.empty((k, len(rows)), dtype=Xa.dtype)  # (k, rows): ||c||² - 2 x·c
+        for lo in range(0, len(rows), sub):
+            np.matmul(Wt, rows[lo : lo + sub].T, out=D[:, lo : lo + sub])
+        low, runner = D[0].astype(np.float64), np.full(D.shape[1], np.inf)
+        label = labels[part]
+        label[:] = 0
+        less, high = np.empty(D.shape[1], dtype=bool), np.empty(D.shape[1])
+        for j in range(1, k):
+            np.less(D[j], low, out=less)
+            np.maximum(low, D[j], out=high)
+            np.minimum(runner, high, out=runner)
+            np.minimum(low, D[j], out=low)
+            np.copyto(label, j, where=less)
+        np.add(low, x_sq[part], out=first[part])
+        np.add(runner, x_sq[part], out=second[part])
+
+    _for_each_chunk(work, n_rows, step)
+    return labels, first, second
+
+
+class _Bounds:
+    """Hamerly's bounds for Lloyd's assignment step: the rows that provably keep their centre
+    are skipped, so late iterations cost O(n) cheap vector operations, not a product.
+
+    For every row, ``upper`` bounds the distance to its centre from above and ``lower`` the
+    distance to every other centre from below. When the centres move, the triangle inequality
+    keeps them valid: ``upper`` grows by its centre's move, ``lower`` shrinks by the largest
+    move of another centre. A row whose ``upper`` is below ``lower`` (or below half the gap
+    from its centre to the nearest other centre) keeps its label; the others are assigned
+    from scratch. Computed distances are widened by a margin far above their rounding error,
+    so a skipped row is one whose nearest centre wins by more than rounding: the labels are
+    exactly those of plain Lloyd's iterations.
+    """
+
+    def __init__(self, Xa: np.ndarray, x_sq: np.ndarray, centers: np.ndarray) -> None:
+        self.Xa, self.x_sq = Xa, x_sq.astype(np.float64, copy=False)
+        # 100x the worst-case rounding of a length-(n_features + 1) product in Xa's dtype
+        self.rounding = 100.0 * Xa.shape[1] * float(np.finfo(Xa.dtype).eps)
+        self.labels, self.upper, self.lower = self._widen(
+            slice(None), *_nearest_two(Xa, self.x_sq, centers), centers
+        )
+
+    def _widen(
+        self, rows: Any, labels: np.ndarray, first: np.ndarray, second: np.ndarray,
+        centers: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Distances from squared distances, ``upper`` rounded up and ``lower`` down by a
+        margin far above the products' rounding error."""
+        margin = self._margin(rows, centers)
+        upper = np.sqrt(np.maximum(first, 0.0) + margin)
+        lower = np.sqrt(np.maximum(second - margin, 0.0))
+        return labels, upper, lower
+
+    def _margin(self, rows: Any, centers: np.ndarray) -> np.ndarray:
+        return self.rounding * (self.x_sq[rows] + float(np.max(_row_norms_sq(centers))))
+
+    def move(self, old: np.ndarray, new: np.ndarray) -> None:
+        """Keep the bounds valid after the centres moved from ``old`` to ``new``."""
+        moves = np.sqrt(np.sum((new - old) ** 2, axis=1, dtype=np.float64))  # (k,)
+        k = len(moves)
+        if k > 1:  # largest move of any *other* centre: the top one, except for the top itself
+            order = np.argsort(moves)
+            others = np.full(k, moves[order[-1]])
+            others[order[-1]] = moves[order[-2]]
+        else:
+            others = np.zeros(1)
+        self.upper += moves[self.labels]
+        self.lower -= others[self.labels]
+
+    def assign(self, centers: np.ndarray) -> np.ndarray:
+        """Reassign the rows whose bounds cannot rule out a change; return the rows that
+        changed centre (their old labels are overwritten)."""
+        C = centers.astype(np.float64, copy=False)
+        gaps = np.sqrt(np.maximum(_squared_distances(C, C, _row_norms_sq(C)), 0.0))
+        np.fill_diagonal(gaps, np.inf)
+        half_gap = 0.5 * gaps.min(axis=1)  # (k,): a row within it of its centre stays
+        bound = np.maximum(self.lower, half_gap[self.labels])
+        rows = np.flatnonzero(self.upper > bound)
+        if rows.size == 0:
+            return rows
+        rows_Xa, rows_sq = self.Xa[rows], self.x_sq[rows]
+        found = _nearest_two(rows_Xa, rows_sq, centers)
+        labels, upper, lower = self._widen(rows, *found, centers)
+        moved = rows[labels != self.labels[rows]]
+        self.labels[rows], self.upper[rows], self.lower[rows] = labels, upper, lower
+        return moved
+
+
+def _lloyd(
+    Xa: np.ndarray, x_sq: np.ndarray, centers: np.ndarray, *, max_iter: int, tol: float
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Lloyd's iterations on augmented data (rows' squared norms ``x_sq``) from ``centers``:
+    labels, centres, iterations run, converged.
+
+    The assignment skips the rows that Hamerly's bounds prove keep their centre, and the
+    per-cluster sums are updated from the rows that changed cluster, so once few points move
+    an iteration costs a few vector operations over the rows.
     """
     n_samples, k = Xa.shape[0], centers.shape[0]
     X = Xa[:, :-1]
-    labels_old = np.full(n_samples, -1, dtype=np.int32)
-    labels = labels_old
+    bounds = _Bounds(Xa, x_sq, centers)
+    labels = bounds.labels  # updated in place by bounds.assign
+    labels_old = labels.copy()
     totals = np.zeros((k, Xa.shape[1]))
     converged = strict = False
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
-        labels = _assign(Xa, centers)
-        moved = np.flatnonzero(labels != labels_old)
+        moved = np.arange(n_samples) if n_iter == 1 else bounds.assign(centers)
         if 2 * moved.size > n_samples:
             totals = _cluster_totals(Xa, labels, k)
-        else:
+        elif moved.size:
             rows = Xa[moved]
-            totals = totals + _cluster_totals(rows, labels[moved], k)
+            totals += _cluster_totals(rows, labels[moved], k)
             totals -= _cluster_totals(rows, labels_old[moved], k)
         sums, counts = totals[:, :-1].copy(), totals[:, -1].copy()
         _relocate_empty(X, centers, labels, sums, counts)
         new_centers = (sums / np.maximum(counts, 1.0)[:, None]).astype(X.dtype, copy=False)
         shift = float(np.sum((new_centers - centers) ** 2, dtype=np.float64))
+        bounds.move(centers, new_centers)
         centers = new_centers
         if moved.size == 0:
             converged = strict = True
@@ -237,10 +347,10 @@ def _lloyd(
         if shift <= tol:
             converged = True
             break
-        labels_old = labels
+        labels_old[moved] = labels[moved]
     if not strict:  # the last update moved the centres: relabel so labels match them
-        labels = _assign(Xa, centers)
-    return labels, centers, n_iter, converged
+        bounds.assign(centers)
+    return labels.astype(np.int32), centers, n_iter, converged
 
 
 def _relocate_empty(
@@ -376,12 +486,13 @@ default="k-means++"
         if unit != 1.0:
             X = X / unit
             given = None if given is None else given / unit
-        tol = float(np.mean(np.var(X, axis=0))) * self.tol if self.tol else 0.0
-
         # centring the data keeps ||x||² - 2x·c + ||c||² accurate far from the origin
         mean = X.mean(axis=0)
         Xa = _augment(X, mean)
         Xc = Xa[:, :-1]
+        x_sq = _row_norms_sq(Xc)
+        # the mean variance of the features, read off the centred rows' norms
+        tol = float(x_sq.sum(dtype=np.float64)) / X.size * self.tol if self.tol else 0.0
         best = None
         for _ in range(n_init):
             if given is not None:
@@ -390,7 +501,9 @@ default="k-means++"
                 start = kmeans_plusplus(Xc, self.n_clusters, rng=rng)
             else:
                 start = Xc[rng.choice(n_samples, size=self.n_clusters, replace=False)]
-            labels, centers, n_iter, converged = _lloyd(Xa, start, max_iter=self.max_iter, tol=tol)
+            labels, centers, n_iter, converged = _lloyd(
+                Xa, x_sq, start, max_iter=self.max_iter, tol=tol
+            )
             inertia = _inertia(Xc, centers, labels)
             if best is None or inertia < best[0]:
                 best = (inertia, labels, centers, n_iter, converged)

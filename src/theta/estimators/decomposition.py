@@ -16,6 +16,7 @@ import numpy as np
 
 from theta.errors import DivergenceError
 from theta.estimators.base import (
+    _SAFE_MAGNITUDES,
     BaseEstimator,
     TransformerMixin,
     as_float,
@@ -44,18 +45,33 @@ def _flip_signs(Vt: np.ndarray) -> np.ndarray:
     return Vt * signs[:, None]
 
 
-def _scatter(X: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def _safe_gram(X: np.ndarray) -> np.ndarray | None:
+    """``XᵀX`` of float64 data when its diagonal proves ``safe_scale(X) == 1``, else None.
+
+    Each diagonal entry is a column's sum of squares, between ``max|x|²`` and ``n·max|x|²``
+    over that column, so the largest one bounds the data's largest magnitude from both sides
+    (and a finite one proves the data finite) without another pass over the data:
+    ``safe_scale`` costs two, its min and max, and the finite check one.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        gram = X.T @ X  # NumPy hands XᵀX to BLAS's symmetric rank-k update
+    top = float(np.max(np.diag(gram), initial=0.0))
+    low, high = _SAFE_MAGNITUDES
+    return gram if X.shape[0] * low * low <= top <= high * high else None
+
+
+def _scatter(X: np.ndarray, mean: np.ndarray, gram: np.ndarray | None = None) -> np.ndarray:
     """``(X - mean).T @ (X - mean)`` in float64: the covariance matrix times ``n - 1``.
 
     The fast route is scikit-learn's: ``XᵀX - n·mean·meanᵀ``, one symmetric BLAS product on
-    the data as given. Subtracting the outer product cancels digits when the data sit far
-    from the origin compared with their spread (the diagonal shows it), and float32 products
-    lose digits too; then the rows are centred in float64, a chunk at a time (about 1.3x
-    slower, no big copy).
+    the data as given (``gram``, when already computed). Subtracting the outer product
+    cancels digits when the data sit far from the origin compared with their spread (the
+    diagonal shows it), and float32 products lose digits too; then the rows are centred in
+    float64, a chunk at a time (about 1.3x slower, no big copy).
     """
     n_samples, n_features = X.shape
     if X.dtype == np.float64:
-        scatter = X.T @ X  # NumPy hands XᵀX to BLAS's symmetric rank-k update
+        scatter = X.T @ X if gram is None else gram
         scatter -= n_samples * np.outer(mean, mean)
         # the diagonal holds n·variance: trust it unless n·mean² dwarfs it (lost digits)
         if n_samples * float(np.max(mean**2)) <= 1e3 * float(np.mean(np.diag(scatter))):
@@ -198,12 +214,17 @@ class PCA(TransformerMixin, BaseEstimator):
         """Fit, and return ``X`` as checked and converted (what ``_project`` takes)."""
         self._validate_params()
         names = feature_names(X)
-        X = as_float(check_array(X, caller=self))
+        X = as_float(check_array(X, caller=self, ensure_all_finite=False))
         n_samples, n_features = X.shape
         solver = self.svd_solver
         if solver == "auto":
             tall = n_features <= 1000 and n_samples >= 10 * n_features
             solver = "covariance_eigh" if tall else "full"
+        gram = None
+        if solver == "covariance_eigh" and X.dtype == np.float64:
+            gram = _safe_gram(X)
+        if gram is None:  # a finite Gram diagonal already proved every entry finite
+            check_array(X, caller=self)
         limit = min(n_samples, n_features)
         if isinstance(self.n_components, numbers.Integral) and self.n_components > limit:
             raise ValueError(
@@ -213,7 +234,7 @@ class PCA(TransformerMixin, BaseEstimator):
 
         # data near 1e±300 is fitted divided by a power of two (exact), so that squares neither
         # overflow nor vanish; the results with units are scaled back at the end
-        scale = safe_scale(X)
+        scale = 1.0 if gram is not None else safe_scale(X)
         Xs = X / scale if scale != 1.0 else X
         mean = Xs.mean(axis=0, dtype=np.float64)
         dof = max(n_samples - 1, 1)  # one sample has zero variance, not 0/0
@@ -221,7 +242,7 @@ class PCA(TransformerMixin, BaseEstimator):
             _, S, Vt = np.linalg.svd(Xs - mean.astype(X.dtype), full_matrices=False)
             variance = (S.astype(np.float64) ** 2) / dof
         else:
-            eigvals, eigvecs = np.linalg.eigh(_scatter(Xs, mean) / dof)
+            eigvals, eigvecs = np.linalg.eigh(_scatter(Xs, mean, gram) / dof)
             # ascending → descending; rounding can make zero eigenvalues slightly negative
             variance = np.maximum(eigvals[::-1], 0.0)
             S = np.sqrt(variance * dof)

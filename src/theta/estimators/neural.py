@@ -142,7 +142,8 @@ def _train(estimator: BaseEstimator, lr_name: str, model: Module, X: np.ndarray,
            rng: np.random.Generator, epochs: int, recorder: _Recorder) -> None:  # fmt: skip
     """Run the loop: Trainer converts X and y once, then slices batches from them.
 
-    theta.train's divergence guard stops a loss that turns NaN/inf or explodes; the error
+    theta.train's divergence guard stops a loss that turns NaN/inf or explodes (without
+    copying the parameters each step: a diverged model is thrown away); the error
     names the estimator's learning-rate parameter ``lr_name`` and a smaller value to try.
     It is raised before the estimator's state changes.
     """
@@ -152,7 +153,7 @@ def _train(estimator: BaseEstimator, lr_name: str, model: Module, X: np.ndarray,
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, lr=lr,
                           batch_size=batch_size, shuffle=shuffle, seed=rng,
-                          callbacks=[DivergenceGuard(), recorder])  # fmt: skip
+                          callbacks=[DivergenceGuard(restore=False), recorder])  # fmt: skip
         try:
             trainer.run(epochs=epochs, progress=False)
         except DivergenceError as exc:
