@@ -430,7 +430,7 @@ def training_costs(net: Any) -> str:
 
     def engine_backward() -> None:  # re-runs every op's backward on the kept graph
         opt.zero_grad()
-        engine.backward(loss_graph, seed)
+        engine.backward(loss_graph, seed, retain_graph=True)
 
     _, fgrads, _ = T._floor_grads(params, fx, ft, frows)
     flat_adam = _flat_adam(params, fgrads)
@@ -470,7 +470,8 @@ def training_costs(net: Any) -> str:
         ),
         (
             "theta _CrossEntropy.apply alone (no checks)",
-            lambda: _CrossEntropy.apply(pred, y=y, valid=None, smoothing=0.0, reduction="mean"),
+            lambda: _CrossEntropy.apply(pred, y=y, valid=None, weight=None, smoothing=0.0,
+                                        reduction="mean"),
             10 * n,
             None,
         ),

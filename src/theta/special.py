@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["erf", "gelu", "gelu_grad", "log_softmax", "sigmoid", "softmax"]
+__all__ = ["erf", "gelu", "gelu_grad", "gelu_with_slope", "log_softmax", "sigmoid", "softmax"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function",
 # Math. Comp. 23 (1969), coefficients as in his CALERF routine (lowest order last).
@@ -46,6 +46,13 @@ _P32 = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
         -1.60960333262415e-02)  # fmt: skip
 _Q32 = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
         -7.37332916720468e-03, -1.42647390514189e-02)  # fmt: skip
+
+# Phi(-|x|) = erfc(|x| / sqrt 2) / 2 for float32 GELU by Abramowitz & Stegun 7.1.26,
+# erfc(z) = t (a1 + a2 t + ... + a5 t^4) exp(-z^2), t = 1 / (1 + p z), error below 1.5e-7: the
+# formula of PyTorch's own float32 erf on CPU, and half the passes of the rational above.
+_AS_P = 0.3275911 / math.sqrt(2.0)
+_AS_HALF = tuple(0.5 * c for c in (1.061405429, -1.453152027, 1.421413741, -0.284496736,
+                                   0.254829592))  # fmt: skip
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _TANH_A = 0.044715  # GPT-2's tanh GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + A x^3)))
@@ -195,17 +202,24 @@ class _Erf32:
         return p, z2
 
 
-def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+def gelu(x: np.ndarray, approximate: str = "none", *, out: np.ndarray | None = None
+         ) -> np.ndarray:  # fmt: skip
     """GELU ``x * Phi(x)`` on an array: exact (erf) or GPT-2's tanh approximation.
+
+    float32 takes the formula of PyTorch's float32 kernels (the exact form through
+    Abramowitz & Stegun's erfc, within 4e-7 of the true value); float64 is exact to rounding.
+    Like PyTorch's, the exact float32 form gives NaN at ``±inf``.
 
     Parameters
     ----------
     x : np.ndarray of floating dtype, any shape
     approximate : {"none", "tanh"}
+    out : np.ndarray, optional
+        Where to write the result, e.g. ``x`` itself (C-contiguous, ``x``'s shape and dtype).
 
     Returns
     -------
-    np.ndarray of the shape and dtype of ``x``
+    np.ndarray of the shape and dtype of ``x`` (``out`` if given)
 
     Examples
     --------
@@ -213,24 +227,42 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     array([-0.1587,  0.    ,  1.9545])
     """
     x = np.asarray(x, order="C")
-    if approximate == "none" and x.dtype != np.float32:
-        return x * (0.5 * (1.0 + erf(x * _INV_SQRT_2)))
-    out = np.empty(x.shape, x.dtype)
-    if approximate == "tanh":
-        t = np.empty(min(x.size, _BLOCK), x.dtype)
-        for o, xb in _blocks(out, x):
-            tb = _tanh_part(xb, t[: xb.size])
-            np.add(tb, 1.0, out=o)
-            o *= xb
-            o *= 0.5
+    if x.dtype != np.float32:
+        if approximate == "none":
+            value = x * (0.5 * (1.0 + erf(x * _INV_SQRT_2)))
+        else:
+            value = x * (0.5 * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + _TANH_A * x**3))))
+        if out is None:
+            return value
+        out[...] = value
         return out
-    erf32 = _Erf32()
-    for o, xb in _blocks(out, x):
-        cdf, _ = erf32(xb, _INV_SQRT_2)
-        cdf += 1.0
-        cdf *= xb
-        np.multiply(cdf, 0.5, out=o)
+    out = np.empty(x.shape, x.dtype) if out is None else out
+    _gelu32(x, approximate, out, None)
     return out
+
+
+def gelu_with_slope(x: np.ndarray, approximate: str = "none", *, overwrite_x: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``gelu(x)`` and its derivative ``d gelu / dx`` together, from one pass over ``x``.
+
+    For an op that saves the slope instead of its input: its backward is then one product,
+    where recomputing from ``x`` costs as much again as the forward. ``overwrite_x`` lets the
+    slope take ``x``'s memory (C-contiguous ``x``).
+
+    Returns
+    -------
+    (value, slope) : np.ndarray of the shape and dtype of ``x`` each
+    """
+    x = np.asarray(x, order="C")
+    if x.dtype != np.float32:
+        value, slope = gelu(x, approximate), gelu_grad(x, np.ones_like(x), approximate)
+        if overwrite_x:
+            x[...] = slope
+        return value, x if overwrite_x else slope
+    value = np.empty(x.shape, x.dtype)
+    slope = x if overwrite_x else np.empty(x.shape, x.dtype)
+    _gelu32(x, approximate, value, slope)
+    return value, slope
 
 
 def gelu_grad(x: np.ndarray, grad: np.ndarray, approximate: str = "none") -> np.ndarray:
@@ -246,49 +278,87 @@ def gelu_grad(x: np.ndarray, grad: np.ndarray, approximate: str = "none") -> np.
     np.ndarray of the shape and dtype of ``x``
     """
     x, grad = np.asarray(x, order="C"), np.asarray(grad, order="C")
-    if approximate == "none" and x.dtype != np.float32:
+    if x.dtype != np.float32 and approximate == "none":
         cdf = 0.5 * (1.0 + erf(x * _INV_SQRT_2))
         return grad * (cdf + x * (_INV_SQRT_2 * _INV_SQRT_PI) * np.exp(-0.5 * x * x))
-    out = np.empty(x.shape, x.dtype)
-    if approximate == "tanh":
+    if x.dtype != np.float32:
         # 0.5 (1 + t + x (1 - t^2) c (1 + 3 a x^2)), t = tanh(c (x + a x^3))
-        t, d = np.empty((2, min(x.size, _BLOCK)), x.dtype)
-        for o, xb, gb in _blocks(out, x, grad):
-            tb, db = _tanh_part(xb, t[: xb.size]), d[: xb.size]
-            np.multiply(xb, xb, out=db)
-            db *= _SQRT_2_OVER_PI * 3 * _TANH_A
-            db += _SQRT_2_OVER_PI
-            db *= xb
-            np.multiply(tb, tb, out=o)
-            np.subtract(1.0, o, out=o)
-            o *= db
-            o += tb
-            o += 1.0
-            o *= 0.5
-            o *= gb
-        return out
-    erf32 = _Erf32()
-    for o, xb, gb in _blocks(out, x, grad):
-        # Phi + x phi = 0.5 (1 + erf(z) + 2 x exp(-z^2) / sqrt(2 pi)), z = x / sqrt(2)
-        cdf, z2 = erf32(xb, _INV_SQRT_2)
-        pdf = np.exp(np.negative(z2, out=z2), out=z2)
-        pdf *= xb
-        pdf *= _INV_SQRT_2 * _INV_SQRT_PI * 2.0
-        cdf += 1.0
-        cdf += pdf
-        cdf *= gb
-        np.multiply(cdf, 0.5, out=o)
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _TANH_A * x**3))
+        slope = 1.0 + t + x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _TANH_A * x * x)
+        return grad * (0.5 * slope)
+    out = np.empty(x.shape, x.dtype)
+    _gelu32(x, approximate, None, out)
+    out *= grad
     return out
 
 
-def _tanh_part(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``tanh(sqrt(2/pi) (x + 0.044715 x^3))`` into ``out``, in place (float32 ``x**3`` would
-    go through a slow pow)."""
-    np.multiply(x, x, out=out)
-    out *= _SQRT_2_OVER_PI * _TANH_A
-    out += _SQRT_2_OVER_PI
-    out *= x
-    return np.tanh(out, out=out)
+def _gelu32(x: np.ndarray, approximate: str, value: np.ndarray | None,
+            slope: np.ndarray | None) -> None:  # fmt: skip
+    """float32 GELU of C-contiguous ``x`` into ``value`` and its slope into ``slope`` (either may
+    be None; one may be ``x`` itself), block by block: each block is read once for both and
+    the scratch stays in cache."""
+    n = min(x.size, _BLOCK)
+    a, b, c = np.empty((3, n), np.float32)
+    outs = [o if o is not None else x for o in (value, slope)]  # x stands in, never written
+    kernel = _gelu_erf32 if approximate == "none" else _gelu_tanh32
+    for xb, vb, sb in _blocks(x, *outs):
+        m = xb.size
+        kernel(xb, vb if value is not None else None, sb if slope is not None else None,
+               a[:m], b[:m], c[:m])  # fmt: skip
+
+
+def _gelu_erf32(x: np.ndarray, value: np.ndarray | None, slope: np.ndarray | None,
+                a: np.ndarray, e: np.ndarray, h: np.ndarray) -> None:  # fmt: skip
+    """Exact GELU of one block: ``max(x, 0) - |x| Phi(-|x|)``, slope ``Phi(x) + x phi(x)``
+    (either output may be ``x``, which is read for the last time before they are written)."""
+    np.abs(x, out=a)
+    np.multiply(a, _AS_P, out=e)
+    e += 1.0
+    t = np.reciprocal(e, out=e)
+    _horner(t, _AS_HALF, out=h)
+    h *= t
+    np.multiply(x, x, out=e)
+    e *= -0.5
+    np.exp(e, out=e)  # exp(-x^2 / 2)
+    h *= e  # Phi(-|x|)
+    if slope is not None:
+        # Phi(x) + x phi(x) = 0.5 + sign(x) (0.5 - Phi(-|x|) + |x| phi(x))
+        e *= a
+        e *= _INV_SQRT_2 * _INV_SQRT_PI
+        e -= h
+        e += 0.5
+        np.copysign(e, x, out=e)
+    if value is not None:
+        h *= a
+        np.maximum(x, 0.0, out=a)
+        np.subtract(a, h, out=value)
+    if slope is not None:
+        np.add(e, 0.5, out=slope)
+
+
+def _gelu_tanh32(x: np.ndarray, value: np.ndarray | None, slope: np.ndarray | None,
+                 x2: np.ndarray, v: np.ndarray, d: np.ndarray) -> None:  # fmt: skip
+    """GPT-2's GELU of one block: ``x v``, ``v = (1 + t) / 2``, ``t = tanh(c (x + a x^3))``;
+    slope ``v + 4 v (1 - v) x (c / 2) (1 + 3 a x^2)`` (``1 - t^2 = 4 v (1 - v)``); either
+    output may be ``x``, which is read for the last time before they are written."""
+    np.multiply(x, x, out=x2)
+    np.multiply(x2, _SQRT_2_OVER_PI * _TANH_A, out=v)
+    v += _SQRT_2_OVER_PI
+    v *= x
+    np.tanh(v, out=v)
+    v *= 0.5
+    v += 0.5
+    if slope is not None:
+        np.multiply(x2, 6.0 * _SQRT_2_OVER_PI * _TANH_A, out=d)
+        d += 2.0 * _SQRT_2_OVER_PI
+        d *= x
+    if value is not None:
+        np.multiply(v, x, out=value)
+    if slope is not None:
+        np.subtract(1.0, v, out=slope)
+        slope *= v
+        slope *= d
+        slope += v
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

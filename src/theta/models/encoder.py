@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd import Tensor, gelu, no_grad
+from theta.autograd import Tensor, no_grad
 from theta.errors import CheckpointError
 from theta.models.wordpiece import WordPieceTokenizer
 from theta.nn import Embedding, LayerNorm, Linear, Module, scaled_dot_product_attention
 from theta.nn import attention_mask as make_attention_mask
+from theta.nn import functional as F
 from theta.nn.init import skip_init
 from theta.progress import progress_bar
 from theta.rng import check_random_state
@@ -128,8 +129,7 @@ class BertLayer(Module):
         y = scaled_dot_product_attention(q, k, v, mask=mask)  # (B, nh, T, hs)
         y = y.transpose(0, 2, 1, 3).reshape(B, T, C)  # (B, T, C)
         x = self.ln_attn(x + self.attn_out(y))  # (B, T, C)
-        h = self.fc(x)  # (B, T, F)
-        h = gelu(h, "none")  # (B, T, F); exact (erf) GELU, as BERT
+        h = F.linear_gelu(x, self.fc.weight, self.fc.bias)  # (B, T, F); exact (erf) GELU, as BERT
         return self.ln_ffn(x + self.proj(h))  # (B, T, C)
 
 

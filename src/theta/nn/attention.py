@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from theta.autograd import Context, Function, Tensor, gelu, no_grad, softmax, tensor, where
+from theta.autograd import (
+    Context,
+    Function,
+    Tensor,
+    no_grad,
+    softmax,
+    tensor,
+    where,
+)
 from theta.nn import functional as F
 from theta.nn.layers import Dropout, LayerNorm, Linear
 from theta.nn.module import Module
@@ -65,6 +73,22 @@ def attention_mask(T: int, S: int | None = None, *, causal: bool = False,
     return mask
 
 
+def _key_major(mask: np.ndarray, dtype: Any, size: int) -> np.ndarray:
+    """A mask broadcastable to (.., T, S) made key-major, (.., S, T): additive (0 or -inf, of
+    ``dtype``) unless it is a bool mask as large as the ``size``-element scores, which a
+    masked copy applies (as a view) without a float twin."""
+    if mask.ndim < 2:
+        mask = mask.reshape((1,) * (2 - mask.ndim) + mask.shape)
+    small = mask.size * 8 <= size
+    if mask.dtype == bool and not small:
+        return mask.swapaxes(-1, -2)
+    if mask.dtype == bool:
+        mask = np.where(mask, -np.inf, 0.0)
+    mask_t = mask.astype(dtype, copy=False).swapaxes(-1, -2)
+    # a small mask is copied contiguous: NumPy broadcasts a transposed operand at half speed
+    return np.ascontiguousarray(mask_t) if small else mask_t
+
+
 def _attend(
     q: np.ndarray,
     k: np.ndarray,
@@ -72,29 +96,39 @@ def _attend(
     mask: np.ndarray | None,
     scale: float,
     keep: np.ndarray | None,
-) -> tuple[np.ndarray, ...]:
-    """Forward on arrays; returns (output, what ``_attend_backward`` needs after ``grad``).
+) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Forward on arrays; returns the output and what ``_attend_backward`` needs after ``grad``.
 
-    The scale is applied to q (hs columns) rather than to the scores (S columns), and the
-    (B, nh, T, S) scores are normalised in place: one such array is made, plus the dropped
-    copy when ``keep`` is given. Only the weights are saved beyond the inputs and the output.
+    The scores are made key-major, (B, nh, S, T), so the softmax's max and sum run across
+    rows (NumPy reduces a short last axis several times slower). The scale is applied to q
+    (hs columns) rather than the scores (S columns), and the division by the softmax's sums
+    to the output (hs columns again): one (B, nh, S, T) array is made, the exponentials
+    ``e``, plus the dropped copy when ``keep`` is given.
     """
     qs = q * float(scale)  # (B, nh, T, hs); a Python float keeps q's dtype
-    scores = qs @ k.swapaxes(-1, -2)  # (B, nh, T, S)
-    if mask is not None and mask.dtype == bool:
-        np.copyto(scores, -np.inf, where=mask)
-    elif mask is not None:
-        scores += mask  # additive float mask; -inf entries forbid
-    peak = scores.max(axis=-1, keepdims=True)
+    e = k @ qs.swapaxes(-1, -2)  # (B, nh, S, T), scores
+    if mask is not None:
+        mask_t = _key_major(mask, e.dtype, e.size)
+        if mask_t.dtype == bool:
+            np.copyto(e, -np.inf, where=mask_t)
+        else:
+            e += mask_t  # -inf entries forbid
+    peak = e.max(axis=-2, keepdims=True)  # (B, nh, 1, T)
     peak[~np.isfinite(peak)] = 0.0  # a query with every key masked gets zero weights
-    np.subtract(scores, peak, out=scores)
-    weights = np.exp(scores, out=scores)
-    total = weights @ np.ones(weights.shape[-1], weights.dtype)  # row sums, as a GEMV
+    e -= peak
+    np.exp(e, out=e)
+    total = np.ones(e.shape[-2], e.dtype) @ e  # (B, nh, T), sums over keys
     total[total == 0] = 1.0
-    weights /= total[..., None]
-    mixed = weights if keep is None else weights * keep
-    out = mixed @ v  # (B, nh, T, hs)
-    return out, q, k, v, weights, out, keep, scale
+    inv_total = np.reciprocal(total, out=total)
+    mixed = e if keep is None else e * keep.swapaxes(-1, -2)
+    out = mixed.swapaxes(-1, -2) @ v  # (B, nh, T, hs)
+    out *= inv_total[..., None]
+    return out, (q, k, v, e, inv_total, out, keep, scale)
+
+
+def _weights(e: np.ndarray, inv_total: np.ndarray) -> np.ndarray:
+    """The softmax weights (B, nh, T, S) from ``_attend``'s exponentials and inverse sums."""
+    return np.ascontiguousarray((e * inv_total[..., None, :]).swapaxes(-1, -2))
 
 
 def _attend_backward(
@@ -102,24 +136,30 @@ def _attend_backward(
     q: np.ndarray,
     k: np.ndarray,
     v: np.ndarray,
-    weights: np.ndarray,
+    e: np.ndarray,
+    inv_total: np.ndarray,
     out: np.ndarray,
     keep: np.ndarray | None,
     scale: float,
+    into: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward on arrays: gradients of q, k and v from the output's gradient."""
-    mixed = weights if keep is None else weights * keep
-    grad_v = mixed.swapaxes(-1, -2) @ grad
-    d_scores = grad @ v.swapaxes(-1, -2)  # (B, nh, T, S), d loss / d mixed
-    if keep is not None:
-        d_scores *= keep
-    # softmax backward, w * (d - sum(d * w)); that row sum equals sum(grad * out) over hs
-    # (FlashAttention's identity), a pass over (B, nh, T, hs) instead of (B, nh, T, S)
-    d_scores -= np.einsum("...i,...i->...", grad, out)[..., None]
-    d_scores *= weights
-    grad_q = d_scores @ k
+    """Backward on arrays: gradients of q, k and v from the output's gradient (written into
+    ``into``'s three (B, nh, ·, hs) views when given)."""
+    g = grad * inv_total[..., None]  # (B, nh, T, hs): the softmax's division, folded in
+    keep_t = None if keep is None else keep.swapaxes(-1, -2)
+    mixed = e if keep is None else e * keep_t
+    grad_q, grad_k, grad_v = into if into is not None else (None, None, None)
+    grad_v = np.matmul(mixed, g, out=grad_v)  # (B, nh, S, hs)
+    d = v @ g.swapaxes(-1, -2)  # (B, nh, S, T), d loss / d mixed, divided by the sums
+    if keep_t is not None:
+        d *= keep_t
+    # softmax backward, w * (d - sum(d * w)); that sum over keys equals sum(grad * out) over hs
+    # (FlashAttention's identity), a pass over (B, nh, T, hs) instead of (B, nh, S, T)
+    d -= np.einsum("...i,...i->...", g, out)[..., None, :]
+    d *= e  # d loss / d scores, key-major
+    grad_q = np.matmul(d.swapaxes(-1, -2), k, out=grad_q)
     grad_q *= scale
-    grad_k = d_scores.swapaxes(-1, -2) @ q
+    grad_k = np.matmul(d, q, out=grad_k)
     grad_k *= scale
     return grad_q, grad_k, grad_v
 
@@ -138,7 +178,7 @@ class ScaledDotProductAttention(Function):
         scale: float,
         keep: np.ndarray | None,
     ) -> np.ndarray:
-        out, *saved = _attend(q, k, v, mask, scale, keep)
+        out, saved = _attend(q, k, v, mask, scale, keep)
         ctx.save(*saved)
         return out
 
@@ -147,11 +187,22 @@ class ScaledDotProductAttention(Function):
         return _attend_backward(grad, *ctx.saved)
 
 
+def _causal_half(mask: np.ndarray | None, T: int, S: int) -> int:
+    """Where to cut the queries in two when the first half may see only the first half of
+    the keys, as under a causal mask (0: do not cut; short sequences gain nothing)."""
+    if mask is None or mask.dtype != bool or mask.ndim != 2 or T != S or T < 32:
+        return 0
+    h = T // 2
+    return h if mask[:h, h:].all() else 0
+
+
 class PackedSelfAttention(Function):
     """Self-attention straight from the packed projection (B, T, 3C) to (B, T, C).
 
-    Splitting q, k, v and moving heads happen here as views, so they add no graph nodes
-    and the backward writes all three gradients into one packed array.
+    Splitting q, k, v and moving heads happen here as views, so they add no graph nodes,
+    and the backward's products write the three gradients straight into one packed array.
+    Under a causal mask the queries go in two halves, the first against the first half of
+    the keys only: the masked quarter of the scores is never computed.
     """
 
     @staticmethod
@@ -168,21 +219,42 @@ class PackedSelfAttention(Function):
         hs = C3 // (3 * n_heads)
         heads = qkv.reshape(B, T, 3, n_heads, hs).transpose(2, 0, 3, 1, 4)
         q, k, v = heads[0], heads[1], heads[2]  # each (B, nh, T, hs), views
-        out, *saved = _attend(q, k, v, mask, scale, keep)
-        y = out.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
-        # save ``out`` as a view of y (kept anyway by the next op), not as a copy of its own
-        saved[4] = y.reshape(B, T, n_heads, hs).transpose(0, 2, 1, 3)
+        y = np.empty((B, T, C3 // 3), dtype=np.result_type(qkv, np.float32))  # (B, T, C)
+        y_heads = y.reshape(B, T, n_heads, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs) view
+        h = _causal_half(mask, T, T)
+        if h:
+            parts = [(slice(0, h), slice(0, h)), (slice(h, T), slice(0, T))]
+        else:
+            parts = [(slice(0, T), slice(0, T))]
+        saved: list[Any] = []
+        for rows, keys in parts:
+            part_mask = None if mask is None else mask[..., rows, keys]
+            part_keep = None if keep is None else keep[..., rows, keys]
+            out, part = _attend(q[..., rows, :], k[..., keys, :], v[..., keys, :], part_mask,
+                                scale, part_keep)  # fmt: skip
+            y_heads[..., rows, :] = out
+            # save ``out`` as a view of y (kept anyway by the next op), not as its own copy
+            saved += [*part[:5], y_heads[..., rows, :], *part[6:]]
         ctx.save(*saved)
         return y
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        B, nh, T, hs = ctx.saved[0].shape
+        B, nh, _, hs = ctx.saved[0].shape
+        T = grad.shape[1]
         g = grad.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
-        grads = _attend_backward(g, *ctx.saved)
         packed = np.empty((B, T, 3, nh, hs), dtype=grad.dtype)
-        for i, g_i in enumerate(grads):
-            packed[:, :, i] = g_i.transpose(0, 2, 1, 3)
+        gq, gk, gv = packed.transpose(2, 0, 3, 1, 4)  # each (B, nh, T, hs), views
+        saved = ctx.saved
+        if len(saved) == 8:
+            _attend_backward(g, *saved, into=(gq, gk, gv))
+        else:  # the causal halves: the second sees every key, the first adds to the first keys
+            h = saved[0].shape[2]
+            _attend_backward(g[..., h:, :], *saved[8:], into=(gq[..., h:, :], gk, gv))
+            _, gk0, gv0 = _attend_backward(g[..., :h, :], *saved[:8],
+                                           into=(gq[..., :h, :], None, None))  # fmt: skip
+            gk[..., :h, :] += gk0
+            gv[..., :h, :] += gv0
         return (packed.reshape(B, T, 3 * nh * hs),)
 
 
@@ -383,8 +455,8 @@ class MultiHeadAttention(Module):
         heads = qkv.reshape(B, T, 3, self.n_heads, C // self.n_heads).transpose(2, 0, 3, 1, 4)
         mask = self._mask(B, T, key_padding, attn_mask)
         scale = 1.0 / math.sqrt(C // self.n_heads)
-        _, _, _, _, weights, *_ = _attend(heads[0], heads[1], heads[2], mask, scale, None)
-        return weights  # (B, nh, T, T)
+        _, saved = _attend(heads[0], heads[1], heads[2], mask, scale, None)
+        return _weights(saved[3], saved[4])  # (B, nh, T, T)
 
 
 class TransformerBlock(Module):
@@ -414,5 +486,6 @@ class TransformerBlock(Module):
     def forward(self, x: Tensor, key_padding: np.ndarray | None = None,
                 attn_mask: Any = None) -> Tensor:  # fmt: skip
         x = x + self.attn(self.ln1(x), key_padding, attn_mask)  # (B, T, C)
-        h = gelu(self.fc(self.ln2(x)), approximate="tanh")  # (B, T, 4C)
+        fc = self.fc
+        h = F.linear_gelu(self.ln2(x), fc.weight, fc.bias, approximate="tanh")  # (B, T, 4C)
         return x + self.mlp_dropout(self.proj(h))  # (B, T, C)

@@ -1,6 +1,7 @@
 """Layer math as functions on tensors, with fused ops where the composed chain is slow.
 
-``linear`` (also followed by a ReLU: ``linear_relu``) and ``layer_norm`` are fused primitives
+``linear`` (also followed by a ReLU or a GELU: ``linear_relu``, ``linear_gelu``) and
+``layer_norm`` are fused primitives
 (one ``Function`` each): composed from matmul, transpose, add, mean, var and friends they cost
 several passes over memory and many Python calls per layer, and these are the hot paths of
 every network. Their composed forms (``linear_composed``, ``linear_relu_composed``,
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theta.autograd import Context, Function, Tensor, tensor
+from theta import special as _special
+from theta.autograd import Context, Function, Tensor, is_grad_enabled, tensor
 from theta.nn.conv import conv1d, conv2d, conv_transpose2d
 from theta.nn.normalization import batch_norm, group_norm
 from theta.nn.pooling import (
@@ -26,7 +28,7 @@ from theta.rng import check_random_state
 
 __all__ = [
     "dropout", "embedding", "layer_norm", "layer_norm_composed", "linear", "linear_composed",
-    "linear_relu", "linear_relu_composed",
+    "linear_gelu", "linear_relu", "linear_relu_composed",
     "batch_norm", "group_norm",
     "conv1d", "conv2d", "conv_transpose2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "interpolate",
@@ -121,6 +123,49 @@ def linear_relu(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor
     return Linear.apply(x, weight, bias, relu=True)
 
 
+class LinearGELU(Function):
+    """``gelu(x @ weight.T + bias)`` as one op: the widening layer of a transformer's MLP.
+
+    Forward computes GELU's value and slope together, one pass over each cache-sized block,
+    and keeps the slope in the pre-activation's memory (which nothing else sees), so backward
+    is one product and then :class:`Linear`'s backward. The ``gelu`` op
+    instead saves its input and recomputes the tanh (or erf) in backward. Without a graph,
+    GELU runs in place on the pre-activation.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray,
+                approximate: str) -> np.ndarray:  # fmt: skip
+        pre = Linear.forward(ctx, x, weight, *bias)  # fresh (..., out); saves Linear's arrays
+        if not (is_grad_enabled() and True in ctx.needs_grad):
+            return _special.gelu(pre, approximate, out=pre)
+        value, slope = _special.gelu_with_slope(pre, approximate, overwrite_x=True)
+        ctx.save(ctx.saved, slope)
+        return value
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        linear_saved, slope = ctx.saved
+        inner = Context(Linear, ctx.parents, {})
+        inner.save(*linear_saved)
+        return Linear.backward(inner, grad * slope)
+
+
+def linear_gelu(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
+                approximate: str = "none") -> Tensor:  # fmt: skip
+    """``gelu(linear(x, weight, bias), approximate)`` as one op (see :class:`LinearGELU`).
+
+    Shapes as in :func:`theta.nn.functional.linear`: (..., in_features) → (..., out_features).
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(
+            f"linear_gelu: approximate must be 'none' or 'tanh' (got {approximate!r})."
+        )
+    x = _check_linear(x, weight, "linear_gelu")
+    params = (weight,) if bias is None else (weight, bias)
+    return LinearGELU.apply(x, *params, approximate=approximate)
+
+
 def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``linear`` from primitives; the oracle for the fused form."""
     out = x @ weight.T
@@ -167,24 +212,26 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        # grad_x = rstd (g w - mean(g w) - x_hat mean(g w x_hat)): every sum over rows or
+        # columns is a GEMV on g or on g * x_hat, so only three full-size passes remain
         x2, mean, rstd, weight, ones = ctx.saved
+        w = weight.reshape(-1)
+        N, D = x2.shape
         x_hat = x2 - mean[:, None]
         x_hat *= rstd[:, None]
-        g2 = grad.reshape(x_hat.shape)  # (N, D)
-        grad_w = (
-            np.einsum("nd,nd->d", g2, x_hat).reshape(weight.shape) if ctx.needs_grad[1] else None
-        )
-        grad_b = g2.sum(axis=0).reshape(weight.shape) if ctx.needs_grad[2] else None
+        g2 = grad.reshape(N, D)
+        gx = g2 * x_hat  # (N, D)
+        col_ones = np.ones(N, dtype=g2.dtype)
+        grad_w = (col_ones @ gx).reshape(weight.shape) if ctx.needs_grad[1] else None
+        grad_b = (col_ones @ g2).reshape(weight.shape) if ctx.needs_grad[2] else None
         grad_x = None
         if ctx.needs_grad[0]:
-            g_hat = g2 * weight.reshape(-1)
-            D = x_hat.shape[1]
-            mean_g = (g_hat @ ones) / D  # (N,)
-            mean_gx = np.einsum("nd,nd->n", g_hat, x_hat) / D
-            grad_x = x_hat  # x_hat is not needed after this: reuse its memory
-            grad_x *= -mean_gx[:, None]
-            grad_x += g_hat
-            grad_x -= mean_g[:, None]
+            mean_g = (g2 @ w) / D  # (N,)
+            mean_gx = (gx @ w) / D  # (N,)
+            x_hat *= mean_gx[:, None]
+            x_hat += mean_g[:, None]
+            grad_x = np.multiply(g2, w, out=gx)  # gx is not needed after this: reuse it
+            grad_x -= x_hat
             grad_x *= rstd[:, None]
             grad_x = grad_x.reshape(grad.shape)
         return grad_x, grad_w, grad_b
@@ -239,6 +286,29 @@ def dropout(
     return x * tensor(keep * (1.0 / (1.0 - p)), dtype=x.dtype)
 
 
+class Embedding(Function):
+    """Rows of ``weight`` picked by integer ``indices``; backward adds each gradient row into
+    the row it came from, as one stable sort and a segment sum (``np.add.reduceat``), several
+    times faster than ``np.add.at``'s element-by-element scatter."""
+
+    @staticmethod
+    def forward(ctx: Context, weight: np.ndarray, *, indices: np.ndarray) -> np.ndarray:
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Grads:
+        shape = ctx.parents[0].data.shape
+        out = np.zeros(shape, dtype=grad.dtype)
+        idx = ctx.kwargs["indices"].reshape(-1)
+        if idx.size:
+            order = np.argsort(idx, kind="stable")
+            rows = idx[order]
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each id's first
+            g2 = grad.reshape(idx.size, -1)[order]  # (N, D), grouped by id
+            out.reshape(shape[0], -1)[rows[starts]] = np.add.reduceat(g2, starts, axis=0)
+        return (out,)
+
+
 def embedding(indices: np.ndarray | Tensor, weight: Tensor) -> Tensor:
     """Rows of ``weight`` picked by integer ``indices`` (any shape); gradients scatter-add."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
@@ -249,4 +319,4 @@ def embedding(indices: np.ndarray | Tensor, weight: Tensor) -> Tensor:
             f"embedding: indices must be in [0, {weight.shape[0]}) (got values from "
             f"{idx.min()} to {idx.max()})."
         )
-    return weight[idx]
+    return Embedding.apply(weight, indices=idx)
