@@ -14,8 +14,8 @@ import textwrap
 
 from theta.validation import Interval, violation
 
-__all__ = ["HelpFormatter", "UsageError", "batch_size", "count", "positive_float",
-           "positive_int", "sizes"]  # fmt: skip
+__all__ = ["HelpFormatter", "UsageError", "batch_size", "count", "is_number_text",
+           "positive_float", "positive_int", "sizes"]  # fmt: skip
 
 
 class UsageError(ValueError):
@@ -98,3 +98,13 @@ def _number(text: str, kind: type, allowed: Interval) -> int | float:
     if why is not None:
         raise argparse.ArgumentTypeError(why)
     return value
+
+
+def is_number_text(text: str) -> bool:
+    """Whether ``text`` reads as a number (a CSV cell, a header that is really data)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+

@@ -22,6 +22,7 @@ import numpy as np
 
 from theta import data, io
 from theta.autograd import no_grad, tensor
+from theta.cli.argtypes import is_number_text
 from theta.cli.config import ConfigError
 from theta.cli.runs import check_run_dir, load_run, read_stamp
 from theta.tensorfile import atomic_write_text
@@ -85,21 +86,13 @@ def _by_name(header: list[str], rows: list[list[str]], features: list[str] | Non
     return [[row[i] for i in order] if len(row) == len(header) else row for row in rows]
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _rows(args: argparse.Namespace, features: list[str] | None) -> np.ndarray:
     rows = [line.split(",") for line in args.inputs]
     if args.file:
         source = sys.stdin if args.file == "-" else open(args.file, newline="")  # noqa: SIM115
         with source:
             table = [row for row in csv.reader(source) if any(cell.strip() for cell in row)]
-        if table and not all(_is_number(cell) for cell in table[0]):
+        if table and not all(is_number_text(cell) for cell in table[0]):
             table = _by_name([cell.strip() for cell in table[0]], table[1:], features)
         rows += table
     if not rows:

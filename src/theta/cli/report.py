@@ -39,6 +39,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from theta import data
+from theta.cli.argtypes import is_number_text
 from theta.cli.config import GPT_KEYS, ConfigError
 from theta.cli.listing import (
     RunFacts,
@@ -390,7 +391,8 @@ def _csv_rows(path: Path, *, last: bool, caption: str) -> str:
                                                             "std_test"))]  # fmt: skip
     if len(header) > 12 and keep:  # scikit-learn's cv_results_ has a column per fold and time
         header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
-    numeric = {i for i in range(len(header)) if all(_is_number(r[i]) for r in rows if i < len(r))}
+    numeric = {i for i in range(len(header))
+               if all(is_number_text(r[i]) for r in rows if i < len(r))}  # fmt: skip
     return f"<p>{_text(caption)}</p>" + _table(header, rows, numeric=numeric)
 
 
@@ -465,7 +467,7 @@ def _read_metrics(run_dir: Path) -> dict[str, list[float]]:
         rows = list(csv.reader(fh))
     if len(rows) < 2:
         return {}
-    return {name: [float(r[i]) if i < len(r) and _is_number(r[i]) else math.nan
+    return {name: [float(r[i]) if i < len(r) and is_number_text(r[i]) else math.nan
                    for r in rows[1:]]
             for i, name in enumerate(rows[0])}  # fmt: skip
 
@@ -568,14 +570,6 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _number(text: str) -> float:
     """``text`` as a number; infinity for what is not one, so it sorts last."""
-    return float(text) if _is_number(text) else float("inf")
+    return float(text) if is_number_text(text) else float("inf")
