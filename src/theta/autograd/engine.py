@@ -87,12 +87,14 @@ def detect_anomaly() -> _Switch:
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched so it has ``shape``."""
+    # np.add.reduce is what ndarray.sum calls, without its Python wrapper: the same numbers
     n_new = grad.ndim - len(shape)
     if n_new > 0:
-        grad = grad.sum(axis=tuple(range(n_new)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+        grad = np.add.reduce(grad, axis=tuple(range(n_new)))
+    if grad.shape != shape:
+        stretched = tuple([i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1])
+        if stretched:
+            grad = np.add.reduce(grad, axis=stretched, keepdims=True)
     return grad
 
 
@@ -112,11 +114,9 @@ def versions_of(tensors: tuple[Tensor, ...]) -> tuple[int, ...]:
 def _count_uses(root: Tensor) -> dict[int, int]:
     """For every node that leads to ``root`` and needs a gradient, how often it is used."""
     uses = {id(root): 0}
-    stack = [root]
+    stack = [root] if root._ctx is not None else []
     while stack:
         ctx = stack.pop()._ctx
-        if ctx is None:
-            continue
         if ctx.parents is None:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time: the "
@@ -130,7 +130,8 @@ def _count_uses(root: Tensor) -> dict[int, int]:
                     uses[key] += 1
                 else:
                     uses[key] = 1
-                    stack.append(parent)
+                    if parent._ctx is not None:  # a leaf has nothing to walk
+                        stack.append(parent)
     return uses
 
 
@@ -171,39 +172,49 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
     ``retain_graph``, each node then drops its saved arrays and parents, and a gradient is
     dropped as soon as its node has used it.
     """
+    handed_out: set[int] = {id(grad)}
+    if root._ctx is None:
+        _store_leaf_grad(root, grad, handed_out)
+        return
     uses = _count_uses(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
-    handed_out: set[int] = {id(grad)}
     ready = [root]
+    anomaly = _Mode.anomaly
     while ready:
         node = ready.pop()
         g = grads.pop(id(node), None)
         ctx = node._ctx
-        if ctx is None:
-            if g is not None and node._requires_grad:
-                _store_leaf_grad(node, g, handed_out)
-            continue
         parents = ctx.parents
-        if g is not None and ctx.versions is not None:  # None unless forward saved something
-            if node._version or ctx.versions != versions_of(parents):
+        if g is None:
+            input_grads = (None,) * len(parents)
+        else:
+            # versions is None unless forward saved something
+            if ctx.versions is not None and (node._version or ctx.versions != versions_of(parents)):
                 _check_versions(node, ctx)
-        input_grads = ctx.fn.backward(ctx, g) if g is not None else (None,) * len(parents)
-        for i, (parent, needed, pg) in enumerate(
-            zip(parents, ctx.needs_grad, input_grads, strict=True)
-        ):
+            input_grads = ctx.fn.backward(ctx, g)
+        i = -1
+        for parent, needed, pg in zip(parents, ctx.needs_grad, input_grads, strict=True):
+            i += 1
             if not needed:
                 continue
             key = id(parent)
             if pg is not None:
                 data = parent.data
-                if pg.shape != data.shape or pg.dtype != data.dtype or _Mode.anomaly:
+                if (
+                    anomaly
+                    or pg.shape != data.shape
+                    or (pg.dtype is not data.dtype and pg.dtype != data.dtype)
+                ):
                     pg = _fit_to(pg, data, ctx, i)
                 previous = grads.get(key)
                 grads[key] = pg if previous is None else previous + pg
             left = uses[key] - 1
             uses[key] = left
-            if left == 0:
-                ready.append(parent)
+            if left == 0:  # the gradient is complete: a leaf stores it at once
+                if parent._ctx is not None:
+                    ready.append(parent)
+                elif key in grads and parent._requires_grad:
+                    _store_leaf_grad(parent, grads.pop(key), handed_out)
         if not retain_graph:
             ctx.saved = ctx.parents = None
         input_grads = pg = None  # not held through the next node's backward

@@ -35,7 +35,13 @@ class Context:
     def __init__(self, fn: type[Function], parents: tuple[Tensor, ...], kwargs: dict) -> None:
         self.fn = fn
         self.parents: tuple[Tensor, ...] | None = parents
-        self.needs_grad = tuple([p._requires_grad for p in parents])
+        n = len(parents)  # unrolled for the usual one or two inputs, as versions_of
+        if n == 1:
+            self.needs_grad = (parents[0]._requires_grad,)
+        elif n == 2:
+            self.needs_grad = (parents[0]._requires_grad, parents[1]._requires_grad)
+        else:
+            self.needs_grad = tuple([p._requires_grad for p in parents])
         self.saved: tuple[Any, ...] | None = ()  # both None once backward has freed them
         self.kwargs = kwargs
         # set by apply on a recorded op: its inputs' versions if forward saved anything
@@ -61,7 +67,14 @@ class Function:
     def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
         """Run the op on tensors; the output joins the graph if any input needs a gradient."""
         ctx = Context(cls, inputs, kwargs)
-        data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+        # unrolled for one and two inputs: a list comprehension and a star call per op cost more
+        n = len(inputs)
+        if n == 1:
+            data = cls.forward(ctx, inputs[0].data, **kwargs)
+        elif n == 2:
+            data = cls.forward(ctx, inputs[0].data, inputs[1].data, **kwargs)
+        else:
+            data = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
         if type(data) is not np.ndarray:
             data = np.asarray(data)  # NumPy returns scalars from 0-d ufuncs and full reductions
         if _Mode.anomaly:
