@@ -24,6 +24,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
+# A checkout keeps its results beside the suite; an installed copy (theta_benchmarks, in
+# site-packages) writes them to the working directory instead.
+RESULTS = HERE / "RESULTS.md" if (SRC / "theta").is_dir() else Path("RESULTS.md")
 
 
 def use_working_tree() -> None:
@@ -46,7 +49,7 @@ def run_both_modes(rounds: int | None) -> int:
 
     reports = {}
     for mode in MODES:
-        out = HERE / f".RESULTS-{mode}.md.part"
+        out = RESULTS.with_name(f".RESULTS-{mode}.md.part")
         command = [sys.executable, str(Path(__file__).resolve()), "--mode", mode, "--out", str(out)]
         command += ["--rounds", str(rounds)] if rounds else []
         command += ["--no-memory"] if mode == "threads" else []
@@ -56,8 +59,8 @@ def run_both_modes(rounds: int | None) -> int:
             reports[mode] = out.read_text(encoding="utf-8")
         finally:
             out.unlink(missing_ok=True)
-    write_atomic(HERE / "RESULTS.md", merge_reports(reports))
-    print(f"wrote {HERE / 'RESULTS.md'}")
+    write_atomic(RESULTS, merge_reports(reports))
+    print(f"wrote {RESULTS}")
     return 0
 
 
@@ -122,16 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help="markdown file to write (default: benchmarks/RESULTS.md for a full run, "
-        "nothing for --quick)",
+        help="markdown file to write (default: benchmarks/RESULTS.md for a full run, or "
+        "RESULTS.md in the working directory when installed; nothing for --quick)",
     )
     args = parser.parse_args(argv)
+    use_working_tree()  # also for `python -m theta_benchmarks.run`, whose sys.path lacks HERE
     custom = args.quick or args.only or args.threads or args.cpu_time or args.out
     if args.mode is None and not custom:
         return run_both_modes(args.rounds)
     if args.mode == "single":
         args.threads, args.cpu_time = 1, True
-    use_working_tree()
 
     import bench_autograd
     import bench_conv
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"done in {elapsed:.1f} s")
 
-    default_out = None if args.quick or args.only else HERE / "RESULTS.md"
+    default_out = None if args.quick or args.only else RESULTS
     out = args.out if args.out is not None else default_out
     if out is not None:
         text = render_markdown(

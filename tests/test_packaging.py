@@ -22,7 +22,8 @@ def wheel(tmp_path_factory):
     tree = tmp_path_factory.mktemp("checkout")
     shutil.copy(ROOT / "pyproject.toml", tree)
     shutil.copy(ROOT / "README.md", tree)
-    shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("src", "benchmarks"):  # the wheel ships benchmarks/ as theta_benchmarks
+        shutil.copytree(ROOT / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     init = tree / "src" / "theta" / "__init__.py"
     init.write_text(init.read_text().replace(f'"{theta.__version__}"', '"9.8.7"'))
     subprocess.run(

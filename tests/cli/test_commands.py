@@ -71,6 +71,7 @@ def test_bench_outside_a_checkout_says_where_it_looked(tmp_path, monkeypatch):
     import theta
 
     monkeypatch.setattr(theta, "__file__", str(tmp_path / "src" / "theta" / "__init__.py"))
+    monkeypatch.setattr(bench.importlib.util, "find_spec", lambda name: None)  # not installed
     with pytest.raises(FileNotFoundError, match="no benchmarks/run.py in"):
         bench.find_benchmarks()
 
