@@ -1,9 +1,13 @@
 """theta.pairwise: distances as scikit-learn computes them, and exact k-nearest search."""
 
+import threading
+
 import numpy as np
 import pytest
 
 from theta import pairwise as tp
+from theta import threads
+from theta.threads import set_num_threads
 
 sk_pairwise = pytest.importorskip("sklearn.metrics.pairwise")
 
@@ -197,6 +201,62 @@ def test_argkmin_is_independent_of_chunking():
     tiny = tp.argkmin(X, Y, 6, working_memory=1e-5)  # one query per chunk
     for a, b in zip(whole, tiny, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine", "dot"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_argkmin_threads_change_nothing(metric, dtype, monkeypatch):
+    # ties everywhere; tiny chunks (a few queries each) so that several run side by side
+    rng = np.random.default_rng(6)
+    X, Y = rng.integers(0, 4, size=(90, 3)).astype(dtype), rng.integers(0, 4, size=(300, 3))
+    Y = Y.astype(dtype)
+    monkeypatch.setattr(threads, "_POOL", {})  # to see which pools the searches start
+    found = []
+    try:
+        for n in (1, 2, 3):
+            set_num_threads(n)
+            found.append(tp.argkmin(X, Y, 5, metric=metric, working_memory=2e-3))
+    finally:
+        set_num_threads(None)
+    assert sorted(n for _, n in threads._POOL) == [2, 3]
+    for dist, ind in found[1:]:
+        np.testing.assert_array_equal(dist, found[0][0])
+        np.testing.assert_array_equal(ind, found[0][1])
+
+
+def test_for_each_chunk_obeys_set_num_threads_and_reraises():
+    def run(n_threads, starts, **kw):
+        seen = {}
+        set_num_threads(n_threads)
+        threads.for_each_chunk(lambda s: seen.__setitem__(s, threading.get_ident()), starts, **kw)
+        return seen
+
+    try:
+        one = run(1, range(8))
+        assert sorted(one) == list(range(8)) and set(one.values()) == {threading.get_ident()}
+        two = run(2, range(8))
+        assert sorted(two) == list(range(8)) and threading.get_ident() not in two.values()
+        few = run(2, range(3), min_per_thread=2)  # too few chunks: run here, in order
+        assert list(few) == [0, 1, 2] and set(few.values()) == {threading.get_ident()}
+
+        inner = {}
+
+        def outer(start):  # a nested call runs in its pool thread instead of waiting on it
+            threads.for_each_chunk(lambda s: inner.__setitem__(s, threading.get_ident()),
+                              [2 * start, 2 * start + 1])  # fmt: skip
+            assert {inner[2 * start], inner[2 * start + 1]} == {threading.get_ident()}
+
+        threads.for_each_chunk(outer, range(8))
+        assert sorted(inner) == list(range(16))
+
+        def fail(start):
+            if start == 5:
+                raise KeyError("chunk 5")
+
+        with pytest.raises(KeyError, match="chunk 5"):
+            threads.for_each_chunk(fail, range(8))
+    finally:
+        set_num_threads(None)
 
 
 def test_argkmin_edge_sizes_and_errors():

@@ -11,7 +11,8 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import theta
-from theta.estimators import KMeans, cluster
+from theta import threads
+from theta.estimators import KMeans
 
 
 def _blas_threads() -> set[int]:
@@ -41,9 +42,11 @@ def test_bad_thread_counts_are_refused(bad, restore_threads):
 def test_kmeans_pool_follows_the_setting(restore_threads, monkeypatch):
     X = np.random.default_rng(0).standard_normal((20_000, 16))
     made: list[int] = []
-    real = cluster.ThreadPoolExecutor
-    monkeypatch.setattr(cluster, "_POOL", {})
-    monkeypatch.setattr(cluster, "ThreadPoolExecutor", lambda n: made.append(n) or real(n))
+    real = threads.ThreadPoolExecutor
+    monkeypatch.setattr(threads, "_POOL", {})
+    monkeypatch.setattr(
+        threads, "ThreadPoolExecutor", lambda n, name: made.append(n) or real(n, name)
+    )
     theta.set_num_threads(1)
     one = KMeans(16, n_init=1, max_iter=3, tol=1e9, random_state=0).fit(X)
     assert made == []  # one thread: the chunks run in the calling thread

@@ -9,23 +9,27 @@ and a matrix compared with itself gets exact zeros on its diagonal.
 
 :func:`argkmin` is the exact search behind theta's k-nearest-neighbours estimators: BLAS
 distances for a memory-bounded chunk of queries at a time, then a selection that looks at
-every distance once (block minima) instead of partitioning whole rows. It keeps exactly the
-neighbours scikit-learn's brute force keeps, ties included (see its docstring).
+every distance once (block minima) instead of partitioning whole rows; the chunks run side
+by side on theta's pool (``theta.threads.for_each_chunk``, sized by
+``theta.set_num_threads``). It keeps
+exactly the neighbours scikit-learn's brute force keeps, ties included (see its docstring).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from theta.threads import blas_single_threaded, for_each_chunk, get_num_threads
 from theta.validation import check_array
 
 __all__ = [
     "METRICS", "WORKING_MEMORY_MIB", "argkmin", "cosine_distances", "cosine_similarity",
-    "dot_similarity", "euclidean_distances", "get_chunk_n_rows", "manhattan_distances",
-    "normalize_rows", "pairwise_distances", "pairwise_distances_chunked",
+    "dot_similarity", "euclidean_distances", "get_chunk_n_rows",
+    "manhattan_distances", "normalize_rows", "pairwise_distances", "pairwise_distances_chunked",
 ]  # fmt: skip
 
 #: Default memory budget, in MiB, for one chunk of a distance matrix.
@@ -351,7 +355,9 @@ def argkmin(
     for speed). The distances are cut into blocks of about ``sqrt(n / k)`` columns; the
     ``k + 1`` blocks with the smallest minima provably hold the ``k + 1`` smallest distances,
     so only they are searched. That replaces a partition of every full row by one pass of
-    block minima.
+    block minima. The chunks run side by side on ``get_num_threads()`` threads, which share
+    ``working_memory`` (BLAS is held to one thread meanwhile, when threadpoolctl is installed);
+    each query's result is the same for every thread count.
 
     Ties follow scikit-learn's brute force, so that predictions match it exactly: for
     euclidean, manhattan and dot, when several points tie at the k-th distance, the ones kept
@@ -397,13 +403,21 @@ def argkmin(
     dist = np.empty((len(X), k), dtype=X.dtype)
     ind = np.empty((len(X), k), dtype=np.intp)
     row_bytes = search.n_pad * X.itemsize * (2 if name == "manhattan" else 1)
+    # every thread of the pool holds a chunk: they share the memory budget
+    budget = WORKING_MEMORY_MIB if working_memory is None else working_memory
+    budget /= min(get_num_threads(), 8)
     # 256 queries per BLAS call is already efficient; more only costs memory
     n_rows = get_chunk_n_rows(
-        row_bytes, max_n_rows=min(len(X), _QUERY_CHUNK), working_memory=working_memory
+        row_bytes, max_n_rows=min(len(X), _QUERY_CHUNK), working_memory=budget
     )
-    for start in range(0, len(X), n_rows):
+
+    def work(start: int) -> None:
         stop = min(start + n_rows, len(X))
         dist[start:stop], ind[start:stop] = search.chunk(X[start:stop])
+
+    starts = range(0, len(X), n_rows)
+    with blas_single_threaded(len(starts) >= 2 * min(get_num_threads(), 8)):
+        for_each_chunk(work, starts, min_per_thread=2)
     return dist, ind
 
 
@@ -417,7 +431,7 @@ class _Search:
         self.b = max(1, int(np.sqrt(n / self.kk)))  # block width; n_blocks >= kk
         self.n_blocks = -(-n // self.b)
         self.n_pad = self.n_blocks * self.b
-        self._buffer: np.ndarray | None = None
+        self._local = threading.local()  # a buffer per thread of the pool
         if metric == "euclidean":
             # BLAS dot per row (batched matmul), as scikit-learn's ArgKmin computes the norms
             self.yy = (Y[:, None, :] @ Y[:, :, None]).ravel()
@@ -432,11 +446,12 @@ class _Search:
         many small ones), then the additions and minima one cache-sized tile at a time: three
         sweeps over a matrix larger than the cache would each go out to memory."""
         n, b, c = len(self.Y), self.b, len(Xc)
-        if self._buffer is None or self._buffer.shape[1] < c or self._buffer.dtype != Xc.dtype:
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is None or buffer.shape[1] < c or buffer.dtype != Xc.dtype:
             # reused across chunks: fresh pages would cost a page fault per 4 KiB each time
-            self._buffer = np.empty((self.n_pad, c), dtype=Xc.dtype)
-            self._buffer[n:] = np.inf
-        G = self._buffer[:, :c]
+            buffer = self._local.buffer = np.empty((self.n_pad, c), dtype=Xc.dtype)
+            buffer[n:] = np.inf
+        G = buffer[:, :c]
         minima = np.empty((self.n_blocks, c), dtype=Xc.dtype)
         if self.metric == "manhattan":
             tile = self.n_pad  # its cost is in the per-feature sweeps, not in the GEMM
@@ -524,6 +539,7 @@ def _heap_argkmin(row: np.ndarray, k: int) -> np.ndarray:
     falls, so each doubling stretch of the row is filtered by the maximum at its start.
     """
     values, indices = [_DBL_MAX] * k, [-1] * k
+    row = row.astype(np.float64, copy=False)  # the heap holds float64, as scikit-learn's does
     start, width = 0, k
     while start < len(row):
         stretch = row[start : start + width]

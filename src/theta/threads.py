@@ -1,7 +1,8 @@
 """How many threads theta's own work may use: one setting, as PyTorch's ``set_num_threads``.
 
 theta runs its heavy products in NumPy's BLAS, which has its own thread pool, and a few loops
-on a pool of its own (KMeans' row chunks). theta's pools use ``THETA_NUM_THREADS`` from the
+on a pool of its own (:func:`for_each_chunk`: KMeans' row chunks, exact nearest-neighbour
+search). theta's pools use ``THETA_NUM_THREADS`` from the
 environment when theta is imported, else every core this process may run on. Calling
 :func:`set_num_threads` changes that and also limits the BLAS pools, through ``threadpoolctl``
 when it is installed (it comes with scikit-learn); to limit BLAS without it, set
@@ -10,10 +11,14 @@ when it is installed (it comes with scikit-learn); to limit BLAS without it, set
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["get_num_threads", "set_num_threads"]
+__all__ = ["blas_single_threaded", "for_each_chunk", "get_num_threads", "set_num_threads"]
 
 
 def _usable_cpus() -> int:
@@ -74,3 +79,49 @@ def set_num_threads(n: int | None) -> None:
         except ImportError:
             return
         _blas_limit.append(threadpool_limits(limits=n, user_api="blas"))
+
+
+# by process id (a forked child needs its own) and size (theta.set_num_threads)
+_POOL: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOL_NAME = "theta-pool"
+
+
+def for_each_chunk(
+    work: Callable[[int], None], starts: Iterable[int], *, min_per_thread: int = 1
+) -> None:
+    """Run ``work(start)`` for every start, on ``get_num_threads()`` threads (at most 8) when
+    there are at least ``min_per_thread`` starts per thread, else in order on this thread.
+
+    NumPy releases the GIL in its loops over large arrays, so the threads run in parallel
+    the way scikit-learn's OpenMP loops do. Each ``work`` must write only its own part of
+    the result, so that the result does not depend on the order in which they finish. A
+    ``work`` that calls this again runs its chunks in order (the pool never waits on itself).
+    """
+    starts = list(starts)
+    n_threads = min(get_num_threads(), 8)
+    nested = threading.current_thread().name.startswith(_POOL_NAME)
+    if n_threads < 2 or nested or len(starts) < max(2, min_per_thread * n_threads):
+        for start in starts:
+            work(start)
+        return
+    key = (os.getpid(), n_threads)
+    pool = _POOL.get(key)
+    if pool is None:
+        pool = _POOL.setdefault(key, ThreadPoolExecutor(n_threads, _POOL_NAME))
+    for _ in pool.map(work, starts):  # re-raises the first error
+        pass
+
+
+@contextlib.contextmanager
+def blas_single_threaded(active: bool) -> Iterator[None]:
+    """One BLAS thread while theta's pool runs the chunks (as scikit-learn's parallel loops do):
+    idle BLAS threads spin on the cores the pool needs. Needs threadpoolctl, else a no-op."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        active = False
+    if not active:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

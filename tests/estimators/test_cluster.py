@@ -5,10 +5,12 @@ import warnings
 import numpy as np
 import pytest
 
+from theta import threads
 from theta.data import load_digits, make_blobs
 from theta.errors import ConvergenceWarning, InvalidParameterError, NotFittedError
 from theta.estimators import cluster
 from theta.estimators.cluster import KMeans, kmeans_plusplus
+from theta.threads import set_num_threads
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +260,40 @@ def test_bad_input(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         km.score(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [1, 2, 7])
+def test_nearest_two_finds_first_nearest_and_second_distance_with_ties(k, dtype):
+    # small integers: every product is exact, so ties are real and the reference is exact
+    rng = np.random.default_rng(k)
+    X = rng.integers(-3, 4, (3_000, 4)).astype(dtype)
+    C = rng.integers(-3, 4, (k, 4)).astype(dtype)
+    x_sq = np.einsum("ij,ij->i", X, X).astype(np.float64)
+    labels, first, second = cluster._nearest_two(cluster._augment(X), x_sq, C)
+    D = ((X[:, None, :].astype(np.float64) - C[None]) ** 2).sum(axis=2)  # (n, k)
+    np.testing.assert_array_equal(labels, D.argmin(axis=1))
+    np.testing.assert_array_equal(first, D.min(axis=1))
+    np.testing.assert_array_equal(second, np.sort(D, axis=1)[:, 1] if k > 1 else np.inf)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_change_nothing(dtype, monkeypatch):
+    # 32 centres x 32 columns: 256-row chunks, enough of them for the pool
+    X, _ = make_blobs(7_000, centers=20, n_features=31, cluster_std=4.0, random_state=1)
+    X = X.astype(dtype)
+    init = _random_rows(X, 32, seed=2)
+    monkeypatch.setattr(threads, "_POOL", {})  # to see which pools the fits start
+    fits = []
+    try:
+        for n in (1, 2, 3):
+            set_num_threads(n)
+            fits.append(KMeans(32, init=init, tol=0.0).fit(X))
+            np.testing.assert_array_equal(fits[-1].predict(X), fits[-1].labels_)
+    finally:
+        set_num_threads(None)
+    assert sorted(n for _, n in threads._POOL) == [2, 3]
+    for fit in fits[1:]:
+        np.testing.assert_array_equal(fit.labels_, fits[0].labels_)
+        np.testing.assert_array_equal(fit.cluster_centers_, fits[0].cluster_centers_)
+        assert fit.inertia_ == fits[0].inertia_ and fit.n_iter_ == fits[0].n_iter_

@@ -18,10 +18,8 @@ give the same clustering.
 from __future__ import annotations
 
 import numbers
-import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -36,7 +34,7 @@ from theta.estimators.base import (
     safe_scale,
 )  # fmt: skip
 from theta.rng import check_random_state
-from theta.threads import get_num_threads
+from theta.threads import for_each_chunk
 from theta.validation import Interval, Options, check_array, feature_names
 
 __all__ = ["KMeans", "kmeans_plusplus"]
@@ -51,29 +49,10 @@ def _chunk_rows(n_clusters: int, n_features: int) -> int:
     return int(np.clip(_CHUNK_WORK // (n_clusters * n_features), 64, 8192))
 
 
-# by process id (a forked child needs its own) and size (theta.set_num_threads)
-_POOL: dict[tuple[int, int], ThreadPoolExecutor] = {}
-
-
 def _for_each_chunk(work: Callable[[int], None], n_rows: int, step: int) -> None:
-    """Run ``work(start)`` for every chunk of rows, on a few threads when there are many.
-
-    NumPy releases the GIL in the chunk's product and argmin, so the threads run in parallel
-    the way scikit-learn's OpenMP loop does; each chunk writes its own rows, so the result
-    does not depend on the order in which they finish.
-    """
-    starts = range(0, n_rows, step)
-    n_threads = min(get_num_threads(), 8)
-    if len(starts) < 2 * n_threads or n_threads < 2:
-        for start in starts:
-            work(start)
-        return
-    key = (os.getpid(), n_threads)
-    pool = _POOL.get(key)
-    if pool is None:
-        pool = _POOL.setdefault(key, ThreadPoolExecutor(n_threads))
-    for _ in pool.map(work, starts):  # re-raises the first error
-        pass
+    """Run ``work(start)`` for every chunk of rows; on theta's pool only when there are many
+    chunks (fewer cost more in hand-offs than they save, above all on a busy machine)."""
+    for_each_chunk(work, range(0, n_rows, step), min_per_thread=8)
 
 
 def _row_norms_sq(X: np.ndarray) -> np.ndarray:
@@ -207,34 +186,25 @@ def _nearest_two(
     squared distances to the nearest and to the second-nearest centre (inf for one centre).
 
     ``x_sq`` holds the rows' ``||x||²``. The product is laid out centre by centre, (k, rows),
-    so the two running minima and the label are a few vector operations per centre over
-    contiguous rows: NumPy's argmin and min along a short last axis cost far more per row.
+    a cache-sized chunk of rows at a time (below BLAS's threading threshold, so chunks run
+    side by side on the pool and the products' rounding does not depend on the thread count);
+    the nearest centre's entry is then overwritten by inf, leaving the second-nearest as the
+    minimum: two reductions over the short first axis instead of a loop over the centres.
     """
     n_rows, k = Xa.shape[0], centers.shape[0]
     Wt = _center_weights(centers).T.astype(Xa.dtype)  # (k, n_features + 1), contiguous
     labels = np.empty(n_rows, dtype=np.intp)  # gathers by intp labels skip a conversion
     first, second = np.empty(n_rows), np.empty(n_rows)
-    step = 4096  # rows per pass of the running minima: long vectors, still in cache
-    sub = _chunk_rows(k, Xa.shape[1])  # rows per product: below BLAS's threading threshold
+    step = _chunk_rows(k, Xa.shape[1])
 
     def work(start: int) -> None:
         part = slice(start, start + step)
-        rows = Xa[part]
-        D = np.empty((k, len(rows)), dtype=Xa.dtype)  # (k, rows): ||c||² - 2 x·c
-        for lo in range(0, len(rows), sub):
-            np.matmul(Wt, rows[lo : lo + sub].T, out=D[:, lo : lo + sub])
-        low, runner = D[0].astype(np.float64), np.full(D.shape[1], np.inf)
+        D = Wt @ Xa[part].T  # (k, rows): ||c||² - 2 x·c
         label = labels[part]
-        label[:] = 0
-        less, high = np.empty(D.shape[1], dtype=bool), np.empty(D.shape[1])
-        for j in range(1, k):
-            np.less(D[j], low, out=less)
-            np.maximum(low, D[j], out=high)
-            np.minimum(runner, high, out=runner)
-            np.minimum(low, D[j], out=low)
-            np.copyto(label, j, where=less)
-        np.add(low, x_sq[part], out=first[part])
-        np.add(runner, x_sq[part], out=second[part])
+        np.argmin(D, axis=0, out=label)
+        np.add(D.min(axis=0), x_sq[part], out=first[part])
+        D[label, np.arange(D.shape[1])] = np.inf
+        np.add(D.min(axis=0), x_sq[part], out=second[part])
 
     _for_each_chunk(work, n_rows, step)
     return labels, first, second
@@ -261,6 +231,7 @@ class _Bounds:
         self.labels, self.upper, self.lower = self._widen(
             slice(None), *_nearest_two(Xa, self.x_sq, centers), centers
         )
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # moves not yet applied
 
     def _widen(
         self, rows: Any, labels: np.ndarray, first: np.ndarray, second: np.ndarray,
@@ -277,7 +248,8 @@ class _Bounds:
         return self.rounding * (self.x_sq[rows] + float(np.max(_row_norms_sq(centers))))
 
     def move(self, old: np.ndarray, new: np.ndarray) -> None:
-        """Keep the bounds valid after the centres moved from ``old`` to ``new``."""
+        """Keep the bounds valid after the centres moved from ``old`` to ``new``; applied by
+        the next :meth:`assign`, in the same pass over the rows as its test."""
         moves = np.sqrt(np.sum((new - old) ** 2, axis=1, dtype=np.float64))  # (k,)
         k = len(moves)
         if k > 1:  # largest move of any *other* centre: the top one, except for the top itself
@@ -286,8 +258,29 @@ class _Bounds:
             others[order[-1]] = moves[order[-2]]
         else:
             others = np.zeros(1)
-        self.upper += moves[self.labels]
-        self.lower -= others[self.labels]
+        self.pending = (moves, others)
+
+    def _candidates(self, half_gap: np.ndarray) -> np.ndarray:
+        """Apply the pending moves and return the rows whose bounds allow a change: one pass
+        per cache-sized chunk of rows (gathers, updates and test together), chunks side by
+        side on the pool. Elementwise, so the result does not depend on the chunking."""
+        moves, others = self.pending if self.pending is not None else (None, None)
+        self.pending = None
+        n_rows = len(self.labels)
+        step = 8192  # rows: their labels, bounds and gathered moves stay in cache together
+        found: dict[int, np.ndarray] = {}
+
+        def work(start: int) -> None:
+            part = slice(start, start + step)
+            labels, upper, lower = self.labels[part], self.upper[part], self.lower[part]
+            if moves is not None:
+                upper += moves[labels]
+                lower -= others[labels]
+            bound = np.maximum(lower, half_gap[labels])
+            found[start] = np.flatnonzero(upper > bound) + start
+
+        _for_each_chunk(work, n_rows, step)
+        return np.concatenate([found[start] for start in sorted(found)])
 
     def assign(self, centers: np.ndarray) -> np.ndarray:
         """Reassign the rows whose bounds cannot rule out a change; return the rows that
@@ -296,8 +289,7 @@ class _Bounds:
         gaps = np.sqrt(np.maximum(_squared_distances(C, C, _row_norms_sq(C)), 0.0))
         np.fill_diagonal(gaps, np.inf)
         half_gap = 0.5 * gaps.min(axis=1)  # (k,): a row within it of its centre stays
-        bound = np.maximum(self.lower, half_gap[self.labels])
-        rows = np.flatnonzero(self.upper > bound)
+        rows = self._candidates(half_gap)
         if rows.size == 0:
             return rows
         rows_Xa, rows_sq = self.Xa[rows], self.x_sq[rows]

@@ -470,7 +470,7 @@ class KNeighborsClassifier(ClassifierMixin, _KNeighbors):
         ``"ivfpq"`` supports every metric but manhattan.
     n_jobs : int, optional
         faiss threads (-1: all cores); ``None`` keeps faiss's default. Exact search uses
-        NumPy's BLAS threads.
+        theta's threads (``theta.set_num_threads``).
     hnsw_m : int, default=32
         HNSW: links per node. More is more accurate, slower to build and bigger.
     ef_construction : int, default=200
@@ -582,7 +582,7 @@ class KNeighborsRegressor(RegressorMixin, _KNeighbors):
         ``"ivfpq"`` supports every metric but manhattan.
     n_jobs : int, optional
         faiss threads (-1: all cores); ``None`` keeps faiss's default. Exact search uses
-        NumPy's BLAS threads.
+        theta's threads (``theta.set_num_threads``).
     hnsw_m : int, default=32
         HNSW: links per node. More is more accurate, slower to build and bigger.
     ef_construction : int, default=200
