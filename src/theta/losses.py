@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from theta.autograd import Context, Function, Tensor, tensor
+from theta.validation import broadcasts_to
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "get_loss",
@@ -375,11 +376,7 @@ def _elementwise_weight(name: str, what: str, w: Any, shape: tuple, dtype: Any) 
     if w is None:
         return None
     arr = _target_array(w)
-    try:
-        fits = np.broadcast_shapes(arr.shape, shape) == shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(arr.shape, shape):
         raise ValueError(
             f"{name}: {what} of shape {arr.shape} does not broadcast to the input's shape "
             f"{shape}; it rescales the per-element losses and may not grow them."

@@ -17,7 +17,7 @@ from theta.errors import DataConversionWarning, InvalidParameterError, sklearn_t
 __all__ = [
     "Each", "Interval", "Options", "check_array", "check_consistent_length", "check_X_y",
     "check_param", "check_sample_weight", "check_scalar", "column_or_1d", "feature_names",
-    "int_tuple",
+    "broadcasts_to", "int_tuple",
     "moved_keywords", "validate_params", "violation",
 ]  # fmt: skip
 
@@ -650,4 +650,13 @@ def int_tuple(
             f"(got {tuple(value)})."
         )
     return tuple(int(v) for v in value)
+
+
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` without growing it (a weight
+    or a mask that rescales or masks each element of something of shape ``target``)."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
 

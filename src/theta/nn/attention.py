@@ -39,6 +39,7 @@ from theta.nn import functional as F
 from theta.nn.layers import Dropout, LayerNorm, Linear
 from theta.nn.module import Module
 from theta.rng import check_random_state
+from theta.validation import broadcasts_to
 
 __all__ = [
     "MultiHeadAttention", "TransformerBlock", "attention_composed", "attention_mask",
@@ -280,11 +281,7 @@ def _check_mask(where: str, name: str, mask: Any, scores: tuple[int, ...]) -> np
             f"{where}: {name} must be bool (True where a query may not attend) or floating "
             f"(added to the scores) (got dtype {mask.dtype})."
         )
-    try:
-        fits = np.broadcast_shapes(mask.shape, scores) == scores
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(mask.shape, scores):
         raise ValueError(
             f"{where}: {name} of shape {mask.shape} does not broadcast to the scores' shape "
             f"(B, nh, T, S) = {scores}."
