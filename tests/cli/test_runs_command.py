@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,51 @@ def test_bad_flags_are_usage_errors_and_help_says_defaults(theta_cli, tmp_path):
     assert "Traceback" not in result.stderr
     help_text = " ".join(theta_cli("runs", "--help").stdout.split())
     assert "(default: runs)" in help_text and "(default: off)" in help_text
+
+
+def test_a_run_whose_process_was_killed_is_listed_as_killed(theta_cli, runs, tmp_path):
+    """A SIGKILLed run cannot mark itself: its stamp still says running, and the listing
+    tells it from a live run by its recorded process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "runs"
+    shutil.copytree(runs / "small", folder / "live")
+    shutil.copytree(runs / "small", folder / "gone")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name, pid in (("live", os.getpid()), ("gone", child.pid)):
+            stamp = json.loads((folder / name / "run.json").read_text())
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            start = int(stat.rsplit(")", 1)[1].split()[19])
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+            stamp.update(status="running", process={"pid": pid, "boot": boot, "start": start})
+            (folder / name / "run.json").write_text(json.dumps(stamp))
+        statuses = {row["name"]: row["status"]
+                    for row in json.loads(theta_cli("runs", str(folder), "--json").stdout)}
+        assert statuses == {"live": "running", "gone": "running"}
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        statuses = {row["name"]: row["status"]
+                    for row in json.loads(theta_cli("runs", str(folder), "--json").stdout)}
+        assert statuses == {"live": "running", "gone": "killed"}
+        result = theta_cli("train", "--data", "iris", "--out", str(folder / "gone"), "--quiet")
+        assert result.returncode != 0
+        assert f"was killed (its process {child.pid} is gone)" in result.stderr
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_running_stamp_records_this_process(tmp_path):
+    import os
+
+    from theta.cli.runs import read_stamp, was_killed, write_stamp
+
+    write_stamp(tmp_path, "train", "running")
+    stamp = read_stamp(tmp_path)
+    assert stamp["process"]["pid"] == os.getpid() and not was_killed(stamp)
+    write_stamp(tmp_path, "train", "done")
+    assert "process" not in read_stamp(tmp_path)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from theta.cli.runs import check_run_dir, read_stamp
+from theta.cli.runs import check_run_dir, read_stamp, was_killed
 
 __all__ = ["RunFacts", "add_parser", "find_runs", "is_run", "read_json", "read_run", "run",
            "run_kind", "shown_date", "shown_metrics"]  # fmt: skip
@@ -25,6 +25,7 @@ __all__ = ["RunFacts", "add_parser", "find_runs", "is_run", "read_json", "read_r
 # The stamp's statuses as a reader says them; a folder without a stamp is "unknown".
 STATUS = {"done": "finished", "failed": "failed", "interrupted": "interrupted",
           "running": "running"}  # fmt: skip
+# A run stamped running whose process is gone on this machine is listed as "killed".
 # Final numbers of runs whose summary has no "final" table (an agent's, a search's).
 FINAL_KEYS = ("best_score", "eval_mean_return", "train_mean_return_last_100", "final_regret")
 
@@ -36,7 +37,7 @@ class RunFacts:
     path: Path
     kind: str  # "train", "gpt", "rl", "tune", or "run" for a folder of another kind
     label: str  # the kind as listed: the model of a training run ("mlp", "cnn", "gpt" ...)
-    status: str  # finished, failed, interrupted, running, or unknown
+    status: str  # finished, failed, interrupted, running, killed, or unknown
     data: str | None
     steps: int | None
     seconds: float | None  # wall time
@@ -99,11 +100,15 @@ def read_run(path: Path) -> RunFacts:
         seconds = None if started is None or ended is None else (ended - started).total_seconds()
     steps = summary.get("n_trials_run" if kind == "tune" else "steps")
     return RunFacts(path=path, kind=kind, label=label,
-                    status=STATUS.get(stamp.get("status"), "unknown"), data=_data(config, summary),
+                    status=_status(stamp), data=_data(config, summary),
                     steps=steps if isinstance(steps, int) else None, seconds=seconds,
                     started=started, theta_version=stamp.get("theta_version"),
                     machine=stamp.get("machine"), config=config, summary=summary,
                     final=final)  # fmt: skip
+
+
+def _status(stamp: dict[str, Any]) -> str:
+    return "killed" if was_killed(stamp) else STATUS.get(stamp.get("status"), "unknown")
 
 
 def _data(config: dict[str, Any], summary: dict[str, Any]) -> str | None:
@@ -156,7 +161,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "runs",
         help="list the run folders under runs/, newest first",
         description="List the run folders in DIR, newest first: name, kind, data, status "
-        "(finished, failed, interrupted or running), steps, final metrics and date.",
+        "(finished, failed, interrupted, running, or killed: stamped running but its process "
+        "is gone), steps, final metrics and date.",
         epilog="examples:\n  theta runs\n  theta runs experiments/\n"
         "  theta runs --json            # one object per run, for scripts\n"
         "  theta report runs/a runs/b   # then compare two of them on one page",

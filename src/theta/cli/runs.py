@@ -60,7 +60,7 @@ from theta.train.callbacks import EvaluateEvery
 
 __all__ = ["Plan", "Run", "check_run_dir", "claim_run_dir", "load_gpt_run", "load_run",
            "load_table", "mark_run", "prepare_run", "read_stamp", "run_status", "train_run",
-           "write_stamp"]  # fmt: skip
+           "was_killed", "write_stamp"]  # fmt: skip
 
 TOKENIZER_FORMAT = "theta.char_tokenizer"
 STAMP = "run.json"
@@ -336,7 +336,45 @@ def write_stamp(run_dir: Path, kind: str, status: str, *, started: str | None = 
              "python": platform.python_version(), "numpy": np.__version__}  # fmt: skip
     if status != "running":
         stamp["ended"] = now
+    else:  # who runs it: a run whose process is gone was killed (SIGKILL, power loss)
+        stamp["process"] = _this_process()
     atomic_write_text(run_dir / STAMP, json.dumps(stamp, indent=2) + "\n")
+
+
+def _this_process() -> dict[str, Any]:
+    """The running process as the stamp records it: its pid, and on Linux the boot and the
+    process' start time, so a later reader can tell a recycled pid from the run's own."""
+    process: dict[str, Any] = {"pid": os.getpid()}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        process["boot"] = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        process["start"] = _start_ticks(os.getpid())
+    return process
+
+
+def _start_ticks(pid: int) -> int:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[19])  # fields after the command's name
+
+
+def was_killed(stamp: dict[str, Any]) -> bool:
+    """Whether a run stamped ``running`` lost its process on this machine (killed, or the
+    machine restarted). False whenever that cannot be known: a stamp of another machine or
+    boot, of an older theta, or where ``/proc`` is missing."""
+    process = stamp.get("process")
+    if stamp.get("status") != "running" or not isinstance(process, dict):
+        return False
+    pid, boot, start = process.get("pid"), process.get("boot"), process.get("start")
+    if not (isinstance(pid, int) and isinstance(boot, str) and isinstance(start, int)):
+        return False
+    try:
+        if Path("/proc/sys/kernel/random/boot_id").read_text().strip() != boot:
+            return False  # another boot or machine: nothing here can say
+        return _start_ticks(pid) != start  # the pid now belongs to another process
+    except FileNotFoundError:
+        return True  # no such process
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def _machine() -> str:
@@ -422,8 +460,10 @@ def claim_run_dir(run_dir: str | Path, *, overwrite: bool, resume: bool | None =
         failed = stamp.get("status") == "failed"
         if not (overwrite or failed):
             hint = "" if resume is None else " or --resume to continue it"
+            killed = (f" and holds a run that was killed (its process "
+                      f"{stamp['process']['pid']} is gone)" if was_killed(stamp) else "")
             raise FileExistsError(
-                f"run folder {path} already exists; pass --overwrite to replace it{hint}"
+                f"run folder {path} already exists{killed}; pass --overwrite to replace it{hint}"
             )
         _check_only_theta(path)
         if not overwrite:
