@@ -442,3 +442,29 @@ def test_each_method_is_its_op_with_the_same_positional_arguments(method, args):
     if method == "split":
         got, want = theta.stack(got), theta.stack(want)
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("expr", [
+    lambda t, m: t * 2.5, lambda t, m: 2.5 - t, lambda t, m: t / 2, lambda t, m: t / t,
+    lambda t, m: t + 1, lambda t, m: t * True, lambda t, m: m.exp(t), lambda t, m: m.sqrt(t),
+    lambda t, m: m.sigmoid(t), lambda t, m: m.abs(-t), lambda t, m: -t, lambda t, m: t ** 2,
+    lambda t, m: (t > 1) * 0.5,
+])  # fmt: skip
+def test_integer_tensors_promote_as_in_pytorch(expr, dtype):
+    """Integer and bool tensors meeting a Python float, true division, or a floating function
+    give the default dtype (PyTorch's rule; NumPy's would be float64), else stay integers."""
+    import torch
+
+    previous = theta.get_default_dtype()
+    theta.set_default_dtype(dtype)
+    torch_previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32 if dtype == np.float32 else torch.float64)
+    try:
+        got = expr(theta.tensor([1, 2, 3]), theta)
+        want = expr(torch.tensor([1, 2, 3]), torch)
+    finally:
+        theta.set_default_dtype(previous)
+        torch.set_default_dtype(torch_previous)
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)

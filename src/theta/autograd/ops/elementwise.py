@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from theta import special as _special
-from theta.autograd._tensor import Tensor, as_tensor
+from theta.autograd._tensor import Tensor, as_tensor, get_default_dtype
 from theta.autograd.function import Context, Function
 from theta.special import sigmoid as _sigmoid
 
@@ -92,6 +92,8 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = a / b
+        if a.dtype.kind in "biu" and b.dtype.kind in "biu":  # integers divide to the default
+            out = out.astype(get_default_dtype())  # dtype, as in PyTorch (NumPy: float64)
         ctx.save(b, out)
         return out
 
@@ -592,6 +594,17 @@ class AsType(Function):
 # --- public functions (the lowercase twins) -----------------------------------------------
 
 
+def _with_scalar(like: Any, value: Any) -> tuple[Any, Tensor]:
+    """``(like, value)`` as two tensors: a scalar takes ``like``'s floating dtype, and a Python
+    float meeting an integer or bool tensor makes both the default dtype (PyTorch's rule:
+    ``int_tensor * 2.5`` is float32, where NumPy's would be float64)."""
+    if isinstance(value, float) and isinstance(like, Tensor) and like.data.dtype.kind in "biu":
+        dtype = get_default_dtype()
+        return (Tensor._from_op(like.data.astype(dtype), None),
+                Tensor._from_op(np.asarray(value, dtype=dtype), None))  # fmt: skip
+    return like, as_tensor(value, like=like)
+
+
 def _binary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
     """The public function of a two-input op, e.g. ``add(a, b)``, with broadcasting.
 
@@ -601,9 +614,9 @@ def _binary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
 
     def op(a: Any, b: Any) -> Tensor:
         if not isinstance(a, Tensor):
-            a = as_tensor(a, like=b)
+            b, a = _with_scalar(b, a)
         if not isinstance(b, Tensor):
-            b = as_tensor(b, like=a)
+            a, b = _with_scalar(a, b)
         try:
             return fn.apply(a, b, **kwargs)
         except ValueError as exc:
@@ -667,30 +680,34 @@ def power(a: Any, b: Any) -> Tensor:
     return _power(a, b)
 
 
-def _unary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
-    """The public function of a one-input op: ``exp(x)`` is ``Exp.apply(x)``."""
+def _unary_twin(fn: type[Function], name: str, *, floating: bool = True, **kwargs: Any) -> Any:
+    """The public function of a one-input op: ``exp(x)`` is ``Exp.apply(x)``. A ``floating``
+    op turns integer and bool input into the default dtype first, as PyTorch does."""
 
     def op(x: Any) -> Tensor:
-        return fn.apply(x if isinstance(x, Tensor) else as_tensor(x), **kwargs)  # one frame
+        x = x if isinstance(x, Tensor) else as_tensor(x)
+        if floating and x.data.dtype.kind in "biu":
+            x = Tensor._from_op(x.data.astype(get_default_dtype()), None)
+        return fn.apply(x, **kwargs)  # one frame
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = fn.__doc__
     return op
 
 
-neg = _unary_twin(Neg, "neg")
+neg = _unary_twin(Neg, "neg", floating=False)
 exp = _unary_twin(Exp, "exp")
 log = _unary_twin(Log, "log")
 log1p = _unary_twin(Log1p, "log1p")
 sqrt = _unary_twin(Sqrt, "sqrt")
-abs = _unary_twin(Abs, "abs")  # noqa: A001 - NumPy's name
+abs = _unary_twin(Abs, "abs", floating=False)  # noqa: A001 - NumPy's name
 sin = _unary_twin(Sin, "sin")
 cos = _unary_twin(Cos, "cos")
 tanh = _unary_twin(Tanh, "tanh")
 sigmoid = _unary_twin(Sigmoid, "sigmoid")
-relu = _unary_twin(ReLU, "relu")
+relu = _unary_twin(ReLU, "relu", floating=False)
 reciprocal = _unary_twin(Reciprocal, "reciprocal")
-square = _unary_twin(Square, "square")
+square = _unary_twin(Square, "square", floating=False)
 rsqrt = _unary_twin(Rsqrt, "rsqrt")
 exp2 = _unary_twin(Exp2, "exp2")
 log2 = _unary_twin(Log2, "log2")
@@ -702,10 +719,10 @@ asin = _unary_twin(Asin, "asin")
 acos = _unary_twin(Acos, "acos")
 atan = _unary_twin(Atan, "atan")
 erf = _unary_twin(Erf, "erf")
-floor = _unary_twin(Flat, "floor", f=np.floor)
-ceil = _unary_twin(Flat, "ceil", f=np.ceil)
-trunc = _unary_twin(Flat, "trunc", f=np.trunc)
-sign = _unary_twin(Flat, "sign", f=np.sign)
+floor = _unary_twin(Flat, "floor", f=np.floor, floating=False)
+ceil = _unary_twin(Flat, "ceil", f=np.ceil, floating=False)
+trunc = _unary_twin(Flat, "trunc", f=np.trunc, floating=False)
+sign = _unary_twin(Flat, "sign", f=np.sign, floating=False)
 silu = _unary_twin(SiLU, "silu")
 mish = _unary_twin(Mish, "mish")
 hardswish = _unary_twin(Hardswish, "hardswish")
