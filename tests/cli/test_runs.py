@@ -133,7 +133,8 @@ def test_toml_config_unknown_key_and_wrong_type(theta_cli, tmp_path):
     bad_type.write_text('epochs = "many"\n')
     result = theta_cli("train", "--config", str(bad_type), "--dry-run")
     assert result.returncode == 2
-    assert "config key 'epochs': must be an instance of 'int'. Got 'many' instead." in result.stderr
+    assert ("config key 'epochs' (with steps = 0): must be an int in the range [1, inf). Got "
+            "'many' instead.") in result.stderr
 
 
 def test_dry_run_prints_the_resolved_config_and_flags_override_the_file(theta_cli, tmp_path):
@@ -171,3 +172,14 @@ def test_the_gpt_keys_are_gptconfig_fields_and_reach_the_model(theta_cli):
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
     assert resolved["bias"] is False and resolved["n_layer"] == 2 and resolved["model"] == "gpt"
+
+
+def test_epochs_given_over_a_preset_that_counts_steps_are_what_the_run_counts(theta_cli):
+    """The line and GPT presets count steps; --epochs alone must not be silently ignored."""
+    for args, steps, epochs in ((("--epochs", "3"), 0, 3),
+                                (("--epochs", "3", "--steps", "50"), 50, 3),
+                                ((), 1000, 20)):  # fmt: skip
+        result = theta_cli("train", "--data", "line", *args, "--dry-run")
+        assert result.returncode == 0, result.stderr
+        config = json.loads(result.stdout)
+        assert (config["steps"], config["epochs"]) == (steps, epochs)

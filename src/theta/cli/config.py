@@ -235,6 +235,8 @@ def resolve(values: dict[str, Any], base: TrainConfig | None = None) -> TrainCon
         if preset is None:
             preset = PRESETS.get(cleaned.get("data", "line"), {})
         base = dataclasses.replace(TrainConfig(), **preset)
+        if "epochs" in cleaned and "steps" not in cleaned:
+            cleaned["steps"] = 0  # epochs given over a preset counting steps: the user's count
     return dataclasses.replace(base, **cleaned)
 
 
