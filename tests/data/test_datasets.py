@@ -7,7 +7,7 @@ import pytest
 
 from theta import data
 from theta.data import (
-    Dataset,
+    ArrayDataset,
     list_datasets,
     load_breast_cancer,
     load_dataset,
@@ -43,7 +43,7 @@ def sklearn_datasets():
 @pytest.mark.parametrize("name, loader, shape, y_dtype, n_classes", TABLES, ids=TABLE_IDS)
 def test_table_shapes_dtypes_and_metadata(name, loader, shape, y_dtype, n_classes):
     ds = loader()
-    assert isinstance(ds, Dataset) and ds.name == name
+    assert isinstance(ds, ArrayDataset) and ds.name == name
     assert ds.X.shape == shape and ds.X.dtype == np.float64 and ds.X.flags.c_contiguous
     assert ds.y.shape == (shape[0],) and ds.y.dtype == y_dtype
     assert len(ds.feature_names) == shape[1] and all(isinstance(n, str) for n in ds.feature_names)
@@ -242,7 +242,7 @@ def test_list_datasets_shapes_are_true():
         if isinstance(result, str):
             assert (len(result),) == info.shape
         else:
-            X = result.X if isinstance(result, Dataset) else result[0]
+            X = result.X if isinstance(result, ArrayDataset) else result[0]
             assert X.shape == info.shape, info.name
 
 

@@ -47,7 +47,7 @@ def _describe(name: str, as_json: bool, out: TextIO) -> int:
     loaded = data.load_dataset(info.name)
     facts: dict[str, object] = {"name": info.name, "task": info.task,
                                 "shape": list(info.shape), "summary": info.summary}  # fmt: skip
-    if isinstance(loaded, data.Dataset):
+    if isinstance(loaded, data.ArrayDataset):
         facts["feature_names"] = list(loaded.feature_names)
         if loaded.target_names:
             facts["target_names"] = list(loaded.target_names)

@@ -117,7 +117,7 @@ def _dataset(config: dict[str, Any]) -> Any:
         loaded = data.load_dataset(name, **options)
     except (TypeError, ValueError):
         return None
-    return loaded if isinstance(loaded, data.Dataset) else None
+    return loaded if isinstance(loaded, data.ArrayDataset) else None
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

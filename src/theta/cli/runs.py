@@ -122,7 +122,7 @@ def load_table(name: str, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str
         raise ValueError(
             f"data set {name!r} is a text corpus; train a language model on it with --model gpt."
         )
-    X, y = (loaded.X, loaded.y) if isinstance(loaded, data.Dataset) else loaded
+    X, y = (loaded.X, loaded.y) if isinstance(loaded, data.ArrayDataset) else loaded
     task = "classification" if np.asarray(y).dtype.kind in "iub" else "regression"
     names = list(getattr(loaded, "target_names", None) or [])
     if task == "classification" and not names:

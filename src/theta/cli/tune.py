@@ -339,7 +339,7 @@ def _load(config: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
         raise _fail("data", str(exc)) from None
     if isinstance(loaded, str):
         raise _fail("data.name", f"{spec['name']!r} is a text corpus, not a table")
-    X, y = (loaded.X, loaded.y) if isinstance(loaded, data.Dataset) else loaded
+    X, y = (loaded.X, loaded.y) if isinstance(loaded, data.ArrayDataset) else loaded
     return X, y, {}
 
 

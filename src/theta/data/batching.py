@@ -1,9 +1,9 @@
-"""Cut a data set into minibatches and hold out a validation split.
+"""Cut a data set into minibatches of indices and hold out a validation split.
 
 Training visits the data in minibatches: each epoch is one pass over every sample, in an
-order drawn from a seeded ``numpy.random.Generator``. :class:`BatchIterator` also remembers
-where it is (epoch, batch, generator state), so a training run restored from a checkpoint
-sees exactly the batches an uninterrupted run would have seen.
+order drawn from a seeded ``numpy.random.Generator``. :func:`minibatches` gives one epoch's
+index arrays; :class:`~theta.data.DataLoader` reads the rows for them, epoch after epoch, and
+remembers where it is so a run restored from a checkpoint sees the same batches.
 """
 
 import math
@@ -13,26 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from theta.errors import CheckpointError
+from theta.data.loader import epoch_order
 from theta.rng import check_random_state
 from theta.validation import Interval, check_consistent_length, check_param
 
 __all__ = [
-    "BatchIterator", "minibatches", "train_test_sizes", "train_test_split", "train_val_split",
+    "minibatches", "train_test_sizes", "train_test_split", "train_val_split",
 ]
 
 
 _COUNT = Interval(numbers.Integral, 1, None)
 _FRACTION = Interval(numbers.Real, 0.0, 1.0, closed="neither")
-
-
-def _epoch_order(n_samples: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
-    """Sample indices in the order one epoch visits them."""
-    return rng.permutation(n_samples) if shuffle else np.arange(n_samples)
-
-
-def _n_batches(n_samples: int, batch_size: int, drop_last: bool) -> int:
-    return n_samples // batch_size if drop_last else math.ceil(n_samples / batch_size)
 
 
 def minibatches(
@@ -45,8 +36,10 @@ def minibatches(
 ) -> Iterator[np.ndarray]:
     """Yield the index arrays of one epoch of minibatches.
 
-    The order is drawn when the function is called (not at the first ``next``), so arguments
-    are checked at once and ``rng`` advances at a predictable moment.
+    These are the indices a :class:`~theta.data.DataLoader` over data in memory reads (with
+    the same generator, the same order). The order is drawn when the function is called (not
+    at the first ``next``), so arguments are checked at once and ``rng`` advances at a
+    predictable moment.
 
     Parameters
     ----------
@@ -84,8 +77,8 @@ def minibatches(
     """
     n_samples = int(check_param(n_samples, "n_samples", _COUNT, caller="minibatches"))
     batch_size = int(check_param(batch_size, "batch_size", _COUNT, caller="minibatches"))
-    order = _epoch_order(n_samples, shuffle, check_random_state(rng))
-    n_batches = _n_batches(n_samples, batch_size, drop_last)
+    order = epoch_order(n_samples, shuffle, check_random_state(rng))
+    n_batches = n_samples // batch_size if drop_last else math.ceil(n_samples / batch_size)
     return (order[i * batch_size : (i + 1) * batch_size] for i in range(n_batches))
 
 
@@ -316,195 +309,3 @@ def train_test_split(
 def _fraction(count: int, n: int) -> float:
     """A ``val_fraction`` for which :func:`train_val_split`'s ``ceil`` gives exactly ``count``."""
     return (count - 0.5) / n  # ceil(count - 0.5) == count, whatever the rounding of the division
-
-
-class BatchIterator:
-    """Iterate over ``(X, y)`` in minibatches, epoch after epoch, resumably.
-
-    Each ``for`` loop over the iterator yields the rest of the current epoch; the next loop
-    starts a new epoch with a fresh order. Breaking out of a loop keeps the position, so the
-    next loop continues the same epoch. :meth:`state_dict` captures the epoch, the position
-    and the generator state, and :meth:`load_state_dict` restores them into a new iterator,
-    which then yields exactly the batches the original would have yielded.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, ...)
-        Inputs, any number of dimensions (token sequences stay integer).
-    y : array-like of shape (n_samples, ...), optional
-        Targets. Without ``y`` the iterator yields ``X`` batches alone.
-    batch_size : int, default=32
-        Samples per batch, at least 1.
-    shuffle : bool, default=True
-        Draw a new random order each epoch.
-    rng : None, int or numpy.random.Generator, default=None
-        Source of the order. Give the iterator a generator of its own: restoring a state
-        rewinds it to the start of the saved epoch.
-    drop_last : bool, default=False
-        Skip each epoch's final, smaller batch.
-
-    Attributes
-    ----------
-    epoch : int
-        Number of epochs finished.
-    position : int
-        Number of batches of the current epoch already yielded.
-
-    Raises
-    ------
-    InvalidParameterError
-        If ``batch_size`` is not an int of at least 1.
-    ValueError
-        If ``X`` and ``y`` have different numbers of samples, or ``X`` is empty.
-
-    Examples
-    --------
-    >>> X, y = np.arange(10.0).reshape(5, 2), np.arange(5)
-    >>> batches = BatchIterator(X, y, batch_size=2, shuffle=False)
-    >>> len(batches)
-    3
-    >>> [yb.tolist() for _, yb in batches]
-    [[0, 1], [2, 3], [4]]
-
-    Resuming from a checkpoint taken mid-epoch:
-
-    >>> a = BatchIterator(X, y, batch_size=2, rng=0)
-    >>> it = iter(a)
-    >>> _ = next(it)
-    >>> state = a.state_dict()
-    >>> b = BatchIterator(X, y, batch_size=2, rng=1)
-    >>> b.load_state_dict(state)
-    >>> [yb.tolist() for _, yb in it] == [yb.tolist() for _, yb in b]
-    True
-    """
-
-    def __init__(
-        self,
-        X: Any,
-        y: Any = None,
-        *,
-        batch_size: int = 32,
-        shuffle: bool = True,
-        rng: None | int | np.random.Generator = None,
-        drop_last: bool = False,
-    ) -> None:
-        self.X = np.asarray(X)
-        self.y = None if y is None else np.asarray(y)
-        if self.X.ndim == 0 or len(self.X) == 0:
-            raise ValueError(
-                f"BatchIterator needs at least one sample; got X of shape {self.X.shape}."
-            )
-        check_consistent_length(self.X, self.y)
-        self.batch_size = int(check_param(batch_size, "batch_size", _COUNT, caller=self))
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.n_samples = len(self.X)
-        self.epoch = 0
-        self.position = 0
-        self._rng = check_random_state(rng)
-        self._order: np.ndarray | None = None  # None until the current epoch draws its order
-        self._epoch_rng_state: dict[str, Any] | None = None
-
-    def __len__(self) -> int:
-        """Number of batches per epoch."""
-        return _n_batches(self.n_samples, self.batch_size, self.drop_last)
-
-    def __iter__(self) -> Iterator[Any]:
-        """Yield the remaining batches of the current epoch."""
-        n_batches = len(self)
-        if self._order is None:
-            # Remember the state before drawing: a resume redraws this epoch's order from it.
-            self._epoch_rng_state = self._rng.bit_generator.state
-            self._order = _epoch_order(self.n_samples, self.shuffle, self._rng)
-        while self.position < n_batches:
-            start = self.position * self.batch_size
-            idx = self._order[start : start + self.batch_size]
-            # Count the batch before handing it out: a checkpoint taken while the caller trains
-            # on it must resume with the next one.
-            self.position += 1
-            yield self.X[idx] if self.y is None else (self.X[idx], self.y[idx])
-        self.epoch += 1
-        self.position = 0
-        self._order = None
-
-    def state_dict(self) -> dict[str, Any]:
-        """Return the iteration state: plain ints and the generator's state dict.
-
-        ``rng_state`` is the generator's state at the start of epoch ``epoch``; an epoch whose
-        last batch was already yielded counts as finished.
-
-        Returns
-        -------
-        dict
-            Keys ``epoch``, ``position``, ``rng_state``, and ``n_samples``, ``batch_size``,
-            ``shuffle``, ``drop_last`` to check that a restored iterator is compatible.
-            JSON-serialisable for NumPy's default generator (PCG64).
-
-        Examples
-        --------
-        >>> it = BatchIterator(np.zeros((4, 1)), batch_size=2, rng=0)
-        >>> state = it.state_dict()
-        >>> state["epoch"], state["position"], state["rng_state"]["bit_generator"]
-        (0, 0, 'PCG64')
-        """
-        epoch, position = self.epoch, self.position
-        if self._order is None:
-            # The epoch has not drawn its order yet: it will come from the generator as it is.
-            rng_state = self._rng.bit_generator.state
-        elif position >= len(self):
-            # Last batch handed out, the loop not yet closed: the epoch is over in all but name.
-            epoch, position = epoch + 1, 0
-            rng_state = self._rng.bit_generator.state
-        else:
-            rng_state = self._epoch_rng_state
-        return {
-            "epoch": epoch,
-            "position": position,
-            "rng_state": rng_state,
-            "n_samples": self.n_samples,
-            "batch_size": self.batch_size,
-            "shuffle": self.shuffle,
-            "drop_last": self.drop_last,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`; the next loop continues from it.
-
-        Parameters
-        ----------
-        state : dict
-            As returned by :meth:`state_dict`.
-
-        Raises
-        ------
-        CheckpointError
-            If keys are missing, or the state was saved by an iterator with a different
-            number of samples, batch size, shuffle or drop_last setting.
-
-        Examples
-        --------
-        >>> a = BatchIterator(np.arange(6), batch_size=4, rng=0)
-        >>> b = BatchIterator(np.arange(6), batch_size=4, rng=0)
-        >>> b.load_state_dict(a.state_dict())
-        >>> b.epoch, b.position
-        (0, 0)
-        """
-        missing = {"epoch", "position", "rng_state"} - set(state)
-        if missing:
-            raise CheckpointError(f"BatchIterator state is missing keys {sorted(missing)}.")
-        for key in ("n_samples", "batch_size", "shuffle", "drop_last"):
-            if key in state and state[key] != getattr(self, key):
-                raise CheckpointError(
-                    f"BatchIterator state was saved with {key}={state[key]!r}, but this "
-                    f"iterator has {key}={getattr(self, key)!r}; batches would not line up."
-                )
-        if not 0 <= state["position"] < max(len(self), 1):
-            raise CheckpointError(
-                f"BatchIterator state has position {state['position']}, outside an epoch of "
-                f"{len(self)} batches."
-            )
-        self._rng.bit_generator.state = state["rng_state"]
-        self.epoch = int(state["epoch"])
-        self.position = int(state["position"])
-        self._order = None
-        self._epoch_rng_state = None

@@ -2,8 +2,9 @@
 
 Nothing is downloaded: the real data sets are compressed copies in ``theta/data/files/``
 (sources and licences in ``files/ATTRIBUTION.md``), read with the standard library and NumPy.
-Loaders return a :class:`Dataset` (or ``(X, y)`` with ``return_X_y=True``) holding the same
-arrays scikit-learn's loaders return; generators return ``(X, y)`` drawn from a seeded
+Loaders return an :class:`~theta.data.ArrayDataset` (or ``(X, y)`` with ``return_X_y=True``)
+holding the same arrays scikit-learn's loaders return, with the names of their columns and
+classes; generators return ``(X, y)`` drawn from a seeded
 generator. :func:`list_datasets` and :func:`load_dataset` reach everything by name.
 """
 
@@ -21,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from theta.data.loader import ArrayDataset
 from theta.rng import check_random_state
 from theta.validation import check_scalar
 
 __all__ = [
-    "Dataset",
     "DatasetInfo",
     "dataset_info",
     "list_datasets",
@@ -46,49 +47,6 @@ _SKLEARN = (
     "developers); see theta/data/files/ATTRIBUTION.md."
 )
 _TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class Dataset:
-    """A loaded data set: features, targets and what they mean.
-
-    Attributes
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        The features, float64.
-    y : ndarray of shape (n_samples,)
-        Targets: int64 class indices for classification, float64 for regression.
-    feature_names : tuple of str
-        One name per column of ``X``.
-    target_names : tuple of str or None
-        Class names, indexed by ``y`` (classification only).
-    description : str
-        What the data is, where it comes from, and under which licence.
-    name : str
-        The name :func:`load_dataset` knows it by.
-
-    Examples
-    --------
-    >>> iris = load_iris()
-    >>> iris
-    Dataset('iris', X=(150, 4) float64, y=(150,) int64, 3 classes)
-    >>> iris.target_names
-    ('setosa', 'versicolor', 'virginica')
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    feature_names: tuple[str, ...]
-    target_names: tuple[str, ...] | None = None
-    description: str = ""
-    name: str = ""
-
-    def __repr__(self) -> str:
-        classes = "" if self.target_names is None else f", {len(self.target_names)} classes"
-        return (
-            f"Dataset({self.name!r}, X={self.X.shape} {self.X.dtype}, "
-            f"y={self.y.shape} {self.y.dtype}{classes})"
-        )
 
 
 @dataclass(frozen=True)
@@ -143,7 +101,7 @@ def _classification(
     description: str,
     return_X_y: bool,
     target_names: tuple[str, ...] | None = None,
-) -> Dataset | tuple[np.ndarray, np.ndarray]:
+) -> ArrayDataset | tuple[np.ndarray, np.ndarray]:
     """Load a table whose last column is the class index, as scikit-learn's files are laid out.
 
     The header of sklearn's own CSVs reads ``n_samples,n_features,class names...``; when
@@ -162,25 +120,31 @@ def _classification(
     y = data[:, -1].astype(np.int64)
     if return_X_y:
         return X, y
-    return Dataset(X, y, feature_names, target_names, description, name)
+    return ArrayDataset(X, y, feature_names=feature_names, target_names=target_names,
+                        description=description, name=name)  # fmt: skip
 
 
-def load_iris(*, return_X_y: bool = False) -> Dataset | tuple[np.ndarray, np.ndarray]:
+def load_iris(*, return_X_y: bool = False) -> ArrayDataset | tuple[np.ndarray, np.ndarray]:
     """Load Fisher's iris flowers: 150 samples, 4 measurements (cm), 3 species.
 
     Parameters
     ----------
     return_X_y : bool, default=False
-        Return ``(X, y)`` instead of a :class:`Dataset`.
+        Return ``(X, y)`` instead of an :class:`~theta.data.ArrayDataset`.
 
     Returns
     -------
-    Dataset or tuple of ndarray
+    ArrayDataset or tuple of ndarray
         ``X`` of shape (150, 4), float64; ``y`` of shape (150,), int64 in ``{0, 1, 2}``;
         the same values as ``sklearn.datasets.load_iris``.
 
     Examples
     --------
+    >>> iris = load_iris()
+    >>> iris
+    ArrayDataset('iris', X=(150, 4) float64, y=(150,) int64, 3 classes)
+    >>> iris.target_names
+    ('setosa', 'versicolor', 'virginica')
     >>> X, y = load_iris(return_X_y=True)
     >>> X.shape, np.bincount(y).tolist()
     ((150, 4), [50, 50, 50])
@@ -194,17 +158,17 @@ def load_iris(*, return_X_y: bool = False) -> Dataset | tuple[np.ndarray, np.nda
     return _classification("iris", "iris.csv.gz", names, description, return_X_y)
 
 
-def load_digits(*, return_X_y: bool = False) -> Dataset | tuple[np.ndarray, np.ndarray]:
+def load_digits(*, return_X_y: bool = False) -> ArrayDataset | tuple[np.ndarray, np.ndarray]:
     """Load the 8x8 handwritten digits: 1797 images, 64 pixel intensities in 0..16, 10 classes.
 
     Parameters
     ----------
     return_X_y : bool, default=False
-        Return ``(X, y)`` instead of a :class:`Dataset`.
+        Return ``(X, y)`` instead of an :class:`~theta.data.ArrayDataset`.
 
     Returns
     -------
-    Dataset or tuple of ndarray
+    ArrayDataset or tuple of ndarray
         ``X`` of shape (1797, 64), float64, one row per image read row by row (reshape a row
         to (8, 8) to see it); ``y`` of shape (1797,), int64 digits 0..9. The same values as
         ``sklearn.datasets.load_digits``.
@@ -228,17 +192,17 @@ def load_digits(*, return_X_y: bool = False) -> Dataset | tuple[np.ndarray, np.n
     return _classification("digits", "digits.csv.gz", names, description, return_X_y, target_names)
 
 
-def load_breast_cancer(*, return_X_y: bool = False) -> Dataset | tuple[np.ndarray, np.ndarray]:
+def load_breast_cancer(*, return_X_y: bool = False) -> ArrayDataset | tuple[np.ndarray, np.ndarray]:
     """Load the Wisconsin diagnostic breast cancer data: 569 samples, 30 features, 2 classes.
 
     Parameters
     ----------
     return_X_y : bool, default=False
-        Return ``(X, y)`` instead of a :class:`Dataset`.
+        Return ``(X, y)`` instead of an :class:`~theta.data.ArrayDataset`.
 
     Returns
     -------
-    Dataset or tuple of ndarray
+    ArrayDataset or tuple of ndarray
         ``X`` of shape (569, 30), float64, unscaled (features differ by orders of magnitude);
         ``y`` of shape (569,), int64, 0 for malignant and 1 for benign. The same values as
         ``sklearn.datasets.load_breast_cancer``.
@@ -264,7 +228,7 @@ def load_breast_cancer(*, return_X_y: bool = False) -> Dataset | tuple[np.ndarra
 
 def load_diabetes(
     *, scaled: bool = True, return_X_y: bool = False
-) -> Dataset | tuple[np.ndarray, np.ndarray]:
+) -> ArrayDataset | tuple[np.ndarray, np.ndarray]:
     """Load the diabetes regression data: 442 patients, 10 baseline variables, 1 target.
 
     Parameters
@@ -273,11 +237,11 @@ def load_diabetes(
         Centre each feature and scale it to unit sum of squares, as scikit-learn does by
         default; ``False`` gives the raw measurements (age in years, sex coded 1/2, ...).
     return_X_y : bool, default=False
-        Return ``(X, y)`` instead of a :class:`Dataset`.
+        Return ``(X, y)`` instead of an :class:`~theta.data.ArrayDataset`.
 
     Returns
     -------
-    Dataset or tuple of ndarray
+    ArrayDataset or tuple of ndarray
         ``X`` of shape (442, 10), float64; ``y`` of shape (442,), float64, a measure of
         disease progression one year after baseline (25 to 346). The same values as
         ``sklearn.datasets.load_diabetes(scaled=scaled)``.
@@ -311,7 +275,7 @@ def load_diabetes(
         "year later. Source: https://www4.stat.ncsu.edu/~boos/var.select/diabetes.html. "
         f"{_SKLEARN}"
     )
-    return Dataset(X, y, names, None, description, "diabetes")
+    return ArrayDataset(X, y, feature_names=names, description=description, name="diabetes")
 
 
 @functools.lru_cache(maxsize=2)
@@ -665,8 +629,9 @@ def load_dataset(name: str, **kwargs: Any) -> Any:
 
     Returns
     -------
-    Dataset, tuple of ndarray or str
-        Whatever the named function returns: a :class:`Dataset` for shipped tables, ``(X, y)``
+    ArrayDataset, tuple of ndarray or str
+        Whatever the named function returns: an :class:`~theta.data.ArrayDataset` for shipped
+        tables, ``(X, y)``
         for generators, a ``str`` for the text corpus.
 
     Raises

@@ -4,6 +4,10 @@
 (the prediction, the loss, and on request the gradients and the applied update) so a learner
 can watch it. ``fit`` repeats it with minibatches, validation, callbacks, a progress bar,
 checkpoints and exact resume.
+
+The data is read a batch at a time through a :class:`~theta.data.DataLoader`: arrays in memory,
+memory maps and Dask arrays, any dataset (``__len__`` and ``__getitem__(indices)``), or an
+iterable of ``(X, y)`` batches, so data larger than memory trains with a few batches in memory.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import math
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from theta.autograd import Tensor, no_grad, tensor
-from theta.data import BatchIterator, train_val_split
+from theta.data import ArrayDataset, DataLoader, train_val_split
+from theta.data.loader import in_memory, is_array, is_map_style, split_batch
 from theta.errors import CheckpointError, DivergenceError
 from theta.io.models import version1_name
 from theta.losses import binary_cross_entropy, binary_cross_entropy_with_logits, get_loss, hinge
@@ -32,7 +38,7 @@ from theta.rng import check_random_state
 from theta.train import checkpoint
 from theta.train.callbacks import Callback, DivergenceGuard, ModelCheckpoint
 from theta.train.history import History
-from theta.validation import check_consistent_length, moved_keywords
+from theta.validation import moved_keywords
 
 __all__ = ["StepResult", "Trainer", "deferred_interrupt", "fit"]
 
@@ -74,10 +80,17 @@ class Trainer:
     Parameters
     ----------
     model : Module
-    X : ndarray of shape (n_samples, ...)
-        Inputs; floating data is cast to the model's parameter dtype.
-    y : ndarray of shape (n_samples, ...), optional
-        Targets for the loss (integer class labels stay integers).
+    X : array-like, Dataset, DataLoader or iterable of batches
+        Inputs of shape (n_samples, ...): an array (a memory map or a Dask array is read a
+        batch at a time); or a dataset with ``__len__`` and ``__getitem__(indices)`` returning
+        ``(X_batch, y_batch)`` (or ``X_batch`` alone); or an iterable of ``(X, y)`` batches,
+        which serves several epochs if ``iter()`` starts it over (a list, a class with
+        ``__iter__``) and one if not (a generator; train it with ``steps=``); or a
+        :class:`~theta.data.DataLoader`, used as it is (its own batch size, shuffle, seed and
+        prefetch). Floating data is cast to the model's parameter dtype (batch by batch unless
+        it is in memory).
+    y : array-like of shape (n_samples, ...), optional
+        Targets for the loss (integer class labels stay integers), with array ``X`` only.
     loss : str or callable, default="mse"
         A name from :mod:`theta.losses` or ``loss(pred, target) -> Tensor``.
     optimizer : str or Optimizer, default="sgd"
@@ -86,12 +99,20 @@ class Trainer:
         Learning rate when the optimizer is given by name.
     batch_size : int, optional
         Minibatch size; ``None`` uses all samples every step (full-batch gradient descent).
+        Not used by an iterable of batches or a DataLoader.
     shuffle : bool, default=True
-        Reshuffle the samples every epoch (minibatches only).
+        Reshuffle the samples every epoch (minibatches only), by blocks of rows for data on
+        disk (see :class:`~theta.data.DataLoader`).
     seed : int or Generator, optional
         Seeds batch order; the same seed gives the same run, bit for bit.
     watch : bool, default=False
         Return gradients and updates in each ``StepResult`` (copies; slower).
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is given with a dataset or an iterable (they hold their targets), or ``X``
+        is neither an array, a dataset nor an iterable.
 
     Examples
     --------
@@ -114,15 +135,11 @@ class Trainer:
         self.model = model
         self.loss_fn = get_loss(loss)
         self.optimizer = _make_optimizer(optimizer, model, lr)
-        self.X, self.y = _prepare(model, X), (None if y is None else _prepare(model, y))
-        if self.y is not None:
-            check_consistent_length(self.X, self.y)
+        self.X, self.y = _prepare(model, X), _prepare(model, y)
         self.batch_size = batch_size
-        self.batches = BatchIterator(
-            self.X, self.y, batch_size=batch_size or len(self.X),
-            shuffle=shuffle and batch_size is not None, rng=check_random_state(seed),
-        )  # fmt: skip
+        self.batches = _loader(self.X, self.y, batch_size, shuffle, check_random_state(seed))
         self._epoch_iter: Iterator | None = None
+        self._epoch_steps = self.batches.position  # steps of the epoch of the last step
         self.watch = watch
         self.callbacks = list(callbacks)
         self.history = History()
@@ -137,24 +154,44 @@ class Trainer:
         self._partial_end: int | None = None  # the step where run() ended a partial epoch
 
     @property
-    def steps_per_epoch(self) -> int:
-        return len(self.batches)
-
-    def _next_batch(self) -> tuple[Tensor, Any]:
-        if self._epoch_iter is None:
-            self._epoch_iter = iter(self.batches)
+    def steps_per_epoch(self) -> int | None:
+        """Batches per epoch; None for an iterable of batches that has no length."""
         try:
-            xb, yb = next(self._epoch_iter)
-        except StopIteration:
-            self._epoch_iter = iter(self.batches)
-            xb, yb = next(self._epoch_iter)
-        return tensor(xb), yb
+            return len(self.batches)
+        except TypeError:
+            return None
+
+    def _next_batch(self) -> tuple[Tensor, Any, bool]:
+        """The next batch, and whether it is its epoch's last (the loader counts it so)."""
+        epoch, position = self.batches.epoch, self.batches.position
+        for _ in range(2):  # the rest of the current epoch, else a new one
+            if self._epoch_iter is None:
+                self._epoch_iter = iter(self.batches)
+            batch = next(self._epoch_iter, _NO_BATCH)
+            if batch is not _NO_BATCH:
+                break
+            self._epoch_iter = None
+        else:
+            raise _DataRanOut(
+                f"Trainer: the data ran out at step {self.step_count}: a one-pass iterable of "
+                "batches (a generator) serves one epoch. Pass one whose iter() starts over "
+                "(a list, a class with __iter__) to train longer, or ask for fewer steps."
+            )
+        self._epoch_steps = position + 1
+        xb, yb = (_prepare(self.model, a) for a in split_batch(batch))
+        return tensor(xb), yb, epoch != self.batches.epoch
 
     def step(self) -> StepResult:
-        """Run one training step on the next batch and return what it did."""
+        """Run one training step on the next batch and return what it did.
+
+        Raises
+        ------
+        RuntimeError
+            If a one-pass iterable of batches has run out.
+        """
+        xb, yb, ends_epoch = self._next_batch()
         for cb in self.callbacks:
             cb.on_step_begin(self)
-        xb, yb = self._next_batch()
         if not self.model.training:  # walking every module each step costs more than the check
             self.model.train()
         self.optimizer.zero_grad()
@@ -174,26 +211,47 @@ class Trainer:
             update = {k: params[k].data - before[k] for k in params}
         result = StepResult(self.step_count, self.epoch, pred.data, value, grads, update)
         self.step_count += 1
-        if self.step_count % self.steps_per_epoch == 0:
+        if ends_epoch:
             self.epoch += 1
         for cb in self.callbacks:
             cb.on_step_end(self, result)
         return result
 
-    def evaluate(self, X: Any, y: Any, metrics: Sequence[str | Callable] = ()) -> dict[str, float]:
-        """Loss and metrics on ``(X, y)``: the forward pass alone, in eval mode, without a graph."""
-        X, y = _prepare(self.model, X), _prepare(self.model, y)
+    def evaluate(
+        self, X: Any, y: Any = None, metrics: Sequence[str | Callable] = ()
+    ) -> dict[str, float]:
+        """Loss and metrics on ``(X, y)``: the forward pass alone, in eval mode, without a graph.
+
+        Arrays in memory go through in one pass. Other data (as for ``X`` of the trainer)
+        goes batch by batch: the loss is averaged over samples, and with ``metrics`` the
+        predictions are kept for them.
+        """
+        whole = in_memory(X) and y is not None
+        batches = [(X, y)] if whole else _loader(X, y, self.batch_size, False, None)
+        losses, counts, preds, targets = [], [], [], []
         was_training = self.model.training
         self.model.eval()
         try:
             with no_grad():
-                pred = self.model(tensor(X))
-                out = {"loss": float(self.loss_fn(pred, y).item())}
+                for batch in batches:
+                    xb, yb = (_prepare(self.model, a) for a in split_batch(batch))
+                    pred = self.model(tensor(xb))
+                    losses.append(float(self.loss_fn(pred, yb).item()))
+                    counts.append(len(xb))
+                    if metrics:
+                        preds.append(pred.data)
+                        targets.append(yb)
         finally:
             self.model.train(was_training)
+        if not losses:
+            raise ValueError("Trainer.evaluate: the data yielded no batch.")
+        loss = losses[0] if len(losses) == 1 else np.average(losses, weights=counts)
+        out = {"loss": float(loss)}
+        if metrics:
+            pred, y = np.concatenate(preds), np.concatenate(targets)
         for metric in metrics:
             name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
-            out[name] = float(get_metric(metric)(y, _decision(pred.data, y, self.loss_fn)))
+            out[name] = float(get_metric(metric)(y, _decision(pred, y, self.loss_fn)))
         return out
 
     # --- checkpoints ----------------------------------------------------------------------
@@ -261,6 +319,7 @@ class Trainer:
         field[0] = "batches"
         self.batches.load_state_dict(state["batches"])
         self._epoch_iter = None
+        self._epoch_steps = self.batches.position
         self.step_count, self.epoch = state["step_count"], state["epoch"]
         self._partial_end = None  # a checkpoint holds the loop before that end-of-run work
         # a callback (early stopping) had ended the run; absent from format version 1
@@ -339,9 +398,16 @@ class Trainer:
 
         A :class:`~theta.errors.DivergenceError` propagates unless a
         :class:`DivergenceGuard` in the callbacks says ``on_divergence="stop"``; then the run
-        ends there with the diagnosis in ``history.stopped_reason``.
+        ends there with the diagnosis in ``history.stopped_reason``. When a one-pass iterable
+        of batches runs out first, the run ends there too, with a warning and the reason in
+        ``history.stopped_reason``.
         """
         total = _total_steps(steps, epochs, self.steps_per_epoch)
+
+        def unfinished() -> bool:  # epochs of unknown length end when their data does
+            more = self.step_count < total if total is not None else self.epoch < epochs
+            return more and not self.stop_training
+
         bar = progress_bar(total, unit="step", enabled=progress, initial=self.step_count)
         self.diverged = False
         if not self._stopped_when_saved:  # a run that had stopped stays stopped when resumed
@@ -352,21 +418,27 @@ class Trainer:
             cb.on_train_begin(self)
         with deferred_interrupt() as interrupted:
             try:
-                while self.step_count < total and not self.stop_training:
+                while unfinished():
                     self._deferred = []
-                    result = self.step()
+                    epoch = self.epoch
+                    try:
+                        result = self.step()
+                    except _DataRanOut as exc:
+                        self.history.stopped_reason = str(exc)
+                        warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+                        break
                     self._record(record_params, record_grad_norm)
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{result.loss:.4g}", refresh=False)
-                    if self.step_count % self.steps_per_epoch == 0:
+                    if self.epoch != epoch:
                         self._end_epoch(validation_data, metrics)
                     # checkpoints asked for during the step: now that its epoch end is done
                     paths, self._deferred = self._deferred, None
                     for path in dict.fromkeys(paths):
                         self._write_checkpoint(path)
                     # Ctrl-C in the last step of a run that ends anyway lets it end normally
-                    if interrupted() and self.step_count < total and not self.stop_training:
+                    if interrupted() and unfinished():
                         self._stop_interrupted()
                 # The final checkpoints hold the loop as it stands, before the end-of-run work
                 # (a last, partial epoch's end; on_train_end, e.g. early stopping's restoring
@@ -374,7 +446,7 @@ class Trainer:
                 self._state_kept()
                 for path in self._resumable_paths():
                     self._write_checkpoint(path)
-                partial = self.step_count % self.steps_per_epoch
+                partial = self.batches.position
                 if self.step_count == total and partial and self._partial_end != total:
                     self._partial_end = total  # a second run() to the same step logs it once
                     self._end_epoch(validation_data, metrics)
@@ -420,10 +492,11 @@ class Trainer:
             self.history.grad_norm.append(math.sqrt(sq))
 
     def _end_epoch(self, validation_data: Any, metrics: Sequence[str | Callable]) -> None:
-        n = self.step_count % self.steps_per_epoch or self.steps_per_epoch  # a last partial one
-        logs = {"loss": float(np.mean(self.history.step_loss[-n:]))}
+        logs = {"loss": float(np.mean(self.history.step_loss[-self._epoch_steps :]))}
         if validation_data is not None:
-            scores = self.evaluate(*validation_data, metrics=metrics)
+            pair = isinstance(validation_data, tuple) and len(validation_data) == 2
+            scores = self.evaluate(*(validation_data if pair else (validation_data,)),
+                                   metrics=metrics)  # fmt: skip
             logs.update({f"val_{k}": v for k, v in scores.items()})
         self.history.log_epoch(logs)
         for cb in self.callbacks:
@@ -457,16 +530,23 @@ def fit(
     ----------
     model : Module
         Parameters plus a forward function.
-    X, y : array-like
-        Inputs of shape (n_samples, ...) and targets of shape (n_samples, ...).
+    X, y : array-like, or a dataset, DataLoader or iterable of batches as ``X`` alone
+        Inputs of shape (n_samples, ...) and targets of shape (n_samples, ...), or data read
+        a batch at a time, as for :class:`Trainer`: a memory map, a Dask array or any
+        dataset (``__len__`` and ``__getitem__(indices)``) trains with a few batches in
+        memory. A one-pass iterable (a generator) serves one epoch; give ``steps=`` or
+        ``epochs=1``. On ``resume``, an iterable skips the batches of the current epoch
+        already trained on, so the resume is exact only if it yields the same batches again.
     loss, optimizer, lr, batch_size, shuffle, seed :
         As for :class:`Trainer` (``batch_size=None`` is full-batch gradient descent).
     steps, epochs : int, optional
         Length of training, in optimizer steps or passes over the data (one of them).
-    validation_data : (X_val, y_val), optional
-        Evaluated at each epoch's end into ``history.epochs["val_loss"]`` and metrics.
+    validation_data : (X_val, y_val), dataset, DataLoader or iterable of batches, optional
+        Evaluated at each epoch's end into ``history.epochs["val_loss"]`` and metrics (see
+        :meth:`Trainer.evaluate`).
     validation_split : float, default=0.0
-        Fraction of ``(X, y)`` held out (seeded by ``seed``) when no validation data is given.
+        Fraction of ``(X, y)`` held out (seeded by ``seed``) when no validation data is given;
+        arrays in memory only.
     metrics : sequence of str or callable
         Scores of the validation predictions, e.g. ``"accuracy"``.
     callbacks : sequence of Callback
@@ -512,6 +592,11 @@ def fit(
     if validation_data is None and validation_split:
         if not 0.0 < validation_split < 1.0:
             raise ValueError(f"fit: validation_split must be in (0, 1) (got {validation_split}).")
+        if not (in_memory(X) and in_memory(y)):
+            raise ValueError(
+                "fit: validation_split splits arrays in memory; for a dataset, a memory map, a "
+                "Dask array or an iterable of batches, pass validation_data."
+            )
         X, X_val, y, y_val = train_val_split(X, y, val_fraction=validation_split, rng=seed)
         validation_data = (X_val, y_val)
     trainer = Trainer(model, X, y, loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size,
@@ -519,10 +604,13 @@ def fit(
     if resume_from is not None:
         with contextlib.suppress(FileNotFoundError):
             trainer.load_checkpoint(resume_from)
-    return trainer.run(
-        steps=steps, epochs=epochs, validation_data=validation_data, metrics=metrics,
-        progress=progress, record_params=record_params, record_grad_norm=record_grad_norm,
-    )  # fmt: skip
+    try:
+        return trainer.run(
+            steps=steps, epochs=epochs, validation_data=validation_data, metrics=metrics,
+            progress=progress, record_params=record_params, record_grad_norm=record_grad_norm,
+        )  # fmt: skip
+    finally:
+        trainer.batches.close()  # a prefetching thread ends with the run
 
 
 def _with_guard(callbacks: Sequence[Callback]) -> list[Callback]:
@@ -558,8 +646,36 @@ def _resume_path(callbacks: Sequence[Callback]) -> str:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _prepare(model: Module, data: Any) -> np.ndarray:
-    """An ndarray; floating data takes the dtype of the model's parameters."""
+_NO_BATCH = object()
+
+
+class _DataRanOut(RuntimeError):
+    """A one-pass iterable of batches is exhausted."""
+
+
+def _loader(X: Any, y: Any, batch_size: int | None, shuffle: bool,
+            rng: np.random.Generator | None) -> DataLoader:  # fmt: skip
+    """The loader that serves ``X`` (and ``y``) to a trainer, as :class:`Trainer` describes."""
+    if y is not None and not is_array(X):
+        raise TypeError(
+            f"Trainer: y is given, but X ({type(X).__name__}) is a dataset, a DataLoader or an "
+            "iterable of batches, which holds its own targets; leave y out."
+        )
+    if isinstance(X, DataLoader):
+        return X
+    if not is_map_style(X):
+        return DataLoader(X, batch_size=None)
+    if y is not None:
+        X = ArrayDataset(X, y)
+    return DataLoader(X, batch_size=batch_size or len(X),
+                      shuffle=shuffle and batch_size is not None, seed=rng)  # fmt: skip
+
+
+def _prepare(model: Module, data: Any) -> Any:
+    """Arrays in memory as an ndarray whose floating data takes the dtype of the model's
+    parameters; anything else as it is (read, and cast, a batch at a time)."""
+    if not in_memory(data):
+        return data
     arr = np.asarray(data.data if isinstance(data, Tensor) else data)
     if arr.dtype.kind == "f":
         first = next(model.parameters(), None)
@@ -584,7 +700,8 @@ def _decision(pred: np.ndarray, y: np.ndarray, loss_fn: Callable) -> np.ndarray:
     return np.where(pred.reshape(y.shape) > threshold, 1, negative).astype(y.dtype)
 
 
-def _total_steps(steps: int | None, epochs: int | None, steps_per_epoch: int) -> int:
+def _total_steps(steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int | None:
+    """Steps to reach; None when epochs of unknown length are asked for."""
     if (steps is None) == (epochs is None):
         raise ValueError("fit: give exactly one of steps and epochs.")
     if steps is not None:
@@ -593,7 +710,7 @@ def _total_steps(steps: int | None, epochs: int | None, steps_per_epoch: int) ->
         return steps
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be an int >= 0 (got {epochs!r}).")
-    return epochs * steps_per_epoch
+    return None if steps_per_epoch is None else epochs * steps_per_epoch
 
 
 def _with_todays_names(state: Any, model: Module) -> Any:
