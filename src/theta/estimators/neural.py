@@ -197,6 +197,9 @@ def _encode_classes(estimator: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: hyperparameters, network, loop, attributes."""
 
+    # what partial_fit continues from: the batch-order generator, the optimizer's state
+    __theta_state_names__ = ("_rng", "_solver_state")
+
     _parameter_constraints = {
         "hidden_layer_sizes": [Interval(numbers.Integral, 1, None),
                                Each(Interval(numbers.Integral, 1, None))],
@@ -280,18 +283,7 @@ class _BaseMLP(BaseEstimator):
         n_samples = len(X)
         batch_size = _batch_size(self.batch_size, n_samples)
         model = _glorot_mlp((X.shape[1], *hidden, state["n_outputs"]), self.activation, rng)
-        weights = [p for p in model.parameters() if p.ndim == 2]
-        biases = [p for p in model.parameters() if p.ndim != 2]
-        groups = [{"params": weights, "weight_decay": 0.0}, {"params": biases, "weight_decay": 0.0}]
-        if self.solver == "adam":
-            optimizer = Adam(groups, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
-                             eps=self.epsilon)  # fmt: skip
-        else:
-            nesterov = bool(self.nesterovs_momentum and self.momentum > 0)
-            optimizer = SGD(groups, lr=self.learning_rate_init, momentum=self.momentum,
-                            nesterov=nesterov)  # fmt: skip
-        adam_eps = self.epsilon if self.solver == "adam" else None
-        objective = _Objective(state["loss"], state["scale"], self.alpha, optimizer, adam_eps)
+        optimizer, objective = self._solver(model, state)
         score = None
         if X_val is not None:
             X_val32 = X_val.astype(np.float32)
@@ -323,6 +315,7 @@ class _BaseMLP(BaseEstimator):
         self.best_loss_ = None if self.early_stopping else recorder.best_loss
         self.validation_scores_ = recorder.validation_scores if self.early_stopping else None
         self.best_validation_score_ = recorder.best_score if self.early_stopping else None
+        self._rng, self._solver_state = rng, (optimizer.state_dict(), objective.t)
         if not recorder.converged:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
@@ -330,6 +323,89 @@ class _BaseMLP(BaseEstimator):
                 sklearn_twin(ConvergenceWarning),
                 stacklevel=2,
             )
+        return self
+
+    def _solver(self, model: Module, state: dict[str, Any],
+                saved: tuple[dict, int] | None = None) -> tuple[Any, _Objective]:  # fmt: skip
+        """The optimizer over ``model`` and the objective it minimises; ``saved`` (from
+        ``_solver_state``) continues an earlier run's moments and step count."""
+        weights = [p for p in model.parameters() if p.ndim == 2]
+        biases = [p for p in model.parameters() if p.ndim != 2]
+        groups = [{"params": weights, "weight_decay": 0.0}, {"params": biases, "weight_decay": 0.0}]
+        if self.solver == "adam":
+            optimizer = Adam(groups, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
+                             eps=self.epsilon)  # fmt: skip
+        else:
+            nesterov = bool(self.nesterovs_momentum and self.momentum > 0)
+            optimizer = SGD(groups, lr=self.learning_rate_init, momentum=self.momentum,
+                            nesterov=nesterov)  # fmt: skip
+        adam_eps = self.epsilon if self.solver == "adam" else None
+        objective = _Objective(state["loss"], state["scale"], self.alpha, optimizer, adam_eps)
+        if saved is not None:
+            optimizer.load_state_dict(saved[0])
+            objective.t = saved[1]
+        return optimizer, objective
+
+    def _partial_fit(self, X: Any, y: Any, classes: Any = None) -> _BaseMLP:
+        """One epoch over the batch ``(X, y)``, continuing the network, the optimizer's moments
+        and the batch order of the previous ``fit``/``partial_fit`` (scikit-learn's rule: the
+        first call builds the network). Trains a copy, so an error changes nothing."""
+        first = not hasattr(self, "model_")
+        if first:
+            self._validate_params()
+        names = feature_names(X)
+        if not first:
+            self._check_feature_names(names)
+        is_classifier = isinstance(self, ClassifierMixin)
+        X, y = check_X_y(X, y, caller=self, y_numeric=not is_classifier)
+        if not first and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        targets, state = self._prepare_batch_targets(y, classes, first)
+        if first:
+            rng = check_random_state(self.random_state)
+            hidden = [int(size) for size in np.atleast_1d(self.hidden_layer_sizes)]
+            model = _glorot_mlp((X.shape[1], *hidden, state["n_outputs"]), self.activation, rng)
+            saved, curve = None, []
+            self.n_layers_ = len(hidden) + 2
+        else:
+            rng, model = copy.deepcopy(self._rng), copy.deepcopy(self.model_)
+            saved, curve = self._solver_state, list(self.loss_curve_)
+            if self.n_outputs_ != state["n_outputs"]:
+                raise ValueError(
+                    f"{type(self).__name__}: y has {state['n_outputs']} outputs, but the network "
+                    f"was fitted with {self.n_outputs_}."
+                )
+        optimizer, objective = self._solver(model, state, saved)
+        recorder = _Recorder(len(X), objective=objective)
+        _train(self, "learning_rate_init", model, X, targets, loss=objective,
+               optimizer=optimizer, batch_size=_batch_size(self.batch_size, len(X)),
+               shuffle=self.shuffle, rng=rng, epochs=1, recorder=recorder)  # fmt: skip
+        if not all(np.isfinite(p.data).all() for p in model.parameters()):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain large "
+                "values and need to be preprocessed."
+            )
+        if first:
+            self._set_features(X.shape[1], names)
+            for key, value in state.items():
+                if key.endswith("_"):
+                    setattr(self, key, value)
+            self.n_outputs_ = state["n_outputs"]
+            self.out_activation_ = state["out_activation"]
+            self.t_ = 0
+            self.best_loss_, self.validation_scores_, self.best_validation_score_ = (
+                math.inf, None, None)  # fmt: skip
+        self.model_ = model
+        self.loss_curve_ = curve + recorder.loss_curve
+        self.loss_ = self.loss_curve_[-1]
+        self.best_loss_ = min(self.best_loss_ if self.best_loss_ is not None else math.inf,
+                              self.loss_)  # fmt: skip
+        self.n_iter_ = 1  # epochs of this call, as scikit-learn counts them
+        self.t_ += len(X)
+        self._rng, self._solver_state = rng, (optimizer.state_dict(), objective.t)
         return self
 
     def _outputs(self, X: Any) -> np.ndarray:
@@ -483,7 +559,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     rule. Training runs in float32 (targets beyond ~1e19 overflow it and are refused with a
     clear error); predictions are computed in float64. Not offered: ``solver="lbfgs"``,
     learning-rate schedules (``learning_rate``, ``power_t``), ``warm_start``,
-    ``partial_fit``, ``sample_weight``, ``verbose``, the identity activation.
+    ``sample_weight``, ``verbose``, the identity activation. :meth:`partial_fit` runs one
+    epoch per call, keeping the optimizer's moments across calls (and across a save with
+    ``theta.io``), as scikit-learn's does.
 
     Examples
     --------
@@ -497,8 +575,54 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     (1, 2)
     """
 
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """One epoch over the batch ``(X, y)``, continuing from the previous calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), optional
+            Every label the stream will contain; required on the first call (the batch need
+            not show them all), and if given later, the same.
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X, y, classes)
+
+    def _prepare_batch_targets(self, y: np.ndarray, classes: Any,
+                               first: bool) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+        """Targets coded against ``classes`` (scikit-learn's partial_fit rules and messages)."""
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        known = self.classes_ if classes is None else np.unique(np.asarray(classes))
+        if not first and not np.array_equal(known, self.classes_):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                f"{self.classes_!r}"
+            )
+        y = column_or_1d(y)
+        check_classification_targets(y)
+        seen = np.unique(y)
+        if np.setdiff1d(seen, known).size:
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {known}. 'y' has "
+                f"{seen}."
+            )
+        if len(known) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes, but classes has only one: "
+                f"{known[0]!r}."
+            )
+        return self._class_targets(known, np.searchsorted(known, y).astype(np.int64))
+
     def _prepare_targets(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        classes, codes = _encode_classes(self, y)
+        return self._class_targets(*_encode_classes(self, y))
+
+    def _class_targets(self, classes: np.ndarray,
+                       codes: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
         state = {"classes_": classes, "codes": codes, "scale": 1.0}
         if len(classes) == 2:
             state.update(n_outputs=1, out_activation="logistic",
@@ -558,6 +682,15 @@ model_, coefs_, intercepts_, n_layers_, n_outputs_, n_features_in_ :
     >>> reg.predict([[0.5]]).shape
     (1,)
     """
+
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+        """One epoch over the batch ``(X, y)`` (shapes as in :meth:`fit`), continuing from the
+        previous calls; returns ``self``."""
+        return self._partial_fit(X, y)
+
+    def _prepare_batch_targets(self, y: np.ndarray, classes: Any,
+                               first: bool) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+        return self._prepare_targets(y)
 
     def _prepare_targets(self, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         targets = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float32)
