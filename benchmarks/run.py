@@ -138,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import bench_autograd
     import bench_conv
+    import bench_corpus
     import bench_encoder
     import bench_estimators
     import bench_gpt
     import bench_memory
+    import bench_outofcore
     import bench_rl
     import bench_training
     import goals
@@ -206,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     checks.update(bench_encoder.register(suite))
     checks.update(bench_rl.register(suite))
     checks.update(bench_estimators.register(suite, quick=args.quick))
+    checks.update(bench_corpus.register(suite, quick=args.quick, only=args.only))
     settings.update(checks)
 
     def selected(name: str) -> bool:
@@ -233,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_memory
         else bench_memory.run_probes(memory_steps, threads["numpy_blas_threads"], select=selected)
     )
+    # one epoch from a 2 GB memory map (8 MiB with --quick), once: with the memory probes
+    outofcore = [] if args.no_memory or not selected("out-of-core") else bench_outofcore.run(
+        quick=args.quick
+    )
     appendix = "\n".join(
         part
         for part in (
@@ -240,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_gpt.throughput_markdown(results),
             bench_memory.memory_markdown(probes),
             bench_training.memory_markdown(),
+            bench_outofcore.markdown(outofcore) if outofcore else "",
         )
         if part
     )

@@ -34,7 +34,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "every number with --json.",
         epilog='examples:\n  theta embed "A cat sat on the mat." "Stock prices fell."\n'
         '  theta embed --json "hello world" > vectors.json\n'
-        "  theta embed --file sentences.txt   # one text per line ('-' reads stdin)",
+        "  theta embed --file sentences.txt   # one text per line ('-' reads stdin)\n"
+        "  theta embed --json --file big.txt --scheduler tcp://10.0.0.5:8786   # on Dask",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     embed.add_argument("texts", metavar="TEXT", nargs="*", help="a sentence or passage")
@@ -47,6 +48,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     embed.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar "
                        "on a terminal)")  # fmt: skip
+    _add_scheduler(embed, "embed the texts on the workers of the Dask scheduler at ADDRESS")
     embed.set_defaults(run=run_embed)
 
     search = subparsers.add_parser(
@@ -57,7 +59,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "CORPUS is a text file with one document per line, or a folder whose .txt files are "
         "one document each (only the first ~200 words of a document count).",
         epilog='examples:\n  theta search faq.txt --query "how do I reset my password?"\n'
-        '  theta search notes/ --query "bread recipe" --k 3 --algorithm hnsw --json',
+        '  theta search notes/ --query "bread recipe" --k 3 --algorithm hnsw --json\n'
+        '  theta search big.txt --query "refund" --scheduler tcp://10.0.0.5:8786',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     search.add_argument("corpus", metavar="CORPUS", help="a .txt file or a folder of them")
@@ -66,9 +69,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--k", type=positive_int, default=5, help="results per query (default 5)")
     search.add_argument(
         "--algorithm",
-        choices=("brute", "hnsw"),
+        choices=("brute", "hnsw", "ivfpq"),
         default="brute",
-        help="exact search, or faiss's approximate HNSW graph (needs faiss-cpu; default brute)",
+        help="exact search, or faiss's approximate HNSW graph or IVF-PQ index (needs "
+        "faiss-cpu; default brute)",
     )
     search.add_argument("--json", action="store_true", help="print the results as JSON "
                         "(default: a table)")  # fmt: skip
@@ -77,7 +81,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     search.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar "
                         "on a terminal)")  # fmt: skip
+    _add_scheduler(search, "embed and index CORPUS on the workers of the Dask scheduler at "
+                   "ADDRESS, each holding a shard of the index")  # fmt: skip
     search.set_defaults(run=run_search)
+
+
+def _add_scheduler(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help=f"{what}, e.g. tcp://10.0.0.5:8786 (needs the dask extra; "
+                        "default: this process)")  # fmt: skip
 
 
 def _short(text: str, width: int = _WIDTH) -> str:
@@ -93,10 +105,16 @@ def run_embed(args: argparse.Namespace, out: TextIO) -> int:
             texts += [line.rstrip("\r\n") for line in source]
     if not texts:
         raise ConfigError("give at least one TEXT or --file")
-    from theta.models import load_minilm
+    progress = False if args.quiet else None
+    if args.scheduler:
+        from theta.estimators.sharded import embed_on_cluster
 
-    vectors = load_minilm().encode(texts, batch_size=args.batch_size,
-                                   progress=False if args.quiet else None)  # fmt: skip
+        vectors = embed_on_cluster(texts, scheduler=args.scheduler, batch_size=args.batch_size,
+                                   progress=progress)  # fmt: skip
+    else:
+        from theta.models import load_minilm
+
+        vectors = load_minilm().encode(texts, batch_size=args.batch_size, progress=progress)
     if args.json:
         records = [{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)]
         payload = {"model": "all-MiniLM-L6-v2", "dimension": vectors.shape[1],
@@ -177,8 +195,15 @@ def run_search(args: argparse.Namespace, out: TextIO) -> int:
 
     documents, labels = read_corpus(args.corpus)
     index = SemanticSearch(algorithm=args.algorithm, batch_size=args.batch_size,
-                           progress=False if args.quiet else None).fit(documents)
-    results = index.search(args.query, k=args.k)
+                           progress=False if args.quiet else None)  # fmt: skip
+    if args.scheduler:
+        index.fit(documents, backend="dask", scheduler=args.scheduler)
+    else:
+        index.fit(documents)
+    try:
+        results = index.search(args.query, k=args.k)
+    finally:
+        index.close()  # a client made from --scheduler is closed; the workers drop the shards
     if args.json:
         payload = [
             {"query": query, "results": [

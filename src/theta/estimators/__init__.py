@@ -32,7 +32,9 @@ from theta.estimators.base import (
 )  # fmt: skip
 from theta.estimators.cluster import KMeans
 from theta.estimators.decomposition import PCA, Autoencoder
+from theta.estimators.incremental_pca import IncrementalPCA
 from theta.estimators.linear import LinearRegression, LogisticRegression, Ridge
+from theta.estimators.minibatch_kmeans import MiniBatchKMeans
 from theta.estimators.neighbors import KNeighborsClassifier, KNeighborsRegressor, recall_at_k
 from theta.estimators.neural import MLPClassifier, MLPRegressor, ModuleClassifier, ModuleRegressor
 from theta.estimators.preprocessing import (
@@ -41,15 +43,18 @@ from theta.estimators.preprocessing import (
     PolynomialFeatures,
     StandardScaler,
 )
+from theta.estimators.semantic import SemanticSearch
+from theta.estimators.sgd import SGDClassifier, SGDRegressor
 from theta.params import clone
 
 __all__ = [
-    "PCA", "Autoencoder", "BaseEstimator", "ClassifierMixin", "ClusterMixin", "Interval",
-    "KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "LinearRegression",
-    "LogisticRegression", "MLPClassifier", "MLPRegressor", "MinMaxScaler", "ModuleClassifier",
-    "ModuleRegressor", "OneHotEncoder", "Options", "PolynomialFeatures", "RegressorMixin", "Ridge",
-    "StandardScaler", "TransformerMixin", "all_estimators", "check_classification_targets",
-    "check_is_fitted", "clone", "recall_at_k", "train_test_split",
+    "PCA", "Autoencoder", "BaseEstimator", "ClassifierMixin", "ClusterMixin", "IncrementalPCA",
+    "Interval", "KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "LinearRegression",
+    "LogisticRegression", "MLPClassifier", "MLPRegressor", "MiniBatchKMeans", "MinMaxScaler",
+    "ModuleClassifier", "ModuleRegressor", "OneHotEncoder", "Options", "PolynomialFeatures",
+    "RegressorMixin", "Ridge", "SGDClassifier", "SGDRegressor", "SemanticSearch", "StandardScaler",
+    "TransformerMixin", "all_estimators", "check_classification_targets", "check_is_fitted",
+    "clone", "recall_at_k", "train_test_split",
 ]  # fmt: skip
 
 

@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from theta.estimators.sharded import dask_client
 from theta.progress import progress_bar
 from theta.validation import Interval, Options, check_param
 
@@ -326,26 +327,6 @@ def _run_loky(
             executor.shutdown(wait=True, kill_workers=True)
 
 
-def _dask_client(scheduler: Any) -> tuple[Any, bool]:
-    try:
-        import distributed
-    except ImportError:
-        raise ImportError(
-            "backend='dask' needs Dask's distributed scheduler: pip install 'theta-ml[dask]'"
-        ) from None
-    if scheduler is None:
-        try:
-            return distributed.get_client(), False
-        except ValueError:
-            raise ValueError(
-                "backend='dask' needs scheduler='tcp://host:port' (the address of a running "
-                "Dask scheduler) or an active distributed.Client."
-            ) from None
-    if isinstance(scheduler, str):
-        return distributed.Client(scheduler), True
-    return scheduler, False
-
-
 def _identity(value: Any) -> Any:
     return value
 
@@ -373,7 +354,7 @@ def _run_dask(
 ) -> Iterator[tuple[int, Any]]:
     from distributed import KilledWorker, wait
 
-    client, owned = _dask_client(scheduler)
+    client, owned = dask_client(scheduler)
     futures: dict[Any, int] = {}
     started: dict[Any, float] = {}  # task key: when its worker said it began to run it
     if timeout is not None:  # the clock starts when a thread runs the task, not while it waits
@@ -386,9 +367,10 @@ def _run_dask(
         deaths: dict[int, int] = {}
         while futures:
             try:  # with a timeout, wake up twice a second to look for overdue tasks
-                done, _ = wait(
-                    list(futures), timeout=timeout and 0.5, return_when="FIRST_COMPLETED"
-                )
+                with client.as_current():  # wait() asks for the current client; ours may not be
+                    done, _ = wait(
+                        list(futures), timeout=timeout and 0.5, return_when="FIRST_COMPLETED"
+                    )
             except TimeoutError:
                 done = set()
             if timeout is not None:
