@@ -28,7 +28,8 @@ CALLS = {
 
 
 def test_every_public_picture_is_tested_here():
-    assert set(CALLS) == set(plot.__all__)
+    # the graph drawing returns SVG, not a Figure: tests/plot/test_graph.py tests it
+    assert set(CALLS) | {"computation_graph", "draw_graph"} == set(plot.__all__)
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

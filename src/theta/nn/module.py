@@ -94,8 +94,14 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward().")
 
+    # Set only while theta.plot.draw_graph records which module call made which tensors: it is
+    # called as _call_hook(module, args, kwargs) and runs forward itself. One check per call.
+    _call_hook: ClassVar[Any] = None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if Module._call_hook is None:
+            return self.forward(*args, **kwargs)
+        return Module._call_hook(self, args, kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Without this check an array assigned where a parameter was silently leaves the
