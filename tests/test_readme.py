@@ -84,3 +84,11 @@ def test_readme_shows_the_output_that_theta_train_prints():
     chapter_example(printed)
     shown = [b.group(2) for b in BLOCK.finditer(README.read_text()) if b.group(1) == "text"]
     assert printed.getvalue() in shown
+
+
+def test_readme_links_point_at_files_of_the_repository():
+    """The README's links into the documentation (docs/...) name files that exist."""
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", README.read_text())
+    local = [link for link in links if "://" not in link]
+    assert any(link.startswith("docs/tutorials/") for link in local)
+    assert [link for link in local if not (README.parent / link).is_file()] == []

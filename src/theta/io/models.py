@@ -48,6 +48,7 @@ FORMAT = "theta.model"
 # 4: hyperparameters as theta.treefile nodes (one nested-state format; tuples stay tuples);
 #    versions 1-3 are read through _legacy_node.
 FORMAT_VERSION = 4
+"""The model folder format that ``save`` writes; ``load`` reads it and every older one."""
 LEARNER_FORMAT = "theta.learner"
 LEARNER_FORMAT_VERSION = 1
 WEIGHTS_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "state.safetensors"

@@ -375,6 +375,8 @@ class MultiHeadAttention(Module):
     bias : bool, default=True
     rng : int or Generator, optional
 
+    Notes
+    -----
     ``forward(x, key_padding=None, attn_mask=None)`` takes PyTorch's masks:
     ``key_padding`` (B, T) is True at padding keys, and ``attn_mask`` of shape (T, T),
     (B * nh, T, T) or broadcastable to (B, nh, T, T) is, if bool, True where a query may NOT

@@ -111,6 +111,8 @@ def _untried(space: dict[str, Distribution], distributions: dict[str, Any], trie
 class BayesSearch(BaseSearch):
     """Tree-structured Parzen estimator search (Optuna's ``TPESampler``).
 
+    The parameters not listed here are those of :class:`theta.tune.GridSearch`.
+
     Parameters
     ----------
     estimator : estimator or agent
@@ -125,8 +127,6 @@ class BayesSearch(BaseSearch):
         busy (the first ``n_startup_trials`` are random in any case).
     n_startup_trials : int, default=10
         Random candidates before TPE starts modelling.
-    Other parameters
-        As :class:`theta.tune.GridSearch`.
 
     Attributes
     ----------

@@ -38,6 +38,8 @@ class SuccessiveHalving(BaseSearch):
     """Successive halving over a grid or sampled candidates (scikit-learn's
     ``HalvingGridSearchCV`` and ``HalvingRandomSearchCV`` in one).
 
+    The parameters not listed here are those of :class:`theta.tune.GridSearch`.
+
     Parameters
     ----------
     estimator : estimator or agent
@@ -59,8 +61,6 @@ class SuccessiveHalving(BaseSearch):
         Each rung keeps ``ceil(n / factor)`` candidates and multiplies the budget by it.
     n_candidates : int, optional
         Candidates to draw when ``param_space`` has distributions.
-    Other parameters
-        As :class:`theta.tune.GridSearch`.
 
     Attributes
     ----------

@@ -773,6 +773,7 @@ def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.functional.leaky_relu``."""
     return LeakyReLU.apply(as_tensor(x), negative_slope=float(negative_slope))
 
 
