@@ -21,6 +21,7 @@ LAYERS = {
     "pairwise": 0.15, "metrics": 0.2, "tensorfile": 0.2, "treefile": 0.25,
     "autograd": 1,
     "nn": 2, "losses": 2, "optim": 2, "data": 2,
+    "distributions": 2,
     "train": 3, "models": 3, "io": 3,
     "estimators": 4, "rl": 4,
     "tune": 5,

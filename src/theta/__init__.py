@@ -8,6 +8,7 @@ skeleton, on NumPy.
 from theta import (
     autograd,
     data,
+    distributions,
     estimators,
     io,
     losses,
@@ -171,12 +172,15 @@ from theta.autograd import (
     zeros,
     zeros_like,
 )  # fmt: skip  # fmt: skip  # fmt: skip  # fmt: skip
+from theta.plot.graph import draw_graph  # the surface (L6), lazy about graphviz
 from theta.threads import get_num_threads, set_num_threads
 
 __all__ = [
     "autograd", "data", "estimators", "io", "losses", "metrics", "models", "nn", "optim", "train",
     "tune",
+    "distributions",
     "get_num_threads", "set_num_threads",
+    "draw_graph",
     "Context", "Function",
     "GradcheckReport", "Mismatch", "Tensor", "abs", "add", "argmax", "argmin", "broadcast_to",
     "clip", "concatenate", "cos", "detect_anomaly", "div", "enable_grad", "exp", "expand_dims",

@@ -159,7 +159,7 @@ def test_config_file_and_dry_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, named",
     [
-        (["--agent", "ppo"], "ppo"),
+        (["--agent", "nosuch"], "nosuch"),
         (["--steps", "0"], "--steps"),
         (["--steps", "ten"], "--steps"),
         (["--steps", "10", "--episodes", "10"], "not allowed with"),

@@ -38,14 +38,18 @@ from theta.cli.runs import check_run_dir, claim_run_dir, run_status, saved_note
 from theta.errors import InvalidParameterError
 from theta.plot import reward_curve
 from theta.rl import (
+    A2C,
     DQN,
+    PPO,
     REINFORCE,
+    SAC,
     SARSA,
     UCB1,
     EpsilonGreedy,
     QLearning,
     ThompsonSampling,
     make,
+    make_vec,
 )  # fmt: skip
 from theta.rl.envs import env_id
 from theta.tensorfile import atomic_write_text, jsonable
@@ -56,14 +60,18 @@ __all__ = ["AGENTS", "add_parser", "run"]
 AGENTS: dict[str, type] = {
     "dqn": DQN, "reinforce": REINFORCE, "q_learning": QLearning, "sarsa": SARSA,
     "epsilon_greedy": EpsilonGreedy, "ucb1": UCB1, "thompson": ThompsonSampling,
+    "ppo": PPO, "a2c": A2C,
+    "sac": SAC,
 }  # fmt: skip
 # A budget that learns something on each agent's usual test bed when none is given.
 DEFAULT_BUDGET: dict[str, tuple[str, int]] = {
     "dqn": ("steps", 50_000), "reinforce": ("episodes", 1000), "q_learning": ("episodes", 2000),
     "sarsa": ("episodes", 2000), "epsilon_greedy": ("steps", 10_000), "ucb1": ("steps", 10_000),
     "thompson": ("steps", 10_000),
+    "ppo": ("steps", 100_000), "a2c": ("steps", 100_000),
+    "sac": ("steps", 20_000),
 }  # fmt: skip
-RUN_KEYS = ("env", "agent", "steps", "episodes", "seed", "eval_episodes")
+RUN_KEYS = ("env", "agent", "steps", "episodes", "seed", "eval_episodes", "n_envs")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -80,7 +88,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "  theta rl --eval runs/sarsa-CliffWalking-v1 --episodes 20 --render ansi",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", metavar="ID", help="environment id (default CartPole-v1)")
+    parser.add_argument("--env", metavar="ID",
+                        help="environment id (default CartPole-v1; Pendulum-v1 for sac)")
     parser.add_argument("--agent", choices=sorted(AGENTS), help="the learner (default dqn)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=positive_int, metavar="N",
@@ -90,6 +99,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="episodes (default: the agent's budget, e.g. 1000 for reinforce "
                         "and 2000 for q_learning and sarsa)")  # fmt: skip
     parser.add_argument("--seed", type=count, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--n-envs", type=positive_int, metavar="N", dest="n_envs",
+                        help="environment copies stepped together, for ppo and a2c "
+                        "(default 1)")  # fmt: skip
     parser.add_argument(
         "--eval-episodes",
         type=positive_int,
@@ -157,6 +169,8 @@ def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     for key in RUN_KEYS:
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
+    if settings.get("agent") == "sac":  # continuous actions: CartPole has none
+        settings.setdefault("env", "Pendulum-v1")
     settings.setdefault("env", "CartPole-v1")
     settings.setdefault("agent", "dqn")
     settings.setdefault("seed", 0)
@@ -166,7 +180,11 @@ def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     if "steps" not in settings and "episodes" not in settings:
         kind, n = DEFAULT_BUDGET[settings["agent"]]
         settings[kind] = n
-    for key in ("steps", "episodes", "eval_episodes", "seed"):
+    vectorised = "n_steps" in AGENTS[settings["agent"]]._get_param_names()
+    if settings.get("n_envs", 1) != 1 and not vectorised:
+        raise ConfigError(f"--n-envs: {settings['agent']} learns from one environment; "
+                          "only ppo and a2c step several")  # fmt: skip
+    for key in ("steps", "episodes", "eval_episodes", "seed", "n_envs"):
         allowed = Interval(numbers.Integral, 0 if key == "seed" else 1, None)
         why = None if settings.get(key) is None else violation(settings[key], allowed)
         if why is not None:
@@ -219,7 +237,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(config, indent=2), file=out)
         return 0
     name = settings["env"]
-    env = _make_env(name)
+    env = _train_env(settings)
     _check_render(args, env, name)
     run_dir = claim_run_dir(args.out or Path("runs") / f"{settings['agent']}-{_slug(name)}",
                             overwrite=args.overwrite, kind="rl")  # fmt: skip
@@ -228,6 +246,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         _train(args, settings, agent, env, run_dir, out, steps=settings.get("steps"),
                episodes=settings.get("episodes"), seconds_before=0.0)  # fmt: skip
     return 0
+
+
+def _train_env(settings: dict[str, Any]) -> Any:
+    """The environment to learn on: ``--n-envs`` copies as one vector env, or a single one."""
+    env = _make_env(settings["env"])  # unknown ids become usage errors here
+    if settings.get("n_envs", 1) == 1:
+        return env
+    env.close()
+    return make_vec(settings["env"], settings["n_envs"])
 
 
 def _check_render(args: argparse.Namespace, env: Any, name: str) -> None:
@@ -288,7 +315,7 @@ def _resume(args: argparse.Namespace, out: TextIO) -> int:
         print(f"run {run_dir} already reached its budget ({agent.n_steps_} steps, "
               f"{len(agent.episode_returns_)} episodes); nothing to resume", file=out)  # fmt: skip
         return 0
-    env = _make_env(settings["env"])
+    env = _train_env(settings)
     _check_render(args, env, settings["env"])
     before = _previous_seconds(run_dir)
     claim_run_dir(run_dir, overwrite=False, resume=True, kind="rl")  # every check has passed

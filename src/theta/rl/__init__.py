@@ -16,10 +16,14 @@ True
 
 from theta.rl import policies
 from theta.rl.agents import (
+    A2C,
     DQN,
+    PPO,
     REINFORCE,
+    SAC,
     SARSA,
     UCB1,
+    ActorCritic,
     Agent,
     EpsilonGreedy,
     QLearning,
@@ -28,9 +32,15 @@ from theta.rl.agents import (
 )  # fmt: skip
 from theta.rl.buffers import ReplayBuffer, Transitions
 from theta.rl.envs import Box, Discrete, MultiArmedBandit, env_id, make, require_gymnasium
+from theta.rl.normalize import RunningMeanStd
+from theta.rl.rollout import RolloutBuffer, gae
+from theta.rl.vector import as_vector_env, make_vec
 
 __all__ = [
     "DQN", "REINFORCE", "SARSA", "UCB1", "Agent", "Box", "Discrete", "EpsilonGreedy",
     "MultiArmedBandit", "QLearning", "ReplayBuffer", "ThompsonSampling", "Transitions",
     "discounted_returns", "env_id", "make", "policies", "require_gymnasium",
+    "A2C", "PPO", "ActorCritic", "RolloutBuffer", "RunningMeanStd", "as_vector_env", "gae",
+    "make_vec",
+    "SAC",
 ]  # fmt: skip

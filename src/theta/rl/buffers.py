@@ -20,7 +20,19 @@ __all__ = ["ReplayBuffer", "Transitions"]
 
 
 class Transitions(NamedTuple):
-    """A minibatch of transitions; arrays have a leading axis of length ``batch_size``."""
+    """A minibatch of transitions; arrays have a leading axis of length ``batch_size``.
+
+    Examples
+    --------
+    >>> from theta.rl import ReplayBuffer
+    >>> buffer = ReplayBuffer(10, (4,), rng=0)
+    >>> for _ in range(3):
+    ...     buffer.add([0.0] * 4, 1, 1.0, [0.0] * 4, False)
+    ...
+    >>> batch = buffer.sample(2)
+    >>> type(batch).__name__, batch.obs.shape, batch.actions.tolist()
+    ('Transitions', (2, 4), [1, 1])
+    """
 
     obs: np.ndarray  # (B, *obs_shape)
     actions: np.ndarray  # (B,) int64

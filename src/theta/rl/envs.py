@@ -37,7 +37,15 @@ _COUNT = Interval(numbers.Integral, 1, None)
 
 
 def require_gymnasium() -> ModuleType:
-    """Import Gymnasium, or raise an ImportError that names the extra to install."""
+    """Import Gymnasium, or raise an ImportError that names the extra to install.
+
+    Examples
+    --------
+    >>> from theta.rl import require_gymnasium
+    >>> gym = require_gymnasium()
+    >>> gym.__name__
+    'gymnasium'
+    """
     try:
         import gymnasium
     except ImportError:
@@ -55,7 +63,16 @@ def _try_gymnasium() -> ModuleType | None:
 
 
 def env_id(env: Any) -> str:
-    """The environment's registered id (``CartPole-v1``), or its class name if it has none."""
+    """The environment's registered id (``CartPole-v1``), or its class name if it has none.
+
+    Examples
+    --------
+    >>> from theta.rl import MultiArmedBandit, env_id, make
+    >>> env_id(make("CartPole-v1"))
+    'CartPole-v1'
+    >>> env_id(MultiArmedBandit([0.5]))
+    'MultiArmedBandit'
+    """
     spec = getattr(env, "spec", None)
     if spec is not None and getattr(spec, "id", None):
         return str(spec.id)

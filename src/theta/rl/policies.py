@@ -63,6 +63,8 @@ SCHEDULES: dict[str, Callable[..., float]] = {
     "linear": linear_decay,
     "exponential": exponential_decay,
 }
+"""The schedule functions by name, ``(step, start, end, n_steps) -> value``; see
+:func:`make_schedule`."""
 
 
 def make_schedule(kind: str, start: float, end: float, n_steps: int) -> Schedule:

@@ -141,6 +141,14 @@ class Agent(Params):
     deterministic)``. ``_fitted_attr`` names an attribute that exists once ``learn`` ran.
     ``_parameter_constraints`` maps each hyperparameter to its accepted values, as an
     estimator's does (:func:`theta.validation.violation`).
+
+    Examples
+    --------
+    >>> from theta.rl import Agent, MultiArmedBandit, QLearning
+    >>> env = MultiArmedBandit([0.1, 0.9])
+    >>> agent = QLearning(0.5, epsilon=0.2, random_state=0).learn(env, total_steps=300)
+    >>> isinstance(agent, Agent), agent.predict(0)
+    (True, 1)
     """
 
     _fitted_attr = "episode_returns_"
