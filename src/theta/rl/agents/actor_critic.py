@@ -12,7 +12,6 @@ agent's ``_update`` (the chapter's four steps), until the step budget is spent.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 import weakref
@@ -44,7 +43,7 @@ from theta.rl.rollout import RolloutBatch, RolloutBuffer
 from theta.rl.vector import as_vector_env, autoreset_mode, reset_steps
 from theta.rng import check_random_state
 from theta.train import deferred_interrupt
-from theta.validation import Interval, Options, check_param
+from theta.validation import Interval, Options
 
 __all__ = ["ActorCritic"]
 
@@ -258,9 +257,7 @@ class _OnPolicyAgent(Agent):
         """
         max_steps, max_episodes = _check_budget(total_steps, episodes)
         self._validate_params()
-        if eval_env is not None:
-            check_param(eval_freq, "eval_freq", COUNT, caller="learn")
-            check_param(n_eval_episodes, "n_eval_episodes", COUNT, caller="learn")
+        self._check_evaluation(eval_env, eval_freq, n_eval_episodes)
         live = None if reset_num_timesteps else _LIVE.get(id(self))
         if live is not None and live["env"] is not env:
             live = None
@@ -303,7 +300,8 @@ class _OnPolicyAgent(Agent):
                     remaining = max(0.0, 1.0 - (self.n_steps_ - start) / (max_steps - start))
                     self._update(batch, optimizer, remaining)
                     if eval_env is not None and self.n_steps_ >= next_eval:
-                        self._evaluate_for_best(eval_env, n_eval_episodes)
+                        self._evaluate_for_best(eval_env, n_eval_episodes, self.n_steps_,
+                                                self.policy_)
                         next_eval += eval_freq * max(1, (self.n_steps_ - next_eval) // eval_freq)
                     if bar is not None:
                         bar.update(self.n_steps_ - before)
@@ -348,10 +346,8 @@ class _OnPolicyAgent(Agent):
         self.episode_returns_: list[float] = []
         self.episode_lengths_: list[int] = []
         self.losses_: list[float] = []
-        self.evaluations_: list[tuple[int, float, float]] = []
         self.n_steps_ = self.n_updates_ = 0
-        self.__dict__.pop("best_policy_", None)
-        self.__dict__.pop("best_mean_return_", None)
+        self._forget_evaluations()
 
     def _start_episodes(self, vec: Any, env: Any, name: str) -> dict[str, Any]:
         obs, _ = vec.reset(seed=int(self._rng.integers(2**31 - 1)))
@@ -474,12 +470,6 @@ class _OnPolicyAgent(Agent):
 
     # --- evaluating and acting -------------------------------------------------------------
 
-    def _evaluate_for_best(self, eval_env: Any, episodes: int) -> None:
-        mean, std = self.evaluate(eval_env, episodes, seed=len(self.evaluations_))
-        self.evaluations_.append((self.n_steps_, mean, std))
-        if mean > getattr(self, "best_mean_return_", -math.inf):
-            self.best_mean_return_ = mean
-            self.best_policy_ = copy.deepcopy(self.policy_)
 
     def _actions(self, x: np.ndarray, deterministic: bool) -> np.ndarray:
         with no_grad():

@@ -15,6 +15,7 @@ from one finished episode (``_end_episode``).
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from typing import Any
@@ -445,6 +446,31 @@ class Agent(Params):
         return float(np.mean(returns)), float(np.std(returns))
 
     # --- shared pieces of the agents ---------------------------------------------------------
+
+    @staticmethod
+    def _check_evaluation(eval_env: Any, eval_freq: Any, n_eval_episodes: Any) -> None:
+        """Check ``learn``'s evaluation options (used only with an ``eval_env``)."""
+        if eval_env is not None:
+            check_param(eval_freq, "eval_freq", COUNT, caller="learn")
+            check_param(n_eval_episodes, "n_eval_episodes", COUNT, caller="learn")
+
+    def _forget_evaluations(self) -> None:
+        """Start a new learn's record of evaluations, with no best policy yet."""
+        self.evaluations_: list[tuple[int, float, float]] = []
+        self.__dict__.pop("best_policy_", None)
+        self.__dict__.pop("best_mean_return_", None)
+
+    def _evaluate_for_best(self, eval_env: Any, episodes: int, step: int, policy: Any) -> None:
+        """Evaluate the deterministic policy at ``step``; record ``(step, mean, std)`` in
+        ``evaluations_`` and keep a copy of ``policy`` (the module that acts) as
+        ``best_policy_`` when its mean beats ``best_mean_return_`` (the first on ties), as
+        Stable-Baselines3's ``EvalCallback`` keeps its best model. Each evaluation seeds its
+        environment by its number and draws nothing from the agent's generator."""
+        mean, std = self.evaluate(eval_env, episodes, seed=len(self.evaluations_))
+        self.evaluations_.append((step, mean, std))
+        if mean > getattr(self, "best_mean_return_", -math.inf):
+            self.best_mean_return_ = mean
+            self.best_policy_ = copy.deepcopy(policy)
 
     def _epsilon_schedule(self) -> Any:
         return make_schedule(

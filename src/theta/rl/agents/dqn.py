@@ -22,7 +22,6 @@ evaluates the greedy policy every ``eval_freq`` steps and keeps the best one
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 from typing import Any
@@ -250,9 +249,7 @@ class DQN(Agent):
         >>> [step for step, _, _ in agent.evaluations_]
         [20, 40]
         """
-        if eval_env is not None:
-            check_param(eval_freq, "eval_freq", COUNT, caller="learn")
-            check_param(n_eval_episodes, "n_eval_episodes", COUNT, caller="learn")
+        self._check_evaluation(eval_env, eval_freq, n_eval_episodes)
         self._eval = (eval_env, int(eval_freq), int(n_eval_episodes))
         try:
             return super().learn(env, total_steps, episodes, progress,
@@ -279,13 +276,6 @@ class DQN(Agent):
         self.target_net_.load_state_dict(self.best_policy_.state_dict())
         return self
 
-    def _evaluate_for_best(self, step: int) -> None:
-        eval_env, _, episodes = self._eval
-        mean, std = self.evaluate(eval_env, episodes, seed=len(self.evaluations_))
-        self.evaluations_.append((step, mean, std))
-        if mean > getattr(self, "best_mean_return_", -math.inf):
-            self.best_mean_return_ = mean
-            self.best_policy_ = copy.deepcopy(self.q_net_)
 
     def _setup(self, env: Any, rng: np.random.Generator) -> _Run:
         self._obs_kind, self._obs_size, _ = obs_spec(env.observation_space, "DQN")
@@ -295,9 +285,7 @@ class DQN(Agent):
         self.target_net_.load_state_dict(self.q_net_.state_dict())
         self.n_updates_ = 0
         self.losses_: list[float] = []
-        self.evaluations_: list[tuple[int, float, float]] = []
-        self.__dict__.pop("best_policy_", None)
-        self.__dict__.pop("best_mean_return_", None)
+        self._forget_evaluations()
         return self._new_run(env)
 
     def _new_run(self, env: Any) -> _Run:
@@ -363,9 +351,9 @@ class DQN(Agent):
             if run.block_losses:
                 self.losses_.append(float(np.mean(run.block_losses)))
                 run.block_losses = []
-        eval_env, eval_freq, _ = self._eval
+        eval_env, eval_freq, episodes = self._eval
         if eval_env is not None and step % eval_freq == 0:
-            self._evaluate_for_best(step)
+            self._evaluate_for_best(eval_env, episodes, step, self.q_net_)
 
     def _update(self, run: _Run, step: int) -> None:
         """One gradient step on a replayed minibatch: forward, loss, gradient, update."""

@@ -286,9 +286,7 @@ class SAC(Agent):
         """
         max_steps, max_episodes = _check_budget(total_steps, episodes)
         self._validate_params()
-        if eval_env is not None:
-            check_param(eval_freq, "eval_freq", COUNT, caller="learn")
-            check_param(n_eval_episodes, "n_eval_episodes", COUNT, caller="learn")
+        self._check_evaluation(eval_env, eval_freq, n_eval_episodes)
         vec = as_vector_env(env)
         mode, name = autoreset_mode(vec), _vector_name(vec)
         saved = None if reset_num_timesteps else getattr(self, "_progress", None)
@@ -343,7 +341,8 @@ class SAC(Agent):
                     if self.n_steps_ > self.learning_starts and calls % self.train_freq == 0:
                         self._train(run)
                     if eval_env is not None and self.n_steps_ >= next_eval:
-                        self._evaluate_for_best(eval_env, n_eval_episodes)
+                        self._evaluate_for_best(eval_env, n_eval_episodes, self.n_steps_,
+                                                self.actor_)
                         next_eval += eval_freq * (1 + (self.n_steps_ - next_eval) // eval_freq)
                     if bar is not None:
                         bar.update(n)
@@ -393,10 +392,8 @@ class SAC(Agent):
         self.actor_losses_: list[float] = []
         self.critic_losses_: list[float] = []
         self.ent_coefs_: list[float] = []
-        self.evaluations_: list[tuple[int, float, float]] = []
         self.n_steps_ = self.n_updates_ = 0
-        self.__dict__.pop("best_policy_", None)
-        self.__dict__.pop("best_mean_return_", None)
+        self._forget_evaluations()
 
     def _new_run(self) -> _Run:
         """Buffer and optimizers around the current networks; replay sampling draws from the
@@ -514,12 +511,6 @@ class SAC(Agent):
 
     # --- evaluating and acting -------------------------------------------------------------
 
-    def _evaluate_for_best(self, eval_env: Any, episodes: int) -> None:
-        mean, std = self.evaluate(eval_env, episodes, seed=len(self.evaluations_))
-        self.evaluations_.append((self.n_steps_, mean, std))
-        if mean > getattr(self, "best_mean_return_", -math.inf):
-            self.best_mean_return_ = mean
-            self.best_policy_ = copy.deepcopy(self.actor_)
 
     def predict(self, obs: Any, deterministic: bool = True) -> np.ndarray:
         """The action for one observation, or actions ``(n, *action_shape)`` for a batch:
