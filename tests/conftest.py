@@ -153,3 +153,45 @@ def unprivileged() -> Callable[..., Any]:
         return value
 
     return run
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """A headless Chromium driven by selenium, its window 1200 x 900, its console logged;
+    skips (or fails, if every test is required) without Chromium, chromedriver or selenium."""
+    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("selenium (pip install selenium)")
+    if missing:
+        pytest.skip("the browser tests need " + ", ".join(missing))
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    driver.set_window_size(1200, 900)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def full_page_screenshot(tmp_path: Path) -> Callable[[Any, str], Path]:
+    """``take(driver, name)``: a PNG of the whole page in ``$THETA_TEST_ARTIFACTS`` (default
+    tmp_path/artifacts), for a person to look at; the window is 1200 x 900 again after."""
+
+    def take(driver: Any, name: str) -> Path:
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1200, min(height + 100, 8000))
+        artifacts = Path(os.environ.get("THETA_TEST_ARTIFACTS", tmp_path / "artifacts"))
+        artifacts.mkdir(parents=True, exist_ok=True)
+        screenshot = artifacts / name
+        assert driver.save_screenshot(str(screenshot))
+        driver.set_window_size(1200, 900)
+        print(f"screenshot: {screenshot}")
+        return screenshot
+
+    return take

@@ -7,8 +7,6 @@ folder, or under ``$THETA_TEST_ARTIFACTS`` when that is set; the comparison page
 copied to /tmp/compare_report.png.
 """
 
-import os
-import shutil
 import struct
 from pathlib import Path
 
@@ -19,59 +17,31 @@ from theta.cli import main
 SECTIONS = ["Run", "Hyperparameters", "Parameters", "Pictures", "Final metrics", "Predictions"]
 
 
-def _chromium():
-    """A headless Chromium driven by selenium; skips (or fails, if required) without one."""
-    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing.append("selenium (pip install selenium)")
-    if missing:
-        reason = "the report's browser test needs " + ", ".join(missing)
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
-
-
 def _png_size(path: Path) -> tuple[int, int]:
     """Width and height from a PNG's IHDR chunk."""
     return struct.unpack(">II", path.read_bytes()[16:24])
 
 
 @pytest.mark.slow
-def test_the_report_renders_its_pictures_and_headings_in_chromium(tmp_path, capsys):
+def test_the_report_renders_its_pictures_and_headings_in_chromium(tmp_path, capsys, chromium,
+                                                                  full_page_screenshot):
     pytest.importorskip("matplotlib")
     run = tmp_path / "moons"
     assert main(["train", "--data", "moons", "--epochs", "3", "--out", str(run), "--quiet"]) == 0
     assert main(["report", str(run)]) == 0
     capsys.readouterr()
-    driver = _chromium()
-    try:
-        driver.set_window_size(1200, 900)
-        driver.get((run / "report.html").as_uri())
-        images = driver.execute_script(
-            "return Array.from(document.images, i => ({alt: i.alt, complete: i.complete, "
-            "width: i.naturalWidth, height: i.naturalHeight, "
-            "shown: i.getBoundingClientRect().width, top: i.getBoundingClientRect().top}))"
-        )
-        headings = driver.execute_script(
-            "return Array.from(document.querySelectorAll('h1, h2'), "
-            "h => [h.tagName.toLowerCase(), h.textContent])"
-        )
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1200, min(height + 100, 8000))
-        artifacts = Path(os.environ.get("THETA_TEST_ARTIFACTS", tmp_path / "artifacts"))
-        artifacts.mkdir(parents=True, exist_ok=True)
-        screenshot = artifacts / "report_moons.png"
-        assert driver.save_screenshot(str(screenshot))
-    finally:
-        driver.quit()
+    chromium.get((run / "report.html").as_uri())
+    images = chromium.execute_script(
+        "return Array.from(document.images, i => ({alt: i.alt, complete: i.complete, "
+        "width: i.naturalWidth, height: i.naturalHeight, "
+        "shown: i.getBoundingClientRect().width, top: i.getBoundingClientRect().top}))"
+    )
+    headings = chromium.execute_script(
+        "return Array.from(document.querySelectorAll('h1, h2'), "
+        "h => [h.tagName.toLowerCase(), h.textContent])"
+    )
+    errors = [entry for entry in chromium.get_log("browser") if entry["level"] == "SEVERE"]
+    screenshot = full_page_screenshot(chromium, "report_moons.png")
     assert headings == [["h1", "moons"]] + [["h2", title] for title in SECTIONS]
     pictures = {p.stem: _png_size(p) for p in run.glob("*.png")}
     assert set(pictures) == {"loss_curve", "confusion_matrix", "decision_boundary"}
@@ -88,7 +58,7 @@ def test_the_report_renders_its_pictures_and_headings_in_chromium(tmp_path, caps
 
 
 @pytest.mark.slow
-def test_the_comparison_renders_in_chromium(theta_cli, tmp_path):
+def test_the_comparison_renders_in_chromium(theta_cli, tmp_path, chromium, full_page_screenshot):
     pytest.importorskip("matplotlib")
     runs = tmp_path / "runs"
     for name, hidden in (("narrow", "4"), ("wide", "16")):
@@ -96,30 +66,20 @@ def test_the_comparison_renders_in_chromium(theta_cli, tmp_path):
                            "--out", str(runs / name), "--quiet")  # fmt: skip
         assert result.returncode == 0, result.stderr
     assert theta_cli("report", str(runs / "narrow"), str(runs / "wide")).returncode == 0
-    driver = _chromium()
-    try:
-        driver.set_window_size(1200, 900)
-        driver.get((runs / "compare.html").as_uri())
-        images = driver.execute_script(
-            "return Array.from(document.images, i => ({alt: i.alt, complete: i.complete, "
-            "width: i.naturalWidth, shown: i.getBoundingClientRect().width}))"
-        )
-        headings = driver.execute_script(
-            "return Array.from(document.querySelectorAll('h1, h2'), h => h.textContent)"
-        )
-        header = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#hyperparameters + p + table th'), "
-            "h => h.textContent)"
-        )
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1200, min(height + 100, 8000))
-        artifacts = Path(os.environ.get("THETA_TEST_ARTIFACTS", tmp_path / "artifacts"))
-        artifacts.mkdir(parents=True, exist_ok=True)
-        screenshot = artifacts / "compare_report.png"
-        assert driver.save_screenshot(str(screenshot))
-    finally:
-        driver.quit()
+    chromium.get((runs / "compare.html").as_uri())
+    images = chromium.execute_script(
+        "return Array.from(document.images, i => ({alt: i.alt, complete: i.complete, "
+        "width: i.naturalWidth, shown: i.getBoundingClientRect().width}))"
+    )
+    headings = chromium.execute_script(
+        "return Array.from(document.querySelectorAll('h1, h2'), h => h.textContent)"
+    )
+    header = chromium.execute_script(
+        "return Array.from(document.querySelectorAll('#hyperparameters + p + table th'), "
+        "h => h.textContent)"
+    )
+    errors = [entry for entry in chromium.get_log("browser") if entry["level"] == "SEVERE"]
+    screenshot = full_page_screenshot(chromium, "compare_report.png")
     assert headings == ["Comparing 2 runs", "Runs", "Hyperparameters", "Curves", "Final metrics"]
     assert header == ["", "name", "narrow", "wide"]  # both runs named, side by side
     assert sorted(image["alt"] for image in images) == ["loss_curves", "metric_curves"]
@@ -127,5 +87,3 @@ def test_the_comparison_renders_in_chromium(theta_cli, tmp_path):
                for image in images)  # fmt: skip
     assert errors == []
     assert screenshot.read_bytes().startswith(b"\x89PNG")
-    with open(screenshot, "rb") as src, open("/tmp/compare_report.png", "wb") as dst:
-        shutil.copyfileobj(src, dst)

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -141,31 +140,14 @@ def served(site):
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """A headless Chromium driven by selenium (set up as tests/cli/test_report_browser.py)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.binary_location = shutil.which("chromium")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
-    driver.set_window_size(1200, 900)
-    yield driver
-    driver.quit()
-
-
 @pytest.mark.slow
-def test_an_api_page_in_chromium(served, browser):
-    browser.get(f"{served}/api/nn/")
-    headings = browser.execute_script(
+def test_an_api_page_in_chromium(served, chromium):
+    chromium.get(f"{served}/api/nn/")
+    headings = chromium.execute_script(
         "return Array.from(document.querySelectorAll('article h1, article h2'), "
         "h => [h.tagName, h.id, h.textContent.replace('\\u00b6', '').trim()])"
     )
-    signature = browser.execute_script(
+    signature = chromium.execute_script(
         "const h = document.getElementById('theta.nn.Linear');"
         "return h.parentElement.querySelector('.doc-signature').textContent"
     )
@@ -176,21 +158,14 @@ def test_an_api_page_in_chromium(served, browser):
 
 
 @pytest.mark.slow
-def test_a_tutorial_with_its_pictures_in_chromium(served, browser, tmp_path):
-    browser.get(f"{served}/tutorials/chapter/")
-    images = browser.execute_script(
+def test_a_tutorial_with_its_pictures_in_chromium(served, chromium, full_page_screenshot):
+    chromium.get(f"{served}/tutorials/chapter/")
+    images = chromium.execute_script(
         "return Array.from(document.querySelectorAll('article img'), i => ({src: i.src, "
         "alt: i.alt, complete: i.complete, width: i.naturalWidth}))"
     )
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1200, min(height + 100, 8000))
-    artifacts = Path(os.environ.get("THETA_TEST_ARTIFACTS", tmp_path / "artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
-    screenshot = artifacts / "tutorial_chapter.png"
-    assert browser.save_screenshot(str(screenshot))
-    browser.set_window_size(1200, 900)
-    print(f"screenshot: {screenshot}")
+    errors = [entry for entry in chromium.get_log("browser") if entry["level"] == "SEVERE"]
+    full_page_screenshot(chromium, "tutorial_chapter.png")
     assert images, "the chapter tutorial shows no picture"
     for image in images:  # each picture decoded, not broken, with alt text
         assert image["complete"] and image["width"] > 0, image
@@ -199,19 +174,19 @@ def test_a_tutorial_with_its_pictures_in_chromium(served, browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_search_box_finds_a_layer(served, browser):
+def test_the_search_box_finds_a_layer(served, chromium):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(f"{served}/")
-    browser.find_element(By.CSS_SELECTOR, "label.md-search__icon, .md-search").click()
-    box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
+    chromium.get(f"{served}/")
+    chromium.find_element(By.CSS_SELECTOR, "label.md-search__icon, .md-search").click()
+    box = chromium.find_element(By.CSS_SELECTOR, "input.md-search__input")
     assert box.get_attribute("placeholder") == "Search"
     box.send_keys("Linear")
     result = (By.CSS_SELECTOR, ".md-search-result__item")
-    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located(result))
-    results = browser.find_elements(*result)
+    WebDriverWait(chromium, 30).until(expected_conditions.presence_of_element_located(result))
+    results = chromium.find_elements(*result)
     assert any("Linear" in r.text for r in results)
 
 

@@ -51,8 +51,8 @@ def test_errors():
     with pytest.raises(ValueError) as bad_algorithm:
         SemanticSearch(BagOfWords(), algorithm="kdtree").fit(DOCS)
     assert str(bad_algorithm.value) == (
-        "The 'algorithm' parameter of SemanticSearch must be a str among {'brute', 'hnsw', 'ivfpq'}. "
-        "Got 'kdtree' instead."
+        "The 'algorithm' parameter of SemanticSearch must be a str among "
+        "{'brute', 'hnsw', 'ivfpq'}. Got 'kdtree' instead."
     )
     with pytest.raises(TypeError, match=r"documents\[1\] is a int"):
         SemanticSearch(BagOfWords()).fit(["a", 1])
