@@ -346,3 +346,43 @@ def test_bad_arguments_are_refused_before_any_work():
         dask_client(42)
     with pytest.raises(ValueError, match="no texts"):
         embed_on_cluster([], scheduler="tcp://127.0.0.1:1")
+
+
+# --- an out-of-core fit whose rows the cluster computes ----------------------------------------
+
+
+def test_out_of_core_fit_on_the_cluster_equals_the_in_memory_fit(cluster):
+    """``fit`` on a Dask array computed batch by batch on the workers trains exactly as on
+    the same rows in memory, read in the same blocks."""
+    import dask.array as da
+
+    from theta.data import ArrayDataset, DataLoader
+    from theta.nn import MLP
+    from theta.train import fit
+
+    address, client, _ = cluster
+    chunk, n = 64, 512
+    # rows no process holds whole: dask's own functions, so the workers can compute them
+    X = da.sin(da.arange(n * 4, chunks=chunk * 4).reshape(n, 4) * 0.37).astype(np.float32)
+    y = (X.sum(axis=1) > 0).astype(np.int64)
+    assert X.chunks[0] == (chunk,) * (n // chunk)
+    kwargs = {"loss": "cross_entropy", "optimizer": "adam", "lr": 1e-2, "epochs": 2}
+    on_cluster = MLP((4, 8, 2), rng=0)
+    with client.as_current():  # X's chunks are computed by the workers, a batch at a time
+        history = fit(on_cluster, DataLoader(ArrayDataset(X, y), batch_size=32, shuffle=True,
+                                             seed=0), **kwargs)  # fmt: skip
+    computed = client.run_on_scheduler(
+        lambda dask_scheduler: {name: prefix.state_counts["memory"] + prefix.state_counts[
+            "released"] + prefix.state_counts["forgotten"]
+            for name, prefix in dask_scheduler.task_prefixes.items()})  # fmt: skip
+    assert computed.get("astype", 0) > 0  # the rows were made on the cluster (X's last task)
+    X_mem = np.sin(np.arange(n * 4).reshape(n, 4) * 0.37).astype(np.float32)
+    y_mem = (X_mem.sum(axis=1) > 0).astype(np.int64)
+    in_memory = MLP((4, 8, 2), rng=0)
+    loader = DataLoader(ArrayDataset(X_mem, y_mem), batch_size=32, shuffle=True, seed=0,
+                        block_size=chunk)  # the Dask array's blocks are its chunks
+    want = fit(in_memory, loader, **kwargs)
+    assert history.step_loss == want.step_loss and len(history.step_loss) == 2 * n // 32
+    for (name, a), (_, b) in zip(on_cluster.state_dict().items(),
+                                 in_memory.state_dict().items(), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(a, b, err_msg=name)
