@@ -49,7 +49,15 @@ _blas_limit: list[Any] = []  # threadpoolctl's limiter, kept alive while it hold
 
 
 def get_num_threads() -> int:
-    """The number of threads theta's own pools use (see the module docstring)."""
+    """The number of threads theta's own pools use (see the module docstring).
+
+    Examples
+    --------
+    >>> import theta
+    >>> n = theta.get_num_threads()
+    >>> isinstance(n, int) and n >= 1
+    True
+    """
     return _setting[0] or _usable_cpus()
 
 

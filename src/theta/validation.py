@@ -323,7 +323,17 @@ class Interval:
 
 @dataclass(frozen=True)
 class Options:
-    """One of a fixed set of values ("a str among {'auto', 'full'}")."""
+    """One of a fixed set of values ("a str among {'auto', 'full'}").
+
+    Examples
+    --------
+    >>> from theta.validation import Options
+    >>> solver = Options(["auto", "svd"])
+    >>> str(solver)
+    "a str among {'auto', 'svd'}"
+    >>> solver.accepts("svd"), solver.accepts("lbfgs")
+    (True, False)
+    """
 
     values: frozenset
 

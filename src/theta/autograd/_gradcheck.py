@@ -24,7 +24,26 @@ __all__ = ["GradcheckReport", "Mismatch", "gradcheck"]
 
 @dataclass(frozen=True)
 class Mismatch:
-    """One gradient element where autodiff and finite differences disagree."""
+    """One gradient element where autodiff and finite differences disagree.
+
+    Examples
+    --------
+    >>> import theta
+    >>> class WrongCube(theta.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved
+    ...         return (2 * x ** 2 * grad,)  # should be 3 x**2
+    ...
+    >>> report = theta.gradcheck(WrongCube.apply, theta.tensor([1.0, 2.0], dtype="float64"))
+    >>> m = report.mismatch
+    >>> m.op, m.input_index, m.element, round(m.got, 2), round(m.expected, 2)
+    ('WrongCube', 0, (0,), 1.28, 1.92)
+    """
 
     op: str | None  # the Function whose own backward is wrong; None if every op checks out
     input_index: int  # input of ``op`` (or of the checked function when ``op`` is None)
@@ -46,7 +65,15 @@ class Mismatch:
 
 @dataclass(frozen=True)
 class GradcheckReport:
-    """The outcome of :func:`gradcheck`; truthy when every gradient matched."""
+    """The outcome of :func:`gradcheck`; truthy when every gradient matched.
+
+    Examples
+    --------
+    >>> import theta
+    >>> report = theta.gradcheck(theta.tanh, theta.tensor([0.5, -1.0], dtype="float64"))
+    >>> bool(report), report.n_elements, report.mismatch
+    (True, 2, None)
+    """
 
     ok: bool
     max_abs_error: float

@@ -45,7 +45,16 @@ def set_default_dtype(dtype: type | str | np.dtype) -> None:
 
 
 def get_default_dtype() -> np.dtype:
-    """Return the dtype that Python scalars, lists and new parameters get."""
+    """Return the dtype that Python scalars, lists and new parameters get.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.get_default_dtype()
+    dtype('float32')
+    >>> theta.tensor([1.0, 2.0]).dtype == theta.get_default_dtype()
+    True
+    """
     return _default_dtype[0]
 
 

@@ -66,12 +66,30 @@ def zeros(*shape: Shape, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 
 def ones(*shape: Shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones."""
+    """A tensor of ones.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.ones(2, 3)
+    tensor([[1., 1., 1.],
+            [1., 1., 1.]])
+    >>> theta.ones((2, 3), dtype="int64").dtype
+    dtype('int64')
+    """
     return Tensor(np.ones(_shape("ones", shape), _or_default(dtype)), requires_grad=requires_grad)
 
 
 def empty(*shape: Shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor whose values are whatever the memory held: fill it before reading it."""
+    """A tensor whose values are whatever the memory held: fill it before reading it.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.empty(2, 3)
+    >>> x.shape, x.dtype
+    ((2, 3), dtype('float32'))
+    """
     return Tensor(np.empty(_shape("empty", shape), _or_default(dtype)), requires_grad=requires_grad)
 
 
@@ -101,7 +119,15 @@ def eye(
     dtype: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """An ``(N, M)`` matrix (``M = N`` by default) with ones on diagonal ``k`` (0 the main)."""
+    """An ``(N, M)`` matrix (``M = N`` by default) with ones on diagonal ``k`` (0 the main).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.eye(2, 3, k=1)
+    tensor([[0., 1., 0.],
+            [0., 0., 1.]])
+    """
     return Tensor(np.eye(N, M, k, dtype=_or_default(dtype)), requires_grad=requires_grad)
 
 
@@ -143,7 +169,14 @@ def linspace(
     requires_grad: bool = False,
 ) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (included unless ``endpoint``
-    is false), computed in float64 and then cast, as NumPy does."""
+    is false), computed in float64 and then cast, as NumPy does.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.linspace(0.0, 1.0, 5)
+    tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     if operator.index(num) < 0:
         raise ValueError(f"linspace: num must be non-negative (got {num}).")
     data = np.linspace(start, stop, num, endpoint=endpoint).astype(_or_default(dtype))
@@ -165,7 +198,17 @@ def rand(*shape: Shape, dtype: Any = None, requires_grad: bool = False, rng: Any
 
 
 def randn(*shape: Shape, dtype: Any = None, requires_grad: bool = False, rng: Any = None) -> Tensor:
-    """Standard normal samples, drawn from ``rng`` (a seed or a Generator)."""
+    """Standard normal samples, drawn from ``rng`` (a seed or a Generator).
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.randn(2, 3, rng=0)
+    >>> x.shape, x.dtype
+    ((2, 3), dtype('float32'))
+    >>> theta.randn(3, rng=0).round(4)
+    tensor([ 1.1176, -1.3871, -0.4266])
+    """
     dt = _float_dtype("randn", dtype)
     data = check_random_state(rng).standard_normal(_shape("randn", shape), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
@@ -176,27 +219,65 @@ def _like(x: Any) -> np.ndarray:
 
 
 def zeros_like(x: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros of ``x``'s shape and (unless ``dtype`` is given) dtype."""
+    """Zeros of ``x``'s shape and (unless ``dtype`` is given) dtype.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.zeros_like(theta.tensor([[1, 2], [3, 4]]))
+    tensor([[0, 0],
+            [0, 0]])
+    """
     return Tensor(np.zeros_like(_like(x), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(x: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Ones of ``x``'s shape and (unless ``dtype`` is given) dtype."""
+    """Ones of ``x``'s shape and (unless ``dtype`` is given) dtype.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.ones_like(theta.tensor([1, 2, 3]), dtype="float32")
+    tensor([1., 1., 1.])
+    """
     return Tensor(np.ones_like(_like(x), dtype=dtype), requires_grad=requires_grad)
 
 
 def empty_like(x: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """An unfilled tensor of ``x``'s shape and (unless ``dtype`` is given) dtype."""
+    """An unfilled tensor of ``x``'s shape and (unless ``dtype`` is given) dtype.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.empty_like(theta.zeros(2, 3))
+    >>> x.shape, x.dtype
+    ((2, 3), dtype('float32'))
+    """
     return Tensor(np.empty_like(_like(x), dtype=dtype), requires_grad=requires_grad)
 
 
 def full_like(x: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """``fill_value`` everywhere, in ``x``'s shape and (unless ``dtype`` is given) dtype."""
+    """``fill_value`` everywhere, in ``x``'s shape and (unless ``dtype`` is given) dtype.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.full_like(theta.zeros(2, 2), 7.0)
+    tensor([[7., 7.],
+            [7., 7.]])
+    """
     return Tensor(np.full_like(_like(x), fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
 def rand_like(x: Any, *, dtype: Any = None, requires_grad: bool = False, rng: Any = None) -> Tensor:
-    """``rand`` of ``x``'s shape and (unless ``dtype`` is given) floating dtype."""
+    """``rand`` of ``x``'s shape and (unless ``dtype`` is given) floating dtype.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.rand_like(theta.zeros(3), rng=0).round(4)
+    tensor([0.8506, 0.637 , 0.5111])
+    """
     like = _like(x)
     dtype = like.dtype if dtype is None else dtype
     return rand(like.shape, dtype=dtype, requires_grad=requires_grad, rng=rng)
@@ -205,7 +286,14 @@ def rand_like(x: Any, *, dtype: Any = None, requires_grad: bool = False, rng: An
 def randn_like(
     x: Any, *, dtype: Any = None, requires_grad: bool = False, rng: Any = None
 ) -> Tensor:
-    """``randn`` of ``x``'s shape and (unless ``dtype`` is given) floating dtype."""
+    """``randn`` of ``x``'s shape and (unless ``dtype`` is given) floating dtype.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.randn_like(theta.zeros(2, 3), rng=0).shape
+    (2, 3)
+    """
     like = _like(x)
     dtype = like.dtype if dtype is None else dtype
     return randn(like.shape, dtype=dtype, requires_grad=requires_grad, rng=rng)

@@ -33,7 +33,18 @@ class _Mode:
 
 
 def is_grad_enabled() -> bool:
-    """Return whether new operations record the graph that ``backward`` needs."""
+    """Return whether new operations record the graph that ``backward`` needs.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.is_grad_enabled()
+    True
+    >>> with theta.no_grad():
+    ...     print(theta.is_grad_enabled())
+    ...
+    False
+    """
     return _Mode.grad_enabled
 
 
@@ -73,7 +84,19 @@ def no_grad() -> _Switch:
 
 
 def enable_grad() -> _Switch:
-    """Record graphs inside the block even within an enclosing ``no_grad``."""
+    """Record graphs inside the block even within an enclosing ``no_grad``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([1.0], requires_grad=True)
+    >>> with theta.no_grad():
+    ...     with theta.enable_grad():
+    ...         y = x * 2
+    ...
+    >>> y.requires_grad
+    True
+    """
     return _Switch("grad_enabled", True)
 
 
@@ -81,6 +104,19 @@ def detect_anomaly() -> _Switch:
     """Check every forward output and backward gradient for NaN/inf and name the op at fault.
 
     Slow (one extra pass over every array); use it to find where a NaN is born.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 4.0], requires_grad=True)
+    >>> try:
+    ...     with np.errstate(invalid="ignore"), theta.detect_anomaly():
+    ...         theta.sqrt(x)
+    ... except FloatingPointError as exc:
+    ...     print(exc)
+    ...
+    detect_anomaly: Sqrt produced NaN or infinity from finite inputs of shapes (2,).
     """
     return _Switch("anomaly", True)
 

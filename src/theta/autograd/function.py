@@ -28,7 +28,24 @@ __all__ = ["Context", "Function"]
 
 
 class Context:
-    """What one application of a ``Function`` remembers for its backward pass."""
+    """What one application of a ``Function`` remembers for its backward pass.
+
+    Examples
+    --------
+    >>> import theta
+    >>> class Double(theta.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         print(type(ctx).__name__, ctx.needs_grad)
+    ...         return 2 * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         return (2 * grad,)
+    ...
+    >>> Double.apply(theta.tensor([1.0], requires_grad=True))
+    Context (True,)
+    tensor([2.], requires_grad=True)
+    """
 
     __slots__ = ("fn", "parents", "needs_grad", "saved", "kwargs", "versions")
 
@@ -53,7 +70,26 @@ class Context:
 
 
 class Function:
-    """Base class of every op; see the module docstring for the protocol."""
+    """Base class of every op; see the module docstring for the protocol.
+
+    Examples
+    --------
+    >>> import theta
+    >>> class Cube(theta.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved
+    ...         return (3 * x ** 2 * grad,)
+    ...
+    >>> x = theta.tensor([1.0, 2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad.tolist()
+    [3.0, 12.0]
+    """
 
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, **kwargs: Any) -> np.ndarray:

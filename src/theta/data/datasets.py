@@ -70,6 +70,13 @@ class DatasetInfo:
     image_shape : tuple of int or None
         ``(C, H, W)`` of one sample when each row of ``X`` is an image read row by row
         (``X.reshape(-1, *image_shape)`` gives the images); None for other data.
+
+    Examples
+    --------
+    >>> from theta.data import list_datasets
+    >>> info = list_datasets()[0]
+    >>> info.name, info.task, info.shape
+    ('iris', 'classification', (150, 4))
     """
 
     name: str

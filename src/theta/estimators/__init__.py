@@ -59,7 +59,15 @@ __all__ = [
 
 
 def all_estimators() -> list[type]:
-    """Every public estimator class in ``theta.estimators``, sorted by name."""
+    """Every public estimator class in ``theta.estimators``, sorted by name.
+
+    Examples
+    --------
+    >>> from theta.estimators import all_estimators
+    >>> names = [cls.__name__ for cls in all_estimators()]
+    >>> "Ridge" in names, names == sorted(names)
+    (True, True)
+    """
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
     found = {

@@ -50,6 +50,15 @@ class BaseEstimator(Params):
     :func:`theta.validation.violation`: ``Interval``, ``Options``, ``Each``, a type,
     ``"boolean"``, ``"random_state"``, ``"callable"`` or ``None``) and call
     ``self._validate_params()`` first thing in ``fit``.
+
+    Examples
+    --------
+    >>> from theta.estimators import BaseEstimator, Ridge
+    >>> model = Ridge(alpha=2.0)
+    >>> isinstance(model, BaseEstimator), model.get_params()["alpha"]
+    (True, 2.0)
+    >>> model.set_params(alpha=0.5).alpha
+    0.5
     """
 
     _parameter_constraints: dict[str, list[Any]] = {}
@@ -186,7 +195,19 @@ def diverged(where: str, exc: DivergenceError) -> ValueError:
 
 
 def check_is_fitted(estimator: Any) -> None:
-    """Raise scikit-learn's ``NotFittedError`` sentence if ``fit`` has not run."""
+    """Raise scikit-learn's ``NotFittedError`` sentence if ``fit`` has not run.
+
+    Examples
+    --------
+    >>> from theta.estimators import Ridge, check_is_fitted
+    >>> try:
+    ...     check_is_fitted(Ridge())
+    ... except Exception as exc:
+    ...     print(type(exc).__name__)
+    ...
+    NotFittedError
+    >>> check_is_fitted(Ridge().fit([[0.0], [1.0]], [0.0, 1.0]))
+    """
     if not _fitted_attributes(estimator):
         raise sklearn_twin(NotFittedError)(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
@@ -194,8 +215,22 @@ def check_is_fitted(estimator: Any) -> None:
         )
 
 
-def check_classification_targets(y: np.ndarray) -> None:
-    """Refuse a continuous (regression) target given to a classifier."""
+def check_classification_targets(y: Any) -> None:
+    """Refuse a continuous (regression) target given to a classifier (array-like labels).
+
+    Examples
+    --------
+    >>> from theta.estimators import check_classification_targets
+    >>> import numpy as np
+    >>> check_classification_targets([0, 1, 1])
+    >>> try:
+    ...     check_classification_targets(np.array([0.5, 1.7]))
+    ... except ValueError as exc:
+    ...     print(type(exc).__name__)
+    ...
+    ValueError
+    """
+    y = np.asarray(y)
     if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
         raise ValueError(
             "Unknown label type: continuous. Maybe you are trying to fit a classifier, which "
@@ -209,7 +244,16 @@ def check_classification_targets(y: np.ndarray) -> None:
 
 
 class ClassifierMixin:
-    """Classifiers predict labels; ``score`` is accuracy."""
+    """Classifiers predict labels; ``score`` is accuracy.
+
+    Examples
+    --------
+    >>> from theta.estimators import ClassifierMixin, KNeighborsClassifier
+    >>> X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
+    >>> clf = KNeighborsClassifier(n_neighbors=1).fit(X, y)
+    >>> isinstance(clf, ClassifierMixin), clf.score(X, y)
+    (True, 1.0)
+    """
 
     _estimator_type = "classifier"
 
@@ -244,7 +288,16 @@ class ClassifierMixin:
 
 
 class RegressorMixin:
-    """Regressors predict numbers; ``score`` is R²."""
+    """Regressors predict numbers; ``score`` is R².
+
+    Examples
+    --------
+    >>> from theta.estimators import LinearRegression, RegressorMixin
+    >>> X, y = [[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0]
+    >>> reg = LinearRegression().fit(X, y)
+    >>> isinstance(reg, RegressorMixin), round(reg.score(X, y), 4)
+    (True, 1.0)
+    """
 
     _estimator_type = "regressor"
 
@@ -294,7 +347,17 @@ def _weighted_targets(y: Any, y_pred: np.ndarray, sample_weight: Any) -> tuple[n
 
 
 class TransformerMixin:
-    """Transformers map X to new features; ``fit_transform`` fits, then transforms."""
+    """Transformers map X to new features; ``fit_transform`` fits, then transforms.
+
+    Examples
+    --------
+    >>> from theta.estimators import StandardScaler, TransformerMixin
+    >>> scaler = StandardScaler()
+    >>> isinstance(scaler, TransformerMixin)
+    True
+    >>> scaler.fit_transform([[1.0], [3.0]]).tolist()
+    [[-1.0], [1.0]]
+    """
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
         return self.fit(X, y, **fit_params).transform(X)  # type: ignore[attr-defined]
@@ -308,7 +371,17 @@ class TransformerMixin:
 
 
 class ClusterMixin:
-    """Clusterers find groups without labels; ``fit_predict`` returns each sample's group."""
+    """Clusterers find groups without labels; ``fit_predict`` returns each sample's group.
+
+    Examples
+    --------
+    >>> from theta.estimators import ClusterMixin, KMeans
+    >>> X = [[0.0], [0.1], [5.0], [5.1]]
+    >>> km = KMeans(n_clusters=2, random_state=0)
+    >>> labels = km.fit_predict(X)
+    >>> isinstance(km, ClusterMixin), bool(labels[0] == labels[1] != labels[2])
+    (True, True)
+    """
 
     _estimator_type = "clusterer"
 

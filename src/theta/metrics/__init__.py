@@ -54,7 +54,15 @@ _METRICS: dict[str, Callable[[object, object], float]] = {
 def get_metric(
     metric: str | Callable[[object, object], float],
 ) -> Callable[[object, object], float]:
-    """Return the metric function called ``metric`` (or ``metric`` itself if callable)."""
+    """Return the metric function called ``metric`` (or ``metric`` itself if callable).
+
+    Examples
+    --------
+    >>> from theta.metrics import get_metric
+    >>> accuracy = get_metric("accuracy")
+    >>> accuracy.__name__, accuracy([0, 1, 1], [0, 1, 0])
+    ('accuracy_score', 0.6666666666666666)
+    """
     if callable(metric):
         return metric
     if metric not in _METRICS:

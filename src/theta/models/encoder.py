@@ -58,7 +58,15 @@ _INSTALL_HINT = (
 
 @dataclass(frozen=True)
 class BertConfig:
-    """Every architecture number of a BERT encoder (defaults: all-MiniLM-L6-v2)."""
+    """Every architecture number of a BERT encoder (defaults: all-MiniLM-L6-v2).
+
+    Examples
+    --------
+    >>> from theta.models import BertConfig
+    >>> config = BertConfig(n_layer=2, n_heads=4, n_embd=64, n_inner=256)
+    >>> config.n_embd // config.n_heads, config.vocab_size
+    (16, 30522)
+    """
 
     vocab_size: int = 30522
     max_positions: int = 512  # rows of the position table: the longest input it can read

@@ -260,7 +260,18 @@ class GPT(Module):
 
 
 def lm_loss(logits: Tensor, targets: Any) -> Tensor:
-    """Mean next-token cross-entropy: logits (B, T, V) against ids (B, T)."""
+    """Mean next-token cross-entropy: logits (B, T, V) against ids (B, T).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import theta
+    >>> from theta.models import lm_loss
+    >>> logits = theta.zeros(2, 3, 5)  # (B, T, V): uniform over 5 tokens
+    >>> targets = np.zeros((2, 3), dtype=np.int64)  # (B, T)
+    >>> lm_loss(logits, targets).round(4)  # log(5)
+    tensor(1.6094)
+    """
     B, T, V = logits.shape
     return cross_entropy(logits.reshape(B * T, V), np.asarray(targets).reshape(B * T))
 

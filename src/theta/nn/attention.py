@@ -65,6 +65,14 @@ def attention_mask(T: int, S: int | None = None, *, causal: bool = False,
     Returns
     -------
     ndarray of shape (T, S) or (B, 1, T, S), or None when nothing is masked
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.nn.attention_mask(3, causal=True)
+    array([[False,  True,  True],
+           [False, False,  True],
+           [False, False, False]])
     """
     S = T if S is None else S
     mask = np.triu(np.ones((T, S), dtype=bool), k=1 + S - T) if causal else None
@@ -316,6 +324,14 @@ def scaled_dot_product_attention(
         If q, k and v do not fit together or the mask does not broadcast to the scores.
     TypeError
         If the mask is neither bool nor floating.
+
+    Examples
+    --------
+    >>> import theta
+    >>> q = k = v = theta.randn(2, 4, 5, 8, rng=0)  # (B, nh, T, hs)
+    >>> mask = theta.nn.attention_mask(5, causal=True)
+    >>> theta.nn.scaled_dot_product_attention(q, k, v, mask=mask).shape
+    (2, 4, 5, 8)
     """
     if q.shape[-1] != k.shape[-1] or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(
@@ -345,7 +361,17 @@ def attention_composed(q: Tensor, k: Tensor, v: Tensor, *, mask: Any = None
 
 
 def sinusoidal_positions(n_positions: int, n_embd: int, *, dtype: Any = None) -> np.ndarray:
-    """The fixed sin/cos position codes of "Attention Is All You Need", shape (T, C)."""
+    """The fixed sin/cos position codes of "Attention Is All You Need", shape (T, C).
+
+    Examples
+    --------
+    >>> import theta
+    >>> pe = theta.nn.sinusoidal_positions(4, 6)
+    >>> pe.shape
+    (4, 6)
+    >>> pe[1].round(4)
+    array([0.8415, 0.5403, 0.0464, 0.9989, 0.0022, 1.    ], dtype=float32)
+    """
     position = np.arange(n_positions)[:, None]
     rate = np.exp(-math.log(10000.0) * np.arange(0, n_embd, 2) / n_embd)
     table = np.zeros((n_positions, n_embd))

@@ -424,6 +424,15 @@ def conv1d(
     Returns
     -------
     Tensor of shape (N, O, L_out), ``L_out = (L + 2p - d(k - 1) - 1) // stride + 1``
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.ones(2, 3, 10)  # (N, C, L)
+    >>> w = theta.ones(4, 3, 5)  # (O, C, k)
+    >>> F.conv1d(x, w).shape, F.conv1d(x, w, padding="same").shape
+    ((2, 4, 6), (2, 4, 10))
     """
     return _conv("conv1d", 1, x, weight, bias, stride, padding, dilation, groups)
 
@@ -493,6 +502,15 @@ def conv_transpose2d(
     Returns
     -------
     Tensor of shape (N, O, OH, OW), ``OH = (H - 1) stride - 2p + d(kh - 1) + output_padding + 1``
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.ones(1, 3, 4, 4)  # (N, C, H, W)
+    >>> w = theta.ones(3, 2, 3, 3)  # (C, O, kh, kw)
+    >>> F.conv_transpose2d(x, w, stride=2).shape
+    (1, 2, 9, 9)
     """
     where = "conv_transpose2d"
     weight = _as_tensor(weight)

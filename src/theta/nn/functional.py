@@ -98,6 +98,18 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Returns
     -------
     Tensor of shape (..., out_features)
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.ones(4, 3)  # (n_samples, in_features)
+    >>> w = theta.ones(2, 3)  # (out_features, in_features)
+    >>> F.linear(x, w, theta.tensor([0.0, 1.0]))
+    tensor([[3., 4.],
+            [3., 4.],
+            [3., 4.],
+            [3., 4.]])
     """
     x = _check_linear(x, weight, "linear")
     if bias is None:
@@ -156,6 +168,15 @@ def linear_gelu(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
     """``gelu(linear(x, weight, bias), approximate)`` as one op (see :class:`LinearGELU`).
 
     Shapes as in :func:`theta.nn.functional.linear`: (..., in_features) → (..., out_features).
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.tensor([[1.0, -1.0]])
+    >>> w = theta.eye(2)
+    >>> F.linear_gelu(x, w).round(4)
+    tensor([[ 0.8413, -0.1587]])
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(
@@ -167,13 +188,31 @@ def linear_gelu(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
 
 
 def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``linear`` from primitives; the oracle for the fused form."""
+    """``linear`` from primitives; the oracle for the fused form.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x, w = theta.ones(4, 3), theta.ones(2, 3)
+    >>> F.linear_composed(x, w).shape
+    (4, 2)
+    """
     out = x @ weight.T
     return out if bias is None else out + bias
 
 
 def linear_relu_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``linear_relu`` from primitives; the oracle for the fused form."""
+    """``linear_relu`` from primitives; the oracle for the fused form.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.tensor([[1.0, -1.0]])
+    >>> F.linear_relu_composed(x, theta.eye(2))
+    tensor([[1., 0.]])
+    """
     return linear_composed(x, weight, bias).relu()
 
 
@@ -256,6 +295,14 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Te
     weight, bias : Tensor of shape normalized_shape
     eps : float, default=1e-5
         Added to the variance, so a constant input gives zeros rather than NaN.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.tensor([[1.0, 2.0, 3.0]])
+    >>> F.layer_norm(x, theta.ones(3), theta.zeros(3)).round(4)
+    tensor([[-1.2247,  0.    ,  1.2247]])
     """
     if not isinstance(x, Tensor):
         x = tensor(x)
@@ -264,7 +311,16 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Te
 
 
 def layer_norm_composed(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
-    """``layer_norm`` from primitives; the oracle for the fused form."""
+    """``layer_norm`` from primitives; the oracle for the fused form.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.tensor([[1.0, 2.0, 3.0]])
+    >>> F.layer_norm_composed(x, theta.ones(3), theta.zeros(3)).round(4)
+    tensor([[-1.2247,  0.    ,  1.2247]])
+    """
     axes = tuple(range(-_check_norm_shape(x, weight), 0))
     centred = x - x.mean(axis=axes, keepdims=True)
     var = (centred * centred).mean(axis=axes, keepdims=True)
@@ -277,6 +333,28 @@ def dropout(
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
     Identity when not ``training`` or ``p == 0``, so inference needs no rescaling.
+
+    Parameters
+    ----------
+    x : Tensor of any shape
+    p : float in [0, 1)
+    rng : int or numpy.random.Generator or None
+        Where the mask comes from.
+    training : bool, default True
+
+    Returns
+    -------
+    Tensor of ``x``'s shape
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> F.dropout(theta.ones(2, 4), 0.5, rng=0)
+    tensor([[2., 0., 0., 0.],
+            [2., 2., 2., 2.]])
+    >>> F.dropout(theta.ones(2, 4), 0.5, rng=0, training=False).tolist()
+    [[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1) (got {p}).")
@@ -310,7 +388,29 @@ class Embedding(Function):
 
 
 def embedding(indices: np.ndarray | Tensor, weight: Tensor) -> Tensor:
-    """Rows of ``weight`` picked by integer ``indices`` (any shape); gradients scatter-add."""
+    """Rows of ``weight`` picked by integer ``indices`` (any shape); gradients scatter-add.
+
+    Parameters
+    ----------
+    indices : int array or Tensor of any shape (...)
+        Row numbers in ``[0, n_embeddings)``.
+    weight : Tensor of shape (n_embeddings, embedding_dim)
+
+    Returns
+    -------
+    Tensor of shape (..., embedding_dim)
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> weight = theta.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])  # (n_tokens, C)
+    >>> F.embedding(theta.tensor([[2, 0], [1, 1]]), weight).shape
+    (2, 2, 2)
+    >>> F.embedding(theta.tensor([2, 0]), weight)
+    tensor([[2., 2.],
+            [0., 0.]])
+    """
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers (got dtype {idx.dtype}).")

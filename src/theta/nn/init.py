@@ -27,7 +27,19 @@ _budget: ContextVar[list[int] | None] = ContextVar("parameter_budget", default=N
 
 
 class ParameterBudgetError(ValueError):
-    """Raised when a model under :func:`parameter_budget` creates more parameters than allowed."""
+    """Raised when a model under :func:`parameter_budget` creates more parameters than allowed.
+
+    Examples
+    --------
+    >>> import theta
+    >>> try:
+    ...     with theta.nn.init.parameter_budget(10):
+    ...         theta.nn.Linear(8, 8, rng=0)
+    ... except theta.nn.init.ParameterBudgetError as exc:
+    ...     print(type(exc).__name__)
+    ...
+    ParameterBudgetError
+    """
 
 
 @contextlib.contextmanager
@@ -116,7 +128,16 @@ def uniform(
     rng: np.random.Generator,
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
-    """Draw from ``U(low, high)``."""
+    """Draw from ``U(low, high)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import theta
+    >>> w = theta.nn.init.uniform((2, 3), -0.1, 0.1, rng=np.random.default_rng(0))
+    >>> w.shape, bool(abs(w).max() <= 0.1)
+    ((2, 3), True)
+    """
     _check_budget(math.prod(shape), charge=False)
     if _skipping.get():
         return np.empty(shape, dtype=_dtype(dtype))
@@ -130,7 +151,16 @@ def normal(
     rng: np.random.Generator,
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
-    """Draw from ``N(0, std²)``."""
+    """Draw from ``N(0, std²)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import theta
+    >>> w = theta.nn.init.normal((2, 3), std=0.02, rng=np.random.default_rng(0))
+    >>> w.shape, w.dtype
+    ((2, 3), dtype('float32'))
+    """
     _check_budget(math.prod(shape), charge=False)
     if _skipping.get():
         return np.empty(shape, dtype=_dtype(dtype))
@@ -144,7 +174,16 @@ def kaiming_uniform(
     rng: np.random.Generator,
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
-    """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``: PyTorch's default for linear layers."""
+    """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``: PyTorch's default for linear layers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import theta
+    >>> w = theta.nn.init.kaiming_uniform((3, 4), fan_in=4, rng=np.random.default_rng(0))
+    >>> w.shape, bool(abs(w).max() <= 0.5)
+    ((3, 4), True)
+    """
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return uniform(shape, -bound, bound, rng=rng, dtype=dtype)
 
@@ -156,17 +195,43 @@ def xavier_uniform(
     gain: float = 1.0,
     dtype: np.dtype | type | None = None,
 ) -> np.ndarray:
-    """Glorot's ``U(-a, a)`` with ``a = gain * sqrt(6 / (fan_in + fan_out))``; shape (out, in)."""
+    """Glorot's ``U(-a, a)`` with ``a = gain * sqrt(6 / (fan_in + fan_out))``; shape (out, in).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import theta
+    >>> w = theta.nn.init.xavier_uniform((4, 2), rng=np.random.default_rng(0))  # (out, in)
+    >>> w.shape, bool(abs(w).max() <= 1.0)
+    ((4, 2), True)
+    """
     fan_out, fan_in = shape
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform(shape, -bound, bound, rng=rng, dtype=dtype)
 
 
 def zeros(shape: tuple[int, ...], *, dtype: np.dtype | type | None = None) -> np.ndarray:
+    """An array of zeros of ``shape`` (the default dtype unless ``dtype`` is given): biases.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.nn.init.zeros((2, 3))
+    array([[0., 0., 0.],
+           [0., 0., 0.]], dtype=float32)
+    """
     _check_budget(math.prod(shape), charge=False)
     return np.zeros(shape, dtype=_dtype(dtype))
 
 
 def ones(shape: tuple[int, ...], *, dtype: np.dtype | type | None = None) -> np.ndarray:
+    """An array of ones of ``shape`` (the default dtype unless ``dtype`` is given): gains.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.nn.init.ones((3,), dtype="float64")
+    array([1., 1., 1.])
+    """
     _check_budget(math.prod(shape), charge=False)
     return np.ones(shape, dtype=_dtype(dtype))

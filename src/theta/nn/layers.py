@@ -150,7 +150,18 @@ class LayerNorm(Module):
 
 
 class Dropout(Module):
-    """Zero activations with probability ``p`` while training; identity in ``eval()`` mode."""
+    """Zero activations with probability ``p`` while training; identity in ``eval()`` mode.
+
+    Examples
+    --------
+    >>> import theta
+    >>> drop = theta.nn.Dropout(p=0.5, rng=0)
+    >>> drop(theta.ones(2, 4))
+    tensor([[2., 0., 0., 0.],
+            [2., 2., 2., 2.]])
+    >>> drop.eval()(theta.ones(2, 4)).tolist()
+    [[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]
+    """
 
     def __init__(self, p: float = 0.5, *, rng: Any = None) -> None:
         check_scalar(p, "p", float | int, min_val=0.0, max_val=1.0, include_boundaries="left")
@@ -162,14 +173,30 @@ class Dropout(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)``."""
+    """``max(x, 0)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 0.0, 1.0])
+    >>> theta.nn.ReLU()(x).round(4)
+    tensor([0., 0., 1.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return relu(x)
 
 
 class GELU(Module):
-    """Gaussian error linear unit; ``approximate="tanh"`` for the GPT-2 form."""
+    """Gaussian error linear unit; ``approximate="tanh"`` for the GPT-2 form.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 0.0, 1.0])
+    >>> theta.nn.GELU(approximate="tanh")(x).round(4)
+    tensor([-0.1588,  0.    ,  0.8412])
+    """
 
     def __init__(self, approximate: str = "none") -> None:
         self.approximate = approximate
@@ -179,21 +206,45 @@ class GELU(Module):
 
 
 class Tanh(Module):
-    """``tanh(x)``."""
+    """``tanh(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 0.0, 1.0])
+    >>> theta.nn.Tanh()(x).round(4)
+    tensor([-0.7616,  0.    ,  0.7616])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return tanh(x)
 
 
 class Sigmoid(Module):
-    """``1 / (1 + exp(-x))``."""
+    """``1 / (1 + exp(-x))``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 0.0, 1.0])
+    >>> theta.nn.Sigmoid()(x).round(4)
+    tensor([0.2689, 0.5   , 0.7311])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return sigmoid(x)
 
 
 class Softmax(Module):
-    """Normalised exponentials along ``axis``."""
+    """Normalised exponentials along ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.nn.Softmax(axis=-1)(theta.tensor([[0.0, 0.0], [0.0, 3.0]])).round(4)
+    tensor([[0.5   , 0.5   ],
+            [0.0474, 0.9526]])
+    """
 
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
@@ -209,7 +260,17 @@ _ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid,
 
 
 def get_activation(name: str) -> Module:
-    """The activation module called ``name`` (relu, gelu, tanh, sigmoid)."""
+    """The activation module called ``name`` (relu, gelu, tanh, sigmoid).
+
+    Examples
+    --------
+    >>> import theta
+    >>> act = theta.nn.get_activation("relu")
+    >>> act
+    ReLU()
+    >>> act(theta.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
     if name not in _ACTIVATIONS:
         raise ValueError(
             f"get_activation: unknown activation {name!r}; choose one of {', '.join(_ACTIVATIONS)}."
@@ -385,7 +446,14 @@ class Unflatten(Module):
 
 
 class Identity(Module):
-    """Return the input unchanged: a placeholder, e.g. for a layer switched off by a flag."""
+    """Return the input unchanged: a placeholder, e.g. for a layer switched off by a flag.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.nn.Identity()(theta.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
 
     def forward(self, x: Any) -> Any:
         return x

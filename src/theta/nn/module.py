@@ -51,7 +51,15 @@ class Parameter(Tensor):
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(strict=False)`` could not match."""
+    """What ``load_state_dict(strict=False)`` could not match.
+
+    Examples
+    --------
+    >>> import theta
+    >>> model = theta.nn.Linear(2, 1, rng=0)
+    >>> model.load_state_dict({"weight": model.weight.numpy()}, strict=False)
+    IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
+    """
 
     missing_keys: list[str]
     unexpected_keys: list[str]

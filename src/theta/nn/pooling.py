@@ -236,6 +236,14 @@ def max_pool1d(
     """Maximum over sliding windows of (N, C, L), as ``torch.nn.functional.max_pool1d``.
 
     Arguments and indices as in :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> x = theta.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]])  # (N, C, L)
+    >>> F.max_pool1d(x, 2, stride=1)
+    tensor([[[3., 3., 5., 5.]]])
     """
     return _max_pool("max_pool1d", 1, x, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)  # fmt: skip
@@ -314,7 +322,15 @@ def avg_pool1d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
-    """Mean over sliding windows of (N, C, L), as ``torch.nn.functional.avg_pool1d``."""
+    """Mean over sliding windows of (N, C, L), as ``torch.nn.functional.avg_pool1d``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> F.avg_pool1d(theta.arange(6.0).reshape(1, 1, 6), 2)
+    tensor([[[0.5, 2.5, 4.5]]])
+    """
     return _avg_pool("avg_pool1d", 1, x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, None)  # fmt: skip
 
@@ -375,7 +391,15 @@ def _adaptive(where: str, n: int, x: Any, output_size: Any) -> Tensor:
 
 
 def adaptive_avg_pool1d(x: Tensor, output_size: int | tuple[int]) -> Tensor:
-    """Average (N, C, L) over ``output_size`` nearly equal windows, as PyTorch's."""
+    """Average (N, C, L) over ``output_size`` nearly equal windows, as PyTorch's.
+
+    Examples
+    --------
+    >>> import theta
+    >>> import theta.nn.functional as F
+    >>> F.adaptive_avg_pool1d(theta.arange(6.0).reshape(1, 1, 6), 2)
+    tensor([[[1., 4.]]])
+    """
     return _adaptive("adaptive_avg_pool1d", 1, x, output_size)
 
 
@@ -544,7 +568,16 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """Average pooling layer, as ``torch.nn.AvgPool2d``; see :func:`avg_pool2d`."""
+    """Average pooling layer, as ``torch.nn.AvgPool2d``; see :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> import theta
+    >>> pool = theta.nn.AvgPool2d(2)
+    >>> pool(theta.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 2.5,  4.5],
+              [10.5, 12.5]]]])
+    """
 
     def __init__(
         self,
@@ -573,7 +606,15 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Adaptive average pooling to a fixed grid, as ``torch.nn.AdaptiveAvgPool2d``."""
+    """Adaptive average pooling to a fixed grid, as ``torch.nn.AdaptiveAvgPool2d``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> pool = theta.nn.AdaptiveAvgPool2d((2, 3))
+    >>> pool(theta.ones(1, 4, 8, 9)).shape
+    (1, 4, 2, 3)
+    """
 
     def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
         self.output_size = output_size

@@ -31,7 +31,25 @@ __all__ = [
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> from theta.train import Callback
+    >>> class CountSteps(Callback):
+    ...     n = 0
+    ...     def on_step_end(self, trainer, result):
+    ...         self.n += 1
+    ...
+    >>> counter = CountSteps()
+    >>> _ = fit(Linear(1, 1, rng=0), X, 2 * X, steps=3, batch_size=4, callbacks=[counter])
+    >>> counter.n
+    3
+    """
 
     def on_train_begin(self, trainer: Trainer) -> None: ...
 
@@ -58,6 +76,18 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best`` the model ends with the parameters of its best epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> from theta.train import EarlyStopping
+    >>> stop = EarlyStopping("loss", patience=1, min_delta=1e9)
+    >>> history = fit(Linear(1, 1, rng=0), X, 2 * X, epochs=10, batch_size=4, callbacks=[stop])
+    >>> len(history.epochs["loss"])
+    2
     """
 
     def __init__(
@@ -142,6 +172,20 @@ class ModelCheckpoint(Callback):
     epoch, early stopping's restoring of the best parameters), which a resumed run redoes.
     Writes are atomic. With ``save_best_only`` a checkpoint is written only when ``monitor``
     improves, so a diverged run never replaces the best one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> import os, tempfile
+    >>> from theta.train import ModelCheckpoint
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.ckpt")
+    >>> checkpoint = ModelCheckpoint(path, every_n_steps=2)
+    >>> _ = fit(Linear(1, 1, rng=0), X, 2 * X, steps=4, batch_size=4, callbacks=[checkpoint])
+    >>> os.path.exists(path)
+    True
     """
 
     def __init__(
@@ -183,6 +227,18 @@ class LRScheduler(Callback):
 
     The schedule is a pure function of the step count, so a resumed run needs no state of
     its own: the step count and the rate the optimizer holds are in the checkpoint.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> from theta.train import LRScheduler
+    >>> halve = LRScheduler(lambda step: 0.01 * 0.5 ** step)
+    >>> history = fit(Linear(1, 1, rng=0), X, 2 * X, steps=3, batch_size=4, callbacks=[halve])
+    >>> len(history.step_loss)
+    3
     """
 
     def __init__(self, schedule: Callable[[int], float]) -> None:
@@ -217,6 +273,18 @@ class DivergenceGuard(Callback):
     Its state (the reference loss, the recent losses, the last good parameters, the skip
     count) is part of a checkpoint, so a resumed run judges its losses as the uninterrupted
     one would.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> from theta.train import DivergenceGuard
+    >>> guard = DivergenceGuard(on_divergence="stop")
+    >>> history = fit(Linear(1, 1, rng=0), X, 2 * X, steps=20, lr=10.0, callbacks=[guard])
+    >>> len(history.step_loss) < 20
+    True
     """
 
     def __init__(
@@ -340,7 +408,20 @@ class DivergenceGuard(Callback):
 
 
 class PrintSteps(Callback):
-    """Print ``step``, loss and named parameter values at the given steps (the chapter's log)."""
+    """Print ``step``, loss and named parameter values at the given steps (the chapter's log).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import fit
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> from theta.train import PrintSteps
+    >>> _ = fit(Linear(1, 1, rng=0), X, 2 * X, steps=3, batch_size=8, shuffle=False, lr=0.01,
+    ...         callbacks=[PrintSteps([0, 2], params=["weight"])])
+    step    0  loss  57.9136  weight 0.9103
+    step    2  loss   9.4644  weight 1.5720
+    """
 
     def __init__(
         self,

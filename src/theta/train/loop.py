@@ -53,6 +53,17 @@ class StepResult:
 
     ``grads`` and ``update`` (parameter after minus before) are filled when the trainer was
     made with ``watch=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.nn import Linear
+    >>> from theta.train import Trainer
+    >>> X = np.array([[0.0], [1.0], [2.0]], dtype=np.float32)
+    >>> trainer = Trainer(Linear(1, 1, rng=0), X, 2 * X, lr=0.1)
+    >>> result = trainer.step()
+    >>> type(result).__name__, result.step, result.pred.shape, round(result.loss, 4)
+    ('StepResult', 0, (3, 1), 6.767)
     """
 
     step: int
@@ -822,6 +833,17 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
 
     A second Ctrl-C interrupts at once. Only the main thread can install signal handlers;
     elsewhere Ctrl-C behaves as usual.
+
+    Examples
+    --------
+    >>> from theta.train import deferred_interrupt
+    >>> with deferred_interrupt() as interrupted:
+    ...     for step in range(3):
+    ...         if interrupted():
+    ...             break
+    ...
+    >>> step
+    2
     """
     hit = [False]
     if threading.current_thread() is not threading.main_thread():

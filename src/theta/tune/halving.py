@@ -72,6 +72,17 @@ class SuccessiveHalving(BaseSearch):
     cv_results_ : dict
         One row per candidate per rung, with ``iter`` and ``n_resources``; the best is
         chosen among the last rung's candidates.
+
+    Examples
+    --------
+    >>> from theta.data import load_iris
+    >>> from theta.estimators import KNeighborsClassifier
+    >>> from theta.tune import SuccessiveHalving
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = SuccessiveHalving(KNeighborsClassifier(), {"n_neighbors": [1, 5, 15]}, cv=3,
+    ...                            random_state=0).fit(X, y)
+    >>> search.best_params_
+    {'n_neighbors': 1}
     """
 
     _run_names = (*BaseSearch._run_names, "_last_rung")

@@ -71,6 +71,12 @@ class BaseSearch(Params):
     Subclasses define ``_space_names()`` (check the space, return the searched names) and
     ``_run_search(evaluate)``, which calls ``evaluate(candidates, resource=None)`` once or
     more and gets each candidate's mean test score back.
+
+    Examples
+    --------
+    >>> from theta.tune import BaseSearch, GridSearch, RandomSearch
+    >>> issubclass(GridSearch, BaseSearch), issubclass(RandomSearch, BaseSearch)
+    (True, True)
     """
 
     _extra_names: tuple[str, ...] = ()  # names searched besides the estimator's parameters

@@ -40,7 +40,17 @@ def _real(value: Any) -> bool:
 
 
 class Distribution:
-    """A distribution of one hyperparameter's values; ``sample(rng)`` draws one."""
+    """A distribution of one hyperparameter's values; ``sample(rng)`` draws one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theta.tune import Distribution, LogUniform
+    >>> alpha = LogUniform(1e-3, 1e1)
+    >>> value = alpha.sample(np.random.default_rng(0))
+    >>> isinstance(alpha, Distribution), 1e-3 <= value <= 1e1
+    (True, True)
+    """
 
     def sample(self, rng: np.random.Generator) -> Any:
         raise NotImplementedError

@@ -6,6 +6,7 @@ input's shape. Scalars in backward rules are Python floats so float32 stays floa
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from functools import partial
@@ -174,134 +175,288 @@ class Unary(Function):
 
 
 class Neg(Unary):
-    """``-x``."""
+    """``-x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.neg(theta.tensor([1, -2]))
+    tensor([-1,  2])
+    """
 
     f, df = np.negative, staticmethod(lambda x, out: -1.0)
 
 
 class Exp(Unary):
-    """``exp(x)``; the derivative is the output itself."""
+    """``exp(x)``; the derivative is the output itself.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.exp(theta.tensor([0.0, 1.0])).round(4)
+    tensor([1.    , 2.7183])
+    """
 
     f, df = np.exp, staticmethod(lambda x, out: out)
 
 
 class Log(Unary):
-    """Natural ``log(x)``."""
+    """Natural ``log(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.log(theta.tensor([1.0, 10.0])).round(4)
+    tensor([0.    , 2.3026])
+    """
 
     f, df = np.log, staticmethod(lambda x, out: 1.0 / x)
 
 
 class Log1p(Unary):
-    """``log(1 + x)``, accurate for small ``x``."""
+    """``log(1 + x)``, accurate for small ``x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.log1p(theta.tensor([0.0, 1.0])).round(4)
+    tensor([0.    , 0.6931])
+    """
 
     f, df = np.log1p, staticmethod(lambda x, out: 1.0 / (1.0 + x))
 
 
 class Sqrt(Unary):
-    """``sqrt(x)``."""
+    """``sqrt(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.sqrt(theta.tensor([4, 9]))
+    tensor([2., 3.])
+    """
 
     f, df = np.sqrt, staticmethod(lambda x, out: 0.5 / out)
 
 
 class Abs(Unary):
-    """``|x|``; the gradient at 0 is 0, as in PyTorch."""
+    """``|x|``; the gradient at 0 is 0, as in PyTorch.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.abs(theta.tensor([-2, 0, 3]))
+    tensor([2, 0, 3])
+    """
 
     f, df = np.abs, staticmethod(lambda x, out: np.sign(x))
 
 
 class Sin(Unary):
-    """``sin(x)``."""
+    """``sin(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.sin(theta.tensor([0.0, 1.5708])).round(4)
+    tensor([0., 1.])
+    """
 
     f, df = np.sin, staticmethod(lambda x, out: np.cos(x))
 
 
 class Cos(Unary):
-    """``cos(x)``."""
+    """``cos(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.cos(theta.tensor([0.0, 3.1416])).round(4)
+    tensor([ 1., -1.])
+    """
 
     f, df = np.cos, staticmethod(lambda x, out: -np.sin(x))
 
 
 class Tanh(Unary):
-    """``tanh(x)``; the derivative reuses the output."""
+    """``tanh(x)``; the derivative reuses the output.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.tanh(theta.tensor([-1.0, 0.0, 1.0])).round(4)
+    tensor([-0.7616,  0.    ,  0.7616])
+    """
 
     f, df = np.tanh, staticmethod(lambda x, out: 1.0 - out * out)
 
 
 class Reciprocal(Unary):
-    """``1 / x``; integers give floats, as in PyTorch (NumPy's ``reciprocal`` truncates)."""
+    """``1 / x``; integers give floats, as in PyTorch (NumPy's ``reciprocal`` truncates).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.reciprocal(theta.tensor([1, 2, 4]))
+    tensor([1.  , 0.5 , 0.25])
+    """
 
     f, df = staticmethod(lambda x: 1.0 / x), staticmethod(lambda x, out: -out * out)
 
 
 class Square(Unary):
-    """``x * x``."""
+    """``x * x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.square(theta.tensor([-3, 2]))
+    tensor([9, 4])
+    """
 
     f, df = np.square, staticmethod(lambda x, out: 2.0 * x)
 
 
 class Rsqrt(Unary):
-    """``1 / sqrt(x)``."""
+    """``1 / sqrt(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.rsqrt(theta.tensor([1.0, 4.0]))
+    tensor([1. , 0.5])
+    """
 
     f = staticmethod(lambda x: 1.0 / np.sqrt(x))
     df = staticmethod(lambda x, out: -0.5 * out * out * out)
 
 
 class Exp2(Unary):
-    """``2 ** x``."""
+    """``2 ** x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.exp2(theta.tensor([0.0, 3.0]))
+    tensor([1., 8.])
+    """
 
     f, df = np.exp2, staticmethod(lambda x, out: out * _LN2)
 
 
 class Log2(Unary):
-    """Base-2 ``log2(x)``."""
+    """Base-2 ``log2(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.log2(theta.tensor([1.0, 8.0]))
+    tensor([0., 3.])
+    """
 
     f, df = np.log2, staticmethod(lambda x, out: 1.0 / (x * _LN2))
 
 
 class Log10(Unary):
-    """Base-10 ``log10(x)``."""
+    """Base-10 ``log10(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.log10(theta.tensor([1.0, 1000.0])).round(4)
+    tensor([0., 3.])
+    """
 
     f, df = np.log10, staticmethod(lambda x, out: 1.0 / (x * _LN10))
 
 
 class Expm1(Unary):
-    """``exp(x) - 1``, accurate for small ``x``."""
+    """``exp(x) - 1``, accurate for small ``x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.expm1(theta.tensor([0.0, 1.0])).round(4)
+    tensor([0.    , 1.7183])
+    """
 
     f, df = np.expm1, staticmethod(lambda x, out: out + 1.0)
 
 
 class Sinh(Unary):
-    """``sinh(x)``."""
+    """``sinh(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.sinh(theta.tensor([0.0, 1.0])).round(4)
+    tensor([0.    , 1.1752])
+    """
 
     f, df = np.sinh, staticmethod(lambda x, out: np.cosh(x))
 
 
 class Cosh(Unary):
-    """``cosh(x)``."""
+    """``cosh(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.cosh(theta.tensor([0.0, 1.0])).round(4)
+    tensor([1.    , 1.5431])
+    """
 
     f, df = np.cosh, staticmethod(lambda x, out: np.sinh(x))
 
 
 class Asin(Unary):
-    """``arcsin(x)`` on ``[-1, 1]``."""
+    """``arcsin(x)`` on ``[-1, 1]``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.asin(theta.tensor([0.0, 1.0])).round(4)
+    tensor([0.    , 1.5708])
+    """
 
     f, df = np.arcsin, staticmethod(lambda x, out: 1.0 / np.sqrt(1.0 - x * x))
 
 
 class Acos(Unary):
-    """``arccos(x)`` on ``[-1, 1]``."""
+    """``arccos(x)`` on ``[-1, 1]``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.acos(theta.tensor([1.0, 0.0])).round(4)
+    tensor([0.    , 1.5708])
+    """
 
     f, df = np.arccos, staticmethod(lambda x, out: -1.0 / np.sqrt(1.0 - x * x))
 
 
 class Atan(Unary):
-    """``arctan(x)``."""
+    """``arctan(x)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.atan(theta.tensor([0.0, 1.0])).round(4)
+    tensor([0.    , 0.7854])
+    """
 
     f, df = np.arctan, staticmethod(lambda x, out: 1.0 / (1.0 + x * x))
 
 
 class Erf(Unary):
-    """The error function ``erf(x)`` (NumPy has none: ``theta.special.erf``)."""
+    """The error function ``erf(x)`` (NumPy has none: ``theta.special.erf``).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.erf(theta.tensor([0.0, 1.0])).round(4)
+    tensor([0.    , 0.8427])
+    """
 
     f = staticmethod(_special.erf)
     df = staticmethod(lambda x, out: _TWO_OVER_SQRT_PI * np.exp(-x * x))
@@ -355,7 +510,14 @@ class Remainder(Function):
 
 class Sigmoid(Unary):
     """``1 / (1 + exp(-x))``; a primitive because the composed form overflows ``exp`` for
-    large negative ``x``."""
+    large negative ``x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.sigmoid(theta.tensor([-100.0, 0.0, 2.0])).round(4)
+    tensor([0.    , 0.5   , 0.8808])
+    """
 
     f, df = staticmethod(_sigmoid), staticmethod(lambda x, out: out * (1.0 - out))
 
@@ -406,13 +568,27 @@ def _dmish(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 class SiLU(Unary):
-    """``x * sigmoid(x)`` (swish); one op instead of two, as it is a hot path of modern nets."""
+    """``x * sigmoid(x)`` (swish); one op instead of two, as it is a hot path of modern nets.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.silu(theta.tensor([-1.0, 0.0, 1.0])).round(4)
+    tensor([-0.2689,  0.    ,  0.7311])
+    """
 
     f, df = staticmethod(lambda x: x * _sigmoid(x)), staticmethod(_dsilu)
 
 
 class Mish(Unary):
-    """``x * tanh(softplus(x))``; one op instead of three passes (and three saved arrays)."""
+    """``x * tanh(softplus(x))``; one op instead of three passes (and three saved arrays).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.mish(theta.tensor([-1.0, 0.0, 1.0])).round(4)
+    tensor([-0.3034,  0.    ,  0.8651])
+    """
 
     f, df = staticmethod(_mish), staticmethod(_dmish)
 
@@ -427,7 +603,14 @@ class Hardtanh(Unary):
 
 class Hardsigmoid(Unary):
     """``relu6(x + 3) / 6``, piecewise linear; the gradient is 0 at ``x = -3`` and ``3`` (as in
-    PyTorch) and exactly 1/6 between (PyTorch's kernel uses float32's 1/6 even in float64)."""
+    PyTorch) and exactly 1/6 between (PyTorch's kernel uses float32's 1/6 even in float64).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.hardsigmoid(theta.tensor([-4.0, 0.0, 1.5, 4.0]))
+    tensor([0.  , 0.5 , 0.75, 1.  ])
+    """
 
     f = staticmethod(lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0)
     df = staticmethod(lambda x, out: (np.abs(x) < 3.0) * x.dtype.type(1.0 / 6.0))
@@ -435,7 +618,14 @@ class Hardsigmoid(Unary):
 
 class Hardswish(Unary):
     """``x * relu6(x + 3) / 6``; PyTorch's gradient: 0 up to ``x = -3``, ``x / 3 + 1/2`` on
-    ``(-3, 3)``, and 1 from ``x = 3``."""
+    ``(-3, 3)``, and 1 from ``x = 3``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.hardswish(theta.tensor([-1.0, 0.0, 1.0, 4.0])).round(4)
+    tensor([-0.3333,  0.    ,  0.6667,  4.    ])
+    """
 
     f = staticmethod(lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0)
     df = staticmethod(
@@ -445,14 +635,28 @@ class Hardswish(Unary):
 
 class LogSigmoid(Unary):
     """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))``; a primitive: composed, ``log`` of a
-    sigmoid that underflowed to 0 is -inf for very negative ``x``."""
+    sigmoid that underflowed to 0 is -inf for very negative ``x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.logsigmoid(theta.tensor([-100.0, 0.0])).round(4)
+    tensor([-100.    ,   -0.6931])
+    """
 
     f = staticmethod(lambda x: np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x))))
     df = staticmethod(lambda x, out: _sigmoid(-x))
 
 
 class ReLU(Function):
-    """``max(x, 0)``; the gradient at 0 is 0."""
+    """``max(x, 0)``; the gradient at 0 is 0.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.relu(theta.tensor([-1.0, 0.0, 2.0]))
+    tensor([0., 0., 2.])
+    """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
@@ -594,6 +798,44 @@ class AsType(Function):
 # --- public functions (the lowercase twins) -----------------------------------------------
 
 
+# One example for each function a factory makes: the call and what the doctest shows.
+_EXAMPLES: dict[str, tuple[str, str]] = {
+    "add": ("theta.add(theta.tensor([1, 2]), 10)", "tensor([11, 12])"),
+    "sub": ("theta.sub(theta.tensor([5, 7]), 2)", "tensor([3, 5])"),
+    "mul": ("theta.mul(theta.tensor([1.0, 2.0, 3.0]), 0.5)", "tensor([0.5, 1. , 1.5])"),
+    "maximum": ("theta.maximum(theta.tensor([1, 5]), theta.tensor([3, 2]))", "tensor([3, 5])"),
+    "minimum": ("theta.minimum(theta.tensor([1, 5]), theta.tensor([3, 2]))", "tensor([1, 2])"),
+    "atan2": ("theta.atan2(theta.tensor([1.0, -1.0]), -1).round(4)", "tensor([ 2.3562, -2.3562])"),
+    "remainder": ("theta.remainder(theta.tensor([-3, 3]), 2)", "tensor([1, 1])"),
+    "floor_divide": ("theta.floor_divide(theta.tensor([-7, 7]), 2)", "tensor([-4,  3])"),
+    "floor": ("theta.floor(theta.tensor([-1.5, 1.5]))", "tensor([-2.,  1.])"),
+    "ceil": ("theta.ceil(theta.tensor([-1.5, 1.5]))", "tensor([-1.,  2.])"),
+    "trunc": ("theta.trunc(theta.tensor([-1.5, 1.5]))", "tensor([-1.,  1.])"),
+    "sign": ("theta.sign(theta.tensor([-2.0, 0.0, 3.0]))", "tensor([-1.,  0.,  1.])"),
+    "relu6": ("theta.relu6(theta.tensor([-1.0, 3.0, 9.0]))", "tensor([0., 3., 6.])"),
+    "isnan": ('theta.isnan(theta.tensor([1.0, float("nan")]))', "tensor([False,  True])"),
+    "isinf": ('theta.isinf(theta.tensor([1.0, float("inf")]))', "tensor([False,  True])"),
+    "isfinite": ('theta.isfinite(theta.tensor([1.0, float("inf")]))', "tensor([ True, False])"),
+    "logical_and": ("theta.logical_and(theta.tensor([1, 1]), [1, 0])", "tensor([ True, False])"),
+    "logical_or": ("theta.logical_or(theta.tensor([0, 0]), [1, 0])", "tensor([ True, False])"),
+    "logical_xor": ("theta.logical_xor(theta.tensor([1, 1]), [1, 0])", "tensor([False,  True])"),
+    "logical_not": ("theta.logical_not(theta.tensor([True, False]))", "tensor([False,  True])"),
+    "bitwise_and": ("theta.bitwise_and(theta.tensor([12]), theta.tensor([10]))", "tensor([8])"),
+    "bitwise_or": ("theta.bitwise_or(theta.tensor([12]), theta.tensor([10]))", "tensor([14])"),
+    "bitwise_xor": ("theta.bitwise_xor(theta.tensor([12]), theta.tensor([10]))", "tensor([6])"),
+    "bitwise_not": ("theta.bitwise_not(theta.tensor([0, 5]))", "tensor([-1, -6])"),
+    "left_shift": ("theta.left_shift(theta.tensor([1, 3]), 2)", "tensor([ 4, 12])"),
+    "right_shift": ("theta.right_shift(theta.tensor([8, 12]), 2)", "tensor([2, 3])"),
+}
+
+
+def _with_example(name: str, doc: str) -> str:
+    """``doc`` with an ``Examples`` section made from ``_EXAMPLES[name]``, so that each
+    function a factory makes shows (and doctests) its own call."""
+    call, shown = _EXAMPLES[name]
+    return f"{inspect.cleandoc(doc)}\n\nExamples\n--------\n>>> import theta\n>>> {call}\n{shown}\n"
+
+
 def _with_scalar(like: Any, value: Any) -> tuple[Any, Tensor]:
     """``(like, value)`` as two tensors: a scalar takes ``like``'s floating dtype, and a Python
     float meeting an integer or bool tensor makes both the default dtype (PyTorch's rule:
@@ -626,6 +868,8 @@ def _binary_twin(fn: type[Function], name: str, **kwargs: Any) -> Any:
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}(a, b)`` with NumPy broadcasting."
+    if name in _EXAMPLES:  # not for the private helpers ``_power`` and ``_trunc_div``
+        op.__doc__ = _with_example(name, op.__doc__)
     return op
 
 
@@ -674,7 +918,16 @@ def div(a: Any, b: Any, rounding_mode: str | None = None) -> Tensor:
 
 
 def power(a: Any, b: Any) -> Tensor:
-    """``a ** b``; a Python-number exponent takes the fast path without ``log(a)``."""
+    """``a ** b``; a Python-number exponent takes the fast path without ``log(a)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.power(theta.tensor([1.0, 2.0, 3.0]), 2)
+    tensor([1., 4., 9.])
+    >>> theta.power(2.0, theta.tensor([0.0, 1.0, 3.0]))
+    tensor([1., 2., 8.])
+    """
     if isinstance(a, Tensor) and isinstance(b, int | float) and not isinstance(b, bool):
         return PowScalar.apply(a, exponent=b)
     return _power(a, b)
@@ -691,7 +944,7 @@ def _unary_twin(fn: type[Function], name: str, *, floating: bool = True, **kwarg
         return fn.apply(x, **kwargs)  # one frame
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = fn.__doc__
+    op.__doc__ = _with_example(name, fn.__doc__) if name in _EXAMPLES else fn.__doc__
     return op
 
 
@@ -729,7 +982,9 @@ hardswish = _unary_twin(Hardswish, "hardswish")
 hardsigmoid = _unary_twin(Hardsigmoid, "hardsigmoid")
 logsigmoid = _unary_twin(LogSigmoid, "logsigmoid")
 relu6 = _unary_twin(Hardtanh, "relu6", low=0.0, high=6.0)
-relu6.__doc__ = "``min(max(x, 0), 6)``; the gradient is 0 at 0 and at 6, as in PyTorch."
+relu6.__doc__ = _with_example(
+    "relu6", "``min(max(x, 0), 6)``; the gradient is 0 at 0 and at 6, as in PyTorch."
+)
 
 
 def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001 - NumPy's name
@@ -745,12 +1000,26 @@ def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001 - NumPy's name
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold`` (PyTorch's)."""
+    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold`` (PyTorch's).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.softplus(theta.tensor([-1.0, 0.0, 30.0])).round(4)
+    tensor([ 0.3133,  0.6931, 30.    ])
+    """
     return Softplus.apply(as_tensor(x), beta=float(beta), threshold=float(threshold))
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
-    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.elu(theta.tensor([-1.0, 0.0, 2.0])).round(4)
+    tensor([-0.6321,  0.    ,  2.    ])
+    """
     return ELU.apply(as_tensor(x), alpha=float(alpha), scale=1.0)
 
 
@@ -759,12 +1028,26 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 
 
 def selu(x: Any) -> Tensor:
-    """Self-normalising ``scale * elu(x, alpha)`` with the constants of Klambauer et al."""
+    """Self-normalising ``scale * elu(x, alpha)`` with the constants of Klambauer et al.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.selu(theta.tensor([-1.0, 0.0, 2.0])).round(4)
+    tensor([-1.1113,  0.    ,  2.1014])
+    """
     return ELU.apply(as_tensor(x), alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """``x`` limited to ``[min_val, max_val]``; zero gradient at the bounds, as in PyTorch."""
+    """``x`` limited to ``[min_val, max_val]``; zero gradient at the bounds, as in PyTorch.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.hardtanh(theta.tensor([-3.0, 0.5, 3.0]))
+    tensor([-1. ,  0.5,  1. ])
+    """
     if min_val > max_val:
         raise ValueError(
             f"hardtanh: min_val must not exceed max_val (got min_val={min_val}, max_val={max_val})."
@@ -773,12 +1056,29 @@ def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
-    """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.functional.leaky_relu``."""
+    """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.functional.leaky_relu``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.leaky_relu(theta.tensor([-2.0, 3.0]), negative_slope=0.1)
+    tensor([-0.2,  3. ])
+    """
     return LeakyReLU.apply(as_tensor(x), negative_slope=float(negative_slope))
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
-    """GELU; ``approximate="tanh"`` for the GPT-2 form, ``"none"`` for the exact erf form."""
+    """GELU; ``approximate="tanh"`` for the GPT-2 form, ``"none"`` for the exact erf form.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 0.0, 1.0])
+    >>> theta.gelu(x).round(4)
+    tensor([-0.1587,  0.    ,  0.8413])
+    >>> theta.gelu(x, approximate="tanh").round(4)
+    tensor([-0.1588,  0.    ,  0.8412])
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh' (got {approximate!r}).")
     return GELU.apply(as_tensor(x), approximate=approximate)
@@ -789,6 +1089,12 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
     Bounds may be tensors (or arrays) that broadcast with ``x``; then, as ``torch.clamp``,
     each bound gets the gradient where it is the output. Number bounds take a faster path.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.clip(theta.tensor([-2.0, 0.5, 3.0]), 0.0, 1.0)
+    tensor([0. , 0.5, 1. ])
     """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max.")
@@ -806,7 +1112,15 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Choose ``a`` where ``condition`` is true and ``b`` elsewhere, with broadcasting."""
+    """Choose ``a`` where ``condition`` is true and ``b`` elsewhere, with broadcasting.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([-1.0, 2.0, -3.0])
+    >>> theta.where(x > 0, x, 0.0)
+    tensor([0., 2., 0.])
+    """
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
@@ -857,7 +1171,9 @@ def _outside_graph(ufunc: np.ufunc, name: str, kinds: str = "") -> Any:
             raise broadcast_error(name, *[a.shape for a in arrays]) from None
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise ``{name}``, as NumPy's; the result is outside the graph."
+    op.__doc__ = _with_example(
+        name, f"Elementwise ``{name}``, as NumPy's; the result is outside the graph."
+    )
     return op
 
 
@@ -879,7 +1195,14 @@ right_shift = _outside_graph(np.right_shift, "right_shift", "iu")
 def isclose(
     a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> Tensor:
-    """Where ``|a - b| <= atol + rtol * |b|`` (NumPy's test), as a bool tensor."""
+    """Where ``|a - b| <= atol + rtol * |b|`` (NumPy's test), as a bool tensor.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.isclose(theta.tensor([1.0, 1.1]), theta.tensor([1.0, 1.0]))
+    tensor([ True, False])
+    """
     a_data = a.data if isinstance(a, Tensor) else a
     b_data = b.data if isinstance(b, Tensor) else b
     try:
@@ -892,5 +1215,12 @@ def isclose(
 def allclose(
     a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
 ) -> bool:
-    """Whether ``isclose`` holds everywhere."""
+    """Whether ``isclose`` holds everywhere.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.allclose(theta.tensor([1.0, 2.0]), theta.tensor([1.0, 2.0 + 1e-7]))
+    True
+    """
     return bool(isclose(a, b, rtol, atol, equal_nan).data.all())

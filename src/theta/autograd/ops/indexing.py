@@ -243,7 +243,16 @@ def gather(x: Any, axis: int, index: Any) -> Tensor:
 def take_along_axis(x: Any, indices: Any, axis: int | None) -> Tensor:
     """``np.take_along_axis``: like ``gather``, but ``indices`` broadcasts against ``x``
     outside ``axis``, negative indices count from the end, and ``axis=None`` reads the
-    flattened ``x``."""
+    flattened ``x``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
+    >>> theta.take_along_axis(x, theta.tensor([[1], [0]]), axis=1)
+    tensor([[30.],
+            [60.]])
+    """
     x = as_tensor(x)
     indices = _as_index("take_along_axis", indices)
     if axis is None:
@@ -294,12 +303,27 @@ def scatter(x: Any, axis: int, index: Any, src: Any) -> Tensor:
     ``src`` is a tensor at least as large as ``index`` or a scalar. Where an index repeats,
     the last write wins (PyTorch leaves it undefined); ``x`` gets the gradient where it was
     not overwritten and each ``src`` element the gradient of the place it was written to.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.scatter(theta.zeros(2, 3), 1, theta.tensor([[2], [0]]), 1.0)
+    tensor([[0., 0., 1.],
+            [1., 0., 0.]])
     """
     return _scatter("scatter", x, axis, index, src, None, True)
 
 
 def scatter_add(x: Any, axis: int, index: Any, src: Any) -> Tensor:
-    """A copy of ``x`` with ``src`` added along ``axis`` at ``index`` (repeats add up)."""
+    """A copy of ``x`` with ``src`` added along ``axis`` at ``index`` (repeats add up).
+
+    Examples
+    --------
+    >>> import theta
+    >>> src = theta.tensor([1.0, 2.0, 3.0])
+    >>> theta.scatter_add(theta.zeros(3), 0, theta.tensor([0, 2, 0]), src)
+    tensor([4., 0., 2.])
+    """
     return _scatter("scatter_add", x, axis, index, src, "sum", True)
 
 
@@ -314,6 +338,13 @@ def scatter_reduce(x: Any, axis: int, index: Any, src: Any, reduce: str = "sum",
     factor the product of the others, exact where factors are zero. One difference: with
     ``include_self=False`` an unused ``x`` value equal to the maximum does not take a share
     (PyTorch counts it, so its ``src`` gradient there is halved).
+
+    Examples
+    --------
+    >>> import theta
+    >>> src = theta.tensor([1.0, 5.0, 3.0])
+    >>> theta.scatter_reduce(theta.zeros(2), 0, theta.tensor([0, 0, 1]), src, reduce="amax")
+    tensor([5., 3.])
     """
     if reduce not in REDUCTIONS:
         raise ValueError(f"scatter_reduce: reduce must be one of {REDUCTIONS} (got {reduce!r}).")
@@ -322,7 +353,16 @@ def scatter_reduce(x: Any, axis: int, index: Any, src: Any, reduce: str = "sum",
 
 def index_add(x: Any, axis: int, index: Any, source: Any, alpha: float = 1) -> Tensor:
     """A copy of ``x`` with ``alpha * source[..., j, ...]`` added at ``x[..., index[j], ...]``
-    along ``axis`` (``torch.index_add``); ``index`` is 1-D, repeats add up."""
+    along ``axis`` (``torch.index_add``); ``index`` is 1-D, repeats add up.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.index_add(theta.zeros(3, 2), 0, theta.tensor([0, 2]), theta.ones(2, 2))
+    tensor([[1., 1.],
+            [0., 0.],
+            [1., 1.]])
+    """
     x = as_tensor(x)
     source = as_tensor(source, like=x)
     index = _as_index("index_add", index)
@@ -347,6 +387,13 @@ def index_put(x: Any, indices: tuple, values: Any, accumulate: bool = False) -> 
     NumPy advanced indexing; ``values`` broadcasts to the indexed shape. With
     ``accumulate=True`` repeated indices add up; otherwise the last write wins, and, as in
     PyTorch, every ``values`` element gets the gradient of the place it was written to.
+
+    Examples
+    --------
+    >>> import theta
+    >>> rows = (theta.tensor([1, 1, 3]),)
+    >>> theta.index_put(theta.zeros(4), rows, theta.tensor([1.0, 2.0, 5.0]), accumulate=True)
+    tensor([0., 3., 0., 5.])
     """
     x = as_tensor(x)
     values = as_tensor(values, like=x)
@@ -372,6 +419,14 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
 
     ``value`` is a Python number or a 0-d tensor, which then gets the summed gradient of the
     filled places. Example: ``att.masked_fill(causal_mask, -np.inf)`` hides future positions.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.ones(2, 2)
+    >>> theta.masked_fill(x, theta.tensor([[False, True], [False, False]]), -1.0)
+    tensor([[ 1., -1.],
+            [ 1.,  1.]])
     """
     x = as_tensor(x)
     mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)

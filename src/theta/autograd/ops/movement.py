@@ -252,7 +252,14 @@ class Unfold(Function):
 
 
 def reshape(x: Any, shape: int | Sequence[int]) -> Tensor:
-    """Give ``x`` a new shape with the same number of elements (one axis may be -1)."""
+    """Give ``x`` a new shape with the same number of elements (one axis may be -1).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.reshape(theta.arange(6), (2, -1)).shape
+    (2, 3)
+    """
     x = as_tensor(x)
     shape = (shape,) if isinstance(shape, int | np.integer) else tuple(int(n) for n in shape)
     try:
@@ -265,7 +272,16 @@ def reshape(x: Any, shape: int | Sequence[int]) -> Tensor:
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
-    """Permute axes (reverse them when ``axes`` is None), as ``np.transpose``."""
+    """Permute axes (reverse them when ``axes`` is None), as ``np.transpose``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.transpose(theta.zeros(2, 3, 4)).shape
+    (4, 3, 2)
+    >>> theta.transpose(theta.zeros(2, 3, 4), (0, 2, 1)).shape
+    (2, 4, 3)
+    """
     x = as_tensor(x)
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
@@ -282,7 +298,14 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes."""
+    """Exchange two axes.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.swapaxes(theta.zeros(2, 3, 4), 0, 2).shape
+    (4, 3, 2)
+    """
     x = as_tensor(x)
     axes = list(range(x.ndim))
     a1 = normalize_axis(axis1, x.ndim, "swapaxes")[0]
@@ -292,7 +315,14 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 
 def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Tensor:
-    """Insert size-1 axes at ``axis``."""
+    """Insert size-1 axes at ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.expand_dims(theta.zeros(3, 4), 0).shape
+    (1, 3, 4)
+    """
     x = as_tensor(x)
     n_new = 1 if isinstance(axis, int | np.integer) else len(axis)
     new_axes = normalize_axis(axis, x.ndim + n_new, "expand_dims")
@@ -301,7 +331,16 @@ def expand_dims(x: Any, axis: int | tuple[int, ...]) -> Tensor:
 
 
 def squeeze(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
-    """Remove size-1 axes (all of them, or those named by ``axis``)."""
+    """Remove size-1 axes (all of them, or those named by ``axis``).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.squeeze(theta.zeros(1, 3, 1)).shape
+    (3,)
+    >>> theta.squeeze(theta.zeros(1, 3, 1), axis=0).shape
+    (3, 1)
+    """
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "squeeze")
     if axis is None:
@@ -313,7 +352,16 @@ def squeeze(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
 
 
 def flatten(x: Any, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge axes ``start_axis..end_axis`` (inclusive) into one."""
+    """Merge axes ``start_axis..end_axis`` (inclusive) into one.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.flatten(theta.zeros(2, 3, 4)).shape
+    (24,)
+    >>> theta.flatten(theta.zeros(2, 3, 4), start_axis=1).shape
+    (2, 12)
+    """
     x = as_tensor(x)
     if x.ndim == 0:
         return reshape(x, (1,))
@@ -324,7 +372,15 @@ def flatten(x: Any, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
-    """Stretch ``x`` to ``shape`` by NumPy's broadcasting rules (a read-only view)."""
+    """Stretch ``x`` to ``shape`` by NumPy's broadcasting rules (a read-only view).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.broadcast_to(theta.tensor([1, 2, 3]), (2, 3))
+    tensor([[1, 2, 3],
+            [1, 2, 3]])
+    """
     x = as_tensor(x)
     shape = tuple(shape)
     try:
@@ -358,7 +414,14 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``; all other axes must match."""
+    """Join tensors along an existing ``axis``; all other axes must match.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.concatenate([theta.zeros(2, 3), theta.ones(1, 3)]).shape
+    (3, 3)
+    """
     ts = _as_tensors(tensors, "concatenate")
     axis = normalize_axis(axis, ts[0].ndim, "concatenate")[0]
     for t in ts[1:]:
@@ -373,7 +436,14 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new ``axis``."""
+    """Join same-shaped tensors along a new ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.stack([theta.zeros(2, 3), theta.ones(2, 3)], axis=1).shape
+    (2, 2, 3)
+    """
     ts = _as_tensors(tensors, "stack")
     for t in ts[1:]:
         if t.shape != ts[0].shape:
@@ -382,7 +452,14 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
-    """Split into pieces along ``axis``, as ``np.split`` (equal sections or cut points)."""
+    """Split into pieces along ``axis``, as ``np.split`` (equal sections or cut points).
+
+    Examples
+    --------
+    >>> import theta
+    >>> [t.tolist() for t in theta.split(theta.arange(6), [2, 5])]
+    [[0, 1], [2, 3, 4], [5]]
+    """
     x = as_tensor(x)
     axis = normalize_axis(axis, x.ndim, "split")[0]
     n = x.shape[axis]
@@ -456,12 +533,30 @@ def pad(x: Any, pad_width: int | Sequence, mode: str = "constant", value: float 
 
 
 def tril(x: Any, k: int = 0) -> Tensor:
-    """Zero the elements above the ``k``-th diagonal of the last two axes (batched)."""
+    """Zero the elements above the ``k``-th diagonal of the last two axes (batched).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.tril(theta.ones(3, 3))
+    tensor([[1., 0., 0.],
+            [1., 1., 0.],
+            [1., 1., 1.]])
+    """
     return _triangle("tril", x, k, lower=True)
 
 
 def triu(x: Any, k: int = 0) -> Tensor:
-    """Zero the elements below the ``k``-th diagonal of the last two axes (batched)."""
+    """Zero the elements below the ``k``-th diagonal of the last two axes (batched).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.triu(theta.ones(3, 3), k=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.],
+            [0., 0., 0.]])
+    """
     return _triangle("triu", x, k, lower=False)
 
 
@@ -473,14 +568,29 @@ def _triangle(op: str, x: Any, k: int, lower: bool) -> Tensor:
 
 
 def flip(x: Any, axis: int | tuple[int, ...] | None = None) -> Tensor:
-    """Reverse the order of elements along ``axis`` (all axes when None), as ``np.flip``."""
+    """Reverse the order of elements along ``axis`` (all axes when None), as ``np.flip``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.flip(theta.tensor([[1, 2], [3, 4]]), axis=1)
+    tensor([[2, 1],
+            [4, 3]])
+    """
     x = as_tensor(x)
     return Flip.apply(x, axes=normalize_axis(axis, x.ndim, "flip"))
 
 
 def roll(x: Any, shift: int | tuple[int, ...], axis: int | tuple[int, ...] | None = None) -> Tensor:
     """Shift elements cyclically by ``shift`` along ``axis``, as ``np.roll`` (the flattened
-    tensor when ``axis`` is None); a tuple ``shift`` pairs with a tuple ``axis``."""
+    tensor when ``axis`` is None); a tuple ``shift`` pairs with a tuple ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.roll(theta.tensor([1, 2, 3, 4]), 1)
+    tensor([4, 1, 2, 3])
+    """
     x = as_tensor(x)
     shift = tuple(int(s) for s in shift) if isinstance(shift, Sequence) else int(shift)
     if axis is not None:
@@ -498,6 +608,13 @@ def tile(x: Any, reps: int | Sequence[int]) -> Tensor:
 
     This is what PyTorch calls ``Tensor.repeat``: ``x.repeat(2, 1)`` there is
     ``theta.tile(x, (2, 1))`` (or the method ``x.repeat(2, 1)``) here.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.tile(theta.tensor([1, 2]), (2, 2))
+    tensor([[1, 2, 1, 2],
+            [1, 2, 1, 2]])
     """
     x = as_tensor(x)
     reps = (int(reps),) if isinstance(reps, int | np.integer) else tuple(int(r) for r in reps)
@@ -566,6 +683,13 @@ def meshgrid(*xs: Any, indexing: str = "xy") -> tuple[Tensor, ...]:
     With NumPy's default ``indexing="xy"`` the first two outputs have shape ``(len(xs[1]),
     len(xs[0]), ...)``; with ``"ij"`` (``torch.meshgrid``'s default) ``(len(xs[0]),
     len(xs[1]), ...)``. The outputs are read-only broadcast views.
+
+    Examples
+    --------
+    >>> import theta
+    >>> xx, yy = theta.meshgrid(theta.arange(3), theta.arange(2))
+    >>> xx.shape, yy.tolist()
+    ((2, 3), [[0, 0, 0], [1, 1, 1]])
     """
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij' (got {indexing!r}).")

@@ -296,13 +296,31 @@ class LogSoftmax(Function):
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum of elements over ``axis``."""
+    """Sum of elements over ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> theta.sum(x, axis=0)
+    tensor([5., 7., 9.])
+    >>> theta.sum(x, axis=1, keepdims=True).shape
+    (2, 1)
+    """
     x = x if isinstance(x, Tensor) else as_tensor(x)  # one frame fewer for tensors
     return Sum.apply(x, axes=normalize_axis(axis, x.ndim, "sum"), keepdims=keepdims)
 
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``: a sum scaled by ``1 / n``."""
+    """Arithmetic mean over ``axis``: a sum scaled by ``1 / n``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> theta.mean(x, axis=1)
+    tensor([2., 5.])
+    """
     x = x if isinstance(x, Tensor) else as_tensor(x)  # one frame fewer for tensors
     axes = normalize_axis(axis, x.ndim, "mean")
     n = math.prod([x.shape[a] for a in axes])
@@ -311,7 +329,15 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 
 def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: sample)."""
+    """Variance over ``axis`` with NumPy's ``ddof`` (0: population, 1: sample).
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> theta.var(x), theta.var(x, ddof=1).round(4)
+    (tensor(1.25), tensor(1.6667))
+    """
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "var")
     n = math.prod([x.shape[a] for a in axes])
@@ -322,19 +348,42 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Ten
 
 
 def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Standard deviation over ``axis`` (``sqrt`` of :func:`var`)."""
+    """Standard deviation over ``axis`` (``sqrt`` of :func:`var`).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.std(theta.tensor([1.0, 3.0]))
+    tensor(1.)
+    """
     return var(x, axis, ddof, keepdims).sqrt()
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Largest element over ``axis``."""
+    """Largest element over ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> theta.max(x), theta.max(x, axis=0)
+    (tensor(6.), tensor([4., 5., 6.]))
+    """
     x = as_tensor(x)
     axes = _nonempty_axes(x, axis, "max")
     return Max.apply(x, axes=axes, keepdims=keepdims, sign=1)
 
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Smallest element over ``axis``."""
+    """Smallest element over ``axis``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> x = theta.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    >>> theta.min(x, axis=1)
+    tensor([1., 4.])
+    """
     x = as_tensor(x)
     axes = _nonempty_axes(x, axis, "min")
     return Max.apply(x, axes=axes, keepdims=keepdims, sign=-1)
@@ -370,7 +419,14 @@ def cumsum(x: Any, axis: int | None = None) -> Tensor:
 
 
 def cumprod(x: Any, axis: int | None = None) -> Tensor:
-    """Running product along ``axis`` (``None``: flattened), with exact gradients at zeros."""
+    """Running product along ``axis`` (``None``: flattened), with exact gradients at zeros.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.cumprod(theta.tensor([1.0, 2.0, 3.0, 4.0]))
+    tensor([ 1.,  2.,  6., 24.])
+    """
     x = as_tensor(x)
     flat, ax = scan_axis(x, axis, "cumprod")
     return restore_0d(CumProd.apply(flat, axis=ax), x, axis)
@@ -451,34 +507,69 @@ def _matrix_norm(x: Tensor, ord: Any, axis: tuple[int, int], keepdims: bool) -> 
 
 
 def count_nonzero(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Number of nonzero elements over ``axis`` (an int64 tensor, no gradient)."""
+    """Number of nonzero elements over ``axis`` (an int64 tensor, no gradient).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.count_nonzero(theta.tensor([[0, 1], [2, 3]]), axis=1)
+    tensor([1, 2])
+    """
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "count_nonzero")
     return Tensor._from_op(np.asarray(np.count_nonzero(x.data, axis=axes, keepdims=keepdims)), None)
 
 
 def any(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Whether any element over ``axis`` is nonzero (a bool tensor, no gradient)."""
+    """Whether any element over ``axis`` is nonzero (a bool tensor, no gradient).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.any(theta.tensor([[0, 0], [0, 1]]), axis=1)
+    tensor([False,  True])
+    """
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "any")
     return Tensor._from_op(np.asarray(np.any(x.data, axis=axes, keepdims=keepdims)), None)
 
 
 def all(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Whether every element over ``axis`` is nonzero (a bool tensor, no gradient)."""
+    """Whether every element over ``axis`` is nonzero (a bool tensor, no gradient).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.all(theta.tensor([[1, 1], [0, 1]]), axis=1)
+    tensor([ True, False])
+    """
     x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "all")
     return Tensor._from_op(np.asarray(np.all(x.data, axis=axes, keepdims=keepdims)), None)
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``axis``, stable for any magnitude."""
+    """``log(sum(exp(x)))`` over ``axis``, stable for any magnitude.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.logsumexp(theta.tensor([1000.0, 1000.0])).round(4)
+    tensor(1000.6932)
+    """
     x = as_tensor(x)
     return LogSumExp.apply(x, axes=normalize_axis(axis, x.ndim, "logsumexp"), keepdims=keepdims)
 
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the largest element (an integer tensor, no gradient)."""
+    """Index of the largest element (an integer tensor, no gradient).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.argmax(theta.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]), axis=1)
+    tensor([1, 0])
+    """
     x = as_tensor(x)
     if axis is not None:
         normalize_axis(axis, x.ndim, "argmax")
@@ -486,7 +577,14 @@ def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the smallest element (an integer tensor, no gradient)."""
+    """Index of the smallest element (an integer tensor, no gradient).
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.argmin(theta.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]), axis=1)
+    tensor([0, 1])
+    """
     x = as_tensor(x)
     if axis is not None:
         normalize_axis(axis, x.ndim, "argmin")
@@ -507,7 +605,14 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """Log of :func:`softmax` along ``axis``, computed without ever taking ``log(0)``."""
+    """Log of :func:`softmax` along ``axis``, computed without ever taking ``log(0)``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.log_softmax(theta.tensor([0.0, 0.0])).round(4)
+    tensor([-0.6931, -0.6931])
+    """
     x = as_tensor(x)
     return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim, "log_softmax")[0])
 

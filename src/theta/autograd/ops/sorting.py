@@ -92,7 +92,16 @@ def sort(x: Any, axis: int | None = -1, descending: bool = False, *,
 
 def argsort(x: Any, axis: int | None = -1, descending: bool = False, *,
             stable: bool = False) -> Tensor:  # fmt: skip
-    """The int64 indices that sort ``x`` along ``axis`` (see :func:`sort`); no gradient."""
+    """The int64 indices that sort ``x`` along ``axis`` (see :func:`sort`); no gradient.
+
+    Examples
+    --------
+    >>> import theta
+    >>> theta.argsort(theta.tensor([3.0, 1.0, 2.0]))
+    tensor([1, 2, 0])
+    >>> theta.argsort(theta.tensor([3.0, 1.0, 2.0]), descending=True)
+    tensor([0, 2, 1])
+    """
     x = as_tensor(x)
     flat, ax = scan_axis(x, axis, "argsort")
     indices = Tensor._from_op(_argsort(flat.data, ax, descending, stable), None)
@@ -219,5 +228,13 @@ def cummax(x: Any, axis: int | None = None) -> tuple[Tensor, Tensor]:
 
 
 def cummin(x: Any, axis: int | None = None) -> tuple[Tensor, Tensor]:
-    """Running minimum along ``axis`` and the index it came from, as ``torch.cummin``."""
+    """Running minimum along ``axis`` and the index it came from, as ``torch.cummin``.
+
+    Examples
+    --------
+    >>> import theta
+    >>> values, indices = theta.cummin(theta.tensor([3.0, 1.0, 2.0, 0.0]), axis=0)
+    >>> values.tolist(), indices.tolist()
+    ([3.0, 1.0, 1.0, 0.0], [0, 1, 1, 3])
+    """
     return _running_extreme(x, axis, "cummin", np.minimum)
