@@ -166,3 +166,8 @@ def test_print_config_spells_out_the_loss_and_lists_the_choices(theta_cli):
     assert "# what training minimises: mse, mae, huber\n" in result.stdout
     assert "# the update rule: sgd, adam, adamw, rmsprop\n" in result.stdout
     assert "step" not in result.stdout.split("\n", 1)[0]  # no training, not the chapter's line
+
+
+def test_a_prefix_of_a_flag_is_refused_with_the_flag_suggested(theta_main):
+    code, out, err = theta_main("train", "--epoch", "3", "--dry-run")
+    assert code == 2 and "unrecognized arguments: --epoch 3; did you mean '--epochs'?" in err

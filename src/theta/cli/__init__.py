@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "use it, tune it.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     from theta import __version__
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_parser(subparsers)
     for command in subparsers.choices.values():
         command.formatter_class = HelpFormatter
+        # a prefix is a typo more often than a shorthand: --epoch is refused with a
+        # suggestion rather than silently taken for --epochs
+        command.allow_abbrev = False
     return parser
 
 
