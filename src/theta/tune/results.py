@@ -208,12 +208,18 @@ def leaderboard_html(cv_results: dict[str, Any], *, metric: str = "score", top: 
 
 
 def short_value(value: Any) -> str:
-    """A parameter value as people read it: a float to 4 significant digits.
+    """A parameter value as people read it: a float to 4 significant digits, a tuple as the
+    tuple it is (``best_params_`` holds tuples, so the table must not show a list).
 
     Examples
     --------
     >>> short_value(0.30000000000000004), short_value(1e-05), short_value("rbf")
     ('0.3', '1e-05', 'rbf')
+    >>> short_value((32,)), short_value((64, 0.10000000000000001))
+    ('(32,)', '(64, 0.1)')
     """
+    if isinstance(value, tuple):
+        inner = ", ".join(short_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
     value = jsonable(value)
     return f"{value:.4g}" if isinstance(value, float) else str(value)
