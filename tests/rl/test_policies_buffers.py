@@ -104,3 +104,17 @@ def test_replay_buffer_errors():
         ReplayBuffer(0, (2,))
     with pytest.raises(ValueError, match="empty"):
         ReplayBuffer(3, (2,)).sample(1)
+
+
+def test_replay_buffer_keeps_continuous_actions_as_float_vectors():
+    buffer = ReplayBuffer(4, (3,), action_shape=(2,), action_dtype=np.float32, rng=0)
+    actions = np.array([[0.25, -1.5], [0.75, 2.0]], dtype=np.float32)
+    for i, action in enumerate(actions):
+        buffer.add(np.full(3, i), action, 1.0, np.full(3, i + 1), False)
+    batch = buffer.sample(8)
+    assert batch.actions.shape == (8, 2) and batch.actions.dtype == np.float32
+    rows = batch.obs[:, 0].astype(int)  # which transition each sampled row is
+    np.testing.assert_array_equal(batch.actions, actions[rows])
+    again = ReplayBuffer(4, (3,), action_shape=(2,), action_dtype=np.float32)
+    again.load_state_dict(buffer.state_dict())
+    np.testing.assert_array_equal(again.actions[:2], actions)

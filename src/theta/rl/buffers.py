@@ -35,7 +35,7 @@ class Transitions(NamedTuple):
     """
 
     obs: np.ndarray  # (B, *obs_shape)
-    actions: np.ndarray  # (B,) int64
+    actions: np.ndarray  # (B, *action_shape): int64 indices, or float32 for continuous actions
     rewards: np.ndarray  # (B,) float32
     next_obs: np.ndarray  # (B, *obs_shape)
     terminated: np.ndarray  # (B,) float32: 1.0 where the episode ended in a terminal state
@@ -54,6 +54,10 @@ class ReplayBuffer:
     obs_shape : tuple of int
         Shape of one observation.
     obs_dtype : numpy dtype, default=float32
+    action_shape : tuple of int, default=()
+        Shape of one action: ``()`` for an index (a Discrete space), ``(n,)`` for a Box's.
+    action_dtype : numpy dtype, default=int64
+        float32 for continuous actions.
     rng : int or numpy.random.Generator, optional
         Source of the sampled indices.
 
@@ -72,6 +76,8 @@ class ReplayBuffer:
         obs_shape: tuple[int, ...],
         *,
         obs_dtype: Any = np.float32,
+        action_shape: tuple[int, ...] = (),
+        action_dtype: Any = np.int64,
         rng: Any = None,
     ) -> None:
         check_param(capacity, "capacity", Interval(numbers.Integral, 1, None),
@@ -81,7 +87,7 @@ class ReplayBuffer:
         self.rng = check_random_state(rng)
         self.obs = np.zeros((capacity, *self.obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
-        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.actions = np.zeros((capacity, *action_shape), dtype=action_dtype)
         self.rewards = np.zeros(capacity, dtype=np.float32)
         self.terminated = np.zeros(capacity, dtype=np.float32)
         self.position = 0  # where the next transition goes
@@ -90,7 +96,7 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs: Any, action: int, reward: float, next_obs: Any, terminated: bool) -> None:
+    def add(self, obs: Any, action: Any, reward: float, next_obs: Any, terminated: bool) -> None:
         """Store one transition, overwriting the oldest when full."""
         i = self.position
         self.obs[i] = obs

@@ -122,19 +122,10 @@ class EntropyCoefficient(Module):
         return self.log_alpha.exp()
 
 
-class _ContinuousReplay(ReplayBuffer):
-    """A ``ReplayBuffer`` whose actions are float vectors ``(n_actions,)``, not indices."""
-
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], n_actions: int,
-                 rng: Any) -> None:  # fmt: skip
-        super().__init__(capacity, obs_shape, rng=rng)
-        self.actions = np.zeros((self.capacity, n_actions), dtype=np.float32)
-
-
 class _Run:
     """What one ``learn`` needs beside the learned state: buffer, optimizers, live episodes."""
 
-    def __init__(self, buffer: _ContinuousReplay, actor_opt: Adam, critic_opt: Adam,
+    def __init__(self, buffer: ReplayBuffer, actor_opt: Adam, critic_opt: Adam,
                  alpha_opt: Adam | None) -> None:  # fmt: skip
         self.buffer, self.actor_opt, self.critic_opt = buffer, actor_opt, critic_opt
         self.alpha_opt = alpha_opt
@@ -398,8 +389,8 @@ class SAC(Agent):
     def _new_run(self) -> _Run:
         """Buffer and optimizers around the current networks; replay sampling draws from the
         agent's own generator, so one saved generator restores both."""
-        buffer = _ContinuousReplay(self.buffer_size, (self._obs_size,), self._low.size,
-                                   rng=self._rng)  # fmt: skip
+        buffer = ReplayBuffer(self.buffer_size, (self._obs_size,), action_shape=self._low.shape,
+                              action_dtype=np.float32, rng=self._rng)  # fmt: skip
         lr = self.learning_rate
         alpha = None if self.ent_coef_ is None else Adam(self.ent_coef_.parameters(), lr=lr)
         run = _Run(buffer, Adam(self.actor_.parameters(), lr=lr),
