@@ -3,8 +3,7 @@
 Needs Chromium, chromedriver (Debian packages ``chromium`` and ``chromium-driver``) and
 ``selenium``; without them the test is skipped, unless ``THETA_REQUIRE_ALL=1`` (CI sets it),
 which turns the skip into a failure. A screenshot of each page is saved in the test's temporary
-folder, or under ``$THETA_TEST_ARTIFACTS`` when that is set; the comparison page's is also
-copied to /tmp/compare_report.png.
+folder, or under ``$THETA_TEST_ARTIFACTS`` when that is set.
 """
 
 import struct
