@@ -447,6 +447,11 @@ class Agent(Params):
 
     # --- shared pieces of the agents ---------------------------------------------------------
 
+    def _check_buffer_holds_a_batch(self) -> None:
+        """An off-policy agent's replay buffer must hold at least one batch."""
+        buffer = Interval(numbers.Integral, self.batch_size, None)
+        check_param(self.buffer_size, "buffer_size", buffer, caller=self)
+
     @staticmethod
     def _check_evaluation(eval_env: Any, eval_freq: Any, n_eval_episodes: Any) -> None:
         """Check ``learn``'s evaluation options (used only with an ``eval_env``)."""

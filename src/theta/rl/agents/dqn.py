@@ -46,7 +46,7 @@ from theta.rl.agents.base import (
     obs_spec,
 )
 from theta.rl.buffers import ReplayBuffer
-from theta.validation import Interval, check_param
+from theta.validation import Interval
 
 __all__ = ["DQN", "polyak_update"]
 
@@ -216,8 +216,7 @@ class DQN(Agent):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        buffer = Interval(numbers.Integral, self.batch_size, None)  # room for one batch
-        check_param(self.buffer_size, "buffer_size", buffer, caller=self)
+        self._check_buffer_holds_a_batch()
 
     # --- learning ---------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from theta.rl.buffers import ReplayBuffer
 from theta.rl.vector import as_vector_env, autoreset_mode, reset_steps
 from theta.rng import check_random_state
 from theta.train import deferred_interrupt
-from theta.validation import Interval, Options, check_param
+from theta.validation import Interval, Options
 
 __all__ = ["SAC", "EntropyCoefficient", "SquashedGaussianActor", "TwinQ"]
 
@@ -237,8 +237,7 @@ class SAC(Agent):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        buffer = Interval(numbers.Integral, self.batch_size, None)  # room for one batch
-        check_param(self.buffer_size, "buffer_size", buffer, caller=self)
+        self._check_buffer_holds_a_batch()
 
     # --- learning ---------------------------------------------------------------------------
 
