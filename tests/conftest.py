@@ -15,6 +15,15 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def kernel_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once on NumPy and once on the compiled kernels (``theta.kernels``)."""
+    import theta.kernels
+
+    with theta.kernels.use_backend(request.param):
+        yield request.param
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A freshly seeded generator, so every test draws the same numbers on every run."""

@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "theta"
 # L0 is ordered inside: exception types, then input checks, then what uses those checks.
 LAYERS = {
     "errors": 0, "rng": 0.1, "validation": 0.1, "special": 0.1, "params": 0.1, "progress": 0.1,
-    "threads": 0.1,
+    "threads": 0.1, "kernels": 0.1,
     "pairwise": 0.15, "metrics": 0.2, "tensorfile": 0.2, "treefile": 0.25,
     "autograd": 1,
     "nn": 2, "losses": 2, "optim": 2, "data": 2,

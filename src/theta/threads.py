@@ -1,9 +1,10 @@
 """How many threads theta's own work may use: one setting, as PyTorch's ``set_num_threads``.
 
-theta runs its heavy products in NumPy's BLAS, which has its own thread pool, and a few loops
+theta runs its heavy products in NumPy's BLAS, which has its own thread pool, a few loops
 on a pool of its own (:func:`for_each_chunk`: KMeans' row chunks, exact nearest-neighbour
-search). theta's pools use ``THETA_NUM_THREADS`` from the
-environment when theta is imported, else every core this process may run on. Calling
+search), and, with the ``fast`` extra, compiled kernels (``theta.kernels``) on Numba's pool
+or theta's. theta's pools and the kernels use ``THETA_NUM_THREADS`` from the environment when
+theta is imported, else every core this process may run on. Calling
 :func:`set_num_threads` changes that and also limits the BLAS pools, through ``threadpoolctl``
 when it is installed (it comes with scikit-learn); to limit BLAS without it, set
 ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``) before starting Python.
