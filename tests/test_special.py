@@ -111,7 +111,7 @@ def test_float32_erf_limits_and_nan() -> None:
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
-def test_float32_gelu_and_gradient_match_float64(approximate: str) -> None:
+def test_float32_gelu_and_gradient_match_float64(approximate: str, kernel_backend: str) -> None:
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((70, 999)) * 3).astype(np.float32)  # several blocks
     g = rng.standard_normal(x.shape).astype(np.float32)

@@ -50,6 +50,22 @@ def test_module_matches_torch_in_float64(make, make_torch, text) -> None:
     np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=rtol, atol=1e-10)
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_matches_torch_in_float32(approximate, kernel_backend) -> None:
+    # large enough for the compiled kernels; torch's float64 as the reference
+    x = (3 * np.random.default_rng(0).standard_normal((40, 256))).astype(np.float32)
+    seed = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    ours = theta.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x.astype(np.float64), requires_grad=True)
+    out = nn.GELU(approximate)(ours)
+    want = torch.nn.GELU(approximate)(theirs)
+    out.backward(seed)
+    want.backward(torch.tensor(seed.astype(np.float64)))
+    assert out.dtype == ours.grad.dtype == np.float32
+    np.testing.assert_allclose(out.data, want.detach().numpy(), rtol=1e-6, atol=5e-7)
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-5, atol=3e-6)
+
+
 @pytest.mark.parametrize("make, make_torch, text", MODULES, ids=IDS)
 def test_repr_matches_torch(make, make_torch, text) -> None:
     assert repr(make()) == text == repr(make_torch())

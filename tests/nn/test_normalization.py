@@ -1,8 +1,10 @@
-"""Batch and group normalisation against NumPy, finite differences and PyTorch (float64, 1e-10).
+"""Batch, group and layer normalisation against NumPy, finite differences and PyTorch (float64,
+1e-10).
 
 The functions go through the op table; the layers are run next to their torch.nn twins with
 the same weights for several training steps, so the running statistics, ``num_batches_tracked``
-and eval mode are checked as well as every gradient.
+and eval mode are checked as well as every gradient. LayerNorm runs on both kernel backends
+(``kernel_backend``: NumPy and the compiled kernels).
 """
 
 import math
@@ -14,8 +16,8 @@ from optable import Op, join, normal, positive, table_tests
 
 import theta
 from theta import io
-from theta.nn import BatchNorm1d, BatchNorm2d, GroupNorm
-from theta.nn.functional import batch_norm, group_norm
+from theta.nn import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from theta.nn.functional import batch_norm, group_norm, layer_norm
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -124,12 +126,13 @@ ROWS = [
 
 def twins(kind, *args, **kwargs):
     """A theta layer and its torch twin in float64 with the same random affine weights."""
-    ours = {"1d": BatchNorm1d, "2d": BatchNorm2d, "gn": GroupNorm}[kind](
+    ours = {"1d": BatchNorm1d, "2d": BatchNorm2d, "gn": GroupNorm, "ln": LayerNorm}[kind](
         *args, dtype=np.float64, **kwargs
     )
-    twin = {"1d": torch.nn.BatchNorm1d, "2d": torch.nn.BatchNorm2d, "gn": torch.nn.GroupNorm}[
-        kind
-    ](*args, **kwargs).double()
+    twin = {
+        "1d": torch.nn.BatchNorm1d, "2d": torch.nn.BatchNorm2d, "gn": torch.nn.GroupNorm,
+        "ln": torch.nn.LayerNorm,
+    }[kind](*args, **kwargs).double()  # fmt: skip
     rng = np.random.default_rng(1)
     with torch.no_grad():
         for p in twin.parameters():
@@ -183,6 +186,45 @@ def test_layers_match_torch_in_training_then_eval(kind, args, kwargs, shape, rng
     ours.eval(), twin.eval()
     step(ours, twin, rng.standard_normal(shape), rng)
     same_state(ours, twin)
+
+
+LAYER_NORMS = [
+    ((6,), {}, (4, 6)),
+    ((128,), {}, (2, 3, 128)),
+    (((4, 5),), {"eps": 1e-3}, (3, 4, 5)),
+    ((384,), {"eps": 1e-12}, (5, 384)),
+]
+
+
+@pytest.mark.parametrize(("args", "kwargs", "shape"), LAYER_NORMS, ids=str)
+def test_layer_norm_matches_torch(args, kwargs, shape, kernel_backend, rng):
+    ours, twin = twins("ln", *args, **kwargs)
+    for _ in range(2):
+        step(ours, twin, rng.standard_normal(shape) * 2 + 1, rng)
+
+
+@pytest.mark.parametrize(("args", "kwargs", "shape"), LAYER_NORMS, ids=str)
+def test_float32_layer_norm_matches_torch(args, kwargs, shape, kernel_backend, rng):
+    x = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
+    ours, twin = LayerNorm(*args, **kwargs), torch.nn.LayerNorm(*args, **kwargs)
+    x_ours, x_torch = theta.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(x_ours), twin(x_torch)
+    seed = rng.standard_normal(shape).astype(np.float32)
+    out.backward(seed)
+    ref.backward(torch.from_numpy(seed))
+    got = (out.data, x_ours.grad, ours.weight.grad, ours.bias.grad)
+    want = (ref, x_torch.grad, twin.weight.grad, twin.bias.grad)
+    for a, r in zip(got, want, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, r.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("shape", "norm_shape"), [((4, 6), (6,)), ((2, 3, 4, 5), (4, 5))])
+def test_layer_norm_gradcheck(shape, norm_shape, kernel_backend, rng):
+    x, w, b = (rng.standard_normal(s) for s in (shape, norm_shape, norm_shape))
+    report = theta.gradcheck(lambda x, w, b: layer_norm(x, w, b, eps=1e-5), x, w, b)
+    assert report.ok, str(report)
+    assert report.ops == ("LayerNorm",)
 
 
 def test_buffers_are_saved_but_not_trained():

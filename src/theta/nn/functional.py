@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from theta import kernels
 from theta import special as _special
 from theta.autograd import Context, Function, Tensor, is_grad_enabled, tensor
 from theta.nn.conv import conv1d, conv2d, conv_transpose2d
@@ -138,20 +139,21 @@ def linear_relu(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor
 class LinearGELU(Function):
     """``gelu(x @ weight.T + bias)`` as one op: the widening layer of a transformer's MLP.
 
-    Forward computes GELU's value and slope together, one pass over each cache-sized block,
-    and keeps the slope in the pre-activation's memory (which nothing else sees), so backward
-    is one product and then :class:`Linear`'s backward. The ``gelu`` op
-    instead saves its input and recomputes the tanh (or erf) in backward. Without a graph,
-    GELU runs in place on the pre-activation.
+    Forward adds the bias and computes GELU's value and slope together, one pass over each
+    cache-sized block (one compiled pass with :mod:`theta.kernels`), and keeps the slope in
+    the pre-activation's memory (which nothing else sees), so backward is one product and
+    then :class:`Linear`'s backward. The ``gelu`` op instead saves its input and recomputes
+    the tanh (or erf) in backward. Without a graph, GELU runs in place on the pre-activation.
     """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, *bias: np.ndarray,
                 approximate: str) -> np.ndarray:  # fmt: skip
-        pre = Linear.forward(ctx, x, weight, *bias)  # fresh (..., out); saves Linear's arrays
+        pre = Linear.forward(ctx, x, weight)  # fresh (..., out); saves Linear's arrays
+        b = bias[0] if bias else None  # added by GELU's pass, not by a pass of its own
         if not (is_grad_enabled() and True in ctx.needs_grad):
-            return _special.gelu(pre, approximate, out=pre)
-        value, slope = _special.gelu_with_slope(pre, approximate, overwrite_x=True)
+            return _special.gelu(pre, approximate, out=pre, bias=b)
+        value, slope = _special.gelu_with_slope(pre, approximate, overwrite_x=True, bias=b)
         ctx.save(ctx.saved, slope)
         return value
 
@@ -221,9 +223,11 @@ class LayerNorm(Function):
     composed form (mean, subtract, square, mean, add, sqrt, divide, multiply, add) makes nine
     passes forward and more backward.
 
-    Works on the (N, D) view, D the normalised size: row sums are GEMVs with a ones vector
-    (NumPy's row ``sum`` is several times slower) and row dot products are ``einsum``s, so
-    forward and backward allocate two full-size arrays each.
+    Works on the (N, D) view, D the normalised size. With compiled kernels
+    (:mod:`theta.kernels`) each direction is one pass over the rows, for C-contiguous float32
+    or float64 inputs whose weight and bias share their dtype. Otherwise NumPy: row sums are
+    GEMVs with a ones vector (NumPy's row ``sum`` is several times slower) and row dot products
+    are ``einsum``s, so forward and backward allocate two full-size arrays each.
     """
 
     @staticmethod
@@ -238,24 +242,39 @@ class LayerNorm(Function):
     ) -> np.ndarray:
         D = weight.size
         x2 = x.reshape(-1, D)  # (N, D)
+        k = kernels.load("normalization")
+        if k is not None and _layer_norm_fits(x2, weight, bias):
+            w, b = np.ascontiguousarray(weight.reshape(-1)), np.ascontiguousarray(bias.reshape(-1))
+            y, mean, rstd = k.forward(x2, w, b, eps)
+            ctx.save(x2, mean, rstd, weight, k)  # backward runs the kernels too: float64 stats
+            return y.reshape(x.shape)
         ones = np.ones(D, dtype=x.dtype)
         mean = (x2 @ ones) / D  # (N,)
         x_hat = x2 - mean[:, None]  # centred
         var = np.einsum("nd,nd->n", x_hat, x_hat) / D  # (N,)
         rstd = 1.0 / np.sqrt(var + eps)
         x_hat *= rstd[:, None]
-        ctx.save(x2, mean, rstd, weight, ones)  # not x_hat: x is alive anyway, as in PyTorch
+        ctx.save(x2, mean, rstd, weight, None)  # not x_hat: x is alive anyway, as in PyTorch
         x_hat *= weight.reshape(-1)
         x_hat += bias.reshape(-1)
         return x_hat.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray) -> Grads:
-        # grad_x = rstd (g w - mean(g w) - x_hat mean(g w x_hat)): every sum over rows or
-        # columns is a GEMV on g or on g * x_hat, so only three full-size passes remain
-        x2, mean, rstd, weight, ones = ctx.saved
+        x2, mean, rstd, weight, k = ctx.saved
         w = weight.reshape(-1)
         N, D = x2.shape
+        if k is not None:  # the forward ran the kernel; load again for this thread's count
+            k = kernels.load("normalization") or k
+            g2 = np.ascontiguousarray(grad.reshape(N, D), dtype=x2.dtype)
+            grad_x, grad_w, grad_b = k.backward(x2, mean, rstd, np.ascontiguousarray(w), g2)
+            return (
+                grad_x.reshape(grad.shape) if ctx.needs_grad[0] else None,
+                grad_w.reshape(weight.shape) if ctx.needs_grad[1] else None,
+                grad_b.reshape(weight.shape) if ctx.needs_grad[2] else None,
+            )
+        # grad_x = rstd (g w - mean(g w) - x_hat mean(g w x_hat)): every sum over rows or
+        # columns is a GEMV on g or on g * x_hat, so only three full-size passes remain
         x_hat = x2 - mean[:, None]
         x_hat *= rstd[:, None]
         g2 = grad.reshape(N, D)
@@ -274,6 +293,18 @@ class LayerNorm(Function):
             grad_x *= rstd[:, None]
             grad_x = grad_x.reshape(grad.shape)
         return grad_x, grad_w, grad_b
+
+
+def _layer_norm_fits(x2: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> bool:
+    """Whether the LayerNorm kernels take ``x2`` (N, D): C-contiguous float32 or float64, D > 0,
+    with ``weight`` and ``bias`` of the same dtype (else NumPy's promotion rules apply)."""
+    return (
+        x2.dtype in (np.float32, np.float64)
+        and weight.dtype == x2.dtype
+        and bias.dtype == x2.dtype
+        and x2.shape[1] > 0
+        and x2.flags.c_contiguous
+    )
 
 
 def _check_norm_shape(x: Tensor, weight: Tensor) -> int:
