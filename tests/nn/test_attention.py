@@ -543,7 +543,7 @@ def test_float_mask_equals_composed_and_passes_gradcheck(rng):
     assert report.ok, str(report)
 
 
-def test_float32_float_mask_keeps_float32(rng):
+def test_float32_float_mask_keeps_float32(kernel_backend, rng):
     q, k, v = (a.astype(np.float32) for a in qkv_arrays(rng))
     ts = [theta.tensor(a, requires_grad=True) for a in (q, k, v)]
     out = scaled_dot_product_attention(*ts, mask=float_mask(rng, (T, T)))  # float64 mask

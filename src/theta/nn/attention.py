@@ -22,10 +22,12 @@ every weight even where the loss ignores that query.
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from theta import kernels
 from theta.autograd import (
     Context,
     Function,
@@ -98,6 +100,53 @@ def _key_major(mask: np.ndarray, dtype: Any, size: int) -> np.ndarray:
     return np.ascontiguousarray(mask_t) if small else mask_t
 
 
+def _softmax_kernels(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                     keep: np.ndarray | None) -> ModuleType | None:  # fmt: skip
+    """The compiled masked softmax (``theta.kernels``) when it takes this call: float32
+    (B, nh, ·, hs) arrays without dropout; else None, and NumPy does it."""
+    if keep is not None or q.ndim != 4 or k.ndim != 4:
+        return None
+    if q.dtype != np.float32 or k.dtype != np.float32 or v.dtype != np.float32:
+        return None
+    return kernels.load("softmax")
+
+
+_NO_MASK = np.empty(0, np.float32)
+
+
+def _kernel_mask(mask: np.ndarray | None, shape: tuple[int, ...]
+                 ) -> tuple[bool, np.ndarray, tuple[int, ...]]:  # fmt: skip
+    """``mask`` as the softmax kernel takes it: whether it is exactly causal (then applied by
+    position, nothing read), else additive float32 values, flat, with their element strides
+    over the scores' ``shape`` (B, nh, T, S)."""
+    if mask is None:
+        return False, _NO_MASK, (0, 0, 0, 0)
+    T, S = shape[-2:]
+    if mask.dtype == bool and mask.shape == (T, S) and np.array_equal(
+        mask, attention_mask(T, S, causal=True)
+    ):
+        return True, _NO_MASK, (0, 0, 0, 0)
+    if mask.dtype == bool:
+        add = np.where(mask, np.float32(-np.inf), np.float32(0.0))
+    else:
+        add = np.ascontiguousarray(mask, dtype=np.float32)
+    strides = np.broadcast_to(add, shape).strides
+    return False, add.reshape(-1), tuple(s // add.itemsize for s in strides)
+
+
+def _attend_compiled(soft: ModuleType, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                     mask: np.ndarray | None, scale: float
+                     ) -> tuple[np.ndarray, tuple[Any, ...]]:  # fmt: skip
+    """``_attend`` with the masked softmax compiled: one pass from the (B, nh, T, S) scores
+    to the weights, in place, on every thread."""
+    w = np.matmul(q, k.swapaxes(-1, -2))  # (B, nh, T, S) scores, then weights
+    B, nh, T, S = w.shape
+    causal, add, strides = _kernel_mask(mask, w.shape)
+    soft.softmax_rows(w.reshape(-1, S), nh, T, scale, causal, add, strides)
+    out = w @ v  # (B, nh, T, hs)
+    return out, (q, k, v, w, soft, out, None, scale)
+
+
 def _attend(
     q: np.ndarray,
     k: np.ndarray,
@@ -108,12 +157,18 @@ def _attend(
 ) -> tuple[np.ndarray, tuple[Any, ...]]:
     """Forward on arrays; returns the output and what ``_attend_backward`` needs after ``grad``.
 
-    The scores are made key-major, (B, nh, S, T), so the softmax's max and sum run across
-    rows (NumPy reduces a short last axis several times slower). The scale is applied to q
-    (hs columns) rather than the scores (S columns), and the division by the softmax's sums
-    to the output (hs columns again): one (B, nh, S, T) array is made, the exponentials
-    ``e``, plus the dropped copy when ``keep`` is given.
+    Float32 without dropout goes to the compiled softmax when ``theta.kernels`` has it
+    (``_attend_compiled``: the saved ``e`` is then the weights, (B, nh, T, S), and
+    ``inv_total`` the kernels' module). On NumPy, the scores are made key-major,
+    (B, nh, S, T), so the softmax's max and sum run across rows (NumPy reduces a short last
+    axis several times slower). The scale is applied to q (hs columns) rather than the scores
+    (S columns), and the division by the softmax's sums to the output (hs columns again): one
+    (B, nh, S, T) array is made, the exponentials ``e``, plus the dropped copy when ``keep``
+    is given.
     """
+    soft = _softmax_kernels(q, k, v, keep)
+    if soft is not None:
+        return _attend_compiled(soft, q, k, v, mask, scale)
     qs = q * float(scale)  # (B, nh, T, hs); a Python float keeps q's dtype
     e = k @ qs.swapaxes(-1, -2)  # (B, nh, S, T), scores
     if mask is not None:
@@ -135,8 +190,10 @@ def _attend(
     return out, (q, k, v, e, inv_total, out, keep, scale)
 
 
-def _weights(e: np.ndarray, inv_total: np.ndarray) -> np.ndarray:
+def _weights(e: np.ndarray, inv_total: np.ndarray | ModuleType) -> np.ndarray:
     """The softmax weights (B, nh, T, S) from ``_attend``'s exponentials and inverse sums."""
+    if isinstance(inv_total, ModuleType):  # the compiled path saved the weights themselves
+        return e
     return np.ascontiguousarray((e * inv_total[..., None, :]).swapaxes(-1, -2))
 
 
@@ -146,7 +203,7 @@ def _attend_backward(
     k: np.ndarray,
     v: np.ndarray,
     e: np.ndarray,
-    inv_total: np.ndarray,
+    inv_total: np.ndarray | ModuleType,
     out: np.ndarray,
     keep: np.ndarray | None,
     scale: float,
@@ -154,10 +211,20 @@ def _attend_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward on arrays: gradients of q, k and v from the output's gradient (written into
     ``into``'s three (B, nh, ·, hs) views when given)."""
+    grad_q, grad_k, grad_v = into if into is not None else (None, None, None)
+    if isinstance(inv_total, ModuleType):  # ``_attend_compiled``'s: e holds the weights
+        d = np.matmul(grad, v.swapaxes(-1, -2))  # (B, nh, T, S), d loss / d weights
+        dot = np.einsum("...i,...i->...", grad, out)  # (B, nh, T), sum(d * w) over keys
+        S = d.shape[-1]
+        inv_total.softmax_rows_backward(d.reshape(-1, S), e.reshape(-1, S), dot.reshape(-1),
+                                        scale)  # fmt: skip
+        grad_v = np.matmul(e.swapaxes(-1, -2), grad, out=grad_v)
+        grad_q = np.matmul(d, k, out=grad_q)
+        grad_k = np.matmul(d.swapaxes(-1, -2), q, out=grad_k)
+        return grad_q, grad_k, grad_v
     g = grad * inv_total[..., None]  # (B, nh, T, hs): the softmax's division, folded in
     keep_t = None if keep is None else keep.swapaxes(-1, -2)
     mixed = e if keep is None else e * keep_t
-    grad_q, grad_k, grad_v = into if into is not None else (None, None, None)
     grad_v = np.matmul(mixed, g, out=grad_v)  # (B, nh, S, hs)
     d = v @ g.swapaxes(-1, -2)  # (B, nh, S, T), d loss / d mixed, divided by the sums
     if keep_t is not None:
