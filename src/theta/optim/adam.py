@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from theta.optim.optimizer import BETAS, BOOL, CHUNK_BYTES, NON_NEGATIVE, POSITIVE, Optimizer
+from theta import kernels
+from theta.optim.optimizer import (
+    BETAS,
+    BOOL,
+    CHUNK_BYTES,
+    COMPILED_MIN_SIZE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Optimizer,
+)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -25,6 +34,10 @@ __all__ = ["Adam", "AdamW"]
 # per operation instead of one per array. Measured per Adam step (float32, one thread):
 # MLP 784-512-512-10 1.2 ms, against 1.9 ms array by array and 2.3 ms with group-sized arrays;
 # MLP 64-128-128-10 50 us, against 77 us array by array.
+# With theta's compiled kernels (theta.kernels) a block whose arrays fit them is instead updated
+# one parameter at a time in a single pass, multi-threaded for large parameters, to the same
+# bits: per step (CPU time, one thread, a shared machine) 0.34x the chunks' time for MLP
+# 784-512-512-10 and 0.55x for 64-128-128-10.
 
 
 class Adam(Optimizer):
@@ -102,7 +115,8 @@ class Adam(Optimizer):
         self._layouts: dict[int, _Layout] = {}  # per group (by id); see _step_group
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        """Update the parameters of ``group`` that have a gradient, chunk by chunk.
+        """Update the parameters of ``group`` that have a gradient, chunk by chunk (or one
+        compiled pass per parameter, see :meth:`_update_compiled`).
 
         The group's moments live in flat arrays (one per dtype), and each parameter's state
         holds views of them. State that is not such a view (a first step, a loaded state
@@ -116,6 +130,10 @@ class Adam(Optimizer):
             self._layouts[id(group)] = layout
         for block in layout.blocks:
             grads, runs = self._start_block(block, group)
+            compiled = kernels.load("optim") if block.size >= COMPILED_MIN_SIZE else None
+            if compiled is not None and block.fits(compiled.DTYPES, grads):
+                self._update_compiled(compiled, block, grads, runs, group)
+                continue
             for i0, i1, step in runs:
                 for chunk in block.plan(i0, i1):
                     self._update_chunk(chunk, block.params, grads, group, step)
@@ -153,6 +171,23 @@ class Adam(Optimizer):
             else:
                 runs.append([i, i + 1, step])
         return grads, runs
+
+    def _update_compiled(self, compiled: Any, block: _Block, grads: list[np.ndarray | None],
+                         runs: list[list[int]], group: dict[str, Any]) -> None:  # fmt: skip
+        """The update of :meth:`_update_chunk` in one pass per parameter, to the same bits, by
+        ``theta.kernels._optim`` (each parameter's moments at its offset in the flat arrays)."""
+        wd = group["weight_decay"]
+        coupled, decoupled = wd != 0 and not self._decoupled, wd != 0 and self._decoupled
+        m, v = block.flat["exp_avg"], block.flat["exp_avg_sq"]
+        amsgrad = "max_exp_avg_sq" in block.flat
+        v_max = block.flat["max_exp_avg_sq"] if amsgrad else m  # m: a placeholder, not read
+        params, starts, update = block.params, block.starts, compiled.adam
+        for i0, i1, step in runs:
+            c = compiled.adam_coefficients(m.dtype, group["lr"], group["betas"], group["eps"],
+                                           wd, step)  # fmt: skip
+            for i in range(i0, i1):
+                update(params[i].data.reshape(-1), grads[i].reshape(-1), m, v, v_max, starts[i],
+                       c, coupled, decoupled, amsgrad)  # fmt: skip
 
     def _update_chunk(self, chunk: _Chunk, params: list[Any], grads: list[np.ndarray | None],
                       group: dict[str, Any], step: int) -> None:  # fmt: skip
@@ -243,6 +278,17 @@ class _Block:
         whole = [a.size for a in datas if not a.flags.c_contiguous]
         self.d, self.t = scratch((max([min(self.chunk, total), *whole]),), dtype, 2)[:2]
         self.plans: dict[tuple[int, int], list[_Chunk]] = {}
+        self.dtype, self.size = dtype, total
+        self.contiguous = all(c for _, _, c in self.layout)
+
+    def fits(self, dtypes: tuple[np.dtype, ...], grads: list[np.ndarray | None]) -> bool:
+        """Whether the compiled kernels take this step: C-contiguous arrays, all of the block's
+        dtype, one of ``dtypes``; others (a transposed parameter, a float64 gradient of a
+        float32 parameter) take the NumPy chunks."""
+        dtype = self.dtype
+        return self.contiguous and dtype in dtypes and all(
+            g is None or (g.dtype == dtype and g.flags.c_contiguous) for g in grads
+        )
 
     def plan(self, i0: int, i1: int) -> list[_Chunk]:
         """The chunks of parameters ``i0`` to ``i1 - 1``, made once per run and kept."""

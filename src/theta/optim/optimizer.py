@@ -34,6 +34,10 @@ __all__ = ["Optimizer", "weight_decay_groups"]
 # temporaries of one chunk stay in the CPU cache from one NumPy operation to the next instead
 # of each operation making a trip to memory (see Adam and SGD for measurements).
 CHUNK_BYTES = 256 * 1024
+# Parameters (or Adam's blocks of them) smaller than this take the NumPy path even where the
+# compiled kernels (theta.kernels) are installed: a few microseconds either way, and a run of
+# tiny parameters, such as the chapter's line, never imports Numba.
+COMPILED_MIN_SIZE = 1024
 
 
 # The allowed values of the optimizers' hyperparameters, in theta's one parameter rule

@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from theta import kernels
 from theta.errors import InvalidParameterError
 from theta.optim.optimizer import (
     BOOL,
     CHUNK_BYTES,
+    COMPILED_MIN_SIZE,
     NON_NEGATIVE,
     POSITIVE,
     UNIT_CLOSED,
@@ -117,6 +119,13 @@ class SGD(Optimizer):
     def _update(
         self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
+        # plain SGD is one chunked pass in NumPy already; momentum's or weight decay's several
+        # passes become one
+        several = group["momentum"] != 0 or group["weight_decay"] != 0
+        fused = several and p.size >= COMPILED_MIN_SIZE
+        compiled = kernels.load("optim") if fused else None
+        if compiled is not None and self._update_compiled(compiled, p, g, state, group):
+            return
         lr, momentum = group["lr"], group["momentum"]
         wd, maximize = group["weight_decay"], group["maximize"]
         chunk = CHUNK_BYTES // p.itemsize
@@ -157,6 +166,32 @@ class SGD(Optimizer):
                 d = buf
         np.multiply(d, lr, out=t)
         p -= t
+
+    @staticmethod
+    def _update_compiled(compiled: Any, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
+                         group: dict[str, Any]) -> bool:  # fmt: skip
+        """The update of :meth:`_update` in one pass by ``theta.kernels._optim``, to the same
+        bits; False (nothing done) unless every array is C-contiguous float32 or float64 of
+        ``p``'s dtype."""
+        if p.dtype not in compiled.DTYPES or g.dtype != p.dtype:
+            return False
+        if not (p.flags.c_contiguous and g.flags.c_contiguous):
+            return False
+        momentum, buf, first = group["momentum"], None, False
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:  # filled with the first direction by the kernel
+                buf = state["momentum_buffer"] = np.empty_like(p, order="C")
+                first = True
+            elif buf.dtype != p.dtype or not buf.flags.c_contiguous:
+                return False
+        flat = p.reshape(-1)
+        c = compiled.sgd_coefficients(p.dtype, group["lr"], momentum, group["dampening"],
+                                      group["weight_decay"])  # fmt: skip
+        compiled.sgd(flat, g.reshape(-1), flat if buf is None else buf.reshape(-1), c,
+                     group["weight_decay"] != 0, group["maximize"], momentum != 0, first,
+                     group["dampening"] != 0, group["nesterov"])  # fmt: skip
+        return True
 
 
 def _descend(p: np.ndarray, g: np.ndarray, lr: float, t: np.ndarray) -> None:
