@@ -31,7 +31,7 @@ def _random_rows(X, k, seed):
 
 
 @pytest.mark.parametrize("data, k", [("digits", 10), ("blobs", 12)])
-def test_same_init_gives_sklearns_clustering(data, k, request):
+def test_same_init_gives_sklearns_clustering(data, k, request, kernel_backend):
     sk_cluster = pytest.importorskip("sklearn.cluster")
     X = request.getfixturevalue(data)
     init = _random_rows(X, k, seed=1)
@@ -65,7 +65,7 @@ def _plain_lloyd(X, centers, max_iter, tol):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("k, spread", [(1, 1.0), (5, 0.3), (12, 2.0), (12, 6.0)])
-def test_bounded_assignment_gives_plain_lloyds_labels(k, spread, dtype):
+def test_bounded_assignment_gives_plain_lloyds_labels(k, spread, dtype, kernel_backend):
     # the Hamerly bounds only skip work: every iteration's labels are those of a full search
     X, _ = make_blobs(600, centers=6, n_features=5, cluster_std=spread, random_state=k)
     X = (X - X.mean(0)).astype(dtype)
@@ -81,17 +81,18 @@ def test_bounded_assignment_gives_plain_lloyds_labels(k, spread, dtype):
     assert n_iter == ref_iter
 
 
-def test_bounded_assignment_matches_fresh_search_every_iteration(monkeypatch):
+def test_bounded_assignment_matches_fresh_search_every_iteration(monkeypatch, kernel_backend):
     X, _ = make_blobs(2_000, centers=8, n_features=4, cluster_std=3.0, random_state=0)
     seen = []
-    real = cluster._Bounds.assign
+    bounds = cluster._CompiledBounds if kernel_backend == "numba" else cluster._Bounds
+    real = bounds.assign
 
     def checked(self, centers):
         moved = real(self, centers)
         seen.append(np.array_equal(self.labels, cluster._assign(self.Xa, centers)))
         return moved
 
-    monkeypatch.setattr(cluster._Bounds, "assign", checked)
+    monkeypatch.setattr(bounds, "assign", checked)
     KMeans(8, init=_random_rows(X, 8, seed=3), tol=0.0).fit(X)
     assert len(seen) > 3 and all(seen)
 
@@ -105,7 +106,7 @@ def test_kmeans_plusplus_inertia_comparable_to_sklearn(data, k, request):
     assert ours == pytest.approx(theirs, rel=0.03)
 
 
-def test_empty_cluster_is_moved_to_a_far_point_like_sklearn(rng):
+def test_empty_cluster_is_moved_to_a_far_point_like_sklearn(rng, kernel_backend):
     sk_cluster = pytest.importorskip("sklearn.cluster")
     X = rng.normal(size=(200, 3))
     init = np.vstack([X[:3], [[100.0, 100.0, 100.0]]])  # the last centre attracts no point
@@ -160,7 +161,7 @@ def test_n_init_auto_follows_sklearn(digits):
     assert plus.inertia_ == KMeans(10, random_state=0).fit(digits).inertia_
 
 
-def test_float32_stays_float32(blobs):
+def test_float32_stays_float32(blobs, kernel_backend):
     X = blobs.astype(np.float32)
     km = KMeans(12, random_state=0).fit(X)
     assert km.cluster_centers_.dtype == np.float32
@@ -184,7 +185,7 @@ def test_kmeans_plusplus_picks_distinct_spread_rows():
     assert sorted(centers[:, 0].tolist()) == [0.0, 100.0, 200.0, 300.0, 400.0]
 
 
-def test_far_from_origin_data_clusters_as_near_it():
+def test_far_from_origin_data_clusters_as_near_it(kernel_backend):
     X, _ = make_blobs(500, centers=4, random_state=1)
     init = X[:4]
     near = KMeans(4, init=init).fit(X)
@@ -278,7 +279,7 @@ def test_nearest_two_finds_first_nearest_and_second_distance_with_ties(k, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_threads_change_nothing(dtype, monkeypatch):
+def test_threads_change_nothing(dtype, monkeypatch, kernel_backend):
     # 32 centres x 32 columns: 256-row chunks, enough of them for the pool
     X, _ = make_blobs(7_000, centers=20, n_features=31, cluster_std=4.0, random_state=1)
     X = X.astype(dtype)

@@ -9,10 +9,11 @@ so the loop stops when the labels stop changing or the centres barely move.
 Distances use BLAS: ``||x - c||² = ||x||² - 2 x·c + ||c||²``, and for the nearest centre only
 ``||c||² - 2 x·c`` matters: one product of ``[x, 1]`` with ``[-2c, ||c||²]`` per chunk of rows,
 chunks spread over a few threads. The centres' sums are updated from the points that changed
-cluster, so late iterations cost little more than the assignment. The algorithm follows
-scikit-learn's ``KMeans`` step for step (greedy k-means++, tolerance scaled by the data's mean
-variance, empty clusters moved to the farthest points), so with the same initial centres both
-give the same clustering.
+cluster, so late iterations cost little more than the assignment. With Numba
+(``theta.kernels``) that assignment step is one compiled pass over the rows instead. The
+algorithm follows scikit-learn's ``KMeans`` step for step (greedy k-means++, tolerance scaled
+by the data's mean variance, empty clusters moved to the farthest points), so with the same
+initial centres both give the same clustering.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from theta import kernels
 from theta.errors import ConvergenceWarning, sklearn_twin
 from theta.estimators.base import (
     BaseEstimator,
@@ -43,6 +45,12 @@ __all__ = ["KMeans", "kmeans_plusplus"]
 # those threads wait on each other (10x slower on 2 shared cores). Row chunks below that size
 # run single-threaded and stay in cache; _for_each_chunk runs them side by side instead.
 _CHUNK_WORK = 1 << 18
+
+
+# the compiled search reads the centres' weights (n_clusters x (n_features + 1) float64) once
+# per block of rows; beyond about this many BLAS's blocked products catch up (measured: as fast
+# at 100 x 101, 30% faster at 128 x 256)
+_COMPILED_WEIGHTS = 10_000
 
 
 def _chunk_rows(n_clusters: int, n_features: int) -> int:
@@ -228,10 +236,16 @@ class _Bounds:
         self.Xa, self.x_sq = Xa, x_sq.astype(np.float64, copy=False)
         # 100x the worst-case rounding of a length-(n_features + 1) product in Xa's dtype
         self.rounding = 100.0 * Xa.shape[1] * float(np.finfo(Xa.dtype).eps)
-        self.labels, self.upper, self.lower = self._widen(
-            slice(None), *_nearest_two(Xa, self.x_sq, centers), centers
-        )
         self.pending: tuple[np.ndarray, np.ndarray] | None = None  # moves not yet applied
+        self._start(centers)
+
+    def _start(self, centers: np.ndarray) -> None:
+        """First assignment: ``labels``, bounds and ``totals`` (per-cluster sums of ``Xa``'s
+        rows, the last column counting them) from a full search."""
+        self.labels, self.upper, self.lower = self._widen(
+            slice(None), *_nearest_two(self.Xa, self.x_sq, centers), centers
+        )
+        self.totals = _cluster_totals(self.Xa, self.labels, centers.shape[0])
 
     def _widen(
         self, rows: Any, labels: np.ndarray, first: np.ndarray, second: np.ndarray,
@@ -246,6 +260,15 @@ class _Bounds:
 
     def _margin(self, rows: Any, centers: np.ndarray) -> np.ndarray:
         return self.rounding * (self.x_sq[rows] + float(np.max(_row_norms_sq(centers))))
+
+    @staticmethod
+    def _half_gap(centers: np.ndarray) -> np.ndarray:
+        """Half the distance of every centre to its nearest other, (k,): a row within it of
+        its centre keeps it."""
+        C = centers.astype(np.float64, copy=False)
+        gaps = np.sqrt(np.maximum(_squared_distances(C, C, _row_norms_sq(C)), 0.0))
+        np.fill_diagonal(gaps, np.inf)
+        return 0.5 * gaps.min(axis=1)
 
     def move(self, old: np.ndarray, new: np.ndarray) -> None:
         """Keep the bounds valid after the centres moved from ``old`` to ``new``; applied by
@@ -282,22 +305,95 @@ class _Bounds:
         _for_each_chunk(work, n_rows, step)
         return np.concatenate([found[start] for start in sorted(found)])
 
-    def assign(self, centers: np.ndarray) -> np.ndarray:
-        """Reassign the rows whose bounds cannot rule out a change; return the rows that
-        changed centre (their old labels are overwritten)."""
-        C = centers.astype(np.float64, copy=False)
-        gaps = np.sqrt(np.maximum(_squared_distances(C, C, _row_norms_sq(C)), 0.0))
-        np.fill_diagonal(gaps, np.inf)
-        half_gap = 0.5 * gaps.min(axis=1)  # (k,): a row within it of its centre stays
-        rows = self._candidates(half_gap)
+    def assign(self, centers: np.ndarray) -> int:
+        """Reassign the rows whose bounds cannot rule out a change and update ``totals``;
+        return how many rows changed centre."""
+        rows = self._candidates(self._half_gap(centers))
         if rows.size == 0:
-            return rows
+            return 0
         rows_Xa, rows_sq = self.Xa[rows], self.x_sq[rows]
         found = _nearest_two(rows_Xa, rows_sq, centers)
         labels, upper, lower = self._widen(rows, *found, centers)
-        moved = rows[labels != self.labels[rows]]
+        old = self.labels[rows]
         self.labels[rows], self.upper[rows], self.lower[rows] = labels, upper, lower
-        return moved
+        changed = labels != old
+        moved = rows[changed]
+        k = centers.shape[0]
+        if 2 * moved.size > len(self.labels):
+            self.totals = _cluster_totals(self.Xa, self.labels, k)
+        elif moved.size:
+            moved_Xa = self.Xa[moved]
+            self.totals += _cluster_totals(moved_Xa, labels[changed], k)
+            self.totals -= _cluster_totals(moved_Xa, old[changed], k)
+        return int(moved.size)
+
+
+class _CompiledBounds(_Bounds):
+    """:class:`_Bounds` with the assignment step compiled (``theta.kernels``' cluster family):
+    bound test, search and the sums' update in one pass over the rows. Ranges of chunks run
+    side by side on theta's pool, as the NumPy path's products do."""
+
+    # partial sums of all chunks stay below this many values (8 MiB)
+    _PARTIAL_VALUES = 1 << 20
+
+    def __init__(
+        self, kernels: Any, Xa: np.ndarray, x_sq: np.ndarray, centers: np.ndarray
+    ) -> None:
+        self.kernels = kernels
+        super().__init__(Xa, x_sq, centers)
+
+    def _start(self, centers: np.ndarray) -> None:
+        n_rows, width = self.Xa.shape
+        k = centers.shape[0]
+        self.labels = np.full(n_rows, -1, dtype=np.intp)  # no label: every row is searched
+        self.upper, self.lower = np.full(n_rows, np.inf), np.zeros(n_rows)
+        self.totals = np.zeros((k, width))
+        # fixed chunks (not one per thread), so the sums do not depend on the thread count
+        max_chunks = max(1, self._PARTIAL_VALUES // (k * width))
+        self.step = max(1024, -(-n_rows // max_chunks))
+        self.partial = np.empty((-(-n_rows // self.step), k, width))
+        self.searched = n_rows
+        self._reassign(centers, np.zeros(k))
+
+    def assign(self, centers: np.ndarray) -> int:
+        return self._reassign(centers, self._half_gap(centers))
+
+    def _reassign(self, centers: np.ndarray, half_gap: np.ndarray) -> int:
+        k = centers.shape[0]
+        moves, others = self.pending if self.pending is not None else (np.zeros(k),) * 2
+        self.pending = None
+        C = centers.astype(np.float64, copy=False)
+        c_sq = _row_norms_sq(C)
+        W = np.ascontiguousarray(np.vstack([-2.0 * C.T, c_sq[None, :]]))  # (n_features + 1, k)
+        args = (
+            self.Xa, self.x_sq, np.ascontiguousarray(C), W, self.labels, self.upper, self.lower,
+            moves, others, half_gap, self.rounding, float(np.max(c_sq)), self.step, self.partial,
+        )  # fmt: skip
+        # a step like the last one: the bound test is a few operations a row, a search a
+        # product with the centres; the pool takes ranges of chunks of about _CHUNK_WORK each
+        work = 8 * len(self.labels) + self.searched * W.size
+        n_chunks = len(self.partial)
+        per_task = max(1, n_chunks * _CHUNK_WORK // work)
+        counts: dict[int, tuple[int, int]] = {}
+
+        def run(first: int) -> None:
+            counts[first] = self.kernels.reassign(*args, first, min(first + per_task, n_chunks))
+
+        _for_each_chunk(run, n_chunks, per_task)
+        moved = sum(c[0] for c in counts.values())
+        self.searched = sum(c[1] for c in counts.values())
+        if moved:
+            self.totals += self.partial.sum(axis=0)
+        return int(moved)
+
+
+def _bounds(Xa: np.ndarray, x_sq: np.ndarray, centers: np.ndarray) -> _Bounds:
+    """The compiled bounds when ``theta.kernels`` runs Numba and the centres' weights stay in
+    cache (beyond that BLAS's blocked products win), else the NumPy ones."""
+    compiled = kernels.load("cluster")
+    if compiled is not None and centers.shape[0] * Xa.shape[1] <= _COMPILED_WEIGHTS:
+        return _CompiledBounds(compiled, Xa, x_sq, centers)
+    return _Bounds(Xa, x_sq, centers)
 
 
 def _lloyd(
@@ -308,38 +404,29 @@ def _lloyd(
 
     The assignment skips the rows that Hamerly's bounds prove keep their centre, and the
     per-cluster sums are updated from the rows that changed cluster, so once few points move
-    an iteration costs a few vector operations over the rows.
+    an iteration costs a few vector operations over the rows (one compiled pass with Numba).
     """
-    n_samples, k = Xa.shape[0], centers.shape[0]
+    n_samples = Xa.shape[0]
     X = Xa[:, :-1]
-    bounds = _Bounds(Xa, x_sq, centers)
+    bounds = _bounds(Xa, x_sq, centers)
     labels = bounds.labels  # updated in place by bounds.assign
-    labels_old = labels.copy()
-    totals = np.zeros((k, Xa.shape[1]))
     converged = strict = False
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
-        moved = np.arange(n_samples) if n_iter == 1 else bounds.assign(centers)
-        if 2 * moved.size > n_samples:
-            totals = _cluster_totals(Xa, labels, k)
-        elif moved.size:
-            rows = Xa[moved]
-            totals += _cluster_totals(rows, labels[moved], k)
-            totals -= _cluster_totals(rows, labels_old[moved], k)
-        sums, counts = totals[:, :-1].copy(), totals[:, -1].copy()
+        moved = n_samples if n_iter == 1 else bounds.assign(centers)
+        sums, counts = bounds.totals[:, :-1].copy(), bounds.totals[:, -1].copy()
         _relocate_empty(X, centers, labels, sums, counts)
         new_centers = (sums / np.maximum(counts, 1.0)[:, None]).astype(X.dtype, copy=False)
         shift = float(np.sum((new_centers - centers) ** 2, dtype=np.float64))
         bounds.move(centers, new_centers)
         centers = new_centers
-        if moved.size == 0:
+        if moved == 0:
             converged = strict = True
             break
         if shift <= tol:
             converged = True
             break
-        labels_old[moved] = labels[moved]
     if not strict:  # the last update moved the centres: relabel so labels match them
         bounds.assign(centers)
     return labels.astype(np.int32), centers, n_iter, converged
