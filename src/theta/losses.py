@@ -44,7 +44,7 @@ def _reduce(per: np.ndarray, reduction: str, count: int) -> np.ndarray:
     PyTorch gives for an empty batch)."""
     if reduction == "none":
         return per
-    total = per.sum()
+    total = np.add.reduce(per, axis=None)  # per.sum() without its Python wrapper
     if reduction == "mean":
         total = total / count if count else np.nan
     return np.asarray(total, dtype=per.dtype)
@@ -598,13 +598,13 @@ class _CrossEntropy(Function):
         # Dimensions: M positions (N samples times any trailing axes), C classes.
         shape, C = x.shape, x.shape[1]
         x = _rows(x)  # (M, C)
-        rows = np.arange(x.shape[0])
+        rows = _row_indices(x.shape[0])
         shifted = x - _row_max(x)[:, None]  # (M, C), <= 0: exp cannot overflow
         picked = shifted[rows, y]  # (M,)
         if smoothing:
             class_sum = shifted.sum(axis=1) if weight is None else shifted @ weight  # (M,)
         e = np.exp(shifted, out=shifted)  # (M, C); softmax = e / norm, divided in backward
-        norm = e.sum(axis=1)  # (M,), >= 1: log is finite
+        norm = np.add.reduce(e, axis=1)  # (M,), >= 1: log is finite
         lse = np.log(norm)
         # log_softmax = shifted - lse, so -log_softmax[y] = lse - picked
         per = lse - picked
@@ -742,9 +742,25 @@ def _row_max(x: np.ndarray) -> np.ndarray:
     NumPy reduces short rows one row at a time; up to 64 columns, reducing a transposed copy
     down its columns is 2-10x faster, and a max is exact either way.
     """
+    # the ufunc's reduce directly: ndarray.max adds a Python call to each of these
     if x.shape[1] <= 64:
-        return np.ascontiguousarray(x.T).max(axis=0)
-    return x.max(axis=1)
+        return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)
+    return np.maximum.reduce(x, axis=1)
+
+
+_ROWS: dict[int, np.ndarray] = {}  # arange(m) for the batch sizes seen, m <= 512
+
+
+def _row_indices(m: int) -> np.ndarray:
+    """``arange(m)``, the row of each position; small ones are kept, read-only and shared,
+    since making one costs a small batch's loss as much as its exp."""
+    rows = _ROWS.get(m)
+    if rows is None:
+        rows = np.arange(m)
+        if m <= 512:
+            rows.flags.writeable = False
+            _ROWS[m] = rows
+    return rows
 
 
 def _check_scores(name: str, x: Tensor, what: str) -> None:
@@ -781,7 +797,7 @@ def _class_targets(name: str, scores: Tensor, target: Any, ignore_index: int | N
             valid = keep.astype(scores.dtype)
             y = np.where(keep, y, 0)  # any in-range index; the mask zeroes its contribution
     # One reduction checks both ends: read as unsigned, a negative index is a huge number
-    if y.size and y.view(f"u{y.itemsize}").max() >= C:
+    if y.size and np.maximum.reduce(y.view(f"u{y.itemsize}")) >= C:
         bad = y[(y < 0) | (y >= C)]
         raise ValueError(
             f"{name}: target values must be class indices in [0, {C}) for input with "

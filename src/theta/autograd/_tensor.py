@@ -188,12 +188,16 @@ class Tensor:
                 "leaves with requires_grad=True and do not compute it under no_grad()."
             )
         if grad is None:
-            if self.data.size != 1:
+            data = self.data
+            if data.ndim == 0:  # a loss: np.array is a third of np.ones's cost
+                seed = np.array(1, data.dtype)
+            elif data.size == 1:
+                seed = np.ones(data.shape, data.dtype)
+            else:
                 raise RuntimeError(
-                    f"backward: output has shape {self.data.shape}; pass a gradient of that "
+                    f"backward: output has shape {data.shape}; pass a gradient of that "
                     "shape or reduce to a scalar first (e.g. loss.sum())."
                 )
-            seed = np.ones(self.data.shape, self.data.dtype)
         else:
             seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype)
             if seed.shape != self.data.shape:

@@ -124,6 +124,8 @@ def detect_anomaly() -> _Switch:
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched so it has ``shape``."""
     # np.add.reduce is what ndarray.sum calls, without its Python wrapper: the same numbers
+    if not shape:  # a scalar parameter (the chapter's w and b): one reduction over everything
+        return np.add.reduce(grad, axis=None)
     n_new = grad.ndim - len(shape)
     if n_new > 0:
         grad = np.add.reduce(grad, axis=tuple(range(n_new)))
@@ -150,9 +152,9 @@ def versions_of(tensors: tuple[Tensor, ...]) -> tuple[int, ...]:
 def _count_uses(root: Tensor) -> dict[int, int]:
     """For every node that leads to ``root`` and needs a gradient, how often it is used."""
     uses = {id(root): 0}
-    stack = [root] if root._ctx is not None else []
+    stack = [root._ctx]  # contexts, not tensors: the walk needs nothing else
     while stack:
-        ctx = stack.pop()._ctx
+        ctx = stack.pop()
         if ctx.parents is None:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time: the "
@@ -167,13 +169,13 @@ def _count_uses(root: Tensor) -> dict[int, int]:
                 else:
                     uses[key] = 1
                     if parent._ctx is not None:  # a leaf has nothing to walk
-                        stack.append(parent)
+                        stack.append(parent._ctx)
     return uses
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Nodes that lead to ``root`` and need a gradient, each after all of its parents."""
-    uses = _count_uses(root)
+    uses = _count_uses(root) if root._ctx is not None else {id(root): 0}
     order, ready = [], [root]
     while ready:
         node = ready.pop()
@@ -213,12 +215,13 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
         _store_leaf_grad(root, grad, handed_out)
         return
     uses = _count_uses(root)
-    grads: dict[int, np.ndarray] = {id(root): grad}
-    ready = [root]
+    # Only the gradients of tensors used more than once wait here for their other shares; a
+    # node's complete gradient travels with it on the stack of nodes ready to run.
+    partial: dict[int, np.ndarray] = {}
+    ready = [(root, grad)]
     anomaly = _Mode.anomaly
     while ready:
-        node = ready.pop()
-        g = grads.pop(id(node), None)
+        node, g = ready.pop()
         ctx = node._ctx
         parents = ctx.parents
         if g is None:
@@ -233,7 +236,6 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
             i += 1
             if not needed:
                 continue
-            key = id(parent)
             if pg is not None:
                 data = parent.data
                 if (
@@ -242,18 +244,24 @@ def backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None
                     or (pg.dtype is not data.dtype and pg.dtype != data.dtype)
                 ):
                     pg = _fit_to(pg, data, ctx, i)
-                previous = grads.get(key)
-                grads[key] = pg if previous is None else previous + pg
+            key = id(parent)
             left = uses[key] - 1
             uses[key] = left
-            if left == 0:  # the gradient is complete: a leaf stores it at once
-                if parent._ctx is not None:
-                    ready.append(parent)
-                elif key in grads and parent._requires_grad:
-                    _store_leaf_grad(parent, grads.pop(key), handed_out)
+            if partial and key in partial:  # add the shares that came before
+                previous = partial.pop(key)
+                if pg is not None:
+                    previous = previous + pg
+                pg = previous
+            if left:  # more shares to come
+                if pg is not None:
+                    partial[key] = pg
+            elif parent._ctx is not None:  # the gradient is complete
+                ready.append((parent, pg))
+            elif pg is not None and parent._requires_grad:  # a leaf stores it at once
+                _store_leaf_grad(parent, pg, handed_out)
         if not retain_graph:
             ctx.saved = ctx.parents = None
-        input_grads = pg = None  # not held through the next node's backward
+        input_grads = pg = g = None  # not held through the next node's backward
 
 
 def _check_versions(node: Tensor, ctx: Context) -> None:
