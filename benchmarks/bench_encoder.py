@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import Suite
+from harness import Suite, with_numpy_only
 
 __all__ = ["BATCH", "make_theta", "make_torch", "register", "sentences"]
 
@@ -173,12 +173,14 @@ def register(suite: Suite) -> dict[str, str]:
         raise AssertionError(f"MiniLM: theta and torch embeddings differ by {diff:.2e}")
     words = [len(t.split()) for t in texts]
     pieces = encoder.tokenizer(texts)[1].sum(axis=1)
+    impls, ratios = {"theta": theta_encode, "torch": torch_encode}, [("theta", "torch")]
+    with_numpy_only(impls, ratios)
     suite.add(
         f"MiniLM-L6 sentence embeddings, batch {BATCH}, float32",
-        {"theta": theta_encode, "torch": torch_encode},
+        impls,
         baseline="torch",
         unit=f"batch of {BATCH}",
-        ratios=[("theta", "torch")],
+        ratios=ratios,
         note=f"{BATCH} sentences of {min(words)}-{max(words)} words ({pieces.min()}-"
         f"{pieces.max()} word pieces with [CLS]/[SEP]); tokenize + forward + pool + normalise. "
         f"Sentences/second = {BATCH} / median. Torch tokenizes with the Rust `tokenizers`.",

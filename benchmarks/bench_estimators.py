@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import Suite
+from harness import Suite, with_numpy_only
 
 __all__ = ["register"]
 
@@ -95,9 +95,13 @@ def register(suite: Suite, quick: bool = False) -> dict[str, str]:
     ratio = [("theta", "sklearn")]
 
     def add(name: str, theta_fn: Callable[[], Any], sk_fn: Callable[[], Any], unit: str,
-            note: str) -> None:  # fmt: skip
-        suite.add(name, {"theta": _quiet(theta_fn), "sklearn": _quiet(sk_fn)},
-                  baseline="sklearn", unit=unit, ratios=ratio, note=note, prime=False)  # fmt: skip
+            note: str, *, kernels: bool = False) -> None:  # fmt: skip
+        """``kernels``: theta's compiled kernels serve this case; add its NumPy-only run."""
+        impls, ratios = {"theta": _quiet(theta_fn), "sklearn": _quiet(sk_fn)}, list(ratio)
+        if kernels:
+            with_numpy_only(impls, ratios)
+        suite.add(name, impls, baseline="sklearn", unit=unit, ratios=ratios, note=note,
+                  prime=False)  # fmt: skip
 
     # --- 1. LinearRegression ---------------------------------------------------------------
     n, d = (2_000, 20) if quick else (100_000, 50)
@@ -214,6 +218,7 @@ def register(suite: Suite, quick: bool = False) -> dict[str, str]:
         f"float64 Gaussian blobs, Lloyd, n_init=1, the same explicit initial centres, "
         f"max_iter=300, tol=1e-4. Inertia: theta {q['theta']:.6g}, scikit-learn "
         f"{q['sklearn']:.6g}; iterations theta {it['theta']}, scikit-learn {it['sklearn']}.",
+        kernels=True,
     )
 
     # --- 6. PCA ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import CaseResult, Suite
+from harness import CaseResult, Suite, with_numpy_only
 
 __all__ = [
     "GPT_CASE",
@@ -121,8 +121,9 @@ def torch_gpt(state: dict[str, np.ndarray], dtype: Any) -> Any:
 class _Trainee:
     """One implementation's model, optimizer, batch and step, with an untimed weight reset."""
 
-    def __init__(self, step: Callable[[], float], reset: Callable[[], None], model: Any) -> None:
-        self.step, self.reset, self.model = step, reset, model
+    def __init__(self, step: Callable[[], float], reset: Callable[[], None], model: Any,
+                 optimizer: Any) -> None:  # fmt: skip
+        self.step, self.reset, self.model, self.optimizer = step, reset, model, optimizer
 
 
 def make_theta(dtype: Any = np.float32, data: list | None = None) -> _Trainee:
@@ -147,7 +148,7 @@ def make_theta(dtype: Any = np.float32, data: list | None = None) -> _Trainee:
     def reset() -> None:
         model.load_state_dict(initial)
 
-    return _Trainee(step, reset, model)
+    return _Trainee(step, reset, model, optimizer)
 
 
 def make_torch(state: dict[str, np.ndarray], dtype: Any = None, data: list | None = None
@@ -176,7 +177,7 @@ def make_torch(state: dict[str, np.ndarray], dtype: Any = None, data: list | Non
             for name, p in model.named_parameters():
                 p.copy_(torch.as_tensor(state[name]))
 
-    return _Trainee(step, reset, model)
+    return _Trainee(step, reset, model, optimizer)
 
 
 def check(n_steps: int = 2) -> str:
@@ -243,25 +244,30 @@ def register(suite: Suite) -> dict[str, str]:
     notes = {"GPT check": check()}
     ours = make_theta()
     theirs = make_torch(ours.model.state_dict())
+    impls, ratios = {"theta": ours.step, "torch": theirs.step}, [("theta", "torch")]
+    reset = {"theta": ours.reset, "torch": theirs.reset}
+    with_numpy_only(impls, ratios, reset)
     suite.add(
         GPT_CASE,
-        {"theta": ours.step, "torch": theirs.step},
+        impls,
         baseline="torch",
         unit="step",
-        ratios=[("theta", "torch")],
+        ratios=ratios,
         differences=[("theta", "torch")],
-        reset={"theta": ours.reset, "torch": theirs.reset},
+        reset=reset,
         note=f"One full step on {BATCH * BLOCK} tokens: zero_grad, forward, next-token "
         "cross-entropy, backward, AdamW. Same initial weights (each sample starts from them "
         "again, untimed); tokens per second are in the section after the results.",
     )
     notes["attention check"] = "theta's and torch's gradients of the packed qkv allclose (1e-3)"
+    impls, ratios = make_attention(), [("theta", "torch")]
+    with_numpy_only(impls, ratios)
     suite.add(
         ATTENTION_CASE,
-        make_attention(),
+        impls,
         baseline="torch",
         unit="call",
-        ratios=[("theta", "torch")],
+        ratios=ratios,
         note="theta: PackedSelfAttention (split, scores, causal mask, softmax, weighted sum "
         "and their backward in one Function); torch: the same views around "
         "F.scaled_dot_product_attention(is_causal=True).",

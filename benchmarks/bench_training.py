@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import Suite
+from harness import Suite, with_numpy_only
 
 __all__ = [
     "INFERENCE_IMPLS",
@@ -653,6 +653,8 @@ def register(suite: Suite) -> dict[str, str]:
                     " 'GEMMs only' is the step's 3 forward + 5 backward matmuls alone; "
                     "'numpy GEMMs only / theta' is the share of theta's step spent in BLAS."
                 )
+            reset = {k: v.reset for k, v in trainees.items()}
+            with_numpy_only(impls, ratios, reset)
             suite.add(
                 training_case(net, optimizer),
                 impls,
@@ -660,7 +662,7 @@ def register(suite: Suite) -> dict[str, str]:
                 unit="step",
                 ratios=ratios,
                 differences=[("theta", "numpy floor"), ("theta", "torch")],
-                reset={k: v.reset for k, v in trainees.items()},
+                reset=reset,
                 note=note,
             )
     infer = make_inference(SMALL, problem(SMALL))

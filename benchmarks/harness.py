@@ -102,6 +102,33 @@ def configure_threads(threads: int | None = None) -> dict[str, int]:
     return settings
 
 
+NO_KERNELS = "theta, NumPy only"
+"""The name of theta run with its compiled kernels off: before/after in one run."""
+
+
+def with_numpy_only(impls: dict[str, Callable[[], Any]], ratios: list[tuple[str, str]],
+                    reset: dict[str, Callable[[], Any]] | None = None,
+                    theta: str = "theta") -> None:  # fmt: skip
+    """Add ``impls[theta]`` run on the NumPy path (``theta.kernels.use_backend("numpy")``) as
+    :data:`NO_KERNELS` (sharing ``theta``'s reset), with its ratios to ``theta``'s peers, when
+    the compiled kernels are installed (else there is nothing to compare)."""
+    from theta import kernels
+
+    if "numba" not in kernels.available_backends():
+        return
+    fn = impls[theta]
+
+    def numpy_only() -> Any:
+        with kernels.use_backend("numpy"):
+            return fn()
+
+    impls[NO_KERNELS] = numpy_only
+    if reset is not None and theta in reset:
+        reset[NO_KERNELS] = reset[theta]
+    ratios += [(NO_KERNELS, peer) for num, peer in list(ratios) if num == theta]
+    ratios.append((theta, NO_KERNELS))
+
+
 def blas_spin_seconds(window_s: float = 0.3) -> float:
     """CPU seconds NumPy's BLAS pool burns while the caller sleeps right after one GEMM.
 
@@ -194,6 +221,7 @@ def machine_facts() -> dict[str, Any]:
         except ValueError:
             where = "installed"
         facts["theta"] = f"{theta.__version__} ({where})"
+        facts["theta kernels"] = _kernels_fact()
     except ImportError:
         pass
     pools = []
@@ -210,6 +238,17 @@ def machine_facts() -> dict[str, Any]:
                                       "MKL_NUM_THREADS") if k in os.environ}  # fmt: skip
     facts["thread env vars"] = ", ".join(f"{k}={v}" for k, v in env.items()) or "none set"
     return facts
+
+
+def _kernels_fact() -> str:
+    from theta import kernels
+
+    backend = kernels.get_backend()
+    if backend != "numba":
+        return f"{backend} (theta.kernels)"
+    import numba
+
+    return f"numba {numba.__version__} (theta.kernels; {NO_KERNELS!r} rows turn them off)"
 
 
 def render_facts(facts: dict[str, Any]) -> str:

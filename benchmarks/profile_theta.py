@@ -570,6 +570,100 @@ def _pyinstrument(fn: Callable[[], Any]) -> str:
     return profiler.output_text(unicode=True, color=False, show_all=False)
 
 
+def _function_classes() -> list[type]:
+    from theta.autograd import Function
+
+    found, todo = [], [Function]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        found += [cls] if "forward" in vars(cls) else []
+    return found
+
+
+def gpt_ops(steps: int = 12) -> str:
+    """Where the GPT step's time goes: every op's forward and backward summed by its Function
+    class (its own time, without the ops it calls), the optimizer, and the rest (Python around
+    the ops), ms per step, with the compiled kernels on and off (lower quartile of ``steps``
+    timed steps after three untimed)."""
+    import bench_gpt as G
+    from theta import kernels
+
+    clock = _CLOCK[0]
+    spent: dict[str, float] = {}
+    patched = []
+
+    inner = [0.0]  # time of the ops an op calls itself (LinearGELU calls Linear's backward)
+
+    def timed(name: str, fn: Callable[..., Any]) -> staticmethod:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            outer, inner[0] = inner[0], 0.0
+            start = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = clock() - start
+                spent[name] = spent.get(name, 0.0) + elapsed - inner[0]
+                inner[0] = outer + elapsed
+
+        return staticmethod(run)
+
+    for cls in _function_classes():
+        for phase in ("forward", "backward"):
+            if phase in vars(cls):
+                patched.append((cls, phase, vars(cls)[phase]))
+                setattr(cls, phase, timed(f"{cls.__name__}.{phase}", getattr(cls, phase)))
+    columns: dict[str, dict[str, float]] = {}
+    try:
+        for backend in kernels.available_backends():
+            trainee = G.make_theta()
+            optimizer_step = _wrap_optimizer(trainee, spent, clock)
+            with kernels.use_backend(backend):
+                samples: list[dict[str, float]] = []
+                for i in range(steps + 3):
+                    spent.clear()
+                    start = clock()
+                    trainee.step()
+                    spent["total"] = clock() - start
+                    if i >= 3:
+                        samples.append(dict(spent))
+            optimizer_step()
+            names = {name for sample in samples for name in sample}
+            columns[backend] = {n: _q1([x.get(n, 0.0) for x in samples]) * 1e3 for n in names}
+    finally:
+        for cls, phase, original in patched:
+            setattr(cls, phase, original)
+    backends = list(columns)
+    names = sorted({n for c in columns.values() for n in c} - {"total"},
+                   key=lambda n: -columns[backends[0]].get(n, 0.0))  # fmt: skip
+    rows = []
+    for name in names:
+        rows.append((name, *(f"{columns[b].get(name, 0.0):.2f}" for b in backends)))
+    rest = {b: columns[b]["total"] - sum(v for k, v in columns[b].items() if k != "total")
+            for b in backends}  # fmt: skip
+    rows.append(("rest (Python between ops, zero_grad, loss.item)",
+                 *(f"{rest[b]:.2f}" for b in backends)))  # fmt: skip
+    rows.append(("**whole step**", *(f"**{columns[b]['total']:.2f}**" for b in backends)))
+    return _table(rows, ("ms per step", *backends))
+
+
+def _wrap_optimizer(trainee: Any, spent: dict[str, float], clock: Callable[[], float]
+                    ) -> Callable[[], None]:  # fmt: skip
+    """Time the trainee's optimizer step as its own row; returns the undo."""
+    optimizer = trainee.optimizer
+    original = optimizer.step
+
+    def step(*args: Any, **kwargs: Any) -> Any:
+        start = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent["optimizer step"] = clock() - start
+
+    optimizer.step = step
+    return lambda: vars(optimizer).pop("step")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pyinstrument", action="store_true", help="add pyinstrument trees")
@@ -583,6 +677,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time the training sections with the process' CPU time (implies --threads 1)",
     )
+    parser.add_argument(
+        "--gpt", action="store_true", help="only the GPT step, op by op, kernels on and off"
+    )
     args = parser.parse_args(argv)
     if args.cpu_time:
         if args.threads not in (None, 1):
@@ -595,6 +692,10 @@ def main(argv: list[str] | None = None) -> int:
     from harness import configure_threads
 
     print("threads:", configure_threads(args.threads), "\n")
+    if args.gpt:
+        print("## GPT training step by op (ms, lower quartile)\n")
+        print(gpt_ops(), "\n")
+        return 0
     for net, steps in ((T.LARGE, 60), (T.SMALL, 600)):
         for optimizer in T.OPTIMIZERS:
             print(

@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         args.threads, args.cpu_time = 1, True
 
     import bench_autograd
+    import bench_compile
     import bench_conv
     import bench_corpus
     import bench_encoder
@@ -240,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     outofcore = [] if args.no_memory or not selected("out-of-core") else bench_outofcore.run(
         quick=args.quick
     )
+    # compile and load times of the compiled kernels, once (with the memory probes)
+    compile_times = "" if args.no_memory or args.quick or args.only else bench_compile.markdown(
+        bench_compile.measure(), bench_compile.startup()
+    )
     appendix = "\n".join(
         part
         for part in (
             goals.gemm_limit_markdown(results),
+            compile_times,
             bench_gpt.throughput_markdown(results),
             bench_memory.memory_markdown(probes),
             bench_training.memory_markdown(),

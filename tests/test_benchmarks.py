@@ -83,16 +83,16 @@ def test_goal_marks_and_bounds(bench):
     assert Goal("a", None, 1.0).met is None
     text = bench["goals"].render_goals(
         [
-            Goal("fast", 0.47, 0.5),
+            Goal("fast", 0.47, 0.5, numpy_only=0.71),
             Goal("slow", 1.26, 1.0),
-            Goal("share", 0.66, 0.7, at_least=True, percent=True),
+            Goal("share", 0.66, 0.7, at_least=True, percent=True, numpy_only=0.5),
             Goal("absent", None, 1.0),
         ]
     )
-    assert "| fast | 0.47× | ≤ 0.50× | ✓ |" in text
-    assert "| slow | 1.26× | ≤ 1.00× | ✗ |" in text
-    assert "| share | 66% | ≥ 70% | ✗ |" in text
-    assert "| absent | not measured | ≤ 1.00× | – |" in text
+    assert "| fast | 0.47× | 0.71× | ≤ 0.50× | ✓ |" in text
+    assert "| slow | 1.26× |  | ≤ 1.00× | ✗ |" in text
+    assert "| share | 66% | 50% | ≥ 70% | ✗ |" in text
+    assert "| absent | not measured |  | ≤ 1.00× | – |" in text
     assert "1 of 4 goals met; 1 not measured in this run." in text
 
 
@@ -183,3 +183,43 @@ def test_quick_runs_judge_no_goals():
     assert out.returncode == 0, out.stderr
     assert "Not judged: a --quick run is a smoke test" in out.stdout
     assert "✓" not in out.stdout and "✗" not in out.stdout
+
+
+def test_numpy_only_rows_turn_the_kernels_off_and_fill_the_goal_column(bench):
+    import theta.kernels
+
+    goals, harness = bench["goals"], bench["harness"]
+    seen: list[str] = []
+    impls = {"theta": lambda: seen.append(theta.kernels.get_backend()), "torch": lambda: None}
+    ratios, reset = [("theta", "torch")], {"theta": lambda: None}
+    with theta.kernels.use_backend("numba"):
+        harness.with_numpy_only(impls, ratios, reset)
+        impls["theta"]()
+        impls[harness.NO_KERNELS]()
+    assert seen == ["numba", "numpy"]
+    assert ratios == [("theta", "torch"), (harness.NO_KERNELS, "torch"),
+                      ("theta", harness.NO_KERNELS)]  # fmt: skip
+    assert reset[harness.NO_KERNELS] is reset["theta"]
+    medians = {"torch": 2.0, "theta": 1.0, harness.NO_KERNELS: 3.0}
+    found = goals.collect_goals([_result(harness, goals.GPT_CASE, medians)])
+    (gpt,) = [g for g in found if g.text.startswith("GPT training step")]
+    assert (gpt.measured, gpt.numpy_only) == (0.5, 1.5)
+    assert "| GPT training step: theta / torch | 0.50× | 1.50× | ≤ 1.00× | ✓ |" in (
+        goals.render_goals(found)
+    )
+
+
+def test_compile_section_lists_every_kernel_family_and_the_start_up(bench):
+    import theta.kernels
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        bench_compile = importlib.import_module("bench_compile")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert set(bench_compile.WORKLOADS) == set(theta.kernels.FAMILIES)
+    rows = dict.fromkeys(bench_compile.WORKLOADS, {"cold": 1.25, "cached": 0.5, "ready": 0.002})
+    start = {"import": 0.3, "first": 0.4, "numba": False}
+    text = bench_compile.markdown(rows, start)
+    assert "| optim | 1.25 s | 0.50 s | 2.0 ms |" in text
+    assert "`theta train` 0.40 s; Numba was not imported." in text

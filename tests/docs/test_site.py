@@ -33,6 +33,7 @@ PAGES = {  # package -> its API page
     "theta.data": "data", "theta.train": "train", "theta.io": "io", "theta.models": "models",
     "theta.estimators": "estimators", "theta.metrics": "metrics", "theta.rl": "rl",
     "theta.tune": "tune", "theta.plot": "plot", "theta.distributions": "distributions",
+    "theta.kernels": "kernels",
 }  # fmt: skip
 
 
