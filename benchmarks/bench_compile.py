@@ -36,7 +36,7 @@ WORKLOADS = {
     "softmax": (
         "q, k, v = (theta.tensor(np.random.default_rng(i).standard_normal((2, 4, 64, 32)), "
         "dtype=np.float32, requires_grad=True) for i in range(3))",
-        "theta.nn.functional.scaled_dot_product_attention(q, k, v, "
+        "theta.nn.scaled_dot_product_attention(q, k, v, "
         "mask=theta.nn.attention_mask(64, causal=True)).sum().backward()",
     ),
     "optim": (
