@@ -175,6 +175,11 @@ def probe(workload: str, impl: str, steps: int | None = None) -> Probe:
         raise ValueError(f"steps must be >= 1, got {steps}")
     for module in LIBRARIES[impl]:
         importlib.import_module(module)
+    if impl == "theta":  # Numba and the kernels' modules are the library's, as torch's are
+        from theta import kernels
+
+        for family in kernels.FAMILIES:
+            kernels.load(family)
     data = work.data()
     data_rss = _settled_rss()
     step = work.build(impl, data)
