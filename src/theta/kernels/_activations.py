@@ -175,7 +175,9 @@ def gelu_erf(x, bias, grad, value, slope):  # pragma: no cover - compiled
 
 @kernel
 def gelu_tanh(x, bias, grad, value, slope):  # pragma: no cover - compiled
-    """GPT-2's tanh GELU, with the arguments of :func:`gelu_erf`."""
+    """GPT-2's tanh GELU, with the arguments of :func:`gelu_erf`. The loop is written twice
+    rather than taking the element function as an argument: such a kernel was not reloaded
+    from Numba's disk cache in a new process, and compiled again each time."""
     rows, cols = x.shape
     per_row, tasks, parts = _parts(rows, cols)
     for p in numba.prange(parts):
